@@ -1,0 +1,230 @@
+// The datapath's exports: lifecycle, the burst poll, PDPIX queue operations and introspection.
+// Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
+import { layoutBegin, layoutEnd, carve } from "./mem/layout";
+import { poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotCap,
+         poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
+import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE,
+         Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
+import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
+import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
+import { localIp, mtu, poolSmall, poolLarge, configure as setConfig } from "./config";
+import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN } from "./errno";
+import { SMALL_CAP } from "./mem/pool";
+import { linkInit, linkPollRx, linkPollComp, linkRefill, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
+import { arpInit, arpTimer, arpAddStatic as addStatic, arpDump as dumpArp, T_ARP } from "./net/arp";
+import { ipInit } from "./net/ip";
+import { reasmInit, reasmTimer, T_REASM } from "./net/reassembly";
+import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpPopPoll, udpClose, K_UDP_POP } from "./net/udp";
+import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LPORT,
+         S_RIP, S_RPORT, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./net/socket";
+import { setNow } from "./net/clock";
+
+export { heapTop } from "./mem/layout";
+export { wireRoundTrip } from "./wire/roundtrip";
+
+const RING_ENTRIES: u32 = 1024;
+const RX_BUDGET: u32 = 256;
+
+let result: usize = 0;          // the result block take() fills: see host/abi.ts
+let scratch: usize = 0;         // 4 KiB the host may use for arguments and dumps
+let ready: bool = false;
+
+export function configure(key: i32, value: f64): i32 {
+  return ready ? EINVAL : setConfig(key, value);
+}
+
+/** Lays out memory and builds every table. Returns 0, or ENOMEM when the memory is too small. */
+export function init(): i32 {
+  if (ready) return EINVAL;
+  if (<u32>mtu + 14 > SMALL_CAP) return EINVAL;
+  layoutBegin();
+  countersInit(carve(<usize>NUM_COUNTERS * 8, 64));
+  result = carve(64, 64);
+  scratch = carve(4096, 64);
+  if (counters() == 0 || result == 0 || scratch == 0) return ENOMEM;
+  if (!qtInit() || !timersInit() || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
+      || !socketsInit() || !udpInit()) return ENOMEM;
+  // The pool comes last so that it can take the rest of a small memory without a second layout.
+  if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
+  ipInit();
+  linkRefill();
+  ready = true;
+  return 0;
+}
+
+
+function pollTask(i: u32): void {
+  const kind = load<u8>(qEntry(i) + Q_KIND);
+  if (kind == K_UDP_POP) udpPopPoll(i);
+}
+
+function fireTimer(kind: u32, arg: u32): void {
+  if (kind == T_ARP) arpTimer(arg);
+  else if (kind == T_REASM) reasmTimer(arg);
+}
+
+/**
+ * One turn of the datapath at time `now` (ns): timers, TX completions, a burst of RX, ready
+ * tasks, fill-ring refill. Returns the number of frames and tasks handled (0 means idle).
+ */
+export function poll(now: f64): i32 {
+  setNow(now);
+  let work = timersAdvance(now, fireTimer);
+  work += linkPollComp();
+  work += linkPollRx(RX_BUDGET);
+  work += qRunReady(pollTask);
+  linkRefill();
+  return work;
+}
+
+// ---- PDPIX ----
+
+export function socket(domain: i32, type: i32, protocol: i32): i32 {
+  if (!ready) return -EINVAL;
+  if (domain != AF_INET) return -EAFNOSUPPORT;
+  if (type == SOCK_STREAM) return -ENOTSUP;           // TCP lands with its own issue
+  if (type != SOCK_DGRAM) return -EPROTONOSUPPORT;
+  if (protocol != 0 && protocol != 17) return -EPROTONOSUPPORT;
+  const qd = sockAlloc(<u8>type);
+  return qd < 0 ? -ENOMEM : qd;
+}
+
+export function bind(qd: i32, ip: u32, port: u32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  return udpBind(<u32>qd, ip, port);
+}
+
+export function listen(qd: i32, backlog: i32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  return ENOTSUP;                                       // datagram sockets do not listen
+}
+
+export function accept(qd: i32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  return -ENOTSUP;
+}
+
+/** UDP connect completes at once; it returns a qtoken so the API is the same for TCP. */
+export function connect(qd: i32, ip: u32, port: u32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  const r = udpConnect(<u32>qd, ip, port);
+  if (r != 0) return -r;
+  return completedToken(4 /* OP_CONNECT */, qd);
+}
+
+function completedToken(op: u8, qd: i32): i32 {
+  const q = qAlloc(op, 0, qd);
+  if (q < 0) return -ENOMEM;
+  qComplete(<u32>q, 0);
+  return <i32>qtOf(<u32>q);
+}
+
+export function close(qd: i32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  udpClose(<u32>qd);
+  sockFree(<u32>qd);
+  return 0;
+}
+
+export function pushto(qd: i32, ptr: u32, len: u32, ip: u32, port: u32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  const q = udpPushTo(<u32>qd, ptr, len, ip, port);
+  return q < 0 ? q : <i32>qtOf(<u32>q);
+}
+
+export function pop(qd: i32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  const q = udpPop(<u32>qd);
+  return q < 0 ? q : <i32>qtOf(<u32>q);
+}
+
+/** The sockaddr of qd's local (peer = 0) or remote (peer = 1) end, written to the result block. */
+export function sockname(qd: i32, peer: i32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  const s = sock(<u32>qd);
+  if (peer != 0) {
+    if (load<u8>(s + S_CONNECTED) == 0) return ENOTCONN;
+    store<u32>(result + 24, load<u32>(s + S_RIP));
+    store<u32>(result + 28, load<u32>(s + S_RPORT));
+  } else {
+    const ip = load<u32>(s + S_LIP);
+    store<u32>(result + 24, ip);
+    store<u32>(result + 28, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
+  }
+  return 0;
+}
+
+export function sgaalloc(len: u32): i32 {
+  if (!ready) return -EINVAL;
+  if (len == 0 || len > LARGE_CAP) return -EINVAL;
+  const s = slotAlloc(len);
+  if (s < 0) return -ENOMEM;
+  setSlotApp(<u32>s, true);
+  return <i32>slotData(<u32>s);
+}
+
+/** Frees an application buffer; a foreign pointer or a second free is EINVAL and changes nothing. */
+export function sgafree(ptr: u32): i32 {
+  const s = slotOf(ptr);
+  if (s < 0 || !slotApp(<u32>s)) return EINVAL;
+  if (<usize>ptr < slotData(<u32>s) || <usize>ptr >= slotData(<u32>s) + slotCap(<u32>s)) return EINVAL;
+  setSlotApp(<u32>s, false);
+  slotUnref(<u32>s);
+  return 0;
+}
+
+/** True when qt has completed (wait() polls this between datapath turns). */
+export function done(qt: u32): i32 {
+  const i = qIndex(qt);
+  if (i < 0) return -EINVAL;
+  return qState(<u32>i) == QS_DONE ? 1 : 0;
+}
+
+/** Moves a completed operation's result into the result block and releases its qtoken. */
+export function take(qt: u32): i32 {
+  const i = qIndex(qt);
+  if (i < 0) return EINVAL;
+  if (qState(<u32>i) != QS_DONE) return EAGAIN;
+  const e = qEntry(<u32>i);
+  store<i32>(result, qOp(<u32>i));
+  store<i32>(result + 4, load<i32>(e + Q_QD));
+  store<u32>(result + 8, qt);
+  store<i32>(result + 12, load<i32>(e + Q_RET));
+  store<u32>(result + 16, load<u32>(e + Q_PTR));
+  store<u32>(result + 20, load<u32>(e + Q_LEN));
+  store<u32>(result + 24, load<u32>(e + Q_IP));
+  store<u32>(result + 28, load<u32>(e + Q_PORT));
+  store<i32>(result + 32, load<i32>(e + Q_NEWQD));
+  qFree(<u32>i);
+  return 0;
+}
+
+/** The next completed qtoken at or after table index `from` (waitNextN scans with it), or -1. */
+export function nextDone(from: u32): i32 {
+  const i = qNextDone(from);
+  return i < 0 ? -1 : <i32>qtOf(<u32>i);
+}
+
+export function arpAddStatic(ip: u32, hi: u32, lo: u32): i32 { return addStatic(ip, hi, lo); }
+export function arpDump(max: u32): u32 { return dumpArp(scratch, min(max, 256)); }
+
+// ---- introspection (host/abi.ts reads these once) ----
+export function resultPtr(): u32 { return <u32>result; }
+export function scratchPtr(): u32 { return <u32>scratch; }
+export function countersPtr(): u32 { return <u32>counters(); }
+export function countersLen(): u32 { return <u32>NUM_COUNTERS; }
+export function ringFill(): u32 { return <u32>fillRing; }
+export function ringRx(): u32 { return <u32>rxRing; }
+export function ringTx(): u32 { return <u32>txRing; }
+export function ringComp(): u32 { return <u32>compRing; }
+export function poolRegionBase(): u32 { return <u32>poolBase; }
+export function poolRegionBytes(): u32 { return <u32>poolBytes; }
+export function layoutTop(): u32 { return <u32>layoutEnd(); }
+/** Buffers not held by anyone: free in the pool, or waiting empty in the fill ring. */
+export function poolAvailable(): u32 { return poolFreeCount() + fillCount(); }
+export function poolSize(): u32 { return poolTotal(); }
+export function qtokensFree(): u32 { return qFreeCount(); }
+export function timersPending(): u32 { return timersActive(); }
+export function nextDeadline(): f64 { return timersNextDeadline(); }
+export function openSockets(): u32 { return socketsOpen(); }
+export function localAddress(): u32 { return localIp; }

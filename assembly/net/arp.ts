@@ -1,0 +1,270 @@
+// ARP (RFC 826) with a cache: entries expire after a TTL, resolution retries a fixed number of
+// times and then fails the frames that waited for it. Static entries come from the config and
+// are never overwritten by the wire. Gratuitous ARP is ignored: accepting it would let any host
+// on the link redirect our traffic.
+import { carve } from "../mem/layout";
+import { slotAlloc, slotData, slotUnref, metaOf, M_NEXT, M_PTR, M_LEN, SMALL_CAP } from "../mem/pool";
+import { count, D_ARP_MALFORMED, D_ARP_NOT_FOR_US, D_ARP_GRATUITOUS, D_ARP_UNSOLICITED, D_ARP_TIMEOUT,
+         D_ARP_QUEUE_FULL, D_ARP_CONFLICT, D_NO_BUFFER, C_ARP_REQUESTS_SENT, C_ARP_REPLIES_SENT } from "../counters";
+import { arpParse, arpEmit, arpOp, arpShaHi, arpShaLo, arpSpa, arpTpa, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "../wire/arp";
+import { ethEmit, ETH_HLEN, ETHERTYPE_ARP } from "../wire/eth";
+import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../config";
+import { timerStart, timerCancel } from "../sched/timers";
+import { qComplete, qEntry, Q_NEXT } from "../sched/qtoken";
+import { ETIMEDOUT, ENOBUFS, EHOSTUNREACH } from "../errno";
+import { linkTx } from "./link";
+import { nowNs } from "./clock";
+
+export const T_ARP: u32 = 1;
+
+const ENTRIES: u32 = 256;
+const E_SIZE: usize = 48;
+const S_FREE: u8 = 0;
+const S_PENDING: u8 = 1;
+const S_RESOLVED: u8 = 2;
+const S_STATIC: u8 = 3;
+const E_STATE: usize = 0;    // u8
+const E_TRIES: usize = 1;    // u8 requests sent
+const E_IP: usize = 4;
+const E_MAC_HI: usize = 8;
+const E_MAC_LO: usize = 12;
+const E_TIMER: usize = 16;   // u32 timer id (retry while pending, expiry while resolved)
+const E_QHEAD: usize = 20;   // u32 slot + 1: frames waiting for the address
+const E_QTAIL: usize = 24;
+const E_QCOUNT: usize = 28;
+const E_WHEAD: usize = 32;   // u32 qtoken + 1: push operations waiting for the address
+const E_WTAIL: usize = 36;
+
+let table: usize = 0;
+let memo: i32 = -1;          // the last entry a lookup hit: most traffic goes to one peer
+
+export function arpInit(): bool {
+  table = carve(<usize>ENTRIES * E_SIZE, 64);
+  return table != 0;
+}
+
+@inline function entry(i: u32): usize { return table + <usize>i * E_SIZE; }
+
+function lookup(ip: u32): i32 {
+  if (memo >= 0) {
+    const m = entry(<u32>memo);
+    if (load<u8>(m + E_STATE) != S_FREE && load<u32>(m + E_IP) == ip) return memo;
+  }
+  for (let i: u32 = 0; i < ENTRIES; i++) {
+    const e = entry(i);
+    if (load<u8>(e + E_STATE) != S_FREE && load<u32>(e + E_IP) == ip) { memo = <i32>i; return <i32>i; }
+  }
+  return -1;
+}
+
+function allocEntry(ip: u32): i32 {
+  for (let i: u32 = 0; i < ENTRIES; i++) {
+    const e = entry(i);
+    if (load<u8>(e + E_STATE) == S_FREE) {
+      memory.fill(e, 0, E_SIZE);
+      store<u32>(e + E_IP, ip);
+      return <i32>i;
+    }
+  }
+  // Full: evict the first dynamic resolved entry (nothing waits on it).
+  for (let i: u32 = 0; i < ENTRIES; i++) {
+    const e = entry(i);
+    if (load<u8>(e + E_STATE) == S_RESOLVED) {
+      timerCancel(load<u32>(e + E_TIMER));
+      memory.fill(e, 0, E_SIZE);
+      store<u32>(e + E_IP, ip);
+      return <i32>i;
+    }
+  }
+  return -1;
+}
+
+export function arpAddStatic(ip: u32, hi: u32, lo: u32): i32 {
+  let i = lookup(ip);
+  if (i >= 0) { freeEntry(<u32>i, ETIMEDOUT); }
+  i = allocEntry(ip);
+  if (i < 0) return ENOBUFS;
+  const e = entry(<u32>i);
+  store<u8>(e + E_STATE, S_STATIC);
+  store<u32>(e + E_MAC_HI, hi);
+  store<u32>(e + E_MAC_LO, lo);
+  return 0;
+}
+
+function setResolved(i: u32, hi: u32, lo: u32): void {
+  const e = entry(i);
+  timerCancel(load<u32>(e + E_TIMER));
+  store<u8>(e + E_STATE, S_RESOLVED);
+  store<u32>(e + E_MAC_HI, hi);
+  store<u32>(e + E_MAC_LO, lo);
+  store<u32>(e + E_TIMER, timerStart(T_ARP, i, nowNs + arpTtlNs));
+  // Flush the frames that waited, in order, then tell their push operations.
+  let s = load<u32>(e + E_QHEAD);
+  while (s != 0) {
+    const m = metaOf(s - 1);
+    const next = load<u32>(m + M_NEXT);
+    const frame = <usize>load<u32>(m + M_PTR);
+    ethEmit(frame, hi, lo, macHi, macLo, 0x0800);
+    linkTx(s - 1, frame, load<u32>(m + M_LEN));
+    s = next;
+  }
+  store<u32>(e + E_QHEAD, 0);
+  store<u32>(e + E_QTAIL, 0);
+  store<u32>(e + E_QCOUNT, 0);
+  completeWaiters(e, 0);
+}
+
+function completeWaiters(e: usize, ret: i32): void {
+  let q = load<u32>(e + E_WHEAD);
+  while (q != 0) {
+    const next = load<u32>(qEntry(q - 1) + Q_NEXT);
+    qComplete(q - 1, ret);
+    q = next;
+  }
+  store<u32>(e + E_WHEAD, 0);
+  store<u32>(e + E_WTAIL, 0);
+}
+
+/** Drops an entry: its waiting frames are counted as ARP timeouts, its waiters fail with `ret`. */
+function freeEntry(i: u32, ret: i32): void {
+  const e = entry(i);
+  timerCancel(load<u32>(e + E_TIMER));
+  let s = load<u32>(e + E_QHEAD);
+  while (s != 0) {
+    const next = load<u32>(metaOf(s - 1) + M_NEXT);
+    count(D_ARP_TIMEOUT);
+    slotUnref(s - 1);
+    s = next;
+  }
+  completeWaiters(e, ret);
+  store<u8>(e + E_STATE, S_FREE);
+  if (memo == <i32>i) memo = -1;
+}
+
+function sendRequest(ip: u32): void {
+  const s = slotAlloc(SMALL_CAP);
+  if (s < 0) { count(D_NO_BUFFER); return; }
+  const f = slotData(<u32>s);
+  ethEmit(f, 0xffff, 0xffffffff, macHi, macLo, ETHERTYPE_ARP);
+  arpEmit(f + ETH_HLEN, ARP_REQUEST, macHi, macLo, localIp, 0, 0, ip);
+  // Pad to the 60-byte Ethernet minimum (IEEE 802.3 §3.2.8) with zeros.
+  memory.fill(f + ETH_HLEN + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN);
+  if (linkTx(<u32>s, f, 60)) count(C_ARP_REQUESTS_SENT);
+}
+
+/** Timer: a pending entry retries or fails; a resolved entry has reached its TTL. */
+export function arpTimer(i: u32): void {
+  const e = entry(i);
+  const state = load<u8>(e + E_STATE);
+  store<u32>(e + E_TIMER, 0);
+  if (state == S_PENDING) {
+    const tries = load<u8>(e + E_TRIES);
+    if (<i32>tries <= arpRetries) {
+      store<u8>(e + E_TRIES, tries + 1);
+      sendRequest(load<u32>(e + E_IP));
+      store<u32>(e + E_TIMER, timerStart(T_ARP, i, nowNs + arpTimeoutNs));
+    } else {
+      freeEntry(i, ETIMEDOUT);
+    }
+  } else if (state == S_RESOLVED) {
+    freeEntry(i, 0);
+  }
+}
+
+/**
+ * Sends the IPv4 frame at `frame` (its Ethernet header not yet written) to `nextHop`. Returns 0
+ * when it went to the TX ring, the ARP entry + 1 when it waits for resolution, or -errno.
+ */
+export function arpSend(slot: u32, frame: usize, len: u32, nextHop: u32): i32 {
+  if (nextHop == 0xffffffff) {
+    ethEmit(frame, 0xffff, 0xffffffff, macHi, macLo, 0x0800);
+    return linkTx(slot, frame, len) ? 0 : -ENOBUFS;
+  }
+  let i = lookup(nextHop);
+  if (i >= 0) {
+    const e = entry(<u32>i);
+    if (load<u8>(e + E_STATE) != S_PENDING) {
+      ethEmit(frame, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), macHi, macLo, 0x0800);
+      return linkTx(slot, frame, len) ? 0 : -ENOBUFS;
+    }
+  } else {
+    if (disableArp) { slotUnref(slot); return -EHOSTUNREACH; }
+    i = allocEntry(nextHop);
+    if (i < 0) { count(D_ARP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
+    const e = entry(<u32>i);
+    store<u8>(e + E_STATE, S_PENDING);
+    store<u8>(e + E_TRIES, 1);
+    sendRequest(nextHop);
+    store<u32>(e + E_TIMER, timerStart(T_ARP, <u32>i, nowNs + arpTimeoutNs));
+  }
+  const e = entry(<u32>i);
+  if (<i32>load<u32>(e + E_QCOUNT) >= arpQueueDepth) { count(D_ARP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
+  const m = metaOf(slot);
+  store<u32>(m + M_NEXT, 0);
+  store<u32>(m + M_PTR, <u32>frame);
+  store<u32>(m + M_LEN, len);
+  const tail = load<u32>(e + E_QTAIL);
+  if (tail != 0) store<u32>(metaOf(tail - 1) + M_NEXT, slot + 1);
+  else store<u32>(e + E_QHEAD, slot + 1);
+  store<u32>(e + E_QTAIL, slot + 1);
+  store<u32>(e + E_QCOUNT, load<u32>(e + E_QCOUNT) + 1);
+  return i + 1;
+}
+
+/** Makes push operation `q` wait for ARP entry `i` (as returned by arpSend, minus one). */
+export function arpAddWaiter(i: u32, q: u32): void {
+  const e = entry(i);
+  store<u32>(qEntry(q) + Q_NEXT, 0);
+  const tail = load<u32>(e + E_WTAIL);
+  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, q + 1);
+  else store<u32>(e + E_WHEAD, q + 1);
+  store<u32>(e + E_WTAIL, q + 1);
+}
+
+/** An ARP packet at `p` inside the frame at `frame`. The slot reference ends here. */
+export function arpInput(slot: u32, frame: usize, p: usize, len: u32): void {
+  if (!arpParse(p, len) || arpSpa == 0 || arpSpa >= 0xe0000000) {
+    count(D_ARP_MALFORMED); slotUnref(slot); return;
+  }
+  if (arpSpa == arpTpa) { count(D_ARP_GRATUITOUS); slotUnref(slot); return; }
+  if (arpSpa == localIp) { count(D_ARP_CONFLICT); slotUnref(slot); return; }
+  if (arpTpa != localIp) { count(D_ARP_NOT_FOR_US); slotUnref(slot); return; }
+  // RFC 826 "merge": we are the target, so record or refresh the sender (never a static entry).
+  const i = lookup(arpSpa);
+  if (i >= 0) {
+    const state = load<u8>(entry(<u32>i) + E_STATE);
+    if (state != S_STATIC) setResolved(<u32>i, arpShaHi, arpShaLo);
+  } else if (arpOp == ARP_REQUEST) {
+    const j = allocEntry(arpSpa);
+    if (j >= 0) setResolved(<u32>j, arpShaHi, arpShaLo);
+  } else {
+    count(D_ARP_UNSOLICITED);
+  }
+  if (arpOp != ARP_REQUEST) { slotUnref(slot); return; }
+  // Answer in place: the request's slot becomes the reply.
+  ethEmit(frame, arpShaHi, arpShaLo, macHi, macLo, ETHERTYPE_ARP);
+  const spa = arpSpa;
+  const shaHi = arpShaHi;
+  const shaLo = arpShaLo;
+  arpEmit(p, ARP_REPLY, macHi, macLo, localIp, shaHi, shaLo, spa);
+  memory.fill(p + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN); // pad to the Ethernet minimum
+  if (linkTx(slot, frame, 60)) count(C_ARP_REPLIES_SENT);
+}
+
+/** The cache as the host shows it: writes up to `max` (ip, macHi, macLo, state) rows at `out`. */
+export function arpDump(out: usize, max: u32): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < ENTRIES && n < max; i++) {
+    const e = entry(i);
+    const st = load<u8>(e + E_STATE);
+    if (st == S_FREE) continue;
+    const r = out + (<usize>n << 4);
+    store<u32>(r, load<u32>(e + E_IP));
+    store<u32>(r + 4, load<u32>(e + E_MAC_HI));
+    store<u32>(r + 8, load<u32>(e + E_MAC_LO));
+    store<u32>(r + 12, st);
+    n++;
+  }
+  return n;
+}
+

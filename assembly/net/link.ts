@@ -1,0 +1,101 @@
+// The device side of the stack: the four descriptor rings and the burst loops over them
+// (DPDK l2fwd's shape: drain a burst, process each frame, refill). Nothing here calls out.
+import { carve } from "../mem/layout";
+import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume } from "../mem/ring";
+import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
+import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESC, D_RX_TOO_LONG,
+         D_TX_RING_FULL, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE } from "../counters";
+import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
+import { macHi, macLo } from "../config";
+import { arpInput } from "./arp";
+import { ipInput } from "./ip";
+
+export let fillRing: usize = 0;
+export let rxRing: usize = 0;
+export let txRing: usize = 0;
+export let compRing: usize = 0;
+let fillTarget: u32 = 0;
+
+export function linkInit(entries: u32): bool {
+  fillRing = carve(ringSize(entries), 64);
+  rxRing = carve(ringSize(entries), 64);
+  txRing = carve(ringSize(entries), 64);
+  compRing = carve(ringSize(entries), 64);
+  if (fillRing == 0 || rxRing == 0 || txRing == 0 || compRing == 0) return false;
+  ringInit(fillRing, entries);
+  ringInit(rxRing, entries);
+  ringInit(txRing, entries);
+  ringInit(compRing, entries);
+  fillTarget = entries >> 1;
+  return true;
+}
+
+/** Hands a finished frame to the device; the slot's reference moves to the TX ring. */
+export function linkTx(slot: u32, frame: usize, len: u32): bool {
+  if (!ringPush(txRing, <u32>frame, len)) {
+    count(D_TX_RING_FULL);
+    slotUnref(slot);
+    return false;
+  }
+  count(C_TX_FRAMES);
+  countN(C_TX_BYTES, len);
+  return true;
+}
+
+/** Keeps the fill ring stocked with empty small slots for the device to receive into. */
+export function linkRefill(): void {
+  while (ringCount(fillRing) < fillTarget && ringFree(fillRing) > 0) {
+    const s = slotAlloc(SMALL_CAP);
+    if (s < 0) return;
+    setSlotInFill(<u32>s, true);
+    ringPush(fillRing, <u32>slotData(<u32>s), SMALL_CAP);
+  }
+}
+
+/** Releases slots the device has finished sending. A descriptor we never issued is counted, not trusted. */
+export function linkPollComp(): i32 {
+  const n = ringCount(compRing);
+  for (let i: u32 = 0; i < n; i++) {
+    const ptr = load<u32>(ringPeek(compRing, i));
+    const s = slotOf(ptr);
+    if (s < 0 || slotRc(<u32>s) == 0 || slotInFill(<u32>s)) { count(D_RX_BAD_DESC); continue; }
+    slotUnref(<u32>s);
+  }
+  ringConsume(compRing, n);
+  return <i32>n;
+}
+
+/** Drains up to `budget` received frames through the stack. */
+export function linkPollRx(budget: u32): i32 {
+  let n = ringCount(rxRing);
+  if (n > budget) n = budget;
+  for (let i: u32 = 0; i < n; i++) {
+    const e = ringPeek(rxRing, i);
+    const ptr = <usize>load<u32>(e);
+    const len = load<u32>(e, 4);
+    const s = slotOf(ptr);
+    // Only a slot we put in the fill ring, at the place we said, may come back as a frame.
+    if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESC); continue; }
+    setSlotInFill(<u32>s, false);
+    if (len > slotCap(<u32>s)) { count(D_RX_TOO_LONG); slotUnref(<u32>s); continue; }
+    count(C_RX_FRAMES);
+    countN(C_RX_BYTES, len);
+    ethInput(<u32>s, ptr, len);
+  }
+  ringConsume(rxRing, n);
+  return <i32>n;
+}
+
+/** Ethernet demux (the frame's slot reference passes to whichever layer takes it). */
+function ethInput(slot: u32, p: usize, len: u32): void {
+  if (!ethCheck(len)) { count(D_ETH_TRUNCATED); slotUnref(slot); return; }
+  if (!ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo)) {
+    count(D_ETH_NOT_FOR_US); slotUnref(slot); return;
+  }
+  const type = ethType(p);
+  if (type == ETHERTYPE_IPV4) ipInput(slot, p + ETH_HLEN, len - ETH_HLEN);
+  else if (type == ETHERTYPE_ARP) arpInput(slot, p, p + ETH_HLEN, len - ETH_HLEN);
+  else { count(D_ETH_UNKNOWN_TYPE); slotUnref(slot); }
+}
+
+export function fillCount(): u32 { return ringCount(fillRing); }

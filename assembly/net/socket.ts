@@ -1,0 +1,64 @@
+// The socket table: queue descriptors (qds) index it. UDP sockets keep a queue of received
+// datagrams (slots linked through their metadata) and a FIFO of pop operations waiting for one.
+import { carve } from "../mem/layout";
+
+export const SMAX: u32 = 1024;
+const S_SIZE: usize = 48;
+export const S_STATE: usize = 0;     // u8: 0 free, 1 open
+export const S_TYPE: usize = 1;      // u8: SOCK_STREAM or SOCK_DGRAM
+export const S_BOUND: usize = 2;     // u8
+export const S_CONNECTED: usize = 3; // u8
+export const S_LIP: usize = 4;
+export const S_LPORT: usize = 8;
+export const S_RIP: usize = 12;
+export const S_RPORT: usize = 16;
+export const S_RXHEAD: usize = 20;   // slot + 1
+export const S_RXTAIL: usize = 24;
+export const S_RXCOUNT: usize = 28;
+export const S_POPHEAD: usize = 32;  // qtoken + 1
+export const S_POPTAIL: usize = 36;
+
+export const AF_INET: i32 = 2;
+export const SOCK_STREAM: u8 = 1;
+export const SOCK_DGRAM: u8 = 2;
+
+let table: usize = 0;
+let lowestFree: u32 = 0;
+
+export function socketsInit(): bool {
+  table = carve(<usize>SMAX * S_SIZE, 64);
+  return table != 0;
+}
+
+@inline export function sock(qd: u32): usize { return table + <usize>qd * S_SIZE; }
+
+/** True when qd names an open socket. */
+export function qdValid(qd: i32): bool {
+  return qd >= 0 && <u32>qd < SMAX && load<u8>(sock(<u32>qd) + S_STATE) != 0;
+}
+
+/** The lowest free qd, or -1. */
+export function sockAlloc(type: u8): i32 {
+  for (let i = lowestFree; i < SMAX; i++) {
+    const s = sock(i);
+    if (load<u8>(s + S_STATE) == 0) {
+      memory.fill(s, 0, S_SIZE);
+      store<u8>(s + S_STATE, 1);
+      store<u8>(s + S_TYPE, type);
+      lowestFree = i + 1;
+      return <i32>i;
+    }
+  }
+  return -1;
+}
+
+export function sockFree(qd: u32): void {
+  store<u8>(sock(qd) + S_STATE, 0);
+  if (qd < lowestFree) lowestFree = qd;
+}
+
+export function socketsOpen(): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < SMAX; i++) if (load<u8>(sock(i) + S_STATE) != 0) n++;
+  return n;
+}

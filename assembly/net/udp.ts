@@ -1,0 +1,202 @@
+// UDP (RFC 768) sockets: bind, connect (a default peer and a filter, as POSIX does), pushto,
+// pop and close. Push sends the application's buffer in place when the headroom allows and no
+// one else holds it (zero copy); otherwise it copies into a fresh slot.
+import { carve } from "../mem/layout";
+import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slotRc, slotApp, setSlotApp,
+         metaOf, M_NEXT, M_PTR, M_LEN, M_IP, M_PORT } from "../mem/pool";
+import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_SOCKET, D_UDP_QUEUE_FULL,
+         C_UDP_DELIVERED, C_UDP_SENT } from "../counters";
+import { udpParse, udpEmit, udpSrcPort, udpDstPort, udpLen, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH, UDP_HLEN } from "../wire/udp";
+import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
+import { ETH_HLEN } from "../wire/eth";
+import { localIp, udpQueueDepth } from "../config";
+import { EINVAL, EADDRINUSE, EADDRNOTAVAIL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
+import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
+import { hostRandom } from "../host";
+import { sock, S_BOUND, S_CONNECTED, S_LIP, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
+         S_POPHEAD, S_POPTAIL } from "./socket";
+import { ipOutput } from "./ip";
+import { arpAddWaiter } from "./arp";
+
+export const K_UDP_POP: u8 = 1;
+export const K_UDP_PUSH: u8 = 2;
+const HEADERS: u32 = ETH_HLEN + IP_HLEN + UDP_HLEN;
+const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;
+const EPHEMERAL_FIRST: u32 = 49152;   // RFC 6335 §6 dynamic ports
+const EPHEMERAL_COUNT: u32 = 16384;
+
+let ports: usize = 0;                 // u16 per port: qd + 1 of the bound socket
+let nextEphemeral: u32 = 0;
+
+export function udpInit(): bool {
+  ports = carve(65536 << 1, 64);
+  nextEphemeral = hostRandom() % EPHEMERAL_COUNT;
+  return ports != 0;
+}
+
+@inline function portOwner(port: u32): u32 { return <u32>load<u16>(ports + (<usize>port << 1)); }
+@inline function setPortOwner(port: u32, v: u32): void { store<u16>(ports + (<usize>port << 1), <u16>v); }
+
+/** Binds qd to (ip, port); port 0 picks an ephemeral port. Returns 0 or an errno. */
+export function udpBind(qd: u32, ip: u32, port: u32): i32 {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) != 0) return EINVAL;
+  if (ip != 0 && ip != localIp) return EADDRNOTAVAIL;
+  if (port > 65535) return EINVAL;
+  if (port == 0) {
+    let i: u32 = 0;
+    for (; i < EPHEMERAL_COUNT; i++) {
+      const cand = EPHEMERAL_FIRST + (nextEphemeral + i) % EPHEMERAL_COUNT;
+      if (portOwner(cand) == 0) { port = cand; break; }
+    }
+    if (port == 0) return EADDRINUSE;
+    nextEphemeral = (nextEphemeral + i + 1) % EPHEMERAL_COUNT;
+  } else if (portOwner(port) != 0) {
+    return EADDRINUSE;
+  }
+  setPortOwner(port, qd + 1);
+  store<u8>(s + S_BOUND, 1);
+  store<u32>(s + S_LIP, ip);
+  store<u32>(s + S_LPORT, port);
+  return 0;
+}
+
+export function udpConnect(qd: u32, ip: u32, port: u32): i32 {
+  if (ip == 0 || port == 0 || port > 65535) return EINVAL;
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) == 0) { const r = udpBind(qd, 0, 0); if (r != 0) return r; }
+  store<u8>(s + S_CONNECTED, 1);
+  store<u32>(s + S_RIP, ip);
+  store<u32>(s + S_RPORT, port);
+  return 0;
+}
+
+/**
+ * Starts a push of the application's sga (ptr, len) to (ip, port); (0, 0) means the connected
+ * peer. Returns the qtoken index, or -errno when the call itself is invalid.
+ */
+export function udpPushTo(qd: u32, ptr: usize, len: u32, ip: u32, port: u32): i32 {
+  const s = sock(qd);
+  if (ip == 0 && port == 0) {
+    if (load<u8>(s + S_CONNECTED) == 0) return -EDESTADDRREQ;
+    ip = load<u32>(s + S_RIP);
+    port = load<u32>(s + S_RPORT);
+  }
+  if (ip == 0 || port == 0 || port > 65535) return -EINVAL;
+  if (len > MAX_PAYLOAD) return -EMSGSIZE;
+  // The sga must lie inside one buffer the application owns.
+  const src = slotOf(ptr);
+  if (src < 0 || !slotApp(<u32>src) || ptr < slotData(<u32>src)
+      || ptr + len > slotData(<u32>src) + slotCap(<u32>src)) return -EINVAL;
+  if (load<u8>(s + S_BOUND) == 0) { const r = udpBind(qd, 0, 0); if (r != 0) return -r; }
+  const q = qAlloc(OP_PUSH, K_UDP_PUSH, <i32>qd);
+  if (q < 0) return -ENOBUFS;
+  let slot: u32;
+  let payload: usize;
+  if (slotRc(<u32>src) == 1 && ptr - slotBase(<u32>src) >= HEADERS) {
+    slot = <u32>src;                 // zero copy: the stack takes its own reference
+    payload = ptr;
+    slotRef(slot);
+  } else {
+    const d = slotAlloc(len + HEADERS);
+    if (d < 0) { qComplete(<u32>q, ENOBUFS); return q; }
+    slot = <u32>d;
+    payload = slotData(slot) + HEADERS;
+    memory.copy(payload, ptr, len);
+  }
+  udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, localIp, ip);
+  const r = ipOutput(slot, payload - UDP_HLEN, len + UDP_HLEN, ip, PROTO_UDP);
+  if (r == 0) { count(C_UDP_SENT); qComplete(<u32>q, 0); }
+  else if (r > 0) { count(C_UDP_SENT); arpAddWaiter(<u32>(r - 1), <u32>q); }
+  else qComplete(<u32>q, -r);
+  return q;
+}
+
+/** Starts a pop; it completes at once when a datagram is queued and no earlier pop waits. */
+export function udpPop(qd: u32): i32 {
+  const q = qAlloc(OP_POP, K_UDP_POP, <i32>qd);
+  if (q < 0) return -ENOBUFS;
+  const s = sock(qd);
+  store<u32>(qEntry(<u32>q) + Q_NEXT, 0);
+  const tail = load<u32>(s + S_POPTAIL);
+  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, <u32>q + 1);
+  else store<u32>(s + S_POPHEAD, <u32>q + 1);
+  store<u32>(s + S_POPTAIL, <u32>q + 1);
+  if (load<u32>(s + S_RXCOUNT) != 0 && tail == 0) udpPopPoll(<u32>q);
+  return q;
+}
+
+/** Task poll for a pop: hands the oldest datagram to the oldest waiting pop. */
+export function udpPopPoll(q: u32): void {
+  const e = qEntry(q);
+  const s = sock(<u32>load<i32>(e + Q_QD));
+  if (load<u32>(s + S_POPHEAD) != q + 1 || load<u32>(s + S_RXCOUNT) == 0) return;
+  const slot = load<u32>(s + S_RXHEAD) - 1;
+  const m = metaOf(slot);
+  const next = load<u32>(m + M_NEXT);
+  store<u32>(s + S_RXHEAD, next);
+  if (next == 0) store<u32>(s + S_RXTAIL, 0);
+  store<u32>(s + S_RXCOUNT, load<u32>(s + S_RXCOUNT) - 1);
+  const qnext = load<u32>(e + Q_NEXT);
+  store<u32>(s + S_POPHEAD, qnext);
+  if (qnext == 0) store<u32>(s + S_POPTAIL, 0);
+  // The queue's reference becomes the application's: it frees the buffer with sgafree.
+  setSlotApp(slot, true);
+  store<u32>(e + Q_PTR, load<u32>(m + M_PTR));
+  store<u32>(e + Q_LEN, load<u32>(m + M_LEN));
+  store<u32>(e + Q_IP, load<u32>(m + M_IP));
+  store<u32>(e + Q_PORT, load<u32>(m + M_PORT));
+  qComplete(q, 0);
+  if (qnext != 0 && load<u32>(s + S_RXCOUNT) != 0) qWake(qnext - 1);
+}
+
+export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
+  const r = udpParse(p, len, src, dst);
+  if (r != UDP_OK) {
+    count(r == UDP_TRUNCATED ? D_UDP_TRUNCATED : r == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
+    slotUnref(slot);
+    return;
+  }
+  const owner = portOwner(udpDstPort);
+  if (owner == 0) { count(D_UDP_NO_SOCKET); slotUnref(slot); return; }
+  const s = sock(owner - 1);
+  if (load<u8>(s + S_CONNECTED) != 0
+      && (load<u32>(s + S_RIP) != src || load<u32>(s + S_RPORT) != udpSrcPort)) {
+    count(D_UDP_NO_SOCKET); slotUnref(slot); return;
+  }
+  const n = load<u32>(s + S_RXCOUNT);
+  if (<i32>n >= udpQueueDepth) { count(D_UDP_QUEUE_FULL); slotUnref(slot); return; }
+  const m = metaOf(slot);
+  store<u32>(m + M_NEXT, 0);
+  store<u32>(m + M_PTR, <u32>(p + UDP_HLEN));
+  store<u32>(m + M_LEN, udpLen - UDP_HLEN);
+  store<u32>(m + M_IP, src);
+  store<u32>(m + M_PORT, udpSrcPort);
+  const tail = load<u32>(s + S_RXTAIL);
+  if (tail != 0) store<u32>(metaOf(tail - 1) + M_NEXT, slot + 1);
+  else store<u32>(s + S_RXHEAD, slot + 1);
+  store<u32>(s + S_RXTAIL, slot + 1);
+  store<u32>(s + S_RXCOUNT, n + 1);
+  count(C_UDP_DELIVERED);
+  const waiter = load<u32>(s + S_POPHEAD);
+  if (waiter != 0) qWake(waiter - 1);
+}
+
+/** Releases the port and queued datagrams, and fails pending pops with ECANCELED. */
+export function udpClose(qd: u32): void {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) != 0) setPortOwner(load<u32>(s + S_LPORT), 0);
+  let slot = load<u32>(s + S_RXHEAD);
+  while (slot != 0) {
+    const next = load<u32>(metaOf(slot - 1) + M_NEXT);
+    slotUnref(slot - 1);
+    slot = next;
+  }
+  let q = load<u32>(s + S_POPHEAD);
+  while (q != 0) {
+    const next = load<u32>(qEntry(q - 1) + Q_NEXT);
+    qComplete(q - 1, ECANCELED);
+    q = next;
+  }
+}
+

@@ -1,0 +1,162 @@
+// Qtokens: one per asynchronous operation, each also the task that completes it (Demikernel's
+// coroutines, written as state machines). A qtoken is an index into a flat table plus a
+// generation, so a stale or forged qtoken is detected instead of naming someone else's operation.
+//
+// Two bitmaps of 64-bit words: `ready` marks tasks to poll, `done` marks completed operations.
+// The scheduler and waitNextN find the next set bit with ctz, as Demikernel's waker pages do.
+import { carve } from "../mem/layout";
+
+export const QBITS: u32 = 12;
+export const QMAX: u32 = 1 << QBITS;
+const WORDS: u32 = QMAX / 64;
+export const Q_SIZE: usize = 48;
+
+export const QS_FREE: u8 = 0;
+export const QS_PENDING: u8 = 1;
+export const QS_DONE: u8 = 2;
+
+// Opcodes as demi_opcode_t (include/demi/types.h).
+export const OP_INVALID: u8 = 0;
+export const OP_PUSH: u8 = 1;
+export const OP_POP: u8 = 2;
+export const OP_ACCEPT: u8 = 3;
+export const OP_CONNECT: u8 = 4;
+export const OP_CLOSE: u8 = 5;
+export const OP_FAILED: u8 = 6;
+
+// Field offsets in a table entry.
+const Q_STATE: usize = 0;    // u8
+const Q_OP: usize = 1;       // u8 opcode
+export const Q_KIND: usize = 2;     // u8 task kind (sched/tasks.ts)
+const Q_GEN: usize = 4;      // u32 generation
+export const Q_QD: usize = 8;       // i32
+export const Q_RET: usize = 12;     // i32 errno, 0 on success
+export const Q_PTR: usize = 16;     // u32 sga offset
+export const Q_LEN: usize = 20;     // u32 sga length
+export const Q_IP: usize = 24;      // u32 peer address
+export const Q_PORT: usize = 28;    // u32 peer port
+export const Q_NEWQD: usize = 32;   // i32 accepted qd
+export const Q_NEXT: usize = 36;    // u32 index + 1 of the next qtoken on the same wait list
+export const Q_OBJ: usize = 40;     // u32 what the task waits on (socket, ARP entry)
+export const Q_AUX: usize = 44;     // u32 task-private
+
+let table: usize = 0;
+let freeStack: usize = 0;
+let nFree: u32 = 0;
+let ready: usize = 0;
+let done: usize = 0;
+let nReady: u32 = 0;
+
+export function qtInit(): bool {
+  table = carve(<usize>QMAX * Q_SIZE, 64);
+  freeStack = carve(<usize>QMAX << 2, 4);
+  ready = carve(<usize>WORDS << 3, 8);
+  done = carve(<usize>WORDS << 3, 8);
+  if (table == 0 || freeStack == 0 || ready == 0 || done == 0) return false;
+  for (let i: u32 = 0; i < QMAX; i++) store<u32>(freeStack + (<usize>i << 2), QMAX - 1 - i);
+  nFree = QMAX;
+  return true;
+}
+
+@inline export function qEntry(i: u32): usize {
+  return table + <usize>i * Q_SIZE;
+}
+
+@inline export function qtOf(i: u32): u32 {
+  return (load<u32>(qEntry(i) + Q_GEN) << QBITS) | i;
+}
+
+/** Index of a live qtoken, or -1 when qt is stale, forged or already taken. */
+export function qIndex(qt: u32): i32 {
+  const i = qt & (QMAX - 1);
+  const e = qEntry(i);
+  if (load<u8>(e + Q_STATE) == QS_FREE) return -1;
+  if (load<u32>(e + Q_GEN) != qt >> QBITS) return -1;
+  return <i32>i;
+}
+
+/** A new pending operation; -1 when the table is full. */
+export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
+  if (nFree == 0) return -1;
+  const i = load<u32>(freeStack + (<usize>(--nFree) << 2));
+  const e = qEntry(i);
+  const gen = (load<u32>(e + Q_GEN) + 1) & ((1 << (31 - QBITS)) - 1);
+  memory.fill(e, 0, Q_SIZE);
+  store<u32>(e + Q_GEN, gen);
+  store<u8>(e + Q_STATE, QS_PENDING);
+  store<u8>(e + Q_OP, op);
+  store<u8>(e + Q_KIND, kind);
+  store<i32>(e + Q_QD, qd);
+  return <i32>i;
+}
+
+@inline function setBit(map: usize, i: u32): void {
+  const w = map + (<usize>(i >> 6) << 3);
+  store<u64>(w, load<u64>(w) | (<u64>1 << (i & 63)));
+}
+
+@inline function clearBit(map: usize, i: u32): void {
+  const w = map + (<usize>(i >> 6) << 3);
+  store<u64>(w, load<u64>(w) & ~(<u64>1 << (i & 63)));
+}
+
+/** Marks a pending task to be polled on the next scheduler pass. */
+export function qWake(i: u32): void {
+  if (load<u8>(qEntry(i) + Q_STATE) != QS_PENDING) return;
+  setBit(ready, i);
+  nReady++;
+}
+
+/** Completes an operation; a failure turns the opcode into FAILED as Demikernel reports it. */
+export function qComplete(i: u32, ret: i32): void {
+  const e = qEntry(i);
+  store<i32>(e + Q_RET, ret);
+  if (ret != 0) store<u8>(e + Q_OP, OP_FAILED);
+  store<u8>(e + Q_STATE, QS_DONE);
+  clearBit(ready, i);
+  setBit(done, i);
+}
+
+@inline export function qState(i: u32): u8 { return load<u8>(qEntry(i) + Q_STATE); }
+@inline export function qOp(i: u32): u8 { return load<u8>(qEntry(i) + Q_OP); }
+
+/** Releases a completed (or abandoned) qtoken. */
+export function qFree(i: u32): void {
+  const e = qEntry(i);
+  store<u8>(e + Q_STATE, QS_FREE);
+  clearBit(ready, i);
+  clearBit(done, i);
+  store<u32>(freeStack + (<usize>(nFree++) << 2), i);
+}
+
+/** Calls `poll` for every ready task, lowest index first. Returns how many were polled. */
+export function qRunReady(poll: (i: u32) => void): i32 {
+  if (nReady == 0) return 0;
+  nReady = 0;
+  let n = 0;
+  for (let w: u32 = 0; w < WORDS; w++) {
+    const p = ready + (<usize>w << 3);
+    let bits = load<u64>(p);
+    if (bits == 0) continue;
+    store<u64>(p, 0);
+    while (bits != 0) {
+      const b = <u32>ctz(bits);
+      bits &= bits - 1;
+      poll((w << 6) | b);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** The lowest completed qtoken at or after index `from`, or -1. */
+export function qNextDone(from: u32): i32 {
+  for (let w: u32 = from >> 6; w < WORDS; w++) {
+    let bits = load<u64>(done + (<usize>w << 3));
+    if (w == from >> 6) bits &= ~<u64>0 << (from & 63);
+    if (bits != 0) return <i32>((w << 6) | <u32>ctz(bits));
+  }
+  return -1;
+}
+
+export function qFreeCount(): u32 { return nFree; }

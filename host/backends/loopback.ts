@@ -1,0 +1,203 @@
+// The in-memory link: several datapaths in one process joined like hosts on one Ethernet
+// segment. A physical backend in the sense of DESIGN.md principle 5: it moves frames between
+// descriptor rings and never looks past the destination MAC. A seeded fault injector can lose,
+// reorder, duplicate, corrupt and delay frames; its seed is printed so a run can be replayed.
+import { Rng, randomSeed } from "../rng.js";
+import { RealClock, type Clock } from "../clock.js";
+import type { Rings } from "../rings.js";
+import type { Datapath } from "../abi.js";
+
+export interface LinkFaults {
+  loss: number;        // probability a frame is lost
+  reorder: number;     // probability a frame is held back behind the next one
+  duplicate: number;   // probability a frame is delivered twice
+  corrupt: number;     // probability one bit of a frame is flipped
+  delay_ms: number;    // frames are delayed uniformly in [0, delay_ms]
+  seed: number | null;
+}
+
+export interface LinkStats {
+  delivered: number; lost: number; reordered: number; duplicated: number; corrupted: number;
+  delayed: number; noDestination: number; rxNoBuffer: number; rxRingFull: number;
+}
+
+/** What the link needs of a datapath: its rings, memory and MAC. LibOS satisfies it. */
+export interface LinkNode {
+  readonly dp: Datapath;
+  readonly rings: Rings;
+  readonly mac: [number, number];
+}
+
+interface Held { bytes: Uint8Array; due: number; src: LinkNode }
+
+const NO_FAULTS: LinkFaults = { loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null };
+const links = new Map<string, LoopbackLink>();
+
+export class LoopbackLink {
+  readonly clock: Clock;
+  readonly seed: number;
+  readonly faults: LinkFaults;
+  readonly stats: LinkStats = {
+    delivered: 0, lost: 0, reordered: 0, duplicated: 0, corrupted: 0, delayed: 0,
+    noDestination: 0, rxNoBuffer: 0, rxRingFull: 0,
+  };
+  private readonly nodes: LinkNode[] = [];
+  private readonly byMac = new Map<number, LinkNode>();
+  private readonly rng: Rng;
+  private readonly faulty: boolean;
+  private held: Held[] = [];          // reordered: delivered on the next turn
+  private delayed: Held[] = [];       // delayed: delivered when due (kept sorted by due time)
+
+  constructor(faults: Partial<LinkFaults> = {}, clock: Clock = new RealClock(), quiet = false) {
+    this.faults = { ...NO_FAULTS, ...faults };
+    this.clock = clock;
+    this.seed = this.faults.seed ?? randomSeed();
+    this.rng = new Rng(this.seed);
+    const f = this.faults;
+    this.faulty = f.loss > 0 || f.reorder > 0 || f.duplicate > 0 || f.corrupt > 0 || f.delay_ms > 0;
+    if (this.faulty && !quiet) {
+      process.stderr.write(`demiwasm: loopback link faults ${JSON.stringify({ ...f, seed: this.seed })} ` +
+        `(replay with DEMIWASM_LINK_SEED=${this.seed})\n`);
+    }
+  }
+
+  /** The process-wide link of that name, created on first use. */
+  static named(name: string, faults: Partial<LinkFaults>, clock?: Clock): LoopbackLink {
+    let l = links.get(name);
+    if (!l) { l = new LoopbackLink(faults, clock); links.set(name, l); }
+    return l;
+  }
+
+  attach(node: LinkNode): void {
+    const key = macKey(node.mac[0], node.mac[1]);
+    if (this.byMac.has(key)) throw new Error(`demiwasm: loopback link already has a stack with MAC ${node.mac}`);
+    this.nodes.push(node);
+    this.byMac.set(key, node);
+  }
+
+  detach(node: LinkNode): void {
+    const i = this.nodes.indexOf(node);
+    if (i >= 0) this.nodes.splice(i, 1);
+    this.byMac.delete(macKey(node.mac[0], node.mac[1]));
+    for (const [name, l] of links) if (l === this && this.nodes.length === 0) links.delete(name);
+  }
+
+  /**
+   * One turn: move every frame waiting in a TX ring to its destination's RX ring, then let every
+   * stack poll once. Returns the work done (0 when the whole segment is idle).
+   */
+  poll(): number {
+    const now = this.clock.now();
+    let work = 0;
+    if (this.held.length > 0 || this.delayed.length > 0) work += this.releaseHeld(now);
+    for (let n = 0; n < this.nodes.length; n++) work += this.drain(this.nodes[n], now);
+    for (let n = 0; n < this.nodes.length; n++) work += this.nodes[n].dp.exports.poll(now);
+    return work;
+  }
+
+  /** The earliest time something is due on this segment (a stack's timer, a delayed frame). */
+  nextEvent(): number {
+    let t = Infinity;
+    for (const n of this.nodes) {
+      const d = n.dp.exports.nextDeadline();
+      if (d >= 0 && d < t) t = d;
+    }
+    if (this.delayed.length > 0 && this.delayed[0].due < t) t = this.delayed[0].due;
+    if (this.held.length > 0) t = Math.min(t, this.clock.now());
+    return t;
+  }
+
+  private drain(src: LinkNode, now: number): number {
+    const rings = src.rings;
+    const n = Math.min(rings.txCount(), rings.compFree());
+    if (n === 0) return 0;
+    const u8 = src.dp.u8;
+    for (let i = 0; i < n; i++) {
+      const off = rings.txOffset(i);
+      const len = rings.txLength(i);
+      if (this.faulty) this.transmitFaulty(src, u8, off, len, now);
+      else this.route(src, u8, off, len);
+      // The frame has left: the slot goes back to its stack.
+      rings.compPush(off);
+    }
+    rings.txConsume(n);
+    return n;
+  }
+
+  private route(src: LinkNode, u8: Uint8Array, off: number, len: number): void {
+    const hi = (u8[off] << 8) | u8[off + 1];
+    const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+    if (hi === 0xffff && lo === 0xffffffff) {
+      for (const n of this.nodes) if (n !== src) this.deliver(n, u8, off, len);
+      return;
+    }
+    const dst = this.byMac.get(macKey(hi, lo));
+    if (dst === undefined) { this.stats.noDestination++; return; }
+    this.deliver(dst, u8, off, len);
+  }
+
+  private deliver(dst: LinkNode, u8: Uint8Array, off: number, len: number): void {
+    const rings = dst.rings;
+    if (rings.rxFree() === 0) { this.stats.rxRingFull++; return; }
+    if (rings.fillCapacity() < len) { this.stats.rxNoBuffer++; return; }
+    const slot = rings.fillTake();
+    const to = dst.dp.u8;
+    if (len <= 128) {
+      for (let i = 0; i < len; i++) to[slot + i] = u8[off + i];
+    } else {
+      to.set(u8.subarray(off, off + len), slot);
+    }
+    rings.rxPush(slot, len);
+    this.stats.delivered++;
+  }
+
+  private transmitFaulty(src: LinkNode, u8: Uint8Array, off: number, len: number, now: number): void {
+    const f = this.faults;
+    const rng = this.rng;
+    if (rng.float() < f.loss) { this.stats.lost++; return; }
+    let bytes = u8.slice(off, off + len);
+    if (rng.float() < f.corrupt) {
+      const bit = rng.below(len * 8);
+      bytes[bit >> 3] ^= 1 << (bit & 7);
+      this.stats.corrupted++;
+    }
+    const copies = rng.float() < f.duplicate ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    for (let c = 0; c < copies; c++) {
+      if (f.delay_ms > 0) {
+        const due = now + rng.float() * f.delay_ms * 1e6;
+        this.insertDelayed({ bytes, due, src });
+        this.stats.delayed++;
+      } else if (rng.float() < f.reorder) {
+        this.held.push({ bytes, due: now, src });
+        this.stats.reordered++;
+      } else {
+        this.route(src, bytes, 0, len);
+      }
+      if (c === 0 && copies === 2) bytes = bytes.slice();
+    }
+  }
+
+  private insertDelayed(h: Held): void {
+    let i = this.delayed.length;
+    while (i > 0 && this.delayed[i - 1].due > h.due) i--;
+    this.delayed.splice(i, 0, h);
+  }
+
+  private releaseHeld(now: number): number {
+    let n = 0;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) { this.route(h.src, h.bytes, 0, h.bytes.length); n++; }
+    while (this.delayed.length > 0 && this.delayed[0].due <= now) {
+      const h = this.delayed.shift()!;
+      this.route(h.src, h.bytes, 0, h.bytes.length);
+      n++;
+    }
+    return n;
+  }
+}
+
+function macKey(hi: number, lo: number): number {
+  return hi * 0x100000000 + lo;
+}

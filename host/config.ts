@@ -1,0 +1,200 @@
+// Configuration, like Demikernel's config.yaml: a YAML (or JSON) file, then DEMIWASM_* environment
+// variables over it, then explicit overrides. Every value is checked here; a bad one is a single
+// ConfigError line naming its key.
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+
+export interface Config {
+  backend: "loopback" | "dpdk" | "fabric" | "posix";
+  local_ipv4: string;
+  mac: string;
+  mtu: number;
+  memory_mb: number;
+  seed: number | null;            // stack randomness (ISNs, ports, IP ids); null: random
+  arp: {
+    cache_ttl_ms: number;
+    request_timeout_ms: number;
+    retry_count: number;
+    queue_depth: number;
+    disable: boolean;
+    table: Record<string, string>;   // static entries: IPv4 -> MAC
+  };
+  ip: { reassembly_timeout_ms: number; reassembly_slots: number };
+  pool: { small_buffers: number; large_buffers: number };
+  udp: { rx_queue_depth: number };
+  link: { name: string; loss: number; reorder: number; duplicate: number; corrupt: number;
+          delay_ms: number; seed: number | null };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`config key '${key}': ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const DEFAULTS: Config = {
+  backend: "loopback",
+  local_ipv4: "198.18.0.1",
+  mac: "02:00:00:00:00:01",
+  mtu: 1500,
+  memory_mb: 32,
+  seed: null,
+  arp: { cache_ttl_ms: 15000, request_timeout_ms: 200, retry_count: 5, queue_depth: 64, disable: false, table: {} },
+  ip: { reassembly_timeout_ms: 30000, reassembly_slots: 8 },
+  pool: { small_buffers: 4096, large_buffers: 16 },
+  udp: { rx_queue_depth: 256 },
+  link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
+};
+
+type Check = (v: unknown) => unknown;   // returns the clean value or throws a message string
+
+const int = (lo: number, hi: number): Check => (v) => {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < lo || n > hi) throw `expected an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`;
+  return n;
+};
+const prob: Check = (v) => {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof n !== "number" || !(n >= 0 && n <= 1)) throw `expected a probability in [0, 1], got ${JSON.stringify(v)}`;
+  return n;
+};
+const bool: Check = (v) => {
+  if (typeof v === "boolean") return v;
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw `expected true or false, got ${JSON.stringify(v)}`;
+};
+const seed: Check = (v) => (v === null || v === "" ? null : int(0, 0xffffffff)(v));
+const ipv4: Check = (v) => { if (typeof v !== "string" || parseIpv4(v) === null) throw `expected a dotted IPv4 address, got ${JSON.stringify(v)}`; return v; };
+const mac: Check = (v) => { if (typeof v !== "string" || parseMac(v) === null) throw `expected a MAC like 02:00:00:00:00:01, got ${JSON.stringify(v)}`; return v.toLowerCase(); };
+const oneOf = (...xs: string[]): Check => (v) => { if (typeof v !== "string" || !xs.includes(v)) throw `expected one of ${xs.join(", ")}, got ${JSON.stringify(v)}`; return v; };
+const name: Check = (v) => { if (typeof v !== "string" || !/^[\w.-]{1,64}$/.test(v)) throw `expected a name of letters, digits, '.', '_' or '-', got ${JSON.stringify(v)}`; return v; };
+const arpTable: Check = (v) => {
+  // From the environment: "ip=mac,ip=mac".
+  if (typeof v === "string") v = Object.fromEntries(v.split(",").filter(Boolean).map((kv) => kv.split("=")));
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw `expected a map of IPv4 address to MAC`;
+  const out: Record<string, string> = {};
+  for (const [ip, m] of Object.entries(v)) {
+    if (parseIpv4(ip) === null) throw `entry ${JSON.stringify(ip)} is not an IPv4 address`;
+    if (typeof m !== "string" || parseMac(m) === null) throw `entry ${ip}: ${JSON.stringify(m)} is not a MAC`;
+    out[ip] = m.toLowerCase();
+  }
+  return out;
+};
+
+const SCHEMA: Record<string, Check> = {
+  "backend": oneOf("loopback", "dpdk", "fabric", "posix"),
+  "local_ipv4": ipv4,
+  "mac": mac,
+  "mtu": int(576, 1906),
+  "memory_mb": int(4, 2048),
+  "seed": seed,
+  "arp.cache_ttl_ms": int(1, 86_400_000),
+  "arp.request_timeout_ms": int(1, 60_000),
+  "arp.retry_count": int(0, 100),
+  "arp.queue_depth": int(1, 4096),
+  "arp.disable": bool,
+  "arp.table": arpTable,
+  "ip.reassembly_timeout_ms": int(1, 600_000),
+  "ip.reassembly_slots": int(1, 256),
+  "pool.small_buffers": int(64, 1 << 20),
+  "pool.large_buffers": int(2, 4096),
+  "udp.rx_queue_depth": int(1, 65536),
+  "link.name": name,
+  "link.loss": prob,
+  "link.reorder": prob,
+  "link.duplicate": prob,
+  "link.corrupt": prob,
+  "link.delay_ms": int(0, 60_000),
+  "link.seed": seed,
+};
+
+export const CONFIG_KEYS = Object.keys(SCHEMA);
+
+/** DEMIWASM_ARP_RETRY_COUNT for arp.retry_count, and so on. */
+export function envName(key: string): string {
+  return "DEMIWASM_" + key.replace(/\./g, "_").toUpperCase();
+}
+
+function setPath(cfg: any, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let o = cfg;
+  for (const p of parts.slice(0, -1)) o = o[p];
+  o[parts[parts.length - 1]] = value;
+}
+
+function flatten(obj: unknown, prefix: string, out: Map<string, unknown>): void {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+    throw new ConfigError(prefix || "(top)", "expected a mapping");
+  }
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (key in SCHEMA) out.set(key, v);
+    else if (typeof v === "object" && v !== null && !Array.isArray(v) && CONFIG_KEYS.some((s) => s.startsWith(key + "."))) flatten(v, key, out);
+    else throw new ConfigError(key, "unknown key");
+  }
+}
+
+export interface LoadOptions {
+  file?: string;                              // YAML or JSON
+  env?: NodeJS.ProcessEnv;                    // defaults to process.env
+  overrides?: Record<string, unknown>;        // flat keys, e.g. { "arp.retry_count": 3 }
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cfg: Config = structuredClone(DEFAULTS);
+  const values = new Map<string, unknown>();
+  const file = opts.file ?? env.DEMIWASM_CONFIG;
+  if (file) {
+    let text: string;
+    try { text = readFileSync(file, "utf8"); } catch (e) { throw new ConfigError("file", `cannot read ${file}: ${(e as Error).message}`); }
+    let doc: unknown;
+    try { doc = parseYaml(text); } catch (e) { throw new ConfigError("file", `${file} is not valid YAML: ${(e as Error).message.split("\n")[0]}`); }
+    if (doc !== null && doc !== undefined) flatten(doc, "", values);
+  }
+  for (const key of CONFIG_KEYS) {
+    const v = env[envName(key)];
+    if (v !== undefined) values.set(key, v);
+  }
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) {
+    if (!(k in SCHEMA)) throw new ConfigError(k, "unknown key");
+    values.set(k, v);
+  }
+  for (const [key, v] of values) {
+    try { setPath(cfg, key, SCHEMA[key](v)); } catch (msg) {
+      if (msg instanceof Error) throw msg;
+      throw new ConfigError(key, String(msg));
+    }
+  }
+  return cfg;
+}
+
+// ---- addresses ----
+
+/** Dotted quad to a u32 in host order, or null. */
+export function parseIpv4(s: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return null;
+  const b = m.slice(1).map(Number);
+  if (b.some((x) => x > 255)) return null;
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+export function formatIpv4(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** A MAC as [first two bytes, last four bytes], both big-endian integers; or null. */
+export function parseMac(s: string): [number, number] | null {
+  const m = /^([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})$/.exec(s);
+  if (!m) return null;
+  const b = m.slice(1).map((x) => parseInt(x, 16));
+  return [(b[0] << 8) | b[1], ((b[2] << 24) | (b[3] << 16) | (b[4] << 8) | b[5]) >>> 0];
+}
+
+export function formatMac(hi: number, lo: number): string {
+  const b = [hi >> 8, hi & 255, lo >>> 24, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255];
+  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
+}

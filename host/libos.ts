@@ -1,0 +1,310 @@
+// The PDPIX API for TypeScript applications (Demikernel's include/demi/*.h): sockets, queue
+// operations that return qtokens, and wait/waitAny/waitNextN that run the datapath until an
+// operation completes. Synchronous failures throw DemiError with a positive errno; asynchronous
+// ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
+import { instantiate, readCounters, CFG, type Datapath, type DatapathExports } from "./abi.js";
+import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, ConfigError, type Config } from "./config.js";
+import { DemiError, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
+import { Rng, randomSeed } from "./rng.js";
+import { RealClock, type Clock } from "./clock.js";
+import { Rings } from "./rings.js";
+import type { Counters } from "./counters.js";
+import { LoopbackLink } from "./backends/loopback.js";
+import { backendUnavailable } from "./backends/index.js";
+
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+
+/** demi_opcode_t. */
+export enum Opcode { INVALID = 0, PUSH = 1, POP = 2, ACCEPT = 3, CONNECT = 4, CLOSE = 5, FAILED = 6 }
+
+/** An address: IPv4 as a host-order u32, and a port. */
+export interface SockAddr { addr: number; port: number }
+
+/** A scatter-gather array of one segment: an offset into the datapath's memory and a length. */
+export interface Sga { buf: number; len: number }
+
+export interface QResult {
+  opcode: Opcode;
+  qd: number;
+  qt: number;
+  ret: number;               // 0, or a positive errno when opcode is FAILED
+  sga?: Sga;                 // POP: the received data, owned by the application until sgafree
+  addr?: SockAddr;           // POP: the sender; ACCEPT: the peer
+  acceptedQd?: number;       // ACCEPT
+}
+
+export interface LibOSOptions {
+  config?: Config;
+  /** The loopback link to join; by default the process-wide link named by config link.name. */
+  link?: LoopbackLink;
+  clock?: Clock;
+  /** Load the debug build of the datapath (assertions on). */
+  debug?: boolean;
+}
+
+export function sockaddr(ip: string, port: number): SockAddr {
+  const addr = parseIpv4(ip);
+  if (addr === null) throw new DemiError(EINVAL, `sockaddr ${ip}`);
+  return { addr, port };
+}
+
+export function formatSockAddr(a: SockAddr): string {
+  return `${formatIpv4(a.addr)}:${a.port}`;
+}
+
+export class LibOS {
+  readonly config: Config;
+  readonly dp: Datapath;
+  readonly rings: Rings;
+  readonly link: LoopbackLink;
+  readonly clock: Clock;
+  readonly seed: number;
+  /** The datapath's memory as bytes: sga.buf indexes it. */
+  readonly u8: Uint8Array;
+  readonly mac: [number, number];
+  readonly ip: number;
+  private readonly x: DatapathExports;
+  private readonly res: Int32Array;
+  private readonly resBase: number;
+
+  constructor(opts: LibOSOptions = {}) {
+    const config = opts.config ?? loadConfig();
+    this.config = config;
+    if (config.backend !== "loopback") throw new Error(backendUnavailable(config.backend));
+    this.seed = config.seed ?? randomSeed();
+    const rng = new Rng(this.seed);
+    this.dp = instantiate(config.memory_mb * 16, () => rng.u32(), opts.debug);
+    this.x = this.dp.exports;
+    this.u8 = this.dp.u8;
+    this.ip = parseIpv4(config.local_ipv4)!;
+    this.mac = parseMac(config.mac)!;
+    this.configure(config);
+    this.rings = new Rings(this.dp);
+    this.resBase = this.x.resultPtr();
+    this.res = new Int32Array(this.dp.memory.buffer, this.resBase, 9);
+    this.link = opts.link ?? LoopbackLink.named(config.link.name, config.link, opts.clock);
+    this.clock = this.link.clock;
+    this.link.attach(this);
+  }
+
+  private configure(c: Config): void {
+    const set = (k: number, v: number, key: string) => {
+      if (this.x.configure(k, v) !== 0) throw new ConfigError(key, `value ${v} refused by the datapath`);
+    };
+    set(CFG.LOCAL_IP, this.ip, "local_ipv4");
+    set(CFG.MAC_HI, this.mac[0], "mac");
+    set(CFG.MAC_LO, this.mac[1], "mac");
+    set(CFG.MTU, c.mtu, "mtu");
+    set(CFG.ARP_TTL_MS, c.arp.cache_ttl_ms, "arp.cache_ttl_ms");
+    set(CFG.ARP_TIMEOUT_MS, c.arp.request_timeout_ms, "arp.request_timeout_ms");
+    set(CFG.ARP_RETRIES, c.arp.retry_count, "arp.retry_count");
+    set(CFG.ARP_QUEUE_DEPTH, c.arp.queue_depth, "arp.queue_depth");
+    set(CFG.DISABLE_ARP, c.arp.disable ? 1 : 0, "arp.disable");
+    set(CFG.REASM_TIMEOUT_MS, c.ip.reassembly_timeout_ms, "ip.reassembly_timeout_ms");
+    set(CFG.REASM_SLOTS, c.ip.reassembly_slots, "ip.reassembly_slots");
+    set(CFG.POOL_SMALL, c.pool.small_buffers, "pool.small_buffers");
+    set(CFG.POOL_LARGE, c.pool.large_buffers, "pool.large_buffers");
+    set(CFG.UDP_QUEUE_DEPTH, c.udp.rx_queue_depth, "udp.rx_queue_depth");
+    const r = this.x.init();
+    if (r === ENOMEM) {
+      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers; raise memory_mb or lower the pool`);
+    }
+    if (r !== 0) throw new ConfigError("mtu", `the datapath refused its configuration (errno ${r})`);
+    for (const [ip, mac] of Object.entries(c.arp.table)) {
+      const [hi, lo] = parseMac(mac)!;
+      if (this.x.arpAddStatic(parseIpv4(ip)!, hi, lo) !== 0) throw new ConfigError("arp.table", "more static entries than the ARP cache holds");
+    }
+  }
+
+  // ---- sockets ----
+
+  socket(domain = AF_INET, type = SOCK_DGRAM, protocol = 0): number {
+    return this.check(this.x.socket(domain, type, protocol), "socket");
+  }
+
+  bind(qd: number, local: SockAddr): void {
+    this.status(this.x.bind(qd, local.addr, local.port), "bind");
+  }
+
+  listen(qd: number, backlog = 16): void {
+    this.status(this.x.listen(qd, backlog), "listen");
+  }
+
+  accept(qd: number): number {
+    return this.check(this.x.accept(qd), "accept");
+  }
+
+  connect(qd: number, remote: SockAddr): number {
+    return this.check(this.x.connect(qd, remote.addr, remote.port), "connect");
+  }
+
+  close(qd: number): void {
+    this.status(this.x.close(qd), "close");
+  }
+
+  pushto(qd: number, sga: Sga, to: SockAddr): number {
+    return this.check(this.x.pushto(qd, sga.buf, sga.len, to.addr, to.port), "pushto");
+  }
+
+  /** Push on a connected socket. */
+  push(qd: number, sga: Sga): number {
+    return this.check(this.x.pushto(qd, sga.buf, sga.len, 0, 0), "push");
+  }
+
+  pop(qd: number): number {
+    return this.check(this.x.pop(qd), "pop");
+  }
+
+  getsockname(qd: number): SockAddr {
+    this.status(this.x.sockname(qd, 0), "getsockname");
+    return { addr: this.res[6] >>> 0, port: this.res[7] };
+  }
+
+  getpeername(qd: number): SockAddr {
+    this.status(this.x.sockname(qd, 1), "getpeername");
+    return { addr: this.res[6] >>> 0, port: this.res[7] };
+  }
+
+  // ---- buffers ----
+
+  sgaalloc(size: number): Sga {
+    if (!Number.isInteger(size) || size < 0 || size > 0xffffffff) throw new DemiError(EINVAL, "sgaalloc");
+    return { buf: this.check(this.x.sgaalloc(size), "sgaalloc"), len: size };
+  }
+
+  sgafree(sga: Sga): void {
+    this.status(this.x.sgafree(sga.buf), "sgafree");
+  }
+
+  /** A view of an sga's bytes (no copy). */
+  bytes(sga: Sga): Uint8Array {
+    return this.u8.subarray(sga.buf, sga.buf + sga.len);
+  }
+
+  // ---- waiting ----
+
+  /** Runs the datapath until qt completes, or returns a FAILED/ETIMEDOUT result (qt stays valid). */
+  wait(qt: number, timeoutMs = Infinity): QResult {
+    let deadline = NaN;
+    for (;;) {
+      const d = this.x.done(qt);
+      if (d === 1) return this.take(qt);
+      if (d < 0) throw new DemiError(-d, "wait");
+      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
+      if (this.turn(deadline)) return this.timedOut(qt);
+    }
+  }
+
+  /** Waits for the first of several qtokens; the others stay pending. */
+  waitAny(qts: readonly number[], timeoutMs = Infinity): { index: number; result: QResult } {
+    let deadline = NaN;
+    for (;;) {
+      for (let i = 0; i < qts.length; i++) {
+        const d = this.x.done(qts[i]);
+        if (d === 1) return { index: i, result: this.take(qts[i]) };
+        if (d < 0) throw new DemiError(-d, "waitAny");
+      }
+      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
+      if (this.turn(deadline)) return { index: -1, result: this.timedOut(-1) };
+    }
+  }
+
+  /** Collects up to n completed operations, whichever they are; fewer when the timeout passes. */
+  waitNextN(n: number, timeoutMs = Infinity): QResult[] {
+    const out: QResult[] = [];
+    let deadline = NaN;
+    for (;;) {
+      let from = 0;
+      while (out.length < n) {
+        const qt = this.x.nextDone(from);
+        if (qt < 0) break;
+        from = (qt & 0xfff) + 1;
+        out.push(this.take(qt));
+      }
+      if (out.length >= n) return out;
+      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
+      if (this.turn(deadline)) return out;
+    }
+  }
+
+  /** Completed already? (no datapath turn) */
+  isDone(qt: number): boolean {
+    const d = this.x.done(qt);
+    if (d < 0) throw new DemiError(-d, "isDone");
+    return d === 1;
+  }
+
+  /** One turn of the backend (every stack on this link). Returns the work done. */
+  poll(): number {
+    return this.link.poll();
+  }
+
+  /** A turn of the link; true once the deadline has passed. On an idle turn the clock may jump. */
+  private turn(deadline: number): boolean {
+    const work = this.link.poll();
+    const now = this.clock.now();
+    if (now >= deadline) return true;
+    if (work === 0) this.clock.idle(deadline, this.link.nextEvent());
+    return false;
+  }
+
+  private take(qt: number): QResult {
+    const r = this.x.take(qt);
+    if (r !== 0) throw new DemiError(r, "wait");
+    const res = this.res;
+    const opcode = res[0] as Opcode;
+    const out: QResult = { opcode, qd: res[1], qt: res[2] >>> 0, ret: res[3] };
+    if (opcode === Opcode.POP) {
+      out.sga = { buf: res[4] >>> 0, len: res[5] >>> 0 };
+      out.addr = { addr: res[6] >>> 0, port: res[7] };
+    } else if (opcode === Opcode.ACCEPT) {
+      out.acceptedQd = res[8];
+      out.addr = { addr: res[6] >>> 0, port: res[7] };
+    }
+    return out;
+  }
+
+  private timedOut(qt: number): QResult {
+    return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT };
+  }
+
+  private check(v: number, what: string): number {
+    if (v < 0) throw new DemiError(-v, what);
+    return v;
+  }
+
+  private status(r: number, what: string): void {
+    if (r !== 0) throw new DemiError(r, what);
+  }
+
+  // ---- introspection ----
+
+  counters(): Counters { return readCounters(this.dp); }
+
+  /** Buffers that nobody holds (free, or empty in the fill ring), and the pool's size. */
+  poolAvailable(): number { return this.x.poolAvailable(); }
+  poolSize(): number { return this.x.poolSize(); }
+  /** The region later backends register with DPDK and libfabric. */
+  poolRegion(): { base: number; bytes: number } {
+    return { base: this.x.poolRegionBase(), bytes: this.x.poolRegionBytes() };
+  }
+  heapTop(): number { return this.x.heapTop(); }
+
+  arpTable(): { ip: string; mac: string; state: "pending" | "resolved" | "static" }[] {
+    const n = this.x.arpDump(256);
+    const base = this.x.scratchPtr() >>> 2;
+    const u32 = this.dp.u32;
+    const states = ["free", "pending", "resolved", "static"] as const;
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const r = base + i * 4;
+      out.push({ ip: formatIpv4(u32[r]), mac: formatMac(u32[r + 1], u32[r + 2]), state: states[u32[r + 3]] as "pending" | "resolved" | "static" });
+    }
+    return out;
+  }
+
+  /** Leaves the link. The instance must not be used afterwards. */
+  detach(): void { this.link.detach(this); }
+}
