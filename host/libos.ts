@@ -87,6 +87,8 @@ export class LibOS {
     this.link = opts.link ?? LoopbackLink.named(config.link.name, config.link, opts.clock);
     this.clock = this.link.clock;
     this.link.attach(this);
+    // Timers started before the next link turn count from now, not from time zero.
+    this.x.poll(this.clock.now());
   }
 
   private configure(c: Config): void {

@@ -76,7 +76,8 @@ export function timerCancel(id: u32): void {
 /** Fires every timer whose deadline is at or before `now`. Returns how many fired. */
 export function timersAdvance(now: f64, fire: (kind: u32, arg: u32) => void): i32 {
   const nowTick = <i64>(now / TICK_NS);
-  if (lastTick < 0) lastTick = nowTick - 1;
+  // The first turn walks the whole wheel: timers started before it may sit in any bucket.
+  if (lastTick < 0) lastTick = nowTick - BUCKETS;
   if (nowTick <= lastTick) return 0;
   let span = nowTick - lastTick;
   if (span > <i64>BUCKETS) span = BUCKETS;

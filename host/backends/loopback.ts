@@ -28,7 +28,22 @@ export interface LinkNode {
   readonly mac: [number, number];
 }
 
-interface Held { bytes: Uint8Array; due: number; src: LinkNode }
+/**
+ * A scripted host on the link: it sends frames it built itself and keeps every frame addressed to
+ * it (or broadcast). Tests use it to speak to a stack byte by byte; a pcap replay uses it too.
+ */
+export class RawPort {
+  readonly frames: Uint8Array[] = [];
+  constructor(private readonly link: LoopbackLink, readonly mac: [number, number]) {}
+  /** Puts a frame on the wire now; the stack sees it on its next poll. */
+  send(frame: Uint8Array): void { this.link.sendRaw(this, frame); }
+  /** Removes and returns what arrived so far. */
+  take(): Uint8Array[] { return this.frames.splice(0, this.frames.length); }
+}
+
+type Endpoint = LinkNode | RawPort;
+
+interface Held { bytes: Uint8Array; due: number; src: Endpoint }
 
 const NO_FAULTS: LinkFaults = { loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null };
 const links = new Map<string, LoopbackLink>();
@@ -42,7 +57,8 @@ export class LoopbackLink {
     noDestination: 0, rxNoBuffer: 0, rxRingFull: 0,
   };
   private readonly nodes: LinkNode[] = [];
-  private readonly byMac = new Map<number, LinkNode>();
+  private readonly endpoints: Endpoint[] = [];
+  private readonly byMac = new Map<number, Endpoint>();
   private readonly rng: Rng;
   private readonly faulty: boolean;
   private held: Held[] = [];          // reordered: delivered on the next turn
@@ -69,17 +85,37 @@ export class LoopbackLink {
   }
 
   attach(node: LinkNode): void {
-    const key = macKey(node.mac[0], node.mac[1]);
-    if (this.byMac.has(key)) throw new Error(`demiwasm: loopback link already has a stack with MAC ${node.mac}`);
+    this.addEndpoint(node);
     this.nodes.push(node);
-    this.byMac.set(key, node);
   }
 
-  detach(node: LinkNode): void {
-    const i = this.nodes.indexOf(node);
+  /** A scripted host with this MAC. */
+  attachRaw(mac: [number, number]): RawPort {
+    const p = new RawPort(this, mac);
+    this.addEndpoint(p);
+    return p;
+  }
+
+  private addEndpoint(e: Endpoint): void {
+    const key = macKey(e.mac[0], e.mac[1]);
+    if (this.byMac.has(key)) throw new Error(`demiwasm: loopback link already has a host with MAC ${e.mac}`);
+    this.endpoints.push(e);
+    this.byMac.set(key, e);
+  }
+
+  detach(e: Endpoint): void {
+    const i = this.nodes.indexOf(e as LinkNode);
     if (i >= 0) this.nodes.splice(i, 1);
-    this.byMac.delete(macKey(node.mac[0], node.mac[1]));
-    for (const [name, l] of links) if (l === this && this.nodes.length === 0) links.delete(name);
+    const j = this.endpoints.indexOf(e);
+    if (j >= 0) this.endpoints.splice(j, 1);
+    this.byMac.delete(macKey(e.mac[0], e.mac[1]));
+    for (const [name, l] of links) if (l === this && this.endpoints.length === 0) links.delete(name);
+  }
+
+  /** A frame from a scripted host, through the same faults as any other. */
+  sendRaw(from: RawPort, frame: Uint8Array): void {
+    if (this.faulty) this.transmitFaulty(from, frame, 0, frame.length, this.clock.now());
+    else this.route(from, frame, 0, frame.length);
   }
 
   /**
@@ -124,11 +160,12 @@ export class LoopbackLink {
     return n;
   }
 
-  private route(src: LinkNode, u8: Uint8Array, off: number, len: number): void {
+  private route(src: Endpoint, u8: Uint8Array, off: number, len: number): void {
+    if (len < 6) { this.stats.noDestination++; return; }
     const hi = (u8[off] << 8) | u8[off + 1];
     const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
     if (hi === 0xffff && lo === 0xffffffff) {
-      for (const n of this.nodes) if (n !== src) this.deliver(n, u8, off, len);
+      for (const n of this.endpoints) if (n !== src) this.deliver(n, u8, off, len);
       return;
     }
     const dst = this.byMac.get(macKey(hi, lo));
@@ -136,7 +173,8 @@ export class LoopbackLink {
     this.deliver(dst, u8, off, len);
   }
 
-  private deliver(dst: LinkNode, u8: Uint8Array, off: number, len: number): void {
+  private deliver(dst: Endpoint, u8: Uint8Array, off: number, len: number): void {
+    if (dst instanceof RawPort) { dst.frames.push(u8.slice(off, off + len)); this.stats.delivered++; return; }
     const rings = dst.rings;
     if (rings.rxFree() === 0) { this.stats.rxRingFull++; return; }
     if (rings.fillCapacity() < len) { this.stats.rxNoBuffer++; return; }
@@ -151,7 +189,7 @@ export class LoopbackLink {
     this.stats.delivered++;
   }
 
-  private transmitFaulty(src: LinkNode, u8: Uint8Array, off: number, len: number, now: number): void {
+  private transmitFaulty(src: Endpoint, u8: Uint8Array, off: number, len: number, now: number): void {
     const f = this.faults;
     const rng = this.rng;
     if (rng.float() < f.loss) { this.stats.lost++; return; }

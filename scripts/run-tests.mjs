@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Runs every compiled uvu suite (dist/tests/*.test.js), each in its own process so one suite's
+// crash cannot hide another's results, and ends with the plain line "N passed, N failed".
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dir = join(root, "dist", "tests");
+const only = process.argv.slice(2);
+const suites = readdirSync(dir)
+  .filter((f) => f.endsWith(".test.js"))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
+
+let passed = 0;
+let failed = 0;
+for (const suite of suites) {
+  const r = spawnSync(process.execPath, [join(dir, suite)], {
+    cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" }, timeout: 20 * 60 * 1000,
+  });
+  const out = (r.stdout ?? "") + (r.stderr ?? "");
+  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  if (Number.isNaN(total) || Number.isNaN(ok)) {
+    // The suite died before uvu could report: count it as one failure and show why.
+    failed++;
+    process.stdout.write(`✘ ${suite}: no result (exit ${r.status}, signal ${r.signal})\n${out}\n`);
+    continue;
+  }
+  passed += ok;
+  failed += total - ok;
+  const mark = total === ok && r.status === 0 ? "✔" : "✘";
+  process.stdout.write(`${mark} ${suite.replace(/\.test\.js$/, "")}: ${ok}/${total}\n`);
+  if (total !== ok || r.status !== 0) {
+    process.stdout.write(out + "\n");
+    if (total === ok) failed++; // passed every test but exited non-zero
+  }
+}
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 ? 0 : 1);
