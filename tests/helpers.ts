@@ -118,3 +118,11 @@ export function pollUntil(link: LoopbackLink, cond: () => boolean, turns = 1000)
   for (let i = 0; i < turns; i++) { if (cond()) return true; link.poll(); }
   return cond();
 }
+
+/** Puts a frame straight into a stack's RX ring, as a promiscuous device would. */
+export function inject(s: LibOS, frame: Uint8Array): boolean {
+  if (s.rings.rxFree() === 0 || s.rings.fillCapacity() < frame.length) return false;
+  const slot = s.rings.fillTake();
+  s.u8.set(frame, slot);
+  return s.rings.rxPush(slot, frame.length);
+}
