@@ -1,0 +1,31 @@
+// UDP ping-pong: one datagram in flight, each round's RTT measured. The server is the echo
+// server of udp-echo.ts; both run on one thread, stepped after every datapath turn.
+import { sockaddr, type SockAddr } from "../host/libos.js";
+import { formatIpv4 } from "../host/config.js";
+import { EchoServer, EchoClient } from "./udp-echo.js";
+import type { Pair } from "../host/topology.js";
+
+export interface PingPongResult { rounds: number; lost: number; rttNs: number[] }
+
+export function udpPingPong(p: Pair, rounds: number, size = 64, port = 7): PingPongResult {
+  const { server, client, link } = p;
+  const sqd = server.socket();
+  server.bind(sqd, sockaddr(formatIpv4(server.ip), port));
+  const cqd = client.socket();
+  const to: SockAddr = { addr: server.ip, port };
+  const srv = new EchoServer(server, sqd);
+  const cli = new EchoClient(client, cqd, to, size, 1, 1, 100e6, true);
+  const clock = link.clock;
+  for (let i = 0; i < rounds; i++) {
+    cli.step(clock.now());
+    while (cli.outstanding > 0) {
+      const work = link.poll();
+      srv.step();
+      cli.step(clock.now(), false);
+      if (work === 0 && clock.virtual) clock.idle(Infinity, link.nextEvent());
+    }
+  }
+  server.close(sqd);
+  client.close(cqd);
+  return { rounds: cli.echoed, lost: cli.lost, rttNs: cli.rttNs };
+}

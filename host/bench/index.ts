@@ -1,0 +1,24 @@
+// `demiwasm bench SUITE`: each suite prints what it measures as it goes and, with --json, one
+// JSON object as its last stdout line. Ratios are taken within one run (this machine is shared).
+import type { Config } from "../config.js";
+import { benchUdp } from "./udp.js";
+
+export interface BenchOptions { json: boolean; quick: boolean }
+
+const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<string, unknown>>> = {
+  udp: benchUdp,
+};
+
+export const SUITES = Object.keys(suites);
+
+export async function runBench(name: string, config: Config, opts: BenchOptions): Promise<void> {
+  const suite = suites[name];
+  if (!suite) throw new Error(`demiwasm: no benchmark suite '${name}' (have: ${SUITES.join(", ")})`);
+  const result = await suite(config, opts);
+  const out = { suite: name, ...result, machine: machine() };
+  process.stdout.write(opts.json ? JSON.stringify(out) + "\n" : JSON.stringify(out, null, 2) + "\n");
+}
+
+function machine() {
+  return { node: process.version, cpus: (globalThis as any).navigator?.hardwareConcurrency ?? null, platform: process.platform, arch: process.arch };
+}

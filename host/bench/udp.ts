@@ -1,0 +1,79 @@
+// bench udp: (a) 64-byte UDP echo through two Wasm stacks on the loopback link, bursts of 32,
+// both apps on the PDPIX API: amortized ns per I/O (one push or one pop) and ping-pong RTT;
+// (b) Node's dgram echo over 127.0.0.1, in the same process and run.
+import { performance } from "node:perf_hooks";
+import type { Config } from "../config.js";
+import type { BenchOptions } from "./index.js";
+import { loopbackPair, type Pair } from "../topology.js";
+import { sockaddr } from "../libos.js";
+import { formatIpv4 } from "../config.js";
+import { EchoServer, EchoClient } from "../../examples/udp-echo.js";
+import { udpPingPong } from "../../examples/udp-pingpong.js";
+import { percentile, median } from "../stats.js";
+import { nodeUdpRtt } from "./nodeudp.js";
+
+const SIZE = 64;
+const BURST = 32;
+
+/** Echoes in bursts of 32 for `ms`; returns ns per push-or-pop over the whole loop. */
+function echoRun(p: Pair, port: number, ms: number): { perIoNs: number; echoes: number } {
+  const { server, client, link } = p;
+  const sqd = server.socket();
+  server.bind(sqd, sockaddr(formatIpv4(server.ip), port));
+  const cqd = client.socket();
+  const srv = new EchoServer(server, sqd);
+  const cli = new EchoClient(client, cqd, { addr: server.ip, port }, SIZE, BURST, BURST, 1e9);
+  const t0 = performance.now();
+  let t = t0;
+  let iter = 0;
+  while (t - t0 < ms) {
+    cli.step(0, true);
+    link.poll();
+    srv.step();
+    link.poll();
+    if ((++iter & 63) === 0) t = performance.now();
+  }
+  // Let the last burst come home so every push has its pop.
+  for (let i = 0; i < 10 && cli.outstanding > 0; i++) { link.poll(); srv.step(); cli.step(0, false); }
+  const elapsed = (performance.now() - t0) * 1e6;
+  const ios = cli.ios + srv.ios;
+  server.close(sqd);
+  client.close(cqd);
+  if (cli.corrupt > 0 || cli.lost > 0) throw new Error(`demiwasm: bench echo lost ${cli.lost} and corrupted ${cli.corrupt} datagrams`);
+  return { perIoNs: elapsed / ios, echoes: cli.echoed };
+}
+
+export async function benchUdp(config: Config, o: BenchOptions): Promise<Record<string, unknown>> {
+  const p = loopbackPair({ ...config, link: { ...config.link, loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0 } });
+  const say = (s: string) => { if (!o.json) process.stdout.write(s + "\n"); else process.stderr.write(s + "\n"); };
+  const runs = o.quick ? 3 : 7;
+  const ms = o.quick ? 100 : 400;
+  echoRun(p, 1000, o.quick ? 200 : 1000);                                   // warm-up: V8 tiers up
+  const perIo: number[] = [];
+  let echoes = 0;
+  for (let r = 0; r < runs; r++) {
+    const x = echoRun(p, 1001 + r, ms);
+    perIo.push(x.perIoNs);
+    echoes += x.echoes;
+  }
+  const perIoNs = median(perIo);
+  say(`wasm echo, bursts of ${BURST}: ${perIoNs.toFixed(1)} ns per I/O (median of ${runs}; ${echoes} echoes)`);
+  const rounds = o.quick ? 2000 : 20000;
+  udpPingPong(p, o.quick ? 500 : 5000, SIZE, 2000);                        // warm-up
+  const rtt = udpPingPong(p, rounds, SIZE, 2001).rttNs.sort((a, b) => a - b);
+  const rttP50Us = percentile(rtt, 50) / 1e3;
+  const rttP99Us = percentile(rtt, 99) / 1e3;
+  say(`wasm ping-pong RTT: p50 ${rttP50Us.toFixed(2)} us, p99 ${rttP99Us.toFixed(2)} us (${rtt.length} rounds)`);
+  const nrtt = (await nodeUdpRtt(o.quick ? 500 : 5000, o.quick ? 100 : 500, SIZE)).sort((a, b) => a - b);
+  const nodeRttP50Us = percentile(nrtt, 50) / 1e3;
+  const nodeRttP99Us = percentile(nrtt, 99) / 1e3;
+  say(`node dgram RTT over 127.0.0.1: p50 ${nodeRttP50Us.toFixed(2)} us, p99 ${nodeRttP99Us.toFixed(2)} us`);
+  const round = (x: number, d = 3) => +x.toFixed(d);
+  return {
+    perIoNs: round(perIoNs, 1), rttP50Us: round(rttP50Us), rttP99Us: round(rttP99Us),
+    nodeRttP50Us: round(nodeRttP50Us), nodeRttP99Us: round(nodeRttP99Us),
+    rttSpeedupP50: round(nodeRttP50Us / rttP50Us, 1),
+    goals: { perIoNs: 100, rttSpeedupP50: 10 },
+    payloadBytes: SIZE, burst: BURST,
+  };
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// demiwasm: the command line. Every failure is one line on stderr and a non-zero exit.
+import { parseArgs } from "node:util";
+import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
+import { loopbackPair } from "./topology.js";
+import { sockaddr } from "./libos.js";
+import { formatIpv4 } from "./config.js";
+import { EchoServer, EchoClient } from "../examples/udp-echo.js";
+import { udpPingPong } from "../examples/udp-pingpong.js";
+import { percentile, formatRate, dropSummary, LiveLine } from "./stats.js";
+import { runBench, SUITES } from "./bench/index.js";
+import { DemiError } from "./errno.js";
+
+const USAGE = `usage: demiwasm <command> [options]
+
+commands:
+  udp-echo          a client floods a UDP echo server; two stacks on the loopback link
+                    (npm start runs this for 3 s), live stats, then a summary
+  udp-pingpong      one datagram at a time; prints RTT p50/p99
+  bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json)
+  config            prints the effective configuration (file, then DEMIWASM_* variables)
+
+options:
+  --config FILE     YAML or JSON configuration (or DEMIWASM_CONFIG)
+  --duration SEC    how long udp-echo runs (default 3)
+  --count N         datagrams (udp-pingpong rounds; udp-echo stops after N if given)
+  --size BYTES      payload size (default 64)
+  --window N        udp-echo: datagrams in flight (default 256)
+  --loss P --reorder P --duplicate P --corrupt P --delay-ms MS --seed N
+                    loopback link faults (each also a config key under link.)
+  --json            print a JSON summary as the last line
+  --quick           bench: fewer iterations (for smoke tests)
+  -h, --help`;
+
+class UsageError extends Error {}
+
+function fail(msg: string, code = 1): never {
+  process.stderr.write(`demiwasm: ${msg}\n`);
+  process.exit(code);
+}
+
+function num(v: string | undefined, name: string, def: number, lo = 0, hi = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < lo || n > hi) throw new UsageError(`--${name} expects a number in [${lo}, ${hi}], got '${v}'`);
+  return n;
+}
+
+function configFrom(values: Record<string, string | boolean | undefined>): Config {
+  const o: Record<string, unknown> = {};
+  for (const k of ["loss", "reorder", "duplicate", "corrupt"]) if (values[k] !== undefined) o[`link.${k}`] = values[k];
+  if (values["delay-ms"] !== undefined) o["link.delay_ms"] = values["delay-ms"];
+  if (values.seed !== undefined) { o["link.seed"] = values.seed; o.seed = values.seed; }
+  return loadConfig({ file: values.config as string | undefined, overrides: o });
+}
+
+function udpEcho(config: Config, v: Record<string, string | boolean | undefined>): void {
+  const duration = num(v.duration as string, "duration", 3, 0, 86400);
+  const count = num(v.count as string, "count", Infinity, 1);
+  const size = num(v.size as string, "size", 64, 4, 65507);
+  const window = num(v.window as string, "window", 256, 1, 4096);
+  const json = v.json === true;
+  const p = loopbackPair(config);
+  const { server, client, link } = p;
+  const sqd = server.socket();
+  server.bind(sqd, sockaddr(formatIpv4(server.ip), 7));
+  const cqd = client.socket();
+  const srv = new EchoServer(server, sqd);
+  const cli = new EchoClient(client, cqd, { addr: server.ip, port: 7 }, size, window, 32, 200e6);
+  const live = new LiveLine();
+  const clock = link.clock;
+  const t0 = clock.now();
+  const end = t0 + duration * 1e9;
+  let lastReport = t0;
+  let lastEchoed = 0;
+  if (!json) process.stdout.write(`udp-echo: ${formatIpv4(client.ip)} -> ${formatIpv4(server.ip)}:7, ${size}-byte datagrams, window ${window}, ${duration} s\n`);
+  let stop = false;
+  process.once("SIGINT", () => { stop = true; });
+  for (;;) {
+    const now = clock.now();
+    const sending = now < end && cli.sent < count && !stop;
+    if (!sending && cli.outstanding === 0) break;
+    if (!sending && now > end + 1e9) break;            // give late echoes a second, then stop
+    link.poll();
+    srv.step();
+    cli.step(clock.now(), sending);
+    if (!json && now - lastReport >= 1e9) {
+      const rate = (cli.echoed - lastEchoed) / ((now - lastReport) / 1e9);
+      live.update(`[${((now - t0) / 1e9).toFixed(1)}s] ${formatRate(rate)}echo/s  ${formatRate(rate * size * 8)}bit/s payload  lost ${cli.lost}  drops: ${dropSummary(server.counters(), client.counters())}`);
+      lastReport = now;
+      lastEchoed = cli.echoed;
+    }
+  }
+  live.end();
+  const secs = (clock.now() - t0) / 1e9;
+  const summary = {
+    command: "udp-echo", seconds: +secs.toFixed(3), size, sent: cli.sent, echoed: cli.echoed, lost: cli.lost,
+    corrupt: cli.corrupt, echoPerSec: Math.round(cli.echoed / secs), link: link.stats,
+    drops: { server: dropsOf(server.counters()), client: dropsOf(client.counters()) },
+  };
+  if (json) { process.stdout.write(JSON.stringify(summary) + "\n"); return; }
+  process.stdout.write(`udp-echo: sent ${cli.sent}, echoed ${cli.echoed}, lost ${cli.lost}, corrupt ${cli.corrupt} in ${secs.toFixed(2)} s ` +
+    `(${formatRate(cli.echoed / secs)}echo/s)\n`);
+  process.stdout.write(`  drops by reason: ${dropSummary(server.counters(), client.counters())}\n`);
+  process.stdout.write(`  link: ${JSON.stringify(link.stats)}\n`);
+  if (cli.corrupt > 0) process.exitCode = 1;
+}
+
+function dropsOf(c: ReturnType<import("./libos.js").LibOS["counters"]>): Record<string, number> {
+  return Object.fromEntries(Object.entries(c).filter(([k, v]) => k.startsWith("drop.") && v > 0).map(([k, v]) => [k.slice(5), v]));
+}
+
+function pingpong(config: Config, v: Record<string, string | boolean | undefined>): void {
+  const rounds = num(v.count as string, "count", 10000, 1);
+  const size = num(v.size as string, "size", 64, 4, 65507);
+  const p = loopbackPair(config);
+  udpPingPong(p, 1000, size, 9);                                 // warm-up: ARP and V8's tiers
+  const r = udpPingPong(p, rounds, size);
+  const sorted = r.rttNs.sort((a, b) => a - b);
+  const out = { command: "udp-pingpong", rounds: r.rounds, lost: r.lost, size,
+                rttP50Us: +(percentile(sorted, 50) / 1e3).toFixed(3), rttP99Us: +(percentile(sorted, 99) / 1e3).toFixed(3) };
+  if (v.json === true) process.stdout.write(JSON.stringify(out) + "\n");
+  else process.stdout.write(`udp-pingpong: ${out.rounds} rounds of ${size} bytes, lost ${out.lost}, RTT p50 ${out.rttP50Us} us, p99 ${out.rttP99Us} us\n`);
+}
+
+function printConfig(config: Config): void {
+  process.stdout.write(JSON.stringify(config, null, 2) + "\n");
+  process.stdout.write(`# environment overrides: ${CONFIG_KEYS.map(envName).join(" ")}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        config: { type: "string" }, duration: { type: "string" }, count: { type: "string" }, size: { type: "string" },
+        window: { type: "string" }, loss: { type: "string" }, reorder: { type: "string" }, duplicate: { type: "string" },
+        corrupt: { type: "string" }, "delay-ms": { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
+        quick: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    fail(`${(e as Error).message.split("\n")[0]} (see demiwasm --help)`, 2);
+  }
+  const { values, positionals } = parsed;
+  const [cmd, ...rest] = positionals;
+  if (values.help || cmd === undefined || cmd === "help") { process.stdout.write(USAGE + "\n"); return; }
+  const config = configFrom(values);
+  switch (cmd) {
+    case "udp-echo": return udpEcho(config, values);
+    case "udp-pingpong": return pingpong(config, values);
+    case "config": return printConfig(config);
+    case "bench": {
+      if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")}`);
+      return runBench(rest[0], config, { json: values.json === true, quick: values.quick === true });
+    }
+    default: throw new UsageError(`unknown command '${cmd}' (see demiwasm --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  if (e instanceof UsageError) fail(e.message, 2);
+  if (e instanceof ConfigError || e instanceof DemiError) fail(e.message);
+  if (e instanceof Error && e.message.startsWith("demiwasm: ")) fail(e.message.slice(10));
+  fail(`internal error: ${(e as Error).stack ?? e}`);
+});
