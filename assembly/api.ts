@@ -154,13 +154,18 @@ export function sockname(qd: i32, peer: i32): i32 {
   return 0;
 }
 
+// Application data starts 2 bytes into the slot's data area, so that the 42 bytes of Ethernet,
+// IPv4 and UDP headers that push builds in front of it start the frame on an 8-byte boundary
+// (Linux's NET_IP_ALIGN, turned around): devices and the loopback link copy aligned words.
+const APP_ALIGN: u32 = 2;
+
 export function sgaalloc(len: u32): i32 {
   if (!ready) return -EINVAL;
-  if (len == 0 || len > LARGE_CAP) return -EINVAL;
-  const s = slotAlloc(len);
+  if (len == 0 || len > LARGE_CAP - APP_ALIGN) return -EINVAL;
+  const s = slotAlloc(len + APP_ALIGN);
   if (s < 0) return -ENOMEM;
   setSlotApp(<u32>s, true);
-  return <i32>slotData(<u32>s);
+  return <i32>(slotData(<u32>s) + APP_ALIGN);
 }
 
 /** Frees an application buffer; a foreign pointer or a second free is EINVAL and changes nothing. */

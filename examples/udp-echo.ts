@@ -16,20 +16,18 @@ export class EchoServer {
 
   step(): void {
     const l = this.libos;
-    while (l.isDone(this.popQt)) {
-      const r = l.wait(this.popQt);
+    for (let r = l.tryWait(this.popQt); r !== null; r = l.tryWait(this.popQt)) {
       this.ios++;
       this.popQt = l.pop(this.qd);
       if (r.sga === undefined) continue;            // a failed pop (socket closed)
       const qt = l.pushto(this.qd, r.sga, r.addr!);
       this.ios++;
-      if (l.isDone(qt)) { l.wait(qt); l.sgafree(r.sga); this.echoed++; }
-      else this.inflight.push({ qt, sga: r.sga });
+      if (l.tryWait(qt) !== null) { l.sgafree(r.sga); this.echoed++; }
+      else this.inflight.push({ qt, sga: r.sga });  // waiting for ARP
     }
     for (let i = this.inflight.length - 1; i >= 0; i--) {
       const p = this.inflight[i];
-      if (!l.isDone(p.qt)) continue;
-      l.wait(p.qt);
+      if (l.tryWait(p.qt) === null) continue;
       l.sgafree(p.sga);
       this.inflight.splice(i, 1);
       this.echoed++;
@@ -37,14 +35,28 @@ export class EchoServer {
   }
 }
 
+export interface EchoClientOptions {
+  size?: number;            // payload bytes, at least 4 (the sequence number)
+  window?: number;          // datagrams in flight at most (a power of two up to 4096 is best)
+  burst?: number;           // datagrams sent per step at most
+  lossTimeoutNs?: number;   // unanswered this long: lost
+  recordRtt?: boolean;
+  /** Fill and verify every payload byte (true), or only the sequence number (benchmarks). */
+  pattern?: boolean;
+}
+
 /**
- * Sends numbered datagrams in bursts, keeping at most `window` unanswered, and checks every echo
- * byte for byte. A datagram unanswered after `lossTimeoutNs` counts as lost.
+ * Sends numbered datagrams in bursts, keeping at most `window` unanswered, and checks every echo.
+ * A datagram unanswered after `lossTimeoutNs` counts as lost.
  */
 export class EchoClient {
   private popQt: number;
-  private nextSeq = 0;
-  private readonly sentAt = new Map<number, number>();
+  private nextSeq = 0;       // next sequence number to send
+  private oldestSeq = 0;     // every sequence below this is answered or lost
+  private readonly sentAt: Float64Array;  // send time by sequence, NaN once answered
+  private readonly mask: number;
+  private inFlight = 0;
+  private readonly o: Required<EchoClientOptions>;
   sent = 0;
   echoed = 0;
   corrupt = 0;
@@ -52,44 +64,47 @@ export class EchoClient {
   ios = 0;
   readonly rttNs: number[] = [];
 
-  constructor(private readonly libos: LibOS, readonly qd: number, private readonly server: SockAddr,
-              private readonly size = 64, private readonly window = 32, private readonly burst = 32,
-              private readonly lossTimeoutNs = 200e6, private readonly recordRtt = false) {
-    if (size < 4) throw new Error("demiwasm: echo payload must be at least 4 bytes (it carries a sequence number)");
+  constructor(private readonly libos: LibOS, readonly qd: number, private readonly server: SockAddr, opts: EchoClientOptions = {}) {
+    this.o = { size: 64, window: 32, burst: 32, lossTimeoutNs: 200e6, recordRtt: false, pattern: true, ...opts };
+    if (this.o.size < 4) throw new Error("demiwasm: echo payload must be at least 4 bytes (it carries a sequence number)");
+    const slots = 1 << Math.ceil(Math.log2(Math.max(2, this.o.window)));
+    this.sentAt = new Float64Array(slots).fill(NaN);
+    this.mask = slots - 1;
     this.popQt = libos.pop(qd);
   }
 
-  /** Sends while the window allows, collects echoes; `now` is the clock's time in ns. */
+  get outstanding(): number { return this.inFlight; }
+
+  /** Collects echoes, expires the lost, then sends while the window allows; `now` in ns. */
   step(now: number, mayStart = true): void {
     const l = this.libos;
-    while (l.isDone(this.popQt)) {
-      const r = l.wait(this.popQt);
+    for (let r = l.tryWait(this.popQt); r !== null; r = l.tryWait(this.popQt)) {
       this.ios++;
       this.popQt = l.pop(this.qd);
       if (r.sga === undefined) continue;
       this.check(r.sga, now);
       l.sgafree(r.sga);
     }
-    if (this.sentAt.size > 0 && now - this.oldest() > this.lossTimeoutNs) this.expire(now);
+    this.expire(now);
     if (!mayStart) return;
-    let n = Math.min(this.burst, this.window - this.sentAt.size);
+    let n = Math.min(this.o.burst, this.o.window - (this.nextSeq - this.oldestSeq));
     while (n-- > 0) this.send(now);
   }
 
-  get outstanding(): number { return this.sentAt.size; }
-
   private send(now: number): void {
     const l = this.libos;
-    const sga = l.sgaalloc(this.size);
-    const seq = this.nextSeq++ >>> 0;
-    fill(l.u8, sga.buf, this.size, seq);
+    const size = this.o.size;
+    const sga = l.sgaalloc(size);
+    const seq = this.nextSeq++;
+    stamp(l.u8, sga.buf, size, seq, this.o.pattern);
     const qt = l.pushto(this.qd, sga, this.server);
     this.ios++;
-    // A push completes once the stack has the data (or after ARP); either way the buffer is ours
-    // to free: the stack holds its own reference until the link is done.
+    // The push completes once the stack has the data (or after ARP). Either way the buffer is ours
+    // to free now: the stack keeps its own reference until the link is done with the frame.
     l.wait(qt);
     l.sgafree(sga);
-    this.sentAt.set(seq, now);
+    this.sentAt[seq & this.mask] = now;
+    this.inFlight++;
     this.sent++;
   }
 
@@ -97,31 +112,34 @@ export class EchoClient {
     const u8 = this.libos.u8;
     const b = sga.buf;
     const seq = (u8[b] | (u8[b + 1] << 8) | (u8[b + 2] << 16) | (u8[b + 3] << 24)) >>> 0;
-    const t = this.sentAt.get(seq);
-    if (t === undefined) return;                       // a duplicate, or an echo we gave up on
-    if (sga.len !== this.size || !verify(u8, b, this.size, seq)) { this.corrupt++; return; }
-    this.sentAt.delete(seq);
+    // A duplicate, or an echo we already gave up on.
+    if (seq < this.oldestSeq || seq >= this.nextSeq) return;
+    const t = this.sentAt[seq & this.mask];
+    if (t !== t) return;
+    if (sga.len !== this.o.size || (this.o.pattern && !verify(u8, b, this.o.size, seq))) { this.corrupt++; return; }
+    this.sentAt[seq & this.mask] = NaN;
+    this.inFlight--;
     this.echoed++;
-    if (this.recordRtt) this.rttNs.push(now - t);
-  }
-
-  private oldest(): number {
-    for (const t of this.sentAt.values()) return t;   // insertion order: the first is the oldest
-    return Infinity;
+    if (this.o.recordRtt) this.rttNs.push(now - t);
   }
 
   private expire(now: number): void {
-    for (const [seq, t] of this.sentAt) {
-      if (now - t <= this.lossTimeoutNs) break;
-      this.sentAt.delete(seq);
-      this.lost++;
+    while (this.oldestSeq < this.nextSeq) {
+      const t = this.sentAt[this.oldestSeq & this.mask];
+      if (t === t) {
+        if (now - t <= this.o.lossTimeoutNs) return;
+        this.sentAt[this.oldestSeq & this.mask] = NaN;
+        this.inFlight--;
+        this.lost++;
+      }
+      this.oldestSeq++;
     }
   }
 }
 
-function fill(u8: Uint8Array, b: number, n: number, seq: number): void {
+function stamp(u8: Uint8Array, b: number, n: number, seq: number, pattern: boolean): void {
   u8[b] = seq & 255; u8[b + 1] = (seq >>> 8) & 255; u8[b + 2] = (seq >>> 16) & 255; u8[b + 3] = seq >>> 24;
-  for (let i = 4; i < n; i++) u8[b + i] = (seq + i) & 255;
+  if (pattern) for (let i = 4; i < n; i++) u8[b + i] = (seq + i) & 255;
 }
 
 function verify(u8: Uint8Array, b: number, n: number, seq: number): boolean {

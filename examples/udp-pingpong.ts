@@ -14,7 +14,7 @@ export function udpPingPong(p: Pair, rounds: number, size = 64, port = 7): PingP
   const cqd = client.socket();
   const to: SockAddr = { addr: server.ip, port };
   const srv = new EchoServer(server, sqd);
-  const cli = new EchoClient(client, cqd, to, size, 1, 1, 100e6, true);
+  const cli = new EchoClient(client, cqd, to, { size, window: 1, burst: 1, lossTimeoutNs: 100e6, recordRtt: true });
   const clock = link.clock;
   for (let i = 0; i < rounds; i++) {
     cli.step(clock.now());

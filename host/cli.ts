@@ -66,7 +66,7 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
   server.bind(sqd, sockaddr(formatIpv4(server.ip), 7));
   const cqd = client.socket();
   const srv = new EchoServer(server, sqd);
-  const cli = new EchoClient(client, cqd, { addr: server.ip, port: 7 }, size, window, 32, 200e6);
+  const cli = new EchoClient(client, cqd, { addr: server.ip, port: 7 }, { size, window, burst: 32 });
   const live = new LiveLine();
   const clock = link.clock;
   const t0 = clock.now();

@@ -4,7 +4,7 @@
 // ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
 import { instantiate, readCounters, CFG, type Datapath, type DatapathExports } from "./abi.js";
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, ConfigError, type Config } from "./config.js";
-import { DemiError, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
+import { DemiError, EAGAIN, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
 import { Rng, randomSeed } from "./rng.js";
 import { RealClock, type Clock } from "./clock.js";
 import { Rings } from "./rings.js";
@@ -191,12 +191,19 @@ export class LibOS {
   wait(qt: number, timeoutMs = Infinity): QResult {
     let deadline = NaN;
     for (;;) {
-      const d = this.x.done(qt);
-      if (d === 1) return this.take(qt);
-      if (d < 0) throw new DemiError(-d, "wait");
+      const r = this.tryWait(qt);
+      if (r !== null) return r;
       if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
       if (this.turn(deadline)) return this.timedOut(qt);
     }
+  }
+
+  /** The result if qt has completed (consuming qt), else null; never runs the datapath. */
+  tryWait(qt: number): QResult | null {
+    const r = this.x.take(qt);
+    if (r === 0) return this.result();
+    if (r === EAGAIN) return null;
+    throw new DemiError(r, "wait");
   }
 
   /** Waits for the first of several qtokens; the others stay pending. */
@@ -255,6 +262,11 @@ export class LibOS {
   private take(qt: number): QResult {
     const r = this.x.take(qt);
     if (r !== 0) throw new DemiError(r, "wait");
+    return this.result();
+  }
+
+  /** The result block take() just filled, as a QResult. */
+  private result(): QResult {
     const res = this.res;
     const opcode = res[0] as Opcode;
     const out: QResult = { opcode, qd: res[1], qt: res[2] >>> 0, ret: res[3] };

@@ -4,12 +4,15 @@ import type { Datapath } from "./abi.js";
 
 const PROD = 0, CONS = 1, MASK = 2, ENTRIES = 4; // in u32 words from the ring's start
 
+export const RING = { PROD, CONS, MASK, ENTRIES } as const;
+
 export class Rings {
-  private readonly u32: Uint32Array;
-  private readonly fill: number;
-  private readonly rx: number;
-  private readonly tx: number;
-  private readonly comp: number;
+  /** Word offsets of each ring in `u32`, for backends that batch a burst by hand. */
+  readonly u32: Uint32Array;
+  readonly fill: number;
+  readonly rx: number;
+  readonly tx: number;
+  readonly comp: number;
 
   constructor(dp: Datapath) {
     this.u32 = dp.u32;

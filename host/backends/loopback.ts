@@ -4,7 +4,9 @@
 // reorder, duplicate, corrupt and delay frames; its seed is printed so a run can be replayed.
 import { Rng, randomSeed } from "../rng.js";
 import { RealClock, type Clock } from "../clock.js";
-import type { Rings } from "../rings.js";
+import { RING, type Rings } from "../rings.js";
+
+const { PROD, CONS, MASK, ENTRIES } = RING;
 import type { Datapath } from "../abi.js";
 
 export interface LinkFaults {
@@ -43,7 +45,55 @@ export class RawPort {
 
 type Endpoint = LinkNode | RawPort;
 
-interface Held { bytes: Uint8Array; due: number; src: Endpoint }
+/**
+ * The link's view of one endpoint. For a stack it caches the ring offsets and, during a burst,
+ * the receive side's indices: read once by begin(), published once by commit().
+ */
+class Station {
+  readonly macHi: number;
+  readonly macLo: number;
+  readonly raw: RawPort | null;
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly u32: Uint32Array;
+  readonly fill: number; readonly rx: number; readonly tx: number; readonly comp: number;
+  fillMask = 0; rxMask = 0;
+  open = false;
+  fillCons = 0; fillLeft = 0; rxProd = 0; rxLeft = 0;
+
+  constructor(readonly endpoint: Endpoint) {
+    [this.macHi, this.macLo] = endpoint.mac;
+    if (endpoint instanceof RawPort) {
+      this.raw = endpoint;
+      this.u8 = new Uint8Array(0); this.i32 = new Int32Array(0); this.u32 = new Uint32Array(0);
+      this.fill = this.rx = this.tx = this.comp = 0;
+    } else {
+      this.raw = null;
+      this.u8 = endpoint.dp.u8; this.i32 = endpoint.dp.i32;
+      const r = endpoint.rings;
+      this.u32 = r.u32; this.fill = r.fill; this.rx = r.rx; this.tx = r.tx; this.comp = r.comp;
+    }
+  }
+
+  begin(): void {
+    const u32 = this.u32;
+    this.fillMask = u32[this.fill + MASK];
+    this.rxMask = u32[this.rx + MASK];
+    this.fillCons = u32[this.fill + CONS];
+    this.fillLeft = (u32[this.fill + PROD] - this.fillCons) >>> 0;
+    this.rxProd = u32[this.rx + PROD];
+    this.rxLeft = this.rxMask + 1 - ((this.rxProd - u32[this.rx + CONS]) >>> 0);
+    this.open = true;
+  }
+
+  commit(): void {
+    this.u32[this.fill + CONS] = this.fillCons;
+    this.u32[this.rx + PROD] = this.rxProd;
+    this.open = false;
+  }
+}
+
+interface Held { bytes: Uint8Array; due: number; src: Station }
 
 const NO_FAULTS: LinkFaults = { loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null };
 const links = new Map<string, LoopbackLink>();
@@ -57,10 +107,12 @@ export class LoopbackLink {
     noDestination: 0, rxNoBuffer: 0, rxRingFull: 0,
   };
   private readonly nodes: LinkNode[] = [];
-  private readonly endpoints: Endpoint[] = [];
-  private readonly byMac = new Map<number, Endpoint>();
+  private readonly stations: Station[] = [];
+  private readonly byMac = new Map<number, Station>();
+  private readonly touched: Station[] = [];
   private readonly rng: Rng;
   private readonly faulty: boolean;
+  private lastDst: Station | null = null;
   private held: Held[] = [];          // reordered: delivered on the next turn
   private delayed: Held[] = [];       // delayed: delivered when due (kept sorted by due time)
 
@@ -99,23 +151,31 @@ export class LoopbackLink {
   private addEndpoint(e: Endpoint): void {
     const key = macKey(e.mac[0], e.mac[1]);
     if (this.byMac.has(key)) throw new Error(`demiwasm: loopback link already has a host with MAC ${e.mac}`);
-    this.endpoints.push(e);
-    this.byMac.set(key, e);
+    const st = new Station(e);
+    this.stations.push(st);
+    this.byMac.set(key, st);
+  }
+
+  private stationOf(e: Endpoint): Station | undefined {
+    return this.byMac.get(macKey(e.mac[0], e.mac[1]));
   }
 
   detach(e: Endpoint): void {
     const i = this.nodes.indexOf(e as LinkNode);
     if (i >= 0) this.nodes.splice(i, 1);
-    const j = this.endpoints.indexOf(e);
-    if (j >= 0) this.endpoints.splice(j, 1);
+    const st = this.stationOf(e);
+    if (st) this.stations.splice(this.stations.indexOf(st), 1);
     this.byMac.delete(macKey(e.mac[0], e.mac[1]));
-    for (const [name, l] of links) if (l === this && this.endpoints.length === 0) links.delete(name);
+    this.lastDst = null;
+    for (const [name, l] of links) if (l === this && this.stations.length === 0) links.delete(name);
   }
 
   /** A frame from a scripted host, through the same faults as any other. */
   sendRaw(from: RawPort, frame: Uint8Array): void {
-    if (this.faulty) this.transmitFaulty(from, frame, 0, frame.length, this.clock.now());
-    else this.route(from, frame, 0, frame.length);
+    const st = this.stationOf(from)!;
+    if (this.faulty) this.transmitFaulty(st, frame, 0, frame.length, this.clock.now());
+    else this.route(st, frame, null, 0, frame.length);
+    this.commitAll();
   }
 
   /**
@@ -144,52 +204,87 @@ export class LoopbackLink {
   }
 
   private drain(src: LinkNode, now: number): number {
-    const rings = src.rings;
-    const n = Math.min(rings.txCount(), rings.compFree());
+    const st = this.stationOf(src)!;
+    const u32 = st.u32;
+    const tx = st.tx, comp = st.comp;
+    const txCons = u32[tx + CONS];
+    const compProd = u32[comp + PROD];
+    const n = Math.min((u32[tx + PROD] - txCons) >>> 0, u32[comp + MASK] + 1 - ((compProd - u32[comp + CONS]) >>> 0));
     if (n === 0) return 0;
-    const u8 = src.dp.u8;
+    const u8 = st.u8, i32 = st.i32;
+    const txMask = u32[tx + MASK], compMask = u32[comp + MASK];
     for (let i = 0; i < n; i++) {
-      const off = rings.txOffset(i);
-      const len = rings.txLength(i);
-      if (this.faulty) this.transmitFaulty(src, u8, off, len, now);
-      else this.route(src, u8, off, len);
-      // The frame has left: the slot goes back to its stack.
-      rings.compPush(off);
+      const e = tx + ENTRIES + (((txCons + i) & txMask) << 1);
+      const off = u32[e];
+      const len = u32[e + 1];
+      if (this.faulty) this.transmitFaulty(st, u8, off, len, now);
+      else this.route(st, u8, i32, off, len);
+      // The frame has left: its slot goes back to its stack.
+      u32[comp + ENTRIES + (((compProd + i) & compMask) << 1)] = off;
     }
-    rings.txConsume(n);
+    u32[tx + CONS] = txCons + n;
+    u32[comp + PROD] = compProd + n;
+    this.commitAll();
     return n;
   }
 
-  private route(src: Endpoint, u8: Uint8Array, off: number, len: number): void {
+  private route(src: Station, u8: Uint8Array, i32: Int32Array | null, off: number, len: number): void {
     if (len < 6) { this.stats.noDestination++; return; }
     const hi = (u8[off] << 8) | u8[off + 1];
     const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
     if (hi === 0xffff && lo === 0xffffffff) {
-      for (const n of this.endpoints) if (n !== src) this.deliver(n, u8, off, len);
+      for (const s of this.stations) if (s !== src) this.deliver(s, u8, i32, off, len);
       return;
     }
-    const dst = this.byMac.get(macKey(hi, lo));
-    if (dst === undefined) { this.stats.noDestination++; return; }
-    this.deliver(dst, u8, off, len);
+    // Most frames go where the previous one went: skip the map (its keys are not small integers).
+    let dst = this.lastDst;
+    if (dst === null || dst.macLo !== lo || dst.macHi !== hi) {
+      dst = this.byMac.get(macKey(hi, lo)) ?? null;
+      if (dst === null) { this.stats.noDestination++; return; }
+      this.lastDst = dst;
+    }
+    this.deliver(dst, u8, i32, off, len);
   }
 
-  private deliver(dst: Endpoint, u8: Uint8Array, off: number, len: number): void {
-    if (dst instanceof RawPort) { dst.frames.push(u8.slice(off, off + len)); this.stats.delivered++; return; }
-    const rings = dst.rings;
-    if (rings.rxFree() === 0) { this.stats.rxRingFull++; return; }
-    if (rings.fillCapacity() < len) { this.stats.rxNoBuffer++; return; }
-    const slot = rings.fillTake();
-    const to = dst.dp.u8;
-    if (len <= 128) {
-      for (let i = 0; i < len; i++) to[slot + i] = u8[off + i];
-    } else {
+  private deliver(dst: Station, u8: Uint8Array, i32: Int32Array | null, off: number, len: number): void {
+    if (dst.raw !== null) { dst.raw.frames.push(u8.slice(off, off + len)); this.stats.delivered++; return; }
+    if (!dst.open) { dst.begin(); this.touched.push(dst); }
+    if (dst.rxLeft === 0) { this.stats.rxRingFull++; return; }
+    if (dst.fillLeft === 0) { this.stats.rxNoBuffer++; return; }
+    const u32 = dst.u32;
+    const fe = dst.fill + ENTRIES + ((dst.fillCons & dst.fillMask) << 1);
+    const slot = u32[fe];
+    if (u32[fe + 1] < len) { this.stats.rxNoBuffer++; return; }
+    dst.fillCons++;
+    dst.fillLeft--;
+    const to = dst.u8;
+    if (len > 256) {
       to.set(u8.subarray(off, off + len), slot);
+    } else if (i32 !== null && ((off | slot) & 3) === 0) {
+      // Aligned small frames move as 4-byte words: several times faster than set() on a subarray.
+      const to32 = dst.i32;
+      const n = len >> 2, o = off >> 2, d = slot >> 2;
+      for (let i = 0; i < n; i++) to32[d + i] = i32[o + i];
+      for (let i = n << 2; i < len; i++) to[slot + i] = u8[off + i];
+    } else {
+      for (let i = 0; i < len; i++) to[slot + i] = u8[off + i];
     }
-    rings.rxPush(slot, len);
+    const re = dst.rx + ENTRIES + ((dst.rxProd & dst.rxMask) << 1);
+    u32[re] = slot;
+    u32[re + 1] = len;
+    dst.rxProd++;
+    dst.rxLeft--;
     this.stats.delivered++;
   }
 
-  private transmitFaulty(src: Endpoint, u8: Uint8Array, off: number, len: number, now: number): void {
+  /** Publishes every destination's ring indices once for the whole burst. */
+  private commitAll(): void {
+    const t = this.touched;
+    for (let i = 0; i < t.length; i++) t[i].commit();
+    t.length = 0;
+  }
+
+  private transmitFaulty(src: Station, u8: Uint8Array, off: number, len: number, now: number): void {
     const f = this.faults;
     const rng = this.rng;
     if (rng.float() < f.loss) { this.stats.lost++; return; }
@@ -210,7 +305,7 @@ export class LoopbackLink {
         this.held.push({ bytes, due: now, src });
         this.stats.reordered++;
       } else {
-        this.route(src, bytes, 0, len);
+        this.route(src, bytes, null, 0, len);
       }
       if (c === 0 && copies === 2) bytes = bytes.slice();
     }
@@ -226,12 +321,13 @@ export class LoopbackLink {
     let n = 0;
     const held = this.held;
     this.held = [];
-    for (const h of held) { this.route(h.src, h.bytes, 0, h.bytes.length); n++; }
+    for (const h of held) { this.route(h.src, h.bytes, null, 0, h.bytes.length); n++; }
     while (this.delayed.length > 0 && this.delayed[0].due <= now) {
       const h = this.delayed.shift()!;
-      this.route(h.src, h.bytes, 0, h.bytes.length);
+      this.route(h.src, h.bytes, null, 0, h.bytes.length);
       n++;
     }
+    this.commitAll();
     return n;
   }
 }

@@ -22,7 +22,7 @@ function echoRun(p: Pair, port: number, ms: number): { perIoNs: number; echoes: 
   server.bind(sqd, sockaddr(formatIpv4(server.ip), port));
   const cqd = client.socket();
   const srv = new EchoServer(server, sqd);
-  const cli = new EchoClient(client, cqd, { addr: server.ip, port }, SIZE, BURST, BURST, 1e9);
+  const cli = new EchoClient(client, cqd, { addr: server.ip, port }, { size: SIZE, window: BURST, burst: BURST, lossTimeoutNs: 1e9, pattern: false });
   const t0 = performance.now();
   let t = t0;
   let iter = 0;
