@@ -1,5 +1,6 @@
 // `demiwasm bench SUITE`: each suite prints what it measures as it goes and, with --json, one
 // JSON object as its last stdout line. Ratios are taken within one run (this machine is shared).
+import { cpus as cpus_ } from "node:os";
 import type { Config } from "../config.js";
 import { benchUdp } from "./udp.js";
 
@@ -20,5 +21,6 @@ export async function runBench(name: string, config: Config, opts: BenchOptions)
 }
 
 function machine() {
-  return { node: process.version, cpus: (globalThis as any).navigator?.hardwareConcurrency ?? null, platform: process.platform, arch: process.arch };
+  const cpus = cpus_();
+  return { node: process.version, cpus: cpus.length, cpu: cpus[0]?.model ?? "unknown", platform: process.platform, arch: process.arch };
 }

@@ -1,0 +1,73 @@
+// The command line as a user runs it: the demo, the ping-pong, the bench's JSON, and one clear
+// line with a non-zero exit for every mistake.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { PATH: process.env.PATH, ...env }, timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test("udp-echo runs two stacks, echoes everything and summarizes with drops by reason", () => {
+  const r = run(["udp-echo", "--duration", "0.3"]);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /udp-echo: sent (\d+), echoed \1, lost 0, corrupt 0/);
+  assert.match(r.out, "drops by reason: none");
+});
+
+test("udp-echo --json over a lossy link: the last line is JSON, losses are counted, nothing corrupt", () => {
+  const r = run(["udp-echo", "--duration", "0.3", "--loss", "0.05", "--corrupt", "0.01", "--seed", "3", "--json"]);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out.trim().split("\n").pop()!);
+  assert.is(j.command, "udp-echo");
+  assert.ok(j.sent > 100 && j.echoed > 0 && j.echoed < j.sent);
+  assert.is(j.corrupt, 0);
+  assert.ok(j.link.lost > 0 && j.link.corrupted > 0);
+  assert.is(j.sent, j.echoed + j.lost);
+  // The seed is printed so the run can be replayed.
+  assert.match(r.err, "DEMIWASM_LINK_SEED=3");
+});
+
+test("udp-pingpong reports RTT percentiles", () => {
+  const r = run(["udp-pingpong", "--count", "500", "--json"]);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out.trim().split("\n").pop()!);
+  assert.is(j.rounds, 500);
+  assert.ok(j.rttP50Us > 0 && j.rttP99Us >= j.rttP50Us);
+});
+
+test("bench udp --json ends with one JSON object holding the figures the issue names", () => {
+  const r = run(["bench", "udp", "--json", "--quick"]);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out.trim().split("\n").pop()!);
+  for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "nodeRttP50Us", "nodeRttP99Us"]) assert.type(j[k], "number", k);
+  assert.ok(j.perIoNs > 0 && j.nodeRttP50Us > 0);
+});
+
+test("mistakes are one line on stderr and a non-zero exit", () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [["udp-echo", "--bogus"], {}, /^demiwasm: Unknown option '--bogus'/],
+    [["frobnicate"], {}, /^demiwasm: unknown command 'frobnicate'/],
+    [["bench", "nope"], {}, /^demiwasm: no benchmark suite 'nope'/],
+    [["udp-echo", "--size", "2"], {}, /^demiwasm: --size expects/],
+    [["udp-echo"], { DEMIWASM_MTU: "5" }, /^demiwasm: config key 'mtu'/],
+    [["udp-echo"], { DEMIWASM_BACKEND: "fabric" }, /^demiwasm: backend 'fabric' is not available: .*libfabric-dev/],
+  ];
+  for (const [args, env, re] of cases) {
+    const r = run(args, env);
+    assert.ok(r.code !== 0, args.join(" "));
+    assert.match(r.err, re);
+    assert.is(r.err.trim().split("\n").length, 1, r.err);
+  }
+});
+
+test("help lists the commands", () => {
+  const r = run(["--help"]);
+  assert.is(r.code, 0);
+  for (const c of ["udp-echo", "udp-pingpong", "bench", "config"]) assert.match(r.out, c);
+});
+
+test.run();
