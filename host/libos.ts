@@ -265,23 +265,22 @@ export class LibOS {
     return this.result();
   }
 
-  /** The result block take() just filled, as a QResult. */
+  /** The result block take() just filled, as a QResult (always the same shape, for V8). */
   private result(): QResult {
     const res = this.res;
     const opcode = res[0] as Opcode;
-    const out: QResult = { opcode, qd: res[1], qt: res[2] >>> 0, ret: res[3] };
-    if (opcode === Opcode.POP) {
-      out.sga = { buf: res[4] >>> 0, len: res[5] >>> 0 };
-      out.addr = { addr: res[6] >>> 0, port: res[7] };
-    } else if (opcode === Opcode.ACCEPT) {
-      out.acceptedQd = res[8];
-      out.addr = { addr: res[6] >>> 0, port: res[7] };
-    }
-    return out;
+    const pop = opcode === Opcode.POP;
+    const accept = opcode === Opcode.ACCEPT;
+    return {
+      opcode, qd: res[1], qt: res[2] >>> 0, ret: res[3],
+      sga: pop ? { buf: res[4] >>> 0, len: res[5] >>> 0 } : undefined,
+      addr: pop || accept ? { addr: res[6] >>> 0, port: res[7] } : undefined,
+      acceptedQd: accept ? res[8] : undefined,
+    };
   }
 
   private timedOut(qt: number): QResult {
-    return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT };
+    return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT, sga: undefined, addr: undefined, acceptedQd: undefined };
   }
 
   private check(v: number, what: string): number {

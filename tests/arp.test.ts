@@ -29,13 +29,14 @@ test("requests for other hosts, gratuitous ARP, unsolicited replies and malforme
   host.send(eth(BCAST, HOST_MAC, 0x0806, bad));
   host.send(eth(BCAST, HOST_MAC, 0x0806, arp(1, HOST_MAC, HOST_IP, ZERO, A_IP).subarray(0, 20))); // truncated
   host.send(eth(BCAST, HOST_MAC, 0x0806, arp(1, HOST_MAC, A_IP, ZERO, "198.18.0.3")));          // claims our IP
+  host.send(eth(BCAST, HOST_MAC, 0x0806, arp(1, A_MAC, "198.18.0.9", ZERO, A_IP)));            // claims our MAC
   link.poll(); link.poll();
   assert.equal(host.take(), []);
   const c = s.counters();
   assert.is(c["drop.arp_not_for_us"], 1);
   assert.is(c["drop.arp_gratuitous"], 1);
   assert.is(c["drop.arp_malformed"], 2);
-  assert.is(c["drop.arp_conflict"], 1);
+  assert.is(c["drop.arp_conflict"], 2);
   // The unsolicited reply names us as target, so RFC 826's merge rule applies only to known
   // senders: nothing is learnt from it.
   assert.is(c["drop.arp_unsolicited"], 1);

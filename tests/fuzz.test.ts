@@ -23,7 +23,8 @@ function drainer(s: LibOS, qd: number) {
   };
 }
 
-const FRAMES = Number(process.env.DEMIWASM_FUZZ_FRAMES ?? 100_000);
+// The soak (npm run test:soak) feeds twenty times more.
+const FRAMES = Number(process.env.DEMIWASM_FUZZ_FRAMES ?? (process.env.DEMIWASM_SOAK ? 2_000_000 : 100_000));
 const SEED = Number(process.env.DEMIWASM_TEST_SEED ?? 20261128);
 
 test(`${FRAMES} random and mutated frames: no trap, no leaked buffer, heap unchanged, echo still answered`, () => {

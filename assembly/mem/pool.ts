@@ -80,7 +80,8 @@ export function poolInit(small: u32, large: u32): bool {
 /** The slot containing `ptr`, or -1 when `ptr` lies outside the pool. */
 export function slotOf(ptr: usize): i32 {
   if (ptr < poolBase) return -1;
-  if (ptr < largeBase) return <i32>((ptr - poolBase) / SMALL_SIZE);
+  // SMALL_SIZE = 17 * 128: divide by 128 with a shift, by 17 with a multiply (exact below 2^32).
+  if (ptr < largeBase) return <i32>((<u64>((ptr - poolBase) >> 7) * 0xF0F0F0F1) >> 36);
   const i = (ptr - largeBase) / LARGE_SIZE;
   if (i >= <usize>largeCount) return -1;
   return <i32>(smallCount + <u32>i);

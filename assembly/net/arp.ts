@@ -227,7 +227,8 @@ export function arpInput(slot: u32, frame: usize, p: usize, len: u32): void {
     count(D_ARP_MALFORMED); slotUnref(slot); return;
   }
   if (arpSpa == arpTpa) { count(D_ARP_GRATUITOUS); slotUnref(slot); return; }
-  if (arpSpa == localIp) { count(D_ARP_CONFLICT); slotUnref(slot); return; }
+  // Our own address or our own MAC from someone else: a conflict or a forgery, never learnt.
+  if (arpSpa == localIp || (arpShaHi == macHi && arpShaLo == macLo)) { count(D_ARP_CONFLICT); slotUnref(slot); return; }
   if (arpTpa != localIp) { count(D_ARP_NOT_FOR_US); slotUnref(slot); return; }
   // RFC 826 "merge": we are the target, so record or refresh the sender (never a static entry).
   const i = lookup(arpSpa);

@@ -81,7 +81,11 @@ export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
   const i = load<u32>(freeStack + (<usize>(--nFree) << 2));
   const e = qEntry(i);
   const gen = (load<u32>(e + Q_GEN) + 1) & ((1 << (31 - QBITS)) - 1);
-  memory.fill(e, 0, Q_SIZE);
+  // Result fields a completion may leave unset must read as zero.
+  store<u64>(e + Q_RET, 0);                 // ret, ptr
+  store<u64>(e + Q_LEN, 0);                 // len, ip
+  store<u64>(e + Q_PORT, 0);                // port, newQd
+  store<u32>(e + Q_NEXT, 0);
   store<u32>(e + Q_GEN, gen);
   store<u8>(e + Q_STATE, QS_PENDING);
   store<u8>(e + Q_OP, op);
