@@ -1,7 +1,7 @@
 // A UDP echo server and a flooding client on the PDPIX API. Each is a state machine with a
 // non-blocking step(), so several run on one thread over one datapath turn loop, as
 // Demikernel's coroutines do. Used by `demiwasm udp-echo`, `npm start` and `demiwasm bench udp`.
-import { type LibOS, type SockAddr, type Sga } from "../host/libos.js";
+import { newResultBuffer, type LibOS, type SockAddr, type Sga } from "../host/libos.js";
 
 /** Echoes every datagram back to its sender, zero-copy: the received buffer is pushed as is. */
 export class EchoServer {
@@ -14,20 +14,24 @@ export class EchoServer {
     this.popQt = libos.pop(qd);
   }
 
+  private readonly r = newResultBuffer();
+  private readonly w = newResultBuffer();
+
   step(): void {
     const l = this.libos;
-    for (let r = l.tryWait(this.popQt); r !== null; r = l.tryWait(this.popQt)) {
+    const r = this.r;
+    while (l.tryWaitInto(r, this.popQt)) {
       this.ios++;
       this.popQt = l.pop(this.qd);
-      if (r.sga === undefined) continue;            // a failed pop (socket closed)
-      const qt = l.pushto(this.qd, r.sga, r.addr!);
+      if (r.ret !== 0) continue;                    // a failed pop (socket closed)
+      const qt = l.pushto(this.qd, r.sga, r.addr);
       this.ios++;
-      if (l.tryWait(qt) !== null) { l.sgafree(r.sga); this.echoed++; }
-      else this.inflight.push({ qt, sga: r.sga });  // waiting for ARP
+      if (l.tryWaitInto(this.w, qt)) { l.sgafree(r.sga); this.echoed++; }
+      else this.inflight.push({ qt, sga: { buf: r.sga.buf, len: r.sga.len } });  // waiting for ARP
     }
     for (let i = this.inflight.length - 1; i >= 0; i--) {
       const p = this.inflight[i];
-      if (l.tryWait(p.qt) === null) continue;
+      if (!l.tryWaitInto(this.w, p.qt)) continue;
       l.sgafree(p.sga);
       this.inflight.splice(i, 1);
       this.echoed++;
@@ -75,13 +79,16 @@ export class EchoClient {
 
   get outstanding(): number { return this.inFlight; }
 
+  private readonly r = newResultBuffer();
+
   /** Collects echoes, expires the lost, then sends while the window allows; `now` in ns. */
   step(now: number, mayStart = true): void {
     const l = this.libos;
-    for (let r = l.tryWait(this.popQt); r !== null; r = l.tryWait(this.popQt)) {
+    const r = this.r;
+    while (l.tryWaitInto(r, this.popQt)) {
       this.ios++;
       this.popQt = l.pop(this.qd);
-      if (r.sga === undefined) continue;
+      if (r.ret !== 0) continue;
       this.check(r.sga, now);
       l.sgafree(r.sga);
     }
@@ -101,7 +108,7 @@ export class EchoClient {
     this.ios++;
     // The push completes once the stack has the data (or after ARP). Either way the buffer is ours
     // to free now: the stack keeps its own reference until the link is done with the frame.
-    l.wait(qt);
+    l.waitInto(this.r, qt);
     l.sgafree(sga);
     this.sentAt[seq & this.mask] = now;
     this.inFlight++;

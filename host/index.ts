@@ -1,6 +1,6 @@
 // The package's public API.
-export { LibOS, sockaddr, formatSockAddr, Opcode, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./libos.js";
-export type { QResult, Sga, SockAddr, LibOSOptions } from "./libos.js";
+export { LibOS, newResultBuffer, sockaddr, formatSockAddr, Opcode, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./libos.js";
+export type { QResult, QResultBuffer, Sga, SockAddr, LibOSOptions } from "./libos.js";
 export { loadConfig, parseIpv4, formatIpv4, parseMac, formatMac, ConfigError, DEFAULTS } from "./config.js";
 export type { Config } from "./config.js";
 export { LoopbackLink, RawPort } from "./backends/loopback.js";

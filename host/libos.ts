@@ -35,6 +35,15 @@ export interface QResult {
   acceptedQd?: number;       // ACCEPT
 }
 
+/** A reusable result for tryWaitInto/waitInto; sga and addr are meaningful per opcode, as in QResult. */
+export interface QResultBuffer {
+  opcode: Opcode; qd: number; qt: number; ret: number; sga: Sga; addr: SockAddr; acceptedQd: number;
+}
+
+export function newResultBuffer(): QResultBuffer {
+  return { opcode: Opcode.INVALID, qd: -1, qt: 0, ret: 0, sga: { buf: 0, len: 0 }, addr: { addr: 0, port: 0 }, acceptedQd: -1 };
+}
+
 export interface LibOSOptions {
   config?: Config;
   /** The loopback link to join; by default the process-wide link named by config link.name. */
@@ -204,6 +213,38 @@ export class LibOS {
     if (r === 0) return this.result();
     if (r === EAGAIN) return null;
     throw new DemiError(r, "wait");
+  }
+
+  /**
+   * As tryWait, but fills a result the caller owns, as demi_wait fills a demi_qresult_t: a hot
+   * loop allocates nothing. `out.sga` and `out.addr` are overwritten in place for POP and ACCEPT
+   * (copy them before the next call if they must outlive it); true when qt had completed.
+   */
+  tryWaitInto(out: QResultBuffer, qt: number): boolean {
+    const r = this.x.take(qt);
+    if (r === EAGAIN) return false;
+    if (r !== 0) throw new DemiError(r, "wait");
+    const res = this.res;
+    out.opcode = res[0] as Opcode;
+    out.qd = res[1];
+    out.qt = res[2] >>> 0;
+    out.ret = res[3];
+    out.sga.buf = res[4] >>> 0;
+    out.sga.len = res[5] >>> 0;
+    out.addr.addr = res[6] >>> 0;
+    out.addr.port = res[7];
+    out.acceptedQd = res[8];
+    return true;
+  }
+
+  /** As wait, filling a caller-owned result; false (and `out.ret` = ETIMEDOUT) on timeout. */
+  waitInto(out: QResultBuffer, qt: number, timeoutMs = Infinity): boolean {
+    let deadline = NaN;
+    for (;;) {
+      if (this.tryWaitInto(out, qt)) return true;
+      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
+      if (this.turn(deadline)) { out.opcode = Opcode.FAILED; out.qt = qt; out.ret = ETIMEDOUT; return false; }
+    }
   }
 
   /** Waits for the first of several qtokens; the others stay pending. */
