@@ -1,7 +1,7 @@
 // The datapath's exports: lifecycle, the burst poll, PDPIX queue operations and introspection.
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
 import { layoutBegin, layoutEnd, carve } from "./mem/layout";
-import { poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotCap,
+import { poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotCap, slotRef, slotRc,
          poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
 import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
@@ -174,6 +174,26 @@ export function sgafree(ptr: u32): i32 {
   if (s < 0 || !slotApp(<u32>s)) return EINVAL;
   if (<usize>ptr < slotData(<u32>s) || <usize>ptr >= slotData(<u32>s) + slotCap(<u32>s)) return EINVAL;
   setSlotApp(<u32>s, false);
+  slotUnref(<u32>s);
+  return 0;
+}
+
+/**
+ * A transport backend (libfabric) takes its own reference to an application buffer while a device
+ * reads or writes it, so that sgafree before the completion cannot hand the slot to someone else.
+ * `ptr` must lie in a buffer the application owns; returns 0 or EINVAL.
+ */
+export function bufHold(ptr: u32): i32 {
+  const s = slotOf(ptr);
+  if (s < 0 || !slotApp(<u32>s) || <usize>ptr < slotData(<u32>s)) return EINVAL;
+  slotRef(<u32>s);
+  return 0;
+}
+
+/** Drops a reference taken by bufHold (or the one a backend holds on a posted receive). */
+export function bufRelease(ptr: u32): i32 {
+  const s = slotOf(ptr);
+  if (s < 0 || slotRc(<u32>s) == 0) return EINVAL;
   slotUnref(<u32>s);
   return 0;
 }

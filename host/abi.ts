@@ -20,6 +20,8 @@ export interface DatapathExports {
   sockname(qd: number, peer: number): number;
   sgaalloc(len: number): number;
   sgafree(ptr: number): number;
+  bufHold(ptr: number): number;
+  bufRelease(ptr: number): number;
   done(qt: number): number;
   take(qt: number): number;
   nextDone(from: number): number;

@@ -24,6 +24,13 @@ export interface Config {
   udp: { rx_queue_depth: number };
   link: { name: string; loss: number; reorder: number; duplicate: number; corrupt: number;
           delay_ms: number; seed: number | null };
+  fabric: {
+    provider: string;            // libfabric provider (FI_PROVIDER overrides); verbs on RDMA NICs
+    node: string;                // the local address the endpoint binds to
+    recv_depth: number;          // receives pre-posted per connection
+    message_bytes: number;       // the largest message, and the size of each posted receive
+    op_timeout_ms: number;       // a send or RMA not completed by then fails and breaks its connection
+  };
 }
 
 export class ConfigError extends Error {
@@ -45,6 +52,7 @@ export const DEFAULTS: Config = {
   pool: { small_buffers: 4096, large_buffers: 16 },
   udp: { rx_queue_depth: 256 },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
+  fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
 
 type Check = (v: unknown) => unknown;   // returns the clean value or throws a message string
@@ -108,6 +116,11 @@ const SCHEMA: Record<string, Check> = {
   "link.corrupt": prob,
   "link.delay_ms": int(0, 60_000),
   "link.seed": seed,
+  "fabric.provider": (v) => { if (typeof v !== "string" || !/^[\w;.-]{1,64}$/.test(v)) throw `expected a libfabric provider name like tcp;ofi_rxm, got ${JSON.stringify(v)}`; return v; },
+  "fabric.node": ipv4,
+  "fabric.recv_depth": int(1, 4096),
+  "fabric.message_bytes": int(1, 65536 + 4096 - 128 - 2),
+  "fabric.op_timeout_ms": int(1, 3_600_000),
 };
 
 export const CONFIG_KEYS = Object.keys(SCHEMA);

@@ -11,3 +11,6 @@ export { DemiError } from "./errno.js";
 export * as errno from "./errno.js";
 export { COUNTER_NAMES } from "./counters.js";
 export { readPcap, pcapHeader, pcapRecord } from "./pcap.js";
+export { FabricLibOS } from "./backends/fabric.js";
+export type { RegionRef } from "./backends/fabric.js";
+export { openLibOS } from "./open.js";

@@ -54,7 +54,8 @@ test("mistakes are one line on stderr and a non-zero exit", () => {
     [["bench", "nope"], {}, /^demiwasm: no benchmark suite 'nope'/],
     [["udp-echo", "--size", "2"], {}, /^demiwasm: --size expects/],
     [["udp-echo"], { DEMIWASM_MTU: "5" }, /^demiwasm: config key 'mtu'/],
-    [["udp-echo"], { DEMIWASM_BACKEND: "fabric" }, /^demiwasm: backend 'fabric' is not available: .*libfabric-dev/],
+    [["udp-echo"], { DEMIWASM_BACKEND: "dpdk" }, /^demiwasm: backend 'dpdk' is not available: .*libdpdk-dev/],
+    [["bench", "fabric"], { DEMIWASM_NATIVE_DIR: "/nonexistent" }, /^demiwasm: backend 'fabric' is not available: .*libfabric-dev/],
   ];
   for (const [args, env, re] of cases) {
     const r = run(args, env);

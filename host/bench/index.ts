@@ -3,11 +3,13 @@
 import { cpus as cpus_ } from "node:os";
 import type { Config } from "../config.js";
 import { benchUdp } from "./udp.js";
+import { benchFabric } from "./fabric.js";
 
 export interface BenchOptions { json: boolean; quick: boolean }
 
 const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<string, unknown>>> = {
   udp: benchUdp,
+  fabric: benchFabric,
 };
 
 export const SUITES = Object.keys(suites);

@@ -1,0 +1,14 @@
+// One entry point for every backend: a physical backend runs the Wasm stack (LibOS), a transport
+// backend implements the queue operations itself (FabricLibOS), as Demikernel's LibOSes do.
+import { LibOS, type LibOSOptions } from "./libos.js";
+import { FabricLibOS } from "./backends/fabric.js";
+import { loadConfig, type Config } from "./config.js";
+import { backendUnavailable } from "./backends/index.js";
+
+export function openLibOS(config: Config = loadConfig(), opts: Omit<LibOSOptions, "config"> = {}): LibOS | FabricLibOS {
+  switch (config.backend) {
+    case "loopback": return new LibOS({ ...opts, config });
+    case "fabric": return new FabricLibOS(config, opts.clock);
+    default: throw new Error(backendUnavailable(config.backend));
+  }
+}

@@ -1,0 +1,27 @@
+// The native bridge is optional: without its libraries the install still succeeds, and choosing
+// the backend is one line naming the Debian packages.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const script = fileURLToPath(new URL("../../scripts/build-native.mjs", import.meta.url));
+const open = fileURLToPath(new URL("../host/open.js", import.meta.url));
+const config = fileURLToPath(new URL("../host/config.js", import.meta.url));
+
+test("without pkg-config or libfabric the native build step says so and succeeds", () => {
+  const r = spawnSync(process.execPath, [script], { encoding: "utf8", env: { PATH: "/nonexistent" } });
+  assert.is(r.status, 0);
+  assert.match(r.stdout, "libfabric not found (apt-get install libfabric-dev pkg-config)");
+});
+
+test("choosing the fabric backend without the bridge is one line naming the packages", () => {
+  const code = `import { openLibOS } from ${JSON.stringify(open)}; import { loadConfig } from ${JSON.stringify(config)};
+    try { openLibOS(loadConfig({ env: { DEMIWASM_BACKEND: "fabric" } })); } catch (e) { console.log(e.message); }`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", env: { ...process.env, DEMIWASM_NATIVE_DIR: "/nonexistent" } });
+  const lines = r.stdout.trim().split("\n");
+  assert.is(lines.length, 1);
+  assert.match(lines[0], /^demiwasm: backend 'fabric' is not available: .*apt-get install libfabric-dev/);
+});
+
+test.run();
