@@ -78,6 +78,20 @@ t("message ping-pong with a second process, zero-copy from the Wasm pool", async
   f.shutdown();
 });
 
+t("waitNextN collects pushes and pops as they complete", async () => {
+  const { f, qd } = connect(await startPeer());
+  const s = f.sgaalloc(32);
+  const qts = [f.pop(qd), f.pop(qd), f.push(qd, s), f.push(qd, s)];
+  const rs = f.waitNextN(4, 3000);
+  assert.is(rs.length, 4);
+  assert.equal(new Set(rs.map((r) => r.qt)), new Set(qts));
+  assert.equal(rs.filter((r) => r.opcode === Opcode.POP).length, 2);
+  for (const r of rs) if (r.sga) f.sgafree(r.sga);
+  f.sgafree(s);
+  assert.equal(f.waitNextN(1, 10), []);
+  f.shutdown();
+});
+
 t("misuse answers with errnos", async () => {
   const { f, qd } = connect(await startPeer());
   assert.is(errno(() => f.socket(2, 2)), ENOTSUP);

@@ -305,6 +305,20 @@ export class FabricLibOS {
     }
   }
 
+  /** Collects up to n completed operations, oldest first; fewer when the timeout passes. */
+  waitNextN(n: number, timeoutMs = Infinity): QResult[] {
+    const deadline = this.clock.now() + timeoutMs * 1e6;
+    const out: QResult[] = [];
+    for (;;) {
+      for (const [qt, p] of this.pending) {
+        if (out.length >= n) break;
+        if (p.done) out.push(this.tryWait(qt)!);
+      }
+      if (out.length >= n) return out;
+      if (this.poll() === 0 && this.clock.now() >= deadline) return out;
+    }
+  }
+
   /** Reads completions and advances every operation they finish. Returns how many. */
   poll(): number {
     if (this.h === null) return 0;
