@@ -2,10 +2,10 @@
 // was parsed gives the original bytes back, checksums included (smoltcp's Repr round trips).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { pcapFrames, withHost, checksum } from "./helpers.js";
+import { pcapFrames, withHost, checksum, hex } from "./helpers.js";
 import { LibOS } from "../host/libos.js";
 
-const RT = { ETH: 0, ARP: 1, IPV4: 2, UDP: 3, ICMP: 4 };
+const RT = { ETH: 0, ARP: 1, IPV4: 2, UDP: 3, ICMP: 4, TCP: 5 };
 const frames = pcapFrames();
 
 function roundTrip(s: LibOS, kind: number, data: Uint8Array, offset: number): Uint8Array | null {
@@ -79,6 +79,55 @@ test("unfragmented ICMP echoes round-trip", () => {
     const f = frames[i];
     assert.equal(roundTrip(s, RT.ICMP, f, 14), f.subarray(34));
   }
+});
+
+test("all 176 TCP segments of the Linux connection round-trip, options and checksums included", () => {
+  const { s } = withHost();
+  const tcp = frames.filter((f) => f[12] === 8 && f[13] === 0 && f[23] === 6);
+  assert.is(tcp.length, 176);
+  const seen = { syn: 0, sackBlocks: 0, ts: 0, rst: 0, fin: 0 };
+  for (const f of tcp) {
+    const ipTotal = (f[16] << 8) | f[17];
+    const seg = f.subarray(34, 14 + ipTotal);
+    const out = roundTrip(s, RT.TCP, f, 14);
+    assert.ok(out, "parses");
+    assert.is(hex(out!), hex(seg));
+    const flags = seg[13];
+    if (flags & 0x02) seen.syn++;
+    if (flags & 0x04) seen.rst++;
+    if (flags & 0x01) seen.fin++;
+    const opts = seg.subarray(20, (seg[12] >> 4) * 4);
+    if (hex(opts).includes("080a")) seen.ts++;
+    if (hex(opts).includes("0101050a") || hex(opts).includes("01010512")) seen.sackBlocks++;
+  }
+  // The capture's connection: SYNs with MSS/SACK_PERM/TS/WS, timestamps throughout, both FINs, the RST.
+  assert.ok(seen.syn >= 3 && seen.fin >= 2 && seen.rst >= 1 && seen.ts > 150, JSON.stringify(seen));
+});
+
+/** Recomputes the TCP checksum of an IPv4/TCP frame after a test patched it. */
+function fixTcpChecksum(f: Uint8Array): Uint8Array {
+  const total = (f[16] << 8) | f[17];
+  const seg = f.subarray(34, 14 + total);
+  seg[16] = 0; seg[17] = 0;
+  const pseudo = Uint8Array.from([...f.subarray(26, 34), 0, 6, (seg.length >> 8) & 255, seg.length & 255]);
+  const c = checksum(Uint8Array.from([...pseudo, ...seg]));
+  seg[16] = c >> 8; seg[17] = c & 255;
+  return f;
+}
+
+test("TCP options with bad lengths are refused; unknown ones are skipped", () => {
+  const { s } = withHost();
+  // The first SYN: MSS, SACK_PERM, TS, NOP, WS (20 bytes of options at frame offset 54).
+  const syn = frames.find((f) => f[12] === 8 && f[23] === 6 && (f[47] & 0x12) === 0x02)!;
+  assert.is(syn[54], 2, "MSS first");
+  const patched = (patch: (g: Uint8Array) => void) => { const g = syn.slice(); patch(g); return fixTcpChecksum(g); };
+  assert.ok(roundTrip(s, RT.TCP, patched(() => {}), 14), "control: the unpatched SYN parses");
+  assert.is(roundTrip(s, RT.TCP, patched((g) => { g[55] = 5; }), 14), null, "MSS of length 5");
+  assert.is(roundTrip(s, RT.TCP, patched((g) => { g[55] = 40; }), 14), null, "an option running past the header");
+  assert.is(roundTrip(s, RT.TCP, patched((g) => { g[55] = 1; }), 14), null, "an option of length 1");
+  assert.is(roundTrip(s, RT.TCP, patched((g) => { g[46] = 0x40; }), 14), null, "data offset of 4 words");
+  // An unknown option of sane length (kind 30 in MSS's place) is skipped, not refused.
+  assert.ok(roundTrip(s, RT.TCP, patched((g) => { g[54] = 30; }), 14), "unknown option skipped");
 });
 
 test("the TS checksum used by the builders agrees with Linux", () => {
