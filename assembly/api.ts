@@ -2,6 +2,7 @@
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
 import { layoutBegin, layoutEnd, carve } from "./mem/layout";
 import { poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotCap, slotRef, slotRc,
+         giveToApp, appPtr,
          poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
 import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
@@ -18,6 +19,10 @@ import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpPopPoll, udpClose, 
 import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LPORT,
          S_RIP, S_RPORT, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./net/socket";
 import { setNow } from "./net/clock";
+import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
+         tcpPopPoll, tcpPushPoll, tcpAcceptPoll, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT } from "./net/tcp/stream";
+import { tcpTimer, T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK } from "./net/tcp/engine";
+import { tcb, tcbCount } from "./net/tcp/tcb";
 
 export { heapTop } from "./mem/layout";
 export { wireRoundTrip } from "./wire/roundtrip";
@@ -43,7 +48,7 @@ export function init(): i32 {
   scratch = carve(4096, 64);
   if (counters() == 0 || result == 0 || scratch == 0) return ENOMEM;
   if (!qtInit() || !timersInit() || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
-      || !socketsInit() || !udpInit()) return ENOMEM;
+      || !socketsInit() || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
   if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
   ipInit();
@@ -56,23 +61,31 @@ export function init(): i32 {
 function pollTask(i: u32): void {
   const kind = load<u8>(qEntry(i) + Q_KIND);
   if (kind == K_UDP_POP) udpPopPoll(i);
+  else if (kind == K_TCP_POP) tcpPopPoll(i);
+  else if (kind == K_TCP_PUSH) tcpPushPoll(i);
+  else if (kind == K_TCP_ACCEPT) tcpAcceptPoll(i);
 }
 
 function fireTimer(kind: u32, arg: u32): void {
   if (kind == T_ARP) arpTimer(arg);
   else if (kind == T_REASM) reasmTimer(arg);
+  else if (kind == T_TCP_RTO || kind == T_TCP_TIME_WAIT || kind == T_TCP_DELACK) tcpTimer(kind, tcb(arg));
 }
 
+@inline function isStream(qd: i32): bool { return load<u8>(sock(<u32>qd) + S_TYPE) == SOCK_STREAM; }
+
 /**
- * One turn of the datapath at time `now` (ns): timers, TX completions, a burst of RX, ready
- * tasks, fill-ring refill. Returns the number of frames and tasks handled (0 means idle).
+ * One turn of the datapath at time `now` (ns): TX completions, a burst of RX, ready tasks, then
+ * timers (so that an ACK which arrived in time cancels the retransmission it makes needless),
+ * fill-ring refill. Returns the number of frames, tasks and timers handled (0 means idle).
  */
 export function poll(now: f64): i32 {
   setNow(now);
-  let work = timersAdvance(now, fireTimer);
-  work += linkPollComp();
+  let work = linkPollComp();
   work += linkPollRx(RX_BUDGET);
   work += qRunReady(pollTask);
+  work += timersAdvance(now, fireTimer);
+  work += qRunReady(pollTask);                 // tasks the timers woke
   linkRefill();
   return work;
 }
@@ -82,31 +95,36 @@ export function poll(now: f64): i32 {
 export function socket(domain: i32, type: i32, protocol: i32): i32 {
   if (!ready) return -EINVAL;
   if (domain != AF_INET) return -EAFNOSUPPORT;
-  if (type == SOCK_STREAM) return -ENOTSUP;           // TCP lands with its own issue
-  if (type != SOCK_DGRAM) return -EPROTONOSUPPORT;
-  if (protocol != 0 && protocol != 17) return -EPROTONOSUPPORT;
+  if (type != SOCK_DGRAM && type != SOCK_STREAM) return -EPROTONOSUPPORT;
+  if (protocol != 0 && protocol != (type == SOCK_STREAM ? 6 : 17)) return -EPROTONOSUPPORT;
   const qd = sockAlloc(<u8>type);
   return qd < 0 ? -ENOMEM : qd;
 }
 
 export function bind(qd: i32, ip: u32, port: u32): i32 {
   if (!qdValid(qd)) return EBADF;
-  return udpBind(<u32>qd, ip, port);
+  return isStream(qd) ? tcpBind(<u32>qd, ip, port) : udpBind(<u32>qd, ip, port);
 }
 
 export function listen(qd: i32, backlog: i32): i32 {
   if (!qdValid(qd)) return EBADF;
-  return ENOTSUP;                                       // datagram sockets do not listen
+  return isStream(qd) ? tcpListen(<u32>qd, backlog) : ENOTSUP;   // datagram sockets do not listen
 }
 
 export function accept(qd: i32): i32 {
   if (!qdValid(qd)) return -EBADF;
-  return -ENOTSUP;
+  if (!isStream(qd)) return -ENOTSUP;
+  const q = tcpAccept(<u32>qd);
+  return q < 0 ? q : <i32>qtOf(<u32>q);
 }
 
-/** UDP connect completes at once; it returns a qtoken so the API is the same for TCP. */
+/** UDP connect completes at once; TCP's completes when the handshake does (or fails). */
 export function connect(qd: i32, ip: u32, port: u32): i32 {
   if (!qdValid(qd)) return -EBADF;
+  if (isStream(qd)) {
+    const q = tcpConnect(<u32>qd, ip, port);
+    return q < 0 ? q : <i32>qtOf(<u32>q);
+  }
   const r = udpConnect(<u32>qd, ip, port);
   if (r != 0) return -r;
   return completedToken(4 /* OP_CONNECT */, qd);
@@ -121,26 +139,29 @@ function completedToken(op: u8, qd: i32): i32 {
 
 export function close(qd: i32): i32 {
   if (!qdValid(qd)) return EBADF;
-  udpClose(<u32>qd);
+  if (isStream(qd)) tcpClose(<u32>qd);
+  else udpClose(<u32>qd);
   sockFree(<u32>qd);
   return 0;
 }
 
 export function pushto(qd: i32, ptr: u32, len: u32, ip: u32, port: u32): i32 {
   if (!qdValid(qd)) return -EBADF;
-  const q = udpPushTo(<u32>qd, ptr, len, ip, port);
+  // A stream goes to its peer whatever address pushto names, as sendto on a connected socket.
+  const q = isStream(qd) ? tcpPush(<u32>qd, ptr, len) : udpPushTo(<u32>qd, ptr, len, ip, port);
   return q < 0 ? q : <i32>qtOf(<u32>q);
 }
 
 export function pop(qd: i32): i32 {
   if (!qdValid(qd)) return -EBADF;
-  const q = udpPop(<u32>qd);
+  const q = isStream(qd) ? tcpPop(<u32>qd) : udpPop(<u32>qd);
   return q < 0 ? q : <i32>qtOf(<u32>q);
 }
 
 /** The sockaddr of qd's local (peer = 0) or remote (peer = 1) end, written to the result block. */
 export function sockname(qd: i32, peer: i32): i32 {
   if (!qdValid(qd)) return EBADF;
+  if (isStream(qd)) return tcpSockname(<u32>qd, peer != 0, result + 24);
   const s = sock(<u32>qd);
   if (peer != 0) {
     if (load<u8>(s + S_CONNECTED) == 0) return ENOTCONN;
@@ -164,15 +185,19 @@ export function sgaalloc(len: u32): i32 {
   if (len == 0 || len > LARGE_CAP - APP_ALIGN) return -EINVAL;
   const s = slotAlloc(len + APP_ALIGN);
   if (s < 0) return -ENOMEM;
-  setSlotApp(<u32>s, true);
-  return <i32>(slotData(<u32>s) + APP_ALIGN);
+  const p = slotData(<u32>s) + APP_ALIGN;
+  giveToApp(<u32>s, p);
+  return <i32>p;
 }
 
-/** Frees an application buffer; a foreign pointer or a second free is EINVAL and changes nothing. */
+/**
+ * Frees an application buffer. It must name the pointer the stack handed out (by sgaalloc or
+ * pop): a pointer into the middle of a buffer, a foreign one or a second free is EINVAL and
+ * changes nothing.
+ */
 export function sgafree(ptr: u32): i32 {
   const s = slotOf(ptr);
-  if (s < 0 || !slotApp(<u32>s)) return EINVAL;
-  if (<usize>ptr < slotData(<u32>s) || <usize>ptr >= slotData(<u32>s) + slotCap(<u32>s)) return EINVAL;
+  if (s < 0 || !slotApp(<u32>s) || appPtr(<u32>s) != <usize>ptr) return EINVAL;
   setSlotApp(<u32>s, false);
   slotUnref(<u32>s);
   return 0;
@@ -253,3 +278,5 @@ export function timersPending(): u32 { return timersActive(); }
 export function nextDeadline(): f64 { return timersNextDeadline(); }
 export function openSockets(): u32 { return socketsOpen(); }
 export function localAddress(): u32 { return localIp; }
+/** Connections in a TCP state (tcb.ts numbering), for tests and stats. */
+export function tcpConnections(state: u32): u32 { return tcbCount(<u8>state); }

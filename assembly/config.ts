@@ -15,6 +15,14 @@ export const K_POOL_LARGE: i32 = 10;
 export const K_UDP_QUEUE_DEPTH: i32 = 11;
 export const K_DISABLE_ARP: i32 = 12;
 export const K_ARP_QUEUE_DEPTH: i32 = 13;
+export const K_TCP_MAX_CONNECTIONS: i32 = 14;
+export const K_TCP_BUFFER: i32 = 15;
+export const K_TCP_RTO_MIN_MS: i32 = 16;
+export const K_TCP_RTO_INITIAL_MS: i32 = 17;
+export const K_TCP_TIME_WAIT_MS: i32 = 18;
+export const K_TCP_SYN_RETRIES: i32 = 19;
+export const K_TCP_MAX_RETRIES: i32 = 20;
+export const K_TCP_DELAYED_ACK_MS: i32 = 21;
 
 export let localIp: u32 = 0;
 export let macHi: u32 = 0;
@@ -30,6 +38,14 @@ export let reasmSlots: i32 = 8;
 export let poolSmall: i32 = 4096;
 export let poolLarge: i32 = 16;
 export let udpQueueDepth: i32 = 256;
+export let tcpMaxConnections: i32 = 64;
+export let tcpBuffer: i32 = 65536;           // send and receive buffer per connection, a power of two
+export let tcpRtoMinNs: f64 = 200 * 1e6;     // Linux's 200 ms; RFC 6298 §2.4 says 1 s
+export let tcpRtoInitialNs: f64 = 1000 * 1e6; // RFC 6298 §2.1
+export let tcpTimeWaitNs: f64 = 60000 * 1e6;  // 2·MSL as Linux counts it
+export let tcpSynRetries: i32 = 6;
+export let tcpMaxRetries: i32 = 15;
+export let tcpDelayedAckNs: f64 = 40 * 1e6;
 
 export function configure(key: i32, value: f64): i32 {
   const u = <u32>value;
@@ -48,6 +64,14 @@ export function configure(key: i32, value: f64): i32 {
     case K_UDP_QUEUE_DEPTH: if (u < 1 || u > 65536) return 22; udpQueueDepth = <i32>u; break;
     case K_DISABLE_ARP: disableArp = u != 0; break;
     case K_ARP_QUEUE_DEPTH: if (u < 1 || u > 4096) return 22; arpQueueDepth = <i32>u; break;
+    case K_TCP_MAX_CONNECTIONS: if (u < 1 || u > 65536) return 22; tcpMaxConnections = <i32>u; break;
+    case K_TCP_BUFFER: if (u < 4096 || u > 1 << 24 || (u & (u - 1)) != 0) return 22; tcpBuffer = <i32>u; break;
+    case K_TCP_RTO_MIN_MS: tcpRtoMinNs = value * 1e6; break;
+    case K_TCP_RTO_INITIAL_MS: tcpRtoInitialNs = value * 1e6; break;
+    case K_TCP_TIME_WAIT_MS: tcpTimeWaitNs = value * 1e6; break;
+    case K_TCP_SYN_RETRIES: tcpSynRetries = <i32>u; break;
+    case K_TCP_MAX_RETRIES: tcpMaxRetries = <i32>u; break;
+    case K_TCP_DELAYED_ACK_MS: tcpDelayedAckNs = value * 1e6; break;
     default: return 22;
   }
   return 0;

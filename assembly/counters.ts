@@ -39,7 +39,7 @@ export const D_UDP_NO_SOCKET: i32 = 34;
 export const D_UDP_QUEUE_FULL: i32 = 35;
 export const D_TX_RING_FULL: i32 = 36;
 export const D_NO_BUFFER: i32 = 37;        // pool empty when the stack needed a buffer
-export const D_TCP_UNSUPPORTED: i32 = 38;
+export const D_TCP_BAD_CHECKSUM: i32 = 38;
 // Events that are not drops.
 export const C_ICMP_ECHO_REPLIED: i32 = 39;
 export const C_ARP_REQUESTS_SENT: i32 = 40;
@@ -50,7 +50,18 @@ export const C_UDP_DELIVERED: i32 = 44;
 export const C_UDP_SENT: i32 = 45;
 export const D_FRAG_DUPLICATE: i32 = 46;
 export const D_ARP_CONFLICT: i32 = 47;   // someone else claims our address
-export const NUM_COUNTERS: i32 = 48;
+export const D_TCP_MALFORMED: i32 = 48;      // data offset or an option length is wrong
+export const D_TCP_NO_LISTENER: i32 = 49;    // answered with RST (RFC 9293 §3.10.7.1)
+export const D_TCP_OUT_OF_WINDOW: i32 = 50;  // unacceptable sequence or PAWS: answered with an ACK
+export const D_TCP_SYN_QUEUE_FULL: i32 = 51;
+export const D_TCP_NO_TCB: i32 = 52;         // connection table full
+export const C_TCP_SEGS_IN: i32 = 53;
+export const C_TCP_SEGS_OUT: i32 = 54;
+export const C_TCP_RETRANSMITS: i32 = 55;
+export const C_TCP_RESETS_SENT: i32 = 56;
+export const C_TCP_CHALLENGE_ACKS: i32 = 57;
+export const C_TCP_FAST_RETRANSMITS: i32 = 58;
+export const NUM_COUNTERS: i32 = 59;
 
 let countersBase: usize = 0;
 

@@ -45,6 +45,7 @@ export interface DatapathExports {
   nextDeadline(): number;
   openSockets(): number;
   heapTop(): number;
+  tcpConnections(state: number): number;
   wireRoundTrip(kind: number, p: number, len: number, out: number): number;
 }
 
@@ -52,7 +53,8 @@ export interface DatapathExports {
 export const CFG = {
   LOCAL_IP: 0, MAC_HI: 1, MAC_LO: 2, MTU: 3, ARP_TTL_MS: 4, ARP_TIMEOUT_MS: 5, ARP_RETRIES: 6,
   REASM_TIMEOUT_MS: 7, REASM_SLOTS: 8, POOL_SMALL: 9, POOL_LARGE: 10, UDP_QUEUE_DEPTH: 11,
-  DISABLE_ARP: 12, ARP_QUEUE_DEPTH: 13,
+  DISABLE_ARP: 12, ARP_QUEUE_DEPTH: 13, TCP_MAX_CONNECTIONS: 14, TCP_BUFFER: 15, TCP_RTO_MIN_MS: 16,
+  TCP_RTO_INITIAL_MS: 17, TCP_TIME_WAIT_MS: 18, TCP_SYN_RETRIES: 19, TCP_MAX_RETRIES: 20, TCP_DELAYED_ACK_MS: 21,
 } as const;
 
 /**

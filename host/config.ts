@@ -22,6 +22,10 @@ export interface Config {
   ip: { reassembly_timeout_ms: number; reassembly_slots: number };
   pool: { small_buffers: number; large_buffers: number };
   udp: { rx_queue_depth: number };
+  tcp: {
+    max_connections: number; buffer_bytes: number; rto_min_ms: number; rto_initial_ms: number;
+    time_wait_ms: number; syn_retries: number; max_retries: number; delayed_ack_ms: number;
+  };
   link: { name: string; loss: number; reorder: number; duplicate: number; corrupt: number;
           delay_ms: number; seed: number | null };
   fabric: {
@@ -51,6 +55,8 @@ export const DEFAULTS: Config = {
   ip: { reassembly_timeout_ms: 30000, reassembly_slots: 8 },
   pool: { small_buffers: 4096, large_buffers: 16 },
   udp: { rx_queue_depth: 256 },
+  tcp: { max_connections: 64, buffer_bytes: 65536, rto_min_ms: 200, rto_initial_ms: 1000, time_wait_ms: 60000,
+         syn_retries: 6, max_retries: 15, delayed_ack_ms: 40 },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
   fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
@@ -109,6 +115,14 @@ const SCHEMA: Record<string, Check> = {
   "pool.small_buffers": int(64, 1 << 20),
   "pool.large_buffers": int(2, 4096),
   "udp.rx_queue_depth": int(1, 65536),
+  "tcp.max_connections": int(1, 65536),
+  "tcp.buffer_bytes": (v) => { const n = int(4096, 1 << 24)(v) as number; if ((n & (n - 1)) !== 0) throw `expected a power of two in [4096, 16777216], got ${JSON.stringify(v)}`; return n; },
+  "tcp.rto_min_ms": int(1, 60_000),
+  "tcp.rto_initial_ms": int(1, 60_000),
+  "tcp.time_wait_ms": int(0, 600_000),
+  "tcp.syn_retries": int(0, 100),
+  "tcp.max_retries": int(1, 100),
+  "tcp.delayed_ack_ms": int(0, 500),
   "link.name": name,
   "link.loss": prob,
   "link.reorder": prob,

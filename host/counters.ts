@@ -11,9 +11,11 @@ export const COUNTER_NAMES = [
   "drop.frag_overlap", "drop.frag_too_big", "drop.frag_table_full", "drop.frag_timeout", "drop.frag_bad",
   "drop.icmp_truncated", "drop.icmp_bad_checksum", "drop.icmp_unsupported",
   "drop.udp_truncated", "drop.udp_bad_length", "drop.udp_bad_checksum", "drop.udp_no_socket",
-  "drop.udp_queue_full", "drop.tx_ring_full", "drop.no_buffer", "drop.tcp_unsupported",
+  "drop.udp_queue_full", "drop.tx_ring_full", "drop.no_buffer", "drop.tcp_bad_checksum",
   "icmp.echo_replied", "arp.requests_sent", "arp.replies_sent", "ip.reassembled", "ip.fragments_sent",
   "udp.delivered", "udp.sent", "drop.frag_duplicate", "drop.arp_conflict",
+  "drop.tcp_malformed", "drop.tcp_no_listener", "drop.tcp_out_of_window", "drop.tcp_syn_queue_full", "drop.tcp_no_tcb",
+  "tcp.segments_in", "tcp.segments_out", "tcp.retransmits", "tcp.resets_sent", "tcp.challenge_acks", "tcp.fast_retransmits",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

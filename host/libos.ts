@@ -118,9 +118,17 @@ export class LibOS {
     set(CFG.POOL_SMALL, c.pool.small_buffers, "pool.small_buffers");
     set(CFG.POOL_LARGE, c.pool.large_buffers, "pool.large_buffers");
     set(CFG.UDP_QUEUE_DEPTH, c.udp.rx_queue_depth, "udp.rx_queue_depth");
+    set(CFG.TCP_MAX_CONNECTIONS, c.tcp.max_connections, "tcp.max_connections");
+    set(CFG.TCP_BUFFER, c.tcp.buffer_bytes, "tcp.buffer_bytes");
+    set(CFG.TCP_RTO_MIN_MS, c.tcp.rto_min_ms, "tcp.rto_min_ms");
+    set(CFG.TCP_RTO_INITIAL_MS, c.tcp.rto_initial_ms, "tcp.rto_initial_ms");
+    set(CFG.TCP_TIME_WAIT_MS, c.tcp.time_wait_ms, "tcp.time_wait_ms");
+    set(CFG.TCP_SYN_RETRIES, c.tcp.syn_retries, "tcp.syn_retries");
+    set(CFG.TCP_MAX_RETRIES, c.tcp.max_retries, "tcp.max_retries");
+    set(CFG.TCP_DELAYED_ACK_MS, c.tcp.delayed_ack_ms, "tcp.delayed_ack_ms");
     const r = this.x.init();
     if (r === ENOMEM) {
-      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers; raise memory_mb or lower the pool`);
+      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers and ${c.tcp.max_connections} TCP connections of 2 × ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
     }
     if (r !== 0) throw new ConfigError("mtu", `the datapath refused its configuration (errno ${r})`);
     for (const [ip, mac] of Object.entries(c.arp.table)) {

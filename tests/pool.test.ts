@@ -27,6 +27,9 @@ test("a double free, a foreign offset and an offset outside any buffer are EINVA
   const { a } = pair();
   const start = a.poolAvailable();
   const s = a.sgaalloc(100);
+  // A pointer into the middle of a live buffer names no buffer: it must not free this one.
+  assert.is(errno(() => a.sgafree({ buf: s.buf + 10, len: 1 })), EINVAL);
+  assert.is(a.poolAvailable(), start - 1);
   a.sgafree(s);
   assert.is(errno(() => a.sgafree(s)), EINVAL);
   assert.is(errno(() => a.sgafree({ buf: 0, len: 1 })), EINVAL);

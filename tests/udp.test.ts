@@ -38,9 +38,9 @@ test("echo between two stacks: pushto, pop with the sender's address, push back"
 test("socket, bind, listen and accept answer misuse with Demikernel's errnos", () => {
   const { a } = pair();
   assert.is(errno(() => a.socket(10, SOCK_DGRAM)), EAFNOSUPPORT);
-  assert.is(errno(() => a.socket(AF_INET, SOCK_STREAM)), ENOTSUP);
   assert.is(errno(() => a.socket(AF_INET, 3)), EPROTONOSUPPORT);
   assert.is(errno(() => a.socket(AF_INET, SOCK_DGRAM, 6)), EPROTONOSUPPORT);
+  assert.is(errno(() => a.socket(AF_INET, SOCK_STREAM, 17)), EPROTONOSUPPORT);
   const q = a.socket();
   a.bind(q, sockaddr(A_IP, 53));
   assert.is(errno(() => a.bind(q, sockaddr(A_IP, 54))), EINVAL);

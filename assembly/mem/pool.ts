@@ -25,7 +25,7 @@ export const M_PTR: usize = 8;    // u32 payload offset (socket queues, ARP queu
 export const M_LEN: usize = 12;   // u32 payload length
 export const M_IP: usize = 16;    // u32 peer address (socket queues) / next hop (ARP queue)
 export const M_PORT: usize = 20;  // u32 peer port
-export const M_AUX: usize = 24;   // u32 free for the current holder
+export const M_APPPTR: usize = 24; // u32 the pointer the application was given (sgafree must name it)
 
 let smallCount: u32 = 0;
 let largeCount: u32 = 0;
@@ -124,6 +124,16 @@ export function slotUnref(slot: u32): void {
 @inline export function slotRc(slot: u32): u32 { return load<u8>(metaOf(slot) + M_RC); }
 @inline export function slotApp(slot: u32): bool { return load<u8>(metaOf(slot) + M_APP) != 0; }
 @inline export function setSlotApp(slot: u32, v: bool): void { store<u8>(metaOf(slot) + M_APP, v ? 1 : 0); }
+
+/** Hands the slot's queue reference to the application, which will free it by naming `ptr`. */
+@inline export function giveToApp(slot: u32, ptr: usize): void {
+  const m = metaOf(slot);
+  store<u8>(m + M_APP, 1);
+  store<u32>(m + M_APPPTR, <u32>ptr);
+}
+
+/** The pointer the application was given for this slot. */
+@inline export function appPtr(slot: u32): usize { return <usize>load<u32>(metaOf(slot) + M_APPPTR); }
 @inline export function slotInFill(slot: u32): bool { return load<u8>(metaOf(slot) + M_FILL) != 0; }
 @inline export function setSlotInFill(slot: u32, v: bool): void { store<u8>(metaOf(slot) + M_FILL, v ? 1 : 0); }
 

@@ -4,7 +4,7 @@
 // Demikernel answers with ENOTSUP.
 import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
 import { count, D_IP_TRUNCATED, D_IP_BAD_VERSION, D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM,
-         D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTO, D_TCP_UNSUPPORTED, D_NO_BUFFER, C_FRAGS_SENT } from "../counters";
+         D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTO, D_NO_BUFFER, C_FRAGS_SENT } from "../counters";
 import { ipv4Parse, ipv4Emit, ipIsMartianSource, ipHlen, ipTotal, ipMf, ipFragOff, ipProto, ipSrc, ipDst, ipId,
          IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
          IP_HLEN, PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
@@ -16,6 +16,7 @@ import { arpSend } from "./arp";
 import { reasmInput } from "./reassembly";
 import { icmpInput } from "./icmp";
 import { udpInput } from "./udp";
+import { tcpInput } from "./tcp/input";
 
 const DEFAULT_TTL: u32 = 64;   // RFC 1700 / Linux's default
 let nextId: u32 = 0;
@@ -50,7 +51,7 @@ export function ipInput(slot: u32, p: usize, len: u32): void {
 export function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len: u32): void {
   if (proto == PROTO_UDP) udpInput(slot, src, dst, p, len);
   else if (proto == PROTO_ICMP) icmpInput(slot, src, dst, p, len);
-  else if (proto == PROTO_TCP) { count(D_TCP_UNSUPPORTED); slotUnref(slot); }
+  else if (proto == PROTO_TCP) tcpInput(slot, src, dst, p, len);
   else { count(D_IP_UNKNOWN_PROTO); slotUnref(slot); }
 }
 

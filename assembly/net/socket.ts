@@ -3,7 +3,7 @@
 import { carve } from "../mem/layout";
 
 export const SMAX: u32 = 1024;
-const S_SIZE: usize = 48;
+const S_SIZE: usize = 64;
 export const S_STATE: usize = 0;     // u8: 0 free, 1 open
 export const S_TYPE: usize = 1;      // u8: SOCK_STREAM or SOCK_DGRAM
 export const S_BOUND: usize = 2;     // u8
@@ -15,8 +15,14 @@ export const S_RPORT: usize = 16;
 export const S_RXHEAD: usize = 20;   // slot + 1
 export const S_RXTAIL: usize = 24;
 export const S_RXCOUNT: usize = 28;
-export const S_POPHEAD: usize = 32;  // qtoken + 1
+export const S_POPHEAD: usize = 32;  // qtoken + 1: pops (UDP), accepts (TCP listener)
 export const S_POPTAIL: usize = 36;
+export const S_TCB: usize = 40;      // TCP: control block + 1
+export const S_BACKLOG: usize = 44;  // TCP listener: embryonic + unaccepted connections allowed
+export const S_ACCEPT_HEAD: usize = 48;  // TCP listener: established, unaccepted (tcb + 1)
+export const S_ACCEPT_TAIL: usize = 52;
+export const S_PENDING: usize = 56;  // TCP listener: embryonic + unaccepted now
+export const S_LISTENING: usize = 60;
 
 export const AF_INET: i32 = 2;
 export const SOCK_STREAM: u8 = 1;

@@ -1,8 +1,8 @@
 // UDP (RFC 768) sockets: bind, connect (a default peer and a filter, as POSIX does), pushto,
 // pop and close. Push sends the application's buffer in place when the headroom allows and no
 // one else holds it (zero copy); otherwise it copies into a fresh slot.
-import { carve } from "../mem/layout";
-import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slotRc, slotApp, setSlotApp,
+import { PortMap, portMapInit, portBind, portOwner, portRelease } from "./ports";
+import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slotRc, slotApp, giveToApp,
          metaOf, M_NEXT, M_PTR, M_LEN, M_IP, M_PORT } from "../mem/pool";
 import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_SOCKET, D_UDP_QUEUE_FULL,
          C_UDP_DELIVERED, C_UDP_SENT } from "../counters";
@@ -10,9 +10,8 @@ import { udpParse, udpEmit, udpSrcPort, udpDstPort, udpLen, UDP_OK, UDP_TRUNCATE
 import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../config";
-import { EINVAL, EADDRINUSE, EADDRNOTAVAIL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
+import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
 import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
-import { hostRandom } from "../host";
 import { sock, S_BOUND, S_CONNECTED, S_LIP, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
          S_POPHEAD, S_POPTAIL } from "./socket";
 import { ipOutput } from "./ip";
@@ -22,42 +21,21 @@ export const K_UDP_POP: u8 = 1;
 export const K_UDP_PUSH: u8 = 2;
 const HEADERS: u32 = ETH_HLEN + IP_HLEN + UDP_HLEN;
 const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;
-const EPHEMERAL_FIRST: u32 = 49152;   // RFC 6335 §6 dynamic ports
-const EPHEMERAL_COUNT: u32 = 16384;
-
-let ports: usize = 0;                 // u16 per port: qd + 1 of the bound socket
-let nextEphemeral: u32 = 0;
+const ports = changetype<PortMap>(memory.data(16, 8));
 
 export function udpInit(): bool {
-  ports = carve(65536 << 1, 64);
-  nextEphemeral = hostRandom() % EPHEMERAL_COUNT;
-  return ports != 0;
+  return portMapInit(ports);
 }
-
-@inline function portOwner(port: u32): u32 { return <u32>load<u16>(ports + (<usize>port << 1)); }
-@inline function setPortOwner(port: u32, v: u32): void { store<u16>(ports + (<usize>port << 1), <u16>v); }
 
 /** Binds qd to (ip, port); port 0 picks an ephemeral port. Returns 0 or an errno. */
 export function udpBind(qd: u32, ip: u32, port: u32): i32 {
   const s = sock(qd);
   if (load<u8>(s + S_BOUND) != 0) return EINVAL;
-  if (ip != 0 && ip != localIp) return EADDRNOTAVAIL;
-  if (port > 65535) return EINVAL;
-  if (port == 0) {
-    let i: u32 = 0;
-    for (; i < EPHEMERAL_COUNT; i++) {
-      const cand = EPHEMERAL_FIRST + (nextEphemeral + i) % EPHEMERAL_COUNT;
-      if (portOwner(cand) == 0) { port = cand; break; }
-    }
-    if (port == 0) return EADDRINUSE;
-    nextEphemeral = (nextEphemeral + i + 1) % EPHEMERAL_COUNT;
-  } else if (portOwner(port) != 0) {
-    return EADDRINUSE;
-  }
-  setPortOwner(port, qd + 1);
+  const p = portBind(ports, qd, ip, port);
+  if (p < 0) return -p;
   store<u8>(s + S_BOUND, 1);
   store<u32>(s + S_LIP, ip);
-  store<u32>(s + S_LPORT, port);
+  store<u32>(s + S_LPORT, <u32>p);
   return 0;
 }
 
@@ -141,7 +119,7 @@ export function udpPopPoll(q: u32): void {
   store<u32>(s + S_POPHEAD, qnext);
   if (qnext == 0) store<u32>(s + S_POPTAIL, 0);
   // The queue's reference becomes the application's: it frees the buffer with sgafree.
-  setSlotApp(slot, true);
+  giveToApp(slot, load<u32>(m + M_PTR));
   store<u32>(e + Q_PTR, load<u32>(m + M_PTR));
   store<u32>(e + Q_LEN, load<u32>(m + M_LEN));
   store<u32>(e + Q_IP, load<u32>(m + M_IP));
@@ -157,7 +135,7 @@ export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
     slotUnref(slot);
     return;
   }
-  const owner = portOwner(udpDstPort);
+  const owner = portOwner(ports, udpDstPort);
   if (owner == 0) { count(D_UDP_NO_SOCKET); slotUnref(slot); return; }
   const s = sock(owner - 1);
   if (load<u8>(s + S_CONNECTED) != 0
@@ -185,7 +163,7 @@ export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
 /** Releases the port and queued datagrams, and fails pending pops with ECANCELED. */
 export function udpClose(qd: u32): void {
   const s = sock(qd);
-  if (load<u8>(s + S_BOUND) != 0) setPortOwner(load<u32>(s + S_LPORT), 0);
+  if (load<u8>(s + S_BOUND) != 0) portRelease(ports, load<u32>(s + S_LPORT));
   let slot = load<u32>(s + S_RXHEAD);
   while (slot != 0) {
     const next = load<u32>(metaOf(slot - 1) + M_NEXT);

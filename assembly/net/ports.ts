@@ -1,0 +1,44 @@
+// Port maps (one for UDP, one for TCP): a u16 per port naming the owning socket (qd + 1), and
+// ephemeral allocation from the dynamic range (RFC 6335 §6), starting at a random point.
+import { carve } from "../mem/layout";
+import { localIp } from "../config";
+import { EINVAL, EADDRINUSE, EADDRNOTAVAIL } from "../errno";
+import { hostRandom } from "../host";
+
+const EPHEMERAL_FIRST: u32 = 49152;
+const EPHEMERAL_COUNT: u32 = 16384;
+
+/**
+ * A map's header. Each owner reserves its own in static memory (memory.data is one chunk per
+ * call site): no allocation, so no runtime abort path in the module.
+ */
+@unmanaged export class PortMap {
+  map: usize;
+  next: u32;
+}
+
+export function portMapInit(m: PortMap): bool {
+  m.map = carve(65536 << 1, 64);
+  m.next = hostRandom() % EPHEMERAL_COUNT;
+  return m.map != 0;
+}
+
+@inline export function portOwner(m: PortMap, port: u32): u32 { return <u32>load<u16>(m.map + (<usize>port << 1)); }
+@inline export function portRelease(m: PortMap, port: u32): void { store<u16>(m.map + (<usize>port << 1), 0); }
+
+/** Claims (ip, port) for qd; port 0 picks an ephemeral port. Returns the port, or -errno. */
+export function portBind(m: PortMap, qd: u32, ip: u32, port: u32): i32 {
+  if (ip != 0 && ip != localIp) return -EADDRNOTAVAIL;
+  if (port > 65535) return -EINVAL;
+  if (port == 0) {
+    for (let i: u32 = 0; i < EPHEMERAL_COUNT; i++) {
+      const cand = EPHEMERAL_FIRST + (m.next + i) % EPHEMERAL_COUNT;
+      if (portOwner(m, cand) == 0) { port = cand; m.next = (m.next + i + 1) % EPHEMERAL_COUNT; break; }
+    }
+    if (port == 0) return -EADDRINUSE;
+  } else if (portOwner(m, port) != 0) {
+    return -EADDRINUSE;
+  }
+  store<u16>(m.map + (<usize>port << 1), <u16>(qd + 1));
+  return <i32>port;
+}

@@ -1,0 +1,288 @@
+// The sending and receiving machinery of an established connection: what to transmit now
+// (RFC 9293 §3.8, windows and congestion), acknowledgments, RTT and RTO (RFC 6298), NewReno
+// loss recovery (RFC 5681, RFC 6582), zero-window probes (RFC 9293 §3.8.6.1), receive
+// reassembly into the ring with out-of-order ranges, and the connection timers.
+import { count, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS } from "../../counters";
+import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
+import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs } from "../../config";
+import { timerStart, timerCancel } from "../../sched/timers";
+import { ETIMEDOUT } from "../../errno";
+import { nowNs } from "../clock";
+import { sendSegment } from "./output";
+import { Tcb, tcbIndex, tcbFree, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO,
+         SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
+import { connReset, wakePushers, wakePops } from "./events";
+
+export const T_TCP_RTO: u32 = 3;
+export const T_TCP_TIME_WAIT: u32 = 4;
+export const T_TCP_DELACK: u32 = 5;
+const RTO_MAX_NS: f64 = 60e9;          // RFC 6298 §2.5 allows a cap of at least 60 s
+const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
+
+/** Bytes sent and not yet acknowledged (a FIN counts one). */
+@inline export function inFlight(t: Tcb): u32 { return t.sndNxt - t.sndUna; }
+
+/** The sequence number of our FIN: right after the last queued byte. */
+@inline function finSeq(t: Tcb): u32 { return t.sndUna + t.slen; }
+
+export function armRto(t: Tcb): void {
+  timerCancel(t.rtoTimer);
+  t.rtoTimer = timerStart(T_TCP_RTO, tcbIndex(t), nowNs + t.rto);
+}
+
+function stopRto(t: Tcb): void {
+  timerCancel(t.rtoTimer);
+  t.rtoTimer = 0;
+}
+
+/** RFC 6298 §2.2–2.3 with a configurable floor. */
+export function rttSample(t: Tcb, r: f64): void {
+  if (r < 0) return;
+  if (t.srtt == 0) { t.srtt = r; t.rttvar = r / 2; }
+  else {
+    const d = t.srtt > r ? t.srtt - r : r - t.srtt;
+    t.rttvar = 0.75 * t.rttvar + 0.25 * d;
+    t.srtt = 0.875 * t.srtt + 0.125 * r;
+  }
+  t.rto = min(RTO_MAX_NS, max(tcpRtoMinNs, t.srtt + max(CLOCK_G_NS, 4 * t.rttvar)));
+}
+
+/** Sends whatever the send and congestion windows allow, then a FIN once the data is out. */
+export function tcpOutput(t: Tcb): void {
+  if (t.state < ESTABLISHED) return;
+  for (;;) {
+    const end = t.sndUna + t.slen;                      // first sequence number not queued
+    const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
+    const wnd = min(t.sndWnd, t.cwnd);
+    const usable: u32 = wnd > inFlight(t) ? wnd - inFlight(t) : 0;
+    if (unsent > 0 && usable > 0) {
+      const n = min(min(t.mss, unsent), usable);
+      // Nagle is off (RFC 896 is opt-in here): a small segment goes out at once.
+      if (!sendSegment(t, t.sndNxt, n, n == unsent ? ACK | PSH : ACK)) return;
+      if (t.rttTime == 0 && t.retransmitting == 0) { t.rttTime = nowNs; t.rttSeq = t.sndNxt + n; }
+      t.sndNxt += n;
+      if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+      if (t.rtoTimer == 0) armRto(t);
+      continue;
+    }
+    if (unsent == 0 && t.finQueued != 0 && t.sndNxt == end && (t.finSent == 0 || seqLt(t.sndNxt, t.sndMax))) {
+      if (!sendSegment(t, t.sndNxt, 0, FIN | ACK)) return;
+      t.finSent = 1;
+      t.sndNxt += 1;
+      if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+      if (t.state == ESTABLISHED) t.state = FIN_WAIT_1;
+      else if (t.state == CLOSE_WAIT) t.state = LAST_ACK;
+      if (t.rtoTimer == 0) armRto(t);
+      continue;
+    }
+    // Data waits behind a zero window: the RTO timer doubles as the persist timer.
+    if (unsent > 0 && t.sndWnd == 0 && t.rtoTimer == 0) armRto(t);
+    break;
+  }
+  if (t.ackPending != 0) sendAckNow(t);
+}
+
+export function sendAckNow(t: Tcb): void {
+  timerCancel(t.ackTimer);
+  t.ackTimer = 0;
+  sendSegment(t, t.sndNxt, 0, ACK);
+}
+
+/** Acknowledge now, or within the delayed-ACK time (RFC 1122 §4.2.3.2: at least every second segment). */
+export function scheduleAck(t: Tcb, immediate: bool): void {
+  t.ackPending++;
+  if (immediate || t.ackPending >= 2 || tcpDelayedAckNs <= 0) { sendAckNow(t); return; }
+  if (t.ackTimer == 0) t.ackTimer = timerStart(T_TCP_DELACK, tcbIndex(t), nowNs + tcpDelayedAckNs);
+}
+
+/** Retransmits the first unacknowledged segment (fast retransmit, partial ACKs). */
+function retransmitFirst(t: Tcb): void {
+  if (t.slen > 0) sendSegment(t, t.sndUna, min(t.mss, t.slen), ACK);
+  else if (t.finSent != 0) sendSegment(t, t.sndUna, 0, FIN | ACK);
+  count(C_TCP_RETRANSMITS);
+}
+
+/**
+ * A segment acknowledges `ack` with window `wnd` (already scaled). Returns false when the ACK
+ * was for data never sent (the caller answers with an ACK and drops the segment).
+ */
+export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEcr: u32, hasTs: bool, flagsFin: bool): bool {
+  if (seqGt(ack, t.sndMax)) return false;
+  const flight = inFlight(t);
+  if (seqGt(ack, t.sndUna)) {
+    let acked = ack - t.sndUna;
+    // RTT: the echoed timestamp, or the timed segment when nothing was retransmitted (Karn).
+    if (hasTs && tsEcr != 0) rttSample(t, (<f64>(<u32>(<u64>(nowNs / 1e6)) - tsEcr)) * 1e6);
+    else if (t.rttTime != 0 && seqGe(ack, t.rttSeq)) rttSample(t, nowNs - t.rttTime);
+    if (t.rttTime != 0 && seqGe(ack, t.rttSeq)) t.rttTime = 0;
+    const finAcked = t.finSent != 0 && seqGe(ack, finSeq(t) + 1);
+    const dataAcked = min(acked, t.slen);
+    t.slen -= dataAcked;
+    t.sndUna = ack;
+    if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
+    t.retries = 0;
+    t.retransmitting = 0;
+    // Congestion control: NewReno.
+    if (t.inRecovery != 0) {
+      if (seqGe(ack, t.recover)) {                     // full ACK: leave recovery (RFC 6582 §3.2 step 3)
+        t.cwnd = min(t.ssthresh, max(flight - acked, t.mss) + t.mss);
+        t.inRecovery = 0;
+      } else {                                         // partial ACK: next hole, deflate
+        retransmitFirst(t);
+        t.cwnd = t.cwnd > acked ? t.cwnd - acked + t.mss : t.mss;
+      }
+    } else if (t.cwnd < t.ssthresh) {
+      t.cwnd += min(acked, t.mss);                     // slow start (RFC 5681 §3.1, ABC L=1)
+    } else {
+      t.cwnd += max<u32>(1, t.mss * t.mss / t.cwnd);   // congestion avoidance
+    }
+    t.dupAcks = 0;
+    if (t.sndUna == t.sndMax) stopRto(t); else armRto(t);
+    if (finAcked) {
+      if (t.state == FIN_WAIT_1) t.state = FIN_WAIT_2;
+      else if (t.state == CLOSING) enterTimeWait(t);
+      else if (t.state == LAST_ACK) { tcbFinish(t); return true; }
+    }
+    wakePushers(t);
+  } else if (ack == t.sndUna && dlen == 0 && !flagsFin && flight > 0 && wnd == t.sndWnd) {
+    // A duplicate ACK (RFC 5681 §2).
+    t.dupAcks++;
+    if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
+      t.ssthresh = max(flight / 2, 2 * t.mss);
+      t.recover = t.sndMax;
+      t.cwnd = t.ssthresh + 3 * t.mss;
+      t.inRecovery = 1;
+      retransmitFirst(t);
+      count(C_TCP_FAST_RETRANSMITS);
+    } else if (t.dupAcks > 3 && t.inRecovery != 0) {
+      t.cwnd += t.mss;                                 // each further dup ACK: a segment left
+    }
+  }
+  // Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule).
+  if (seqLt(t.sndWl1, seq) || (t.sndWl1 == seq && seqLe(t.sndWl2, ack))) {
+    t.sndWnd = wnd;
+    t.sndWl1 = seq;
+    t.sndWl2 = ack;
+  }
+  return true;
+}
+
+/** Accepts segment data into the receive ring; returns true when it arrived out of order. */
+export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
+  if (seqLt(seq, t.rcvNxt)) {                          // trim what we already have
+    const skip = t.rcvNxt - seq;
+    if (skip >= dlen) return false;
+    data += skip; dlen -= skip; seq = t.rcvNxt;
+  }
+  const maxEnd = t.rcvNxt + (bufSize - t.rlen);        // never past the window we offered
+  if (seqGt(seq + dlen, maxEnd)) dlen = maxEnd - seq;
+  if (dlen == 0 || seqGe(seq, maxEnd)) return true;
+  ringWrite(t.rbuf, seq, data, dlen);
+  if (seq != t.rcvNxt) { addRange(t, seq, seq + dlen); return true; }
+  t.rcvNxt += dlen;
+  t.rlen += dlen;
+  // Pull in out-of-order ranges the new data reaches.
+  for (let merged = true; merged;) {
+    merged = false;
+    for (let i: u32 = 0; i < t.ooN; i++) {
+      const s = rangeStart(t, i), e = rangeEnd(t, i);
+      if (seqLe(s, t.rcvNxt)) {
+        if (seqGt(e, t.rcvNxt)) { t.rlen += e - t.rcvNxt; t.rcvNxt = e; }
+        removeRange(t, i);
+        merged = true;
+        break;
+      }
+    }
+  }
+  wakePops(t);
+  return t.ooN > 0;
+}
+
+@inline function rangePtr(t: Tcb, i: u32): usize { return changetype<usize>(t) + offsetof<Tcb>("ooS0") + (<usize>i << 3); }
+@inline function rangeStart(t: Tcb, i: u32): u32 { return load<u32>(rangePtr(t, i)); }
+@inline function rangeEnd(t: Tcb, i: u32): u32 { return load<u32>(rangePtr(t, i), 4); }
+
+function removeRange(t: Tcb, i: u32): void {
+  for (let k = i; k + 1 < t.ooN; k++) store<u64>(rangePtr(t, k), load<u64>(rangePtr(t, k + 1)));
+  t.ooN--;
+}
+
+/** Records [s, e), merging with ranges it touches; the newest range goes first (RFC 2018 §4). */
+function addRange(t: Tcb, s: u32, e: u32): void {
+  for (let i: u32 = 0; i < t.ooN;) {
+    const rs = rangeStart(t, i), re = rangeEnd(t, i);
+    if (seqLe(rs, e) && seqLe(s, re)) {
+      if (seqLt(rs, s)) s = rs;
+      if (seqGt(re, e)) e = re;
+      removeRange(t, i);
+    } else i++;
+  }
+  // Full: forget the oldest range (its bytes will simply be sent again).
+  if (<i32>t.ooN >= MAX_OOO) t.ooN--;
+  for (let k = t.ooN; k > 0; k--) store<u64>(rangePtr(t, k), load<u64>(rangePtr(t, k - 1)));
+  store<u32>(rangePtr(t, 0), s);
+  store<u32>(rangePtr(t, 0), e, 4);
+  t.ooN++;
+}
+
+export function enterTimeWait(t: Tcb): void {
+  t.state = TIME_WAIT;
+  stopRto(t);
+  timerCancel(t.twTimer);
+  t.twTimer = timerStart(T_TCP_TIME_WAIT, tcbIndex(t), nowNs + tcpTimeWaitNs);
+}
+
+/** The connection is over on our side: free it now if the application has let go of it. */
+export function tcbFinish(t: Tcb): void {
+  stopRto(t);
+  if (t.qd < 0) tcbFree(t);
+  else { timerCancel(t.twTimer); timerCancel(t.ackTimer); t.twTimer = 0; t.ackTimer = 0; t.state = DONE; }
+}
+
+/** Timers. */
+export function tcpTimer(kind: u32, t: Tcb): void {
+  if (kind == T_TCP_TIME_WAIT) { t.twTimer = 0; tcbFinish(t); return; }
+  if (kind == T_TCP_DELACK) { t.ackTimer = 0; if (t.ackPending != 0) sendAckNow(t); return; }
+  t.rtoTimer = 0;
+  if (t.state == SYN_SENT || t.state == SYN_RCVD) {
+    if (<i32>t.retries >= tcpSynRetries) { connReset(t, ETIMEDOUT); return; }
+    t.retries++;
+    t.rto = min(RTO_MAX_NS, t.rto * 2);
+    count(C_TCP_RETRANSMITS);
+    sendSegment(t, t.iss, 0, t.state == SYN_SENT ? SYN : SYN | ACK);
+    armRto(t);
+    return;
+  }
+  if (t.sndWnd == 0 && t.slen > 0 && inFlight(t) <= 1) {
+    // Persist (RFC 9293 §3.8.6.1): probe the zero window with one byte, backing off, without
+    // counting toward giving up: the peer answers each probe.
+    if (inFlight(t) == 0) {
+      sendSegment(t, t.sndNxt, 1, ACK);
+      t.sndNxt += 1;
+      if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+    } else {
+      sendSegment(t, t.sndUna, 1, ACK);
+    }
+    t.rto = min(RTO_MAX_NS, t.rto * 2);
+    armRto(t);
+    return;
+  }
+  if (t.sndMax != t.sndUna) {
+    // RFC 6298 §5.4–5.7 and RFC 5681 §3.1: back off, collapse the window, go back to SND.UNA.
+    if (<i32>t.retries >= tcpMaxRetries) { connReset(t, ETIMEDOUT); return; }
+    t.retries++;
+    t.ssthresh = max(inFlight(t) / 2, 2 * t.mss);
+    t.cwnd = t.mss;
+    t.inRecovery = 0;
+    t.dupAcks = 0;
+    t.recover = t.sndMax;
+    t.sndNxt = t.sndUna;
+    t.retransmitting = 1;
+    t.rttTime = 0;
+    t.rto = min(RTO_MAX_NS, t.rto * 2);
+    count(C_TCP_RETRANSMITS);
+    tcpOutput(t);
+    if (t.rtoTimer == 0) armRto(t);
+    return;
+  }
+}

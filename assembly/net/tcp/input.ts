@@ -1,0 +1,175 @@
+// Segment arrival, in the order of RFC 9293 §3.10.7: no connection (RST, or a SYN for a
+// listener), SYN-SENT, then for synchronized states: sequence check (with PAWS, RFC 7323 §5),
+// RST (RFC 5961 §3 challenge ACK unless exact), SYN (RFC 5961 §4 challenge ACK), ACK, data, FIN.
+import { slotUnref } from "../../mem/pool";
+import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OUT_OF_WINDOW,
+         D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGS_IN, C_TCP_CHALLENGE_ACKS } from "../../counters";
+import { tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck,
+         tcpHlen, tcpFlags, tcpWindow, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, tcpTsEcr } from "../../wire/tcp";
+import { tcpRtoInitialNs } from "../../config";
+import { ECONNREFUSED, ECONNRESET } from "../../errno";
+import { qComplete } from "../../sched/qtoken";
+import { timerCancel } from "../../sched/timers";
+import { sock, S_BACKLOG, S_PENDING } from "../socket";
+import { Tcb, tcb, tcbAlloc, tcbLookup, seqLt, seqLe, seqGt, seqGe,
+         SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
+import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto } from "./engine";
+import { sendSegment, sendReset, rcvWindow } from "./output";
+import { connReset, wakePops } from "./events";
+import { listenerFor, tcpIsn, negotiate, queueAccepted } from "./stream";
+
+export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
+  const r = tcpParse(p, len, src, dst);
+  if (r != TCP_OK) { count(r == TCP_BAD_CHECKSUM ? D_TCP_BAD_CHECKSUM : D_TCP_MALFORMED); slotUnref(slot); return; }
+  if (dst == 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }   // TCP is unicast only
+  count(C_TCP_SEGS_IN);
+  const i = tcbLookup(dst, tcpDstPort, src, tcpSrcPort);
+  if (i < 0) noConnection(src, dst, len - tcpHlen);
+  else {
+    const t = tcb(<u32>i);
+    if (t.state == SYN_SENT) synSent(t);
+    else segment(t, p + tcpHlen, len - tcpHlen);
+  }
+  slotUnref(slot);
+}
+
+/** RFC 9293 §3.10.7.1–2: a SYN for a listener opens a connection; anything else gets a RST. */
+function noConnection(src: u32, dst: u32, dlen: u32): void {
+  const flags = tcpFlags;
+  if ((flags & RST) != 0) return;
+  const l = listenerFor(tcpDstPort);
+  if (l >= 0 && (flags & (SYN | ACK)) == SYN) { passiveOpen(l, src, dst); return; }
+  count(D_TCP_NO_LISTENER);
+  if ((flags & ACK) != 0) sendReset(src, tcpDstPort, tcpSrcPort, tcpAck, 0, false);
+  else {
+    const segLen = dlen + ((flags & SYN) != 0 ? 1 : 0) + ((flags & FIN) != 0 ? 1 : 0);
+    sendReset(src, tcpDstPort, tcpSrcPort, 0, tcpSeq + segLen, true);
+  }
+}
+
+function passiveOpen(lqd: i32, src: u32, dst: u32): void {
+  const s = sock(<u32>lqd);
+  const pending = load<u32>(s + S_PENDING);
+  if (pending >= load<u32>(s + S_BACKLOG)) { count(D_TCP_SYN_QUEUE_FULL); return; }
+  const i = tcbAlloc();
+  if (i < 0) { count(D_TCP_NO_TCB); return; }
+  const t = tcb(<u32>i);
+  t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
+  t.listener = lqd;
+  t.irs = tcpSeq; t.rcvNxt = tcpSeq + 1;
+  t.iss = tcpIsn(dst, tcpDstPort, src, tcpSrcPort);
+  t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
+  negotiate(t, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, true);
+  t.sndWnd = tcpWindow;                                // never scaled in a SYN (RFC 7323 §2.2)
+  t.sndWl1 = tcpSeq; t.sndWl2 = t.iss;
+  t.rto = tcpRtoInitialNs;
+  t.state = SYN_RCVD;
+  store<u32>(s + S_PENDING, pending + 1);
+  sendSegment(t, t.iss, 0, SYN | ACK);
+  armRto(t);
+}
+
+/** RFC 9293 §3.10.7.3. */
+function synSent(t: Tcb): void {
+  const flags = tcpFlags;
+  const ack = tcpAck;
+  const hasAck = (flags & ACK) != 0;
+  if (hasAck && (seqLe(ack, t.iss) || seqGt(ack, t.sndNxt))) {
+    if ((flags & RST) == 0) sendReset(t.rip, t.lport, t.rport, ack, 0, false);
+    return;
+  }
+  if ((flags & RST) != 0) { if (hasAck) connReset(t, ECONNREFUSED); return; }
+  if ((flags & SYN) == 0) return;
+  t.irs = tcpSeq;
+  t.rcvNxt = tcpSeq + 1;
+  negotiate(t, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, true);
+  t.sndWnd = tcpWindow;
+  t.sndWl1 = tcpSeq;
+  t.sndWl2 = ack;
+  t.retries = 0;
+  if (hasAck) {
+    t.sndUna = ack;
+    t.state = ESTABLISHED;
+    armRtoCancel(t);                                   // nothing in flight after the handshake
+    if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }
+    sendAckNow(t);
+    tcpOutput(t);
+  } else {
+    t.state = SYN_RCVD;                                // simultaneous open (RFC 9293 §3.5, figure 8)
+    sendSegment(t, t.iss, 0, SYN | ACK);
+  }
+}
+
+function armRtoCancel(t: Tcb): void { timerCancel(t.rtoTimer); t.rtoTimer = 0; }
+
+/** RFC 9293 §3.10.7.4: the acceptability test, for a window of `wnd` bytes. */
+function acceptable(t: Tcb, seq: u32, segLen: u32, wnd: u32): bool {
+  if (segLen == 0) return wnd == 0 ? seq == t.rcvNxt : seqGe(seq, t.rcvNxt) && seqLt(seq, t.rcvNxt + wnd);
+  if (wnd == 0) return false;
+  return (seqGe(seq, t.rcvNxt) && seqLt(seq, t.rcvNxt + wnd))
+      || (seqGe(seq + segLen - 1, t.rcvNxt) && seqLt(seq + segLen - 1, t.rcvNxt + wnd));
+}
+
+function challengeAck(t: Tcb): void {
+  count(C_TCP_CHALLENGE_ACKS);
+  sendAckNow(t);
+}
+
+function segment(t: Tcb, data: usize, dlen: u32): void {
+  const flags = tcpFlags;
+  const seq = tcpSeq;
+  const segLen = dlen + ((flags & SYN) != 0 ? 1 : 0) + ((flags & FIN) != 0 ? 1 : 0);
+  // PAWS (RFC 7323 §5.3): an older timestamp marks an old duplicate.
+  const paws = t.tsOk != 0 && tcpHasTs && (flags & RST) == 0 && seqLt(tcpTsVal, t.tsRecent);
+  if (paws || !acceptable(t, seq, segLen, rcvWindow(t))) {
+    count(D_TCP_OUT_OF_WINDOW);
+    if ((flags & RST) == 0) sendAckNow(t);
+    return;
+  }
+  if ((flags & RST) != 0) {
+    if (seq == t.rcvNxt) connReset(t, ECONNRESET);    // RFC 5961 §3.2: exact match only
+    else challengeAck(t);
+    return;
+  }
+  if ((flags & SYN) != 0) { challengeAck(t); return; } // RFC 5961 §4.2
+  if ((flags & ACK) == 0) return;
+  // Timestamps: remember the peer's for echoing (RFC 7323 §4.3), from segments at the left edge.
+  if (t.tsOk != 0 && tcpHasTs && seqLe(seq, t.rcvNxt)) t.tsRecent = tcpTsVal;
+  if (t.state == SYN_RCVD) {
+    if (!(seqLt(t.sndUna, tcpAck) && seqLe(tcpAck, t.sndNxt))) {
+      sendReset(t.rip, t.lport, t.rport, tcpAck, 0, false);
+      return;
+    }
+    t.state = ESTABLISHED;
+    t.sndUna = tcpAck;
+    t.sndWnd = tcpWindow << t.sndShift;
+    t.sndWl1 = seq; t.sndWl2 = tcpAck;
+    t.retries = 0;
+    armRtoCancel(t);
+    if (t.listener >= 0) queueAccepted(t);
+    else if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }   // simultaneous open
+  } else if (!processAck(t, tcpAck, tcpWindow << t.sndShift, seq, dlen, tcpTsEcr, tcpHasTs, (flags & FIN) != 0)) {
+    sendAckNow(t);                                      // ACK for data never sent
+    return;
+  }
+  if (t.state == 0 || t.state > TIME_WAIT) return;     // the ACK closed it (LAST_ACK)
+  let outOfOrder = false;
+  if (dlen > 0 && (t.state == ESTABLISHED || t.state == FIN_WAIT_1 || t.state == FIN_WAIT_2)) {
+    outOfOrder = receiveData(t, seq, data, dlen);
+  }
+  if ((flags & FIN) != 0 && seq + dlen == t.rcvNxt && t.peerFin == 0) {
+    t.rcvNxt += 1;
+    t.peerFin = 1;
+    if (t.state == ESTABLISHED || t.state == SYN_RCVD) t.state = CLOSE_WAIT;
+    else if (t.state == FIN_WAIT_1) t.state = CLOSING;
+    else if (t.state == FIN_WAIT_2) enterTimeWait(t);
+    wakePops(t);
+    sendAckNow(t);
+  } else if ((flags & FIN) != 0 && t.state == TIME_WAIT) {
+    enterTimeWait(t);                                  // a retransmitted FIN: ACK it again, restart 2·MSL
+    sendAckNow(t);
+  } else if (dlen > 0) {
+    scheduleAck(t, outOfOrder);
+  }
+  if (t.state == CLOSING || t.state == CLOSE_WAIT || t.state == ESTABLISHED || t.state == FIN_WAIT_1) tcpOutput(t);
+}

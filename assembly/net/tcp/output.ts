@@ -1,0 +1,69 @@
+// Building and sending segments. Data comes from the connection's send ring; options follow
+// RFC 7323 (timestamps, window scale) and RFC 2018 (SACK), written by wire/tcp.ts in Linux's order.
+import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
+import { count, D_NO_BUFFER, C_TCP_SEGS_OUT, C_TCP_RESETS_SENT } from "../../counters";
+import { tcpEmitOptions, tcpEmitHeader, tcpSackBlocks, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
+import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
+import { ETH_HLEN } from "../../wire/eth";
+import { localIp, mtu } from "../../config";
+import { ipOutput } from "../ip";
+import { nowNs } from "../clock";
+import { Tcb, ringRead, bufSize, SYN_SENT } from "./tcb";
+
+/** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks). */
+@inline export function tsNow(): u32 { return <u32>(<u64>(nowNs / 1e6)); }
+
+/** The receive window we advertise, before scaling. */
+@inline export function rcvWindow(t: Tcb): u32 { return bufSize - t.rlen; }
+
+/** Copies up to 3 (with timestamps) or 4 out-of-order ranges into the SACK block scratch. */
+function sackBlocks(t: Tcb, max: u32): u32 {
+  const n = min(t.ooN, max);
+  const src = changetype<usize>(t) + offsetof<Tcb>("ooS0");
+  for (let i: u32 = 0; i < n; i++) {
+    store<u32>(tcpSackBlocks + (<usize>i << 3), load<u32>(src + (<usize>i << 3)));
+    store<u32>(tcpSackBlocks + (<usize>i << 3) + 4, load<u32>(src + (<usize>i << 3) + 4));
+  }
+  return n;
+}
+
+/**
+ * Sends one segment: `len` bytes of the send ring from `seq` with `flags`. SYN segments carry
+ * MSS, SACK-permitted, timestamps and window scale (a SYN-ACK only those the peer offered).
+ */
+export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): bool {
+  const s = slotAlloc(SMALL_CAP);
+  if (s < 0) { count(D_NO_BUFFER); return false; }
+  const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
+  const syn = (flags & SYN) != 0;
+  const offerAll = syn && t.state == SYN_SENT;
+  const mss: u32 = syn ? <u32>mtu - IP_HLEN - TCP_HLEN : 0;
+  const ws: i32 = syn && (offerAll || t.rcvShift != 0 || t.sndShift != 0) ? <i32>t.rcvShift : -1;
+  const sackPerm = syn && (offerAll || t.sackOk != 0);
+  const ts = offerAll || t.tsOk != 0;
+  const sacks = !syn && t.sackOk != 0 ? sackBlocks(t, ts ? 3 : 4) : 0;
+  const optLen = tcpEmitOptions(tcp + TCP_HLEN, mss, ws, sackPerm, ts, tsNow(), t.tsRecent, sacks);
+  // Never more than one MTU, whatever the options took.
+  len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
+  if (len > 0) ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
+  let win = rcvWindow(t);
+  win = syn ? min(win, 65535) : min(win >> t.rcvShift, 65535);
+  const ackNo = (flags & ACK) != 0 ? t.rcvNxt : 0;
+  tcpEmitHeader(tcp, t.lport, t.rport, seq, ackNo, flags, win, 0, optLen, len, localIp, t.rip);
+  if ((flags & ACK) != 0) {
+    t.ackPending = 0;
+  }
+  count(C_TCP_SEGS_OUT);
+  return ipOutput(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) >= 0;
+}
+
+/** A reset for a segment that has no connection (RFC 9293 §3.10.7.1), from our address. */
+export function sendReset(rip: u32, lport: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
+  const s = slotAlloc(SMALL_CAP);
+  if (s < 0) { count(D_NO_BUFFER); return; }
+  const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
+  tcpEmitHeader(tcp, lport, rport, seq, withAck ? ack : 0, withAck ? RST | ACK : RST, 0, 0, 0, 0, localIp, rip);
+  count(C_TCP_RESETS_SENT);
+  ipOutput(<u32>s, tcp, TCP_HLEN, rip, PROTO_TCP);
+}
+

@@ -1,0 +1,333 @@
+// TCP sockets on the PDPIX API: bind, listen with a bounded backlog, accept, connect with
+// retries, push (completes once the data is in the send buffer, back-pressure when it is full),
+// pop (in-order bytes; a zero-length result at end of stream) and close (FIN after the data).
+import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LARGE_CAP } from "../../mem/pool";
+import { count, D_NO_BUFFER } from "../../counters";
+import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
+         OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
+import { localIp, mtu, tcpRtoInitialNs } from "../../config";
+import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, ECONNRESET, EPIPE } from "../../errno";
+import { hostRandom } from "../../host";
+import { SYN } from "../../wire/tcp";
+import { IP_HLEN } from "../../wire/ipv4";
+import { sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_PENDING,
+         S_LISTENING, S_POPHEAD, S_POPTAIL, SOCK_STREAM } from "../socket";
+import { PortMap, portMapInit, portBind, portOwner, portRelease } from "../ports";
+import { nowNs } from "../clock";
+import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, nTcb, bufSize, ringWrite, ringRead,
+         CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
+import { tcpOutput, sendAckNow, armRto } from "./engine";
+import { sendSegment, sendReset, rcvWindow } from "./output";
+import { unlistenOne } from "./events";
+
+export const K_TCP_POP: u8 = 3;
+export const K_TCP_PUSH: u8 = 4;
+export const K_TCP_ACCEPT: u8 = 5;
+
+export const tcpPorts = changetype<PortMap>(memory.data(16, 8));
+let isnKey: u32 = 0;
+
+export function tcpInit(): bool {
+  isnKey = hostRandom();
+  return tcbInit() && portMapInit(tcpPorts);
+}
+
+/** RFC 6528: a 4 µs clock plus a keyed hash of the connection's addresses. */
+export function tcpIsn(lip: u32, lport: u32, rip: u32, rport: u32): u32 {
+  let h = isnKey ^ lip ^ (rip * 0x9e3779b1) ^ ((lport << 16) | rport);
+  h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13; h *= 0xc2b2ae35; h ^= h >> 16;
+  return h + <u32>(<u64>(nowNs / 4000));
+}
+
+/** Our window-scale shift: the smallest that fits the receive buffer in 16 bits (RFC 7323 §2.3). */
+export function ourWindowShift(): u32 {
+  let s: u32 = 0;
+  while ((bufSize >> s) > 65535) s++;
+  return s;
+}
+
+/** The socket's control block, or null. */
+export function tcbOf(qd: u32): Tcb | null {
+  const i = load<u32>(sock(qd) + S_TCB);
+  return i == 0 ? null : tcb(i - 1);
+}
+
+function appendWaiter(headPtr: usize, tailPtr: usize, q: u32): void {
+  store<u32>(qEntry(q) + Q_NEXT, 0);
+  const tail = load<u32>(tailPtr);
+  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, q + 1);
+  else store<u32>(headPtr, q + 1);
+  store<u32>(tailPtr, q + 1);
+}
+
+/** Removes the head waiter (which must be q) and returns the next one + 1. */
+function popWaiter(headPtr: usize, tailPtr: usize, q: u32): u32 {
+  const next = load<u32>(qEntry(q) + Q_NEXT);
+  store<u32>(headPtr, next);
+  if (next == 0) store<u32>(tailPtr, 0);
+  return next;
+}
+
+export function tcpBind(qd: u32, ip: u32, port: u32): i32 {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) != 0) return EINVAL;
+  const p = portBind(tcpPorts, qd, ip, port);
+  if (p < 0) return -p;
+  store<u8>(s + S_BOUND, 1);
+  store<u32>(s + S_LIP, ip);
+  store<u32>(s + S_LPORT, <u32>p);
+  return 0;
+}
+
+export function tcpListen(qd: u32, backlog: i32): i32 {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) == 0 || load<u32>(s + S_TCB) != 0) return EINVAL;
+  store<u32>(s + S_LISTENING, 1);
+  store<u32>(s + S_BACKLOG, <u32>min(max(backlog, 1), 4096));
+  return 0;
+}
+
+/** The listening socket for a local port, or -1. */
+export function listenerFor(port: u32): i32 {
+  const owner = portOwner(tcpPorts, port);
+  if (owner == 0) return -1;
+  return load<u32>(sock(owner - 1) + S_LISTENING) != 0 ? <i32>(owner - 1) : -1;
+}
+
+export function tcpAccept(qd: u32): i32 {
+  const s = sock(qd);
+  if (load<u32>(s + S_LISTENING) == 0) return -EINVAL;
+  const q = qAlloc(OP_ACCEPT, K_TCP_ACCEPT, <i32>qd);
+  if (q < 0) return -ENOBUFS;
+  appendWaiter(s + S_POPHEAD, s + S_POPTAIL, <u32>q);
+  if (load<u32>(s + S_POPHEAD) == <u32>q + 1) tcpAcceptPoll(<u32>q);
+  return q;
+}
+
+/** A connection finished its handshake: queue it for accept (RFC 9293's "LISTEN queue"). */
+export function queueAccepted(t: Tcb): void {
+  const s = sock(<u32>t.listener);
+  const me = tcbIndex(t) + 1;
+  t.nextAccept = 0;
+  const tail = load<u32>(s + S_ACCEPT_TAIL);
+  if (tail != 0) tcb(tail - 1).nextAccept = me;
+  else store<u32>(s + S_ACCEPT_HEAD, me);
+  store<u32>(s + S_ACCEPT_TAIL, me);
+  const w = load<u32>(s + S_POPHEAD);
+  if (w != 0) qWake(w - 1);
+}
+
+export function tcpAcceptPoll(q: u32): void {
+  const e = qEntry(q);
+  const lqd = <u32>load<i32>(e + Q_QD);
+  const s = sock(lqd);
+  if (load<u32>(s + S_POPHEAD) != q + 1) return;
+  for (;;) {
+    const head = load<u32>(s + S_ACCEPT_HEAD);
+    if (head == 0) return;
+    const t = tcb(head - 1);
+    store<u32>(s + S_ACCEPT_HEAD, t.nextAccept);
+    if (t.nextAccept == 0) store<u32>(s + S_ACCEPT_TAIL, 0);
+    t.nextAccept = 0;
+    unlistenOne(t);
+    if (t.state == DONE || t.state == CLOSED) { tcbFree(t); continue; }  // reset while queued
+    const nqd = sockAlloc(SOCK_STREAM);
+    if (nqd < 0) { sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false); tcbFree(t); qComplete(q, ENOMEM); popWaiter(s + S_POPHEAD, s + S_POPTAIL, q); return; }
+    const ns = sock(<u32>nqd);
+    store<u32>(ns + S_TCB, tcbIndex(t) + 1);
+    store<u32>(ns + S_LIP, t.lip);
+    store<u32>(ns + S_LPORT, t.lport);
+    t.qd = nqd;
+    store<i32>(e + Q_NEWQD, nqd);
+    store<u32>(e + Q_IP, t.rip);
+    store<u32>(e + Q_PORT, t.rport);
+    const next = popWaiter(s + S_POPHEAD, s + S_POPTAIL, q);
+    qComplete(q, 0);
+    if (next != 0 && load<u32>(s + S_ACCEPT_HEAD) != 0) qWake(next - 1);
+    return;
+  }
+}
+
+/** Settles what both SYNs offered (RFC 9293 §3.7.1, RFC 7323, RFC 2018). */
+export function negotiate(t: Tcb, peerMss: u32, peerWs: i32, peerSackPerm: bool, peerTs: bool, tsVal: u32, ourTs: bool): void {
+  t.mss = min(peerMss != 0 ? peerMss : 536, <u32>mtu - IP_HLEN - 20);
+  t.tsOk = peerTs && ourTs ? 1 : 0;
+  if (t.tsOk != 0) { t.tsRecent = tsVal; t.mss -= 12; }
+  t.sackOk = peerSackPerm ? 1 : 0;
+  if (peerWs >= 0) { t.sndShift = <u32>peerWs; t.rcvShift = ourWindowShift(); }
+  else { t.sndShift = 0; t.rcvShift = 0; }
+  t.cwnd = 10 * t.mss;                                 // RFC 6928 initial window
+  t.ssthresh = 0xffffffff;
+}
+
+export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
+  const s = sock(qd);
+  if (load<u32>(s + S_TCB) != 0) return -EISCONN;
+  if (load<u32>(s + S_LISTENING) != 0) return -EINVAL;
+  if (ip == 0 || port == 0 || port > 65535) return -EINVAL;
+  if (load<u8>(s + S_BOUND) == 0) { const r = tcpBind(qd, 0, 0); if (r != 0) return -r; }
+  const i = tcbAlloc();
+  if (i < 0) return -ENOBUFS;
+  const q = qAlloc(OP_CONNECT, 0, <i32>qd);
+  if (q < 0) { tcbFree(tcb(<u32>i)); return -ENOBUFS; }
+  const t = tcb(<u32>i);
+  t.lip = localIp; t.lport = load<u32>(s + S_LPORT); t.rip = ip; t.rport = port;
+  t.iss = tcpIsn(t.lip, t.lport, ip, port);
+  t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
+  t.rcvShift = ourWindowShift();
+  t.mss = <u32>mtu - IP_HLEN - 20;
+  t.rto = tcpRtoInitialNs;
+  t.qd = <i32>qd;
+  t.state = SYN_SENT;
+  t.connectQt = <u32>q + 1;
+  store<u32>(s + S_TCB, <u32>i + 1);
+  sendSegment(t, t.iss, 0, SYN);
+  armRto(t);
+  return q;
+}
+
+export function tcpPush(qd: u32, ptr: usize, len: u32): i32 {
+  const t = tcbOf(qd);
+  if (t === null) return -ENOTCONN;
+  const src = slotOf(ptr);
+  if (src < 0 || !slotApp(<u32>src) || ptr < slotData(<u32>src) || ptr + len > slotData(<u32>src) + slotCap(<u32>src)) return -EINVAL;
+  const q = qAlloc(OP_PUSH, K_TCP_PUSH, <i32>qd);
+  if (q < 0) return -ENOBUFS;
+  if (t.reset != 0) { qComplete(<u32>q, ECONNRESET); return q; }
+  if (t.finQueued != 0) { qComplete(<u32>q, EPIPE); return q; }
+  if (t.state != ESTABLISHED && t.state != CLOSE_WAIT) { qComplete(<u32>q, ENOTCONN); return q; }
+  const e = qEntry(<u32>q);
+  store<u32>(e + Q_PTR, <u32>ptr);
+  store<u32>(e + Q_LEN, len);
+  store<u32>(e + Q_AUX, 0);
+  const tp = changetype<usize>(t);
+  appendWaiter(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), <u32>q);
+  if (t.pushHead == <u32>q + 1) tcpPushPoll(<u32>q);
+  return q;
+}
+
+/** Copies as much of the oldest push as the send buffer takes; completes it when all is in. */
+export function tcpPushPoll(q: u32): void {
+  const e = qEntry(q);
+  const t = tcbOf(<u32>load<i32>(e + Q_QD));
+  if (t === null || t.pushHead != q + 1) return;
+  const len = load<u32>(e + Q_LEN);
+  let done = load<u32>(e + Q_AUX);
+  const n = min(len - done, bufSize - t.slen);
+  if (n > 0) {
+    ringWrite(t.sbuf, t.sndUna + t.slen, <usize>load<u32>(e + Q_PTR) + done, n);
+    t.slen += n;
+    done += n;
+    store<u32>(e + Q_AUX, done);
+  }
+  if (done == len) {
+    const tp = changetype<usize>(t);
+    const next = popWaiter(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), q);
+    store<u32>(e + Q_PTR, 0);
+    store<u32>(e + Q_LEN, 0);
+    qComplete(q, 0);
+    if (next != 0) qWake(next - 1);
+  }
+  if (n > 0) tcpOutput(t);
+}
+
+export function tcpPop(qd: u32): i32 {
+  const t = tcbOf(qd);
+  if (t === null) return -ENOTCONN;
+  const q = qAlloc(OP_POP, K_TCP_POP, <i32>qd);
+  if (q < 0) return -ENOBUFS;
+  const tp = changetype<usize>(t);
+  appendWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), <u32>q);
+  if (t.popHead == <u32>q + 1) tcpPopPoll(<u32>q);
+  return q;
+}
+
+/** Hands the oldest pop the bytes that are in order, or end of stream, or the reset. */
+export function tcpPopPoll(q: u32): void {
+  const e = qEntry(q);
+  const t = tcbOf(<u32>load<i32>(e + Q_QD));
+  if (t === null || t.popHead != q + 1) return;
+  const tp = changetype<usize>(t);
+  if (t.reset != 0) {
+    popWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
+    qComplete(q, ECONNRESET);
+    return;
+  }
+  if (t.rlen == 0 && t.peerFin == 0) return;
+  if (t.rlen > 0) {
+    const n = min(t.rlen, t.rlen <= SMALL_CAP - 2 ? SMALL_CAP - 2 : LARGE_CAP - 2);
+    const s = slotAlloc(n + 2);
+    if (s < 0) { count(D_NO_BUFFER); return; }       // retried on the next wake
+    const before = rcvWindow(t);
+    const dst = slotData(<u32>s) + 2;
+    ringRead(t.rbuf, t.rcvNxt - t.rlen, dst, n);
+    t.rlen -= n;
+    giveToApp(<u32>s, dst);
+    store<u32>(e + Q_PTR, <u32>dst);
+    store<u32>(e + Q_LEN, n);
+    // RFC 9293 §3.8.6.2.2: announce the window once it has opened by a segment or half the buffer.
+    if (before < t.mss || rcvWindow(t) - before >= bufSize / 2) t.ackPending++;
+  } else {
+    store<u32>(e + Q_PTR, 0);                         // end of stream: a zero-length result
+    store<u32>(e + Q_LEN, 0);
+  }
+  store<u32>(e + Q_IP, t.rip);
+  store<u32>(e + Q_PORT, t.rport);
+  const next = popWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
+  qComplete(q, 0);
+  if (t.ackPending != 0 && t.state >= ESTABLISHED) sendAckNow(t);
+  if (next != 0 && (t.rlen > 0 || t.peerFin != 0)) qWake(next - 1);
+}
+
+function failAll(head: u32, err: i32): void {
+  while (head != 0) {
+    const next = load<u32>(qEntry(head - 1) + Q_NEXT);
+    qComplete(head - 1, err);
+    head = next;
+  }
+}
+
+export function tcpClose(qd: u32): void {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) != 0 && portOwner(tcpPorts, load<u32>(s + S_LPORT)) == qd + 1) {
+    portRelease(tcpPorts, load<u32>(s + S_LPORT));
+  }
+  if (load<u32>(s + S_LISTENING) != 0) {
+    // Embryonic and unaccepted connections die with their listener.
+    for (let i: u32 = 0; i < nTcb; i++) {
+      const t = tcb(i);
+      if (t.state == CLOSED || t.listener != <i32>qd) continue;
+      if (t.state != DONE) sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
+      tcbFree(t);
+    }
+    failAll(load<u32>(s + S_POPHEAD), ECANCELED);
+    return;
+  }
+  const t = tcbOf(qd);
+  if (t === null) return;
+  failAll(t.popHead, ECANCELED);
+  failAll(t.pushHead, ECANCELED);
+  t.popHead = t.popTail = t.pushHead = t.pushTail = 0;
+  if (t.connectQt != 0) { qComplete(t.connectQt - 1, ECANCELED); t.connectQt = 0; }
+  t.qd = -1;
+  if (t.state == SYN_SENT || t.state == DONE || t.state == CLOSED) { tcbFree(t); return; }
+  if (t.state == SYN_RCVD || t.state == ESTABLISHED || t.state == CLOSE_WAIT) {
+    t.finQueued = 1;
+    tcpOutput(t);
+  }
+}
+
+export function tcpSockname(qd: u32, peer: bool, out: usize): i32 {
+  const t = tcbOf(qd);
+  if (peer) {
+    if (t === null || t.state == SYN_SENT) return ENOTCONN;
+    store<u32>(out, t.rip);
+    store<u32>(out + 4, t.rport);
+    return 0;
+  }
+  const s = sock(qd);
+  store<u32>(out, t !== null ? t.lip : load<u32>(s + S_LIP));
+  store<u32>(out + 4, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
+  return 0;
+}
+

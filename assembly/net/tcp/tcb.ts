@@ -1,0 +1,141 @@
+// TCP control blocks (RFC 9293 §3.3.1): a flat table, each with a send and a receive byte ring
+// carved at init. Sequence numbers compare modulo 2^32 (RFC 9293 §3.4).
+import { carve } from "../../mem/layout";
+import { tcpMaxConnections, tcpBuffer } from "../../config";
+import { timerCancel } from "../../sched/timers";
+
+export const CLOSED: u8 = 0;
+export const SYN_SENT: u8 = 1;
+export const SYN_RCVD: u8 = 2;
+export const ESTABLISHED: u8 = 3;
+export const FIN_WAIT_1: u8 = 4;
+export const FIN_WAIT_2: u8 = 5;
+export const CLOSE_WAIT: u8 = 6;
+export const CLOSING: u8 = 7;
+export const LAST_ACK: u8 = 8;
+export const TIME_WAIT: u8 = 9;
+export const DONE: u8 = 10;       // over, but its socket still names it: not reused until closed
+
+export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as SACK blocks)
+
+@unmanaged export class Tcb {
+  state: u8;
+  sackOk: u8;            // both sides sent SACK-permitted
+  tsOk: u8;              // both sides sent timestamps
+  finQueued: u8;         // the application closed: FIN goes after the queued data
+  finSent: u8;
+  peerFin: u8;           // the peer's FIN is in (pops see end of stream)
+  reset: u8;             // the connection was reset: pending and future operations fail
+  retransmitting: u8;    // Karn: no RTT sample from retransmitted data
+  qd: i32;               // the socket, -1 while embryonic or after the application closed it
+  listener: i32;         // the listening socket of a passive open, -1 otherwise
+  lip: u32; lport: u32; rip: u32; rport: u32;
+  iss: u32; sndUna: u32; sndNxt: u32; sndMax: u32; sndWnd: u32; sndWl1: u32; sndWl2: u32;
+  sndShift: u32;         // the peer's window scale
+  rcvShift: u32;         // ours
+  mss: u32;              // what we send per segment
+  irs: u32; rcvNxt: u32;
+  tsRecent: u32;
+  srtt: f64; rttvar: f64; rto: f64; rttTime: f64;
+  rttSeq: u32; retries: u32;
+  cwnd: u32; ssthresh: u32; dupAcks: u32; recover: u32; inRecovery: u32;
+  rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32;
+  sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
+  rbuf: u32; rlen: u32;  // in-order bytes not yet popped, ending at rcvNxt
+  ooN: u32;
+  ooS0: u32; ooE0: u32; ooS1: u32; ooE1: u32; ooS2: u32; ooE2: u32; ooS3: u32; ooE3: u32;
+  popHead: u32; popTail: u32;    // pop qtokens + 1
+  pushHead: u32; pushTail: u32;  // push qtokens + 1 waiting for send-buffer room
+  connectQt: u32;                // + 1
+  nextAccept: u32;               // tcb + 1: the listener's queue of established, unaccepted connections
+}
+
+let table: usize = 0;
+let buffers: usize = 0;
+export let nTcb: u32 = 0;
+export let bufSize: u32 = 0;
+let memo: i32 = -1;
+
+export function tcbInit(): bool {
+  nTcb = <u32>tcpMaxConnections;
+  bufSize = <u32>tcpBuffer;
+  table = carve(<usize>nTcb * offsetof<Tcb>(), 64);
+  buffers = carve(<usize>nTcb * <usize>bufSize * 2, 4096);
+  return table != 0 && buffers != 0;
+}
+
+@inline export function tcb(i: u32): Tcb { return changetype<Tcb>(table + <usize>i * offsetof<Tcb>()); }
+@inline export function tcbIndex(t: Tcb): u32 { return <u32>((changetype<usize>(t) - table) / offsetof<Tcb>()); }
+
+@inline export function seqLt(a: u32, b: u32): bool { return <i32>(a - b) < 0; }
+@inline export function seqLe(a: u32, b: u32): bool { return <i32>(a - b) <= 0; }
+@inline export function seqGt(a: u32, b: u32): bool { return <i32>(a - b) > 0; }
+@inline export function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
+
+/** A free control block, zeroed, with its buffers attached; -1 when the table is full. */
+export function tcbAlloc(): i32 {
+  for (let i: u32 = 0; i < nTcb; i++) {
+    const t = tcb(i);
+    if (t.state != CLOSED) continue;
+    memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
+    t.qd = -1;
+    t.listener = -1;
+    t.sbuf = <u32>(buffers + <usize>i * <usize>bufSize * 2);
+    t.rbuf = t.sbuf + bufSize;
+    return <i32>i;
+  }
+  return -1;
+}
+
+export function tcbStopTimers(t: Tcb): void {
+  timerCancel(t.rtoTimer);
+  timerCancel(t.twTimer);
+  timerCancel(t.ackTimer);
+  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0;
+}
+
+export function tcbFree(t: Tcb): void {
+  tcbStopTimers(t);
+  t.state = CLOSED;
+  if (memo == <i32>tcbIndex(t)) memo = -1;
+}
+
+/** The connection for a segment's 4-tuple (src is the peer), or -1. */
+export function tcbLookup(lip: u32, lport: u32, rip: u32, rport: u32): i32 {
+  if (memo >= 0) {
+    const m = tcb(<u32>memo);
+    if (m.state != CLOSED && m.state != DONE && m.rport == rport && m.lport == lport && m.rip == rip && m.lip == lip) return memo;
+  }
+  for (let i: u32 = 0; i < nTcb; i++) {
+    const t = tcb(i);
+    if (t.state != CLOSED && t.state != DONE && t.rport == rport && t.lport == lport && t.rip == rip && t.lip == lip) { memo = <i32>i; return <i32>i; }
+  }
+  return -1;
+}
+
+/** Connections in a state, for tests and stats. */
+export function tcbCount(state: u8): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < nTcb; i++) if (tcb(i).state == state) n++;
+  return n;
+}
+
+// ---- byte rings (bufSize is a power of two; positions are sequence numbers masked) ----
+
+/** Copies n bytes from src into ring `ring` starting at sequence position seq. */
+export function ringWrite(ring: u32, seq: u32, src: usize, n: u32): void {
+  const mask = bufSize - 1;
+  const at = seq & mask;
+  const first = min(n, bufSize - at);
+  memory.copy(<usize>ring + at, src, first);
+  if (first < n) memory.copy(<usize>ring, src + first, n - first);
+}
+
+/** Copies n bytes out of ring `ring` starting at sequence position seq. */
+export function ringRead(ring: u32, seq: u32, dst: usize, n: u32): void {
+  const mask = bufSize - 1;
+  const at = seq & mask;
+  const first = min(n, bufSize - at);
+  memory.copy(dst, <usize>ring + at, first);
+  if (first < n) memory.copy(dst + first, <usize>ring, n - first);
+}
