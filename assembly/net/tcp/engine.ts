@@ -82,10 +82,16 @@ export function tcpOutput(t: Tcb): void {
   if (t.ackPending != 0) sendAckNow(t);
 }
 
+/**
+ * A pure ACK carries SND.MAX, not SND.NXT (as BSD's tcp_output does): after a timeout rewinds
+ * SND.NXT, an older sequence number would look like an old duplicate to a peer that already has
+ * those bytes, it would answer with an ACK of its own, and two rewound senders would trade ACKs
+ * forever.
+ */
 export function sendAckNow(t: Tcb): void {
   timerCancel(t.ackTimer);
   t.ackTimer = 0;
-  sendSegment(t, t.sndNxt, 0, ACK);
+  sendSegment(t, t.sndMax, 0, ACK);
 }
 
 /** Acknowledge now, or within the delayed-ACK time (RFC 1122 §4.2.3.2: at least every second segment). */

@@ -153,6 +153,12 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
     return;
   }
   if (t.state == 0 || t.state > TIME_WAIT) return;     // the ACK closed it (LAST_ACK)
+  if (dlen > 0 && t.qd < 0 && t.listener < 0) {
+    // RFC 1122 §4.2.2.13: data for a connection the application has closed is lost; say so.
+    sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
+    connReset(t, ECONNRESET);
+    return;
+  }
   let outOfOrder = false;
   if (dlen > 0 && (t.state == ESTABLISHED || t.state == FIN_WAIT_1 || t.state == FIN_WAIT_2)) {
     outOfOrder = receiveData(t, seq, data, dlen);

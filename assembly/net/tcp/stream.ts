@@ -311,6 +311,12 @@ export function tcpClose(qd: u32): void {
   if (t.connectQt != 0) { qComplete(t.connectQt - 1, ECANCELED); t.connectQt = 0; }
   t.qd = -1;
   if (t.state == SYN_SENT || t.state == DONE || t.state == CLOSED) { tcbFree(t); return; }
+  if (t.rlen > 0 && t.state >= ESTABLISHED) {
+    // RFC 1122 §4.2.2.13: closing with received data unread loses it: reset, as Linux does.
+    sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
+    tcbFree(t);
+    return;
+  }
   if (t.state == SYN_RCVD || t.state == ESTABLISHED || t.state == CLOSE_WAIT) {
     t.finQueued = 1;
     tcpOutput(t);

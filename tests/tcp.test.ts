@@ -1,0 +1,209 @@
+// TCP in the Wasm stack: byte-exact transfers (SHA-256) both ways, clean and under seeded loss,
+// reordering, duplication and corruption; connection setup and teardown with their errnos; the
+// exact bytes of a handshake and of a reset, against a scripted host and the Linux capture.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { sockaddr, Opcode, AF_INET, SOCK_STREAM } from "../host/libos.js";
+import { ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTCONN, EINVAL } from "../host/errno.js";
+import { pair, withHost, pcapFrames, stack, mac, eth, ipv4, hex, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
+import { connectPair, transfer, runUntil, states } from "./tcp.helpers.js";
+import { LoopbackLink } from "../host/backends/loopback.js";
+import { VirtualClock } from "../host/clock.js";
+
+const SOAK = !!process.env.DEMIWASM_SOAK;
+
+test("1 MiB each way at once over a clean link, byte-exact", () => {
+  const p = pair();
+  const { sa, cb } = connectPair(p);
+  const r = transfer(p, [
+    { from: p.b, fromQd: cb, to: p.a, toQd: sa, total: 1 << 20, seed: 1 },
+    { from: p.a, fromQd: sa, to: p.b, toQd: cb, total: 1 << 20, seed: 2 },
+  ]);
+  for (const x of r) assert.is(x.got, x.sent);
+  assert.is(p.a.counters()["tcp.retransmits"], 0);
+});
+
+const SEEDS = SOAK ? 50 : 20;
+const BYTES = SOAK ? 64 << 20 : 192 << 10;
+test(`${SEEDS} seeds of 5% loss, 5% reordering, 1% duplication, 0.1% corruption: ${BYTES >> 10} KiB each way byte-exact`, () => {
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const p = pair({ loss: 0.05, reorder: 0.05, duplicate: 0.01, corrupt: 0.001, seed }, { seed });
+    const { sa, cb } = connectPair(p);
+    const r = transfer(p, [
+      { from: p.b, fromQd: cb, to: p.a, toQd: sa, total: BYTES, seed },
+      { from: p.a, fromQd: sa, to: p.b, toQd: cb, total: BYTES, seed: seed + 1000 },
+    ]);
+    for (const x of r) assert.is(x.got, x.sent, `seed ${seed}`);
+    assert.ok(p.link.stats.lost > 0, `seed ${seed}: the link lost nothing`);
+  }
+});
+
+test("connect to a port with no listener is ECONNREFUSED; to a silent address, ETIMEDOUT after the SYN retries", () => {
+  const p = pair({}, { "tcp.syn_retries": 2, "tcp.rto_initial_ms": 100, "arp.table": { "198.18.0.77": "02:00:00:00:00:77" } });
+  const q = p.b.socket(AF_INET, SOCK_STREAM);
+  const r = p.b.wait(p.b.connect(q, sockaddr(A_IP, 81)), 10_000);
+  assert.is(r.opcode, Opcode.FAILED);
+  assert.is(r.ret, ECONNREFUSED);
+  assert.is(p.a.counters()["drop.tcp_no_listener"], 1);
+  const q2 = p.b.socket(AF_INET, SOCK_STREAM);
+  const t0 = p.clock.now();
+  const r2 = p.b.wait(p.b.connect(q2, sockaddr("198.18.0.77", 80)), 60_000);
+  assert.is(r2.ret, ETIMEDOUT);
+  // SYN at 0, retries at 100 and 300 ms (doubling), failure at 700 ms.
+  assert.is(p.clock.now() - t0, 700e6);
+  assert.is(p.b.counters()["tcp.retransmits"], 2);
+});
+
+test("close from either side: FIN, end of stream for the peer's pop, TIME_WAIT, then nothing left", () => {
+  const p = pair({}, { "tcp.time_wait_ms": 1000 });
+  const start = [p.a.poolAvailable(), p.b.poolAvailable()];
+  const { sa, cb, lqd } = connectPair(p);
+  transfer(p, [{ from: p.b, fromQd: cb, to: p.a, toQd: sa, total: 5000, seed: 3 }]);
+  p.b.close(cb);
+  const eof = p.a.wait(p.a.pop(sa), 1000);
+  assert.is(eof.opcode, Opcode.POP);
+  assert.is(eof.sga!.len, 0, "end of stream");
+  assert.equal(states(p.a), { CLOSE_WAIT: 1 });
+  p.a.close(sa);
+  runUntil(p, () => p.a.dp.exports.tcpConnections(0) === 64 && states(p.b).TIME_WAIT === 1);
+  const t0 = p.clock.now();
+  runUntil(p, () => p.b.dp.exports.tcpConnections(0) === 64);
+  assert.ok(p.clock.now() - t0 <= 1000e6 + 1e6);
+  p.a.close(lqd);
+  assert.equal([p.a.poolAvailable(), p.b.poolAvailable()], start);
+  // Only the ARP caches' entries still hold timers; after their TTL, nothing at all.
+  p.clock.advance(16e9);
+  p.link.poll();
+  assert.is(p.a.dp.exports.timersPending() + p.b.dp.exports.timersPending(), 0);
+});
+
+test("data for a closed socket is answered with a reset (RFC 1122 §4.2.2.13): the peer's pop fails with ECONNRESET", () => {
+  const p = pair();
+  const { sa, cb } = connectPair(p);
+  const pending = p.b.pop(cb);
+  const sga = p.a.sgaalloc(3);
+  p.a.wait(p.a.push(sa, sga));
+  p.a.sgafree(sga);
+  const got = p.b.wait(pending, 1000);
+  p.b.sgafree(got.sga!);
+  const pop2 = p.b.pop(cb);
+  p.a.close(sa);                          // FIN first...
+  runUntil(p, () => p.b.isDone(pop2));
+  const fin = p.b.wait(pop2);
+  assert.is(fin.sga!.len, 0);
+  const push = p.b.sgaalloc(10);
+  const qt = p.b.push(cb, push);          // CLOSE_WAIT may still send...
+  assert.is(p.b.wait(qt, 1000).ret, 0);
+  p.b.sgafree(push);
+  // ...and A, whose socket is gone, answers that data with a reset.
+  runUntil(p, () => p.a.counters()["tcp.resets_sent"] > 0 && p.b.dp.exports.tcpConnections(10) > 0);
+  const r = p.b.wait(p.b.pop(cb), 1000);
+  assert.is(r.opcode, Opcode.FAILED);
+  assert.is(r.ret, ECONNRESET);
+  const again = p.b.sgaalloc(1);
+  assert.is(p.b.wait(p.b.push(cb, again), 10).ret, ECONNRESET);
+  p.b.sgafree(again);
+  // A's side is gone entirely; B's waits for its socket to close.
+  assert.equal(states(p.a), {});
+  p.b.close(cb);
+  assert.equal(states(p.b), {});
+});
+
+test("closing with unread data resets the connection instead of a FIN", () => {
+  const p = pair();
+  const { sa, cb } = connectPair(p);
+  const s = p.b.sgaalloc(50);
+  p.b.wait(p.b.push(cb, s));
+  p.b.sgafree(s);
+  for (let i = 0; i < 5; i++) p.link.poll();
+  const pending = p.b.pop(cb);
+  p.a.close(sa);                           // 50 bytes unread
+  const r = p.b.wait(pending, 1000);
+  assert.is(r.ret, ECONNRESET);
+  assert.is(p.a.counters()["tcp.resets_sent"], 1);
+  assert.equal(states(p.a), {});
+});
+
+test("back-pressure: pushes wait while the peer's window is shut, persist probes keep asking, then it all arrives", () => {
+  const p = pair({}, { "tcp.buffer_bytes": 16384 });
+  const { sa, cb } = connectPair(p);
+  // B pushes 64 KiB while A pops nothing: A's 16 KiB window closes.
+  const sga = p.b.sgaalloc(65536);
+  p.b.bytes(sga).fill(0x5a);
+  const qt = p.b.push(cb, sga);
+  for (let i = 0; i < 2000 && !p.b.isDone(qt); i++) { if (p.link.poll() === 0) p.clock.idle(p.clock.now() + 5e9, p.link.nextEvent()); }
+  assert.is(p.b.isDone(qt), false, "the push waits for room");
+  const c = p.b.counters();
+  assert.ok(c["tcp.segments_out"] > 10);
+  // Probes went out while the window was zero, and nothing was given up.
+  assert.equal(states(p.b), { ESTABLISHED: 1 });
+  let got = 0;
+  let pq = p.a.pop(sa);
+  while (got < 65536) {
+    const r = p.a.wait(pq, 120_000);
+    assert.is(r.ret, 0);
+    assert.ok(p.a.bytes(r.sga!).every((x) => x === 0x5a));
+    got += r.sga!.len;
+    p.a.sgafree(r.sga!);
+    pq = p.a.pop(sa);
+  }
+  assert.is(p.b.wait(qt, 1000).ret, 0);
+  p.b.sgafree(sga);
+});
+
+test("misuse: push before connect is ENOTCONN, listen without bind EINVAL, a second connect EISCONN", () => {
+  const p = pair();
+  const q = p.a.socket(AF_INET, SOCK_STREAM);
+  const s = p.a.sgaalloc(1);
+  assert.throws(() => p.a.push(q, s), (e: { errno: number }) => e.errno === ENOTCONN);
+  assert.throws(() => p.a.listen(q, 1), (e: { errno: number }) => e.errno === EINVAL);
+  assert.throws(() => p.a.getpeername(q), (e: { errno: number }) => e.errno === ENOTCONN);
+  p.a.sgafree(s);
+  const { cb } = connectPair(p);
+  assert.throws(() => p.b.connect(cb, sockaddr(A_IP, 80)), (e: { errno: number }) => e.errno === 106);
+  assert.equal(p.b.getpeername(cb), sockaddr(A_IP, 80));
+});
+
+test("the Linux SYN to a closed port gets the RST/ACK Linux sent, byte for byte in TCP", () => {
+  const frames = pcapFrames();
+  const clock = new VirtualClock();
+  const link = new LoopbackLink({ seed: 1 }, clock, true);
+  stack(link, "10.77.0.2", "ea:7a:24:59:30:ff");
+  const client = link.attachRaw(mac("52:1d:41:cf:fc:ae"));
+  const synIdx = frames.findIndex((f) => f[23] === 6 && ((f[36] << 8) | f[37]) === 5999 && (f[47] & 0x12) === 0x02);
+  assert.ok(synIdx > 0);
+  const linuxRst = frames[synIdx + 1];
+  client.send(frames[0]);                 // ARP first, as in the capture
+  link.poll(); link.poll();
+  client.take();
+  client.send(frames[synIdx]);
+  link.poll(); link.poll();
+  const out = client.take();
+  assert.is(out.length, 1);
+  assert.is(hex(out[0].subarray(34)), hex(linuxRst.subarray(34, 54)));
+});
+
+test("our SYN-ACK answers a scripted SYN with the options it offered: MSS, SACK-permitted, timestamps, window scale", () => {
+  const { s, host, link } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC } });
+  const l = s.socket(AF_INET, SOCK_STREAM);
+  s.bind(l, sockaddr(A_IP, 80));
+  s.listen(l, 4);
+  const opts = [2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 1, 3, 3, 7];
+  const tcp = Uint8Array.from([0x9c, 0x40, 0, 80, 0, 0, 0x10, 0, 0, 0, 0, 0, 0xa0, 0x02, 0xfa, 0xf0, 0, 0, 0, 0, ...opts]);
+  const pseudo = Uint8Array.from([198, 18, 0, 99, 198, 18, 0, 1, 0, 6, 0, tcp.length]);
+  const c = checksum(Uint8Array.from([...pseudo, ...tcp]));
+  tcp[16] = c >> 8; tcp[17] = c & 255;
+  host.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, tcp)));
+  link.poll(); link.poll();
+  const out = host.take();
+  assert.is(out.length, 1);
+  const t = out[0].subarray(34);
+  assert.is(t[13], 0x12, "SYN|ACK");
+  assert.equal([...t.subarray(8, 12)], [0, 0, 0x10, 1], "acknowledges ISN + 1");
+  const o = hex(t.subarray(20, (t[12] >> 4) * 4));
+  // MSS 1460, SACK_PERM+TS (echoing 9), NOP + WS 1 for a 64 KiB buffer: Linux's layout.
+  assert.match(o, /^020405b40402080a[0-9a-f]{8}0000000901030301$/);
+  assert.is((t[14] << 8) | t[15], 65535, "window in a SYN is never scaled");
+});
+
+test.run();
