@@ -280,13 +280,3 @@ export function openSockets(): u32 { return socketsOpen(); }
 export function localAddress(): u32 { return localIp; }
 /** Connections in a TCP state (tcb.ts numbering), for tests and stats. */
 export function tcpConnections(state: u32): u32 { return tcbCount(<u8>state); }
-export function tcpDebug(i: u32, field: u32): u32 {
-  const t = tcb(i);
-  if (field == 0) return t.state;
-  if (field == 1) return t.rcvNxt;
-  if (field == 2) return t.sndNxt;
-  if (field == 3) return t.sndUna;
-  if (field == 4) return t.peerFin;
-  if (field == 5) return t.ackPending;
-  return t.sndMax;
-}

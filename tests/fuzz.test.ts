@@ -3,7 +3,7 @@
 // random API calls. DEMIWASM_FUZZ_FRAMES and DEMIWASM_TEST_SEED change the run; the seed is printed.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { sockaddr } from "../host/libos.js";
+import { sockaddr, AF_INET, SOCK_STREAM } from "../host/libos.js";
 import { DemiError } from "../host/errno.js";
 import { Rng } from "../host/rng.js";
 import { withHost, inject, udpFrame, bytes, hex, A_IP, HOST_IP, HOST_MAC } from "./helpers.js";
@@ -32,6 +32,8 @@ test(`${FRAMES} random and mutated frames: no trap, no leaked buffer, heap uncha
   process.stderr.write(`fuzz: seed=${SEED} frames=${FRAMES} (replay with DEMIWASM_TEST_SEED=${SEED})\n`);
   const rng = new Rng(SEED);
   const echo = s.socket(); s.bind(echo, sockaddr(A_IP, 7));
+  // A TCP listener on the capture's port, so fuzzed segments reach the handshake and beyond.
+  const listener = s.socket(AF_INET, SOCK_STREAM); s.bind(listener, sockaddr(A_IP, 5000)); s.listen(listener, 32);
   const start = s.poolAvailable();
   const heap = s.heapTop();
   const t = templates();
@@ -52,6 +54,9 @@ test(`${FRAMES} random and mutated frames: no trap, no leaked buffer, heap uncha
   const dropped = Object.entries(c).filter(([k, v]) => k.startsWith("drop.") && v > 0);
   assert.ok(dropped.length >= 25, `only ${dropped.length} drop reasons exercised`);
   const qt = drain();
+  s.close(listener);
+  for (let i = 0; i < 130; i++) { clock.advance(500e6); link.poll(); host.take(); }
+  assert.is(s.dp.exports.tcpConnections(0), 64, "every TCP connection gone");
   assert.is(s.poolAvailable(), start, "every buffer back");
   assert.is(s.heapTop(), heap, "heap not grown");
   assert.is(s.dp.exports.timersPending(), 0);

@@ -91,3 +91,18 @@ export function states(s: LibOS): Record<string, number> {
   names.forEach((n, i) => { const c = s.dp.exports.tcpConnections(i); if (c > 0 && n !== "CLOSED") out[n] = c; });
   return out;
 }
+
+/** A TCP segment from the scripted host (198.18.0.99) to the stack (198.18.0.1), checksummed. */
+export function hostSegment(sport: number, dport: number, seq: number, ack: number, flags: number, window: number,
+                            options: number[], payload: Uint8Array, csum: (b: Uint8Array) => number): Uint8Array {
+  const hlen = 20 + options.length;
+  const tcp = new Uint8Array(hlen + payload.length);
+  const dv = new DataView(tcp.buffer);
+  dv.setUint16(0, sport); dv.setUint16(2, dport); dv.setUint32(4, seq >>> 0); dv.setUint32(8, ack >>> 0);
+  tcp[12] = (hlen >> 2) << 4; tcp[13] = flags; dv.setUint16(14, window);
+  tcp.set(options, 20);
+  tcp.set(payload, hlen);
+  const pseudo = Uint8Array.from([198, 18, 0, 99, 198, 18, 0, 1, 0, 6, tcp.length >> 8, tcp.length & 255]);
+  dv.setUint16(16, csum(Uint8Array.from([...pseudo, ...tcp])));
+  return tcp;
+}

@@ -6,7 +6,8 @@ import * as assert from "uvu/assert";
 import { sockaddr, Opcode, AF_INET, SOCK_STREAM } from "../host/libos.js";
 import { ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTCONN, EINVAL } from "../host/errno.js";
 import { pair, withHost, pcapFrames, stack, mac, eth, ipv4, hex, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
-import { connectPair, transfer, runUntil, states } from "./tcp.helpers.js";
+import { connectPair, transfer, runUntil, states, hostSegment } from "./tcp.helpers.js";
+import { Rng } from "../host/rng.js";
 import { LoopbackLink } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 
@@ -162,6 +163,99 @@ test("misuse: push before connect is ENOTCONN, listen without bind EINVAL, a sec
   const { cb } = connectPair(p);
   assert.throws(() => p.b.connect(cb, sockaddr(A_IP, 80)), (e: { errno: number }) => e.errno === 106);
   assert.equal(p.b.getpeername(cb), sockaddr(A_IP, 80));
+});
+
+test("20,000 SYNs from random ports: the backlog bounds the half-open connections, a real client still gets in", () => {
+  const { s, host, link, clock } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC }, "tcp.syn_retries": 1, "tcp.rto_initial_ms": 200 });
+  const l = s.socket(AF_INET, SOCK_STREAM);
+  s.bind(l, sockaddr(A_IP, 80));
+  s.listen(l, 16);
+  const start = s.poolAvailable();
+  for (let i = 0; i < 20000; i++) {
+    const sport = 1024 + (i % 60000);
+    const tcp = Uint8Array.from([sport >> 8, sport & 255, 0, 80, i >> 24, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0]);
+    const pseudo = Uint8Array.from([198, 18, 0, 99, 198, 18, 0, 1, 0, 6, 0, 20]);
+    const c = checksum(Uint8Array.from([...pseudo, ...tcp]));
+    tcp[16] = c >> 8; tcp[17] = c & 255;
+    host.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6, id: i & 0xffff }, tcp)));
+    if (i % 32 === 31) { link.poll(); host.take(); }
+  }
+  link.poll();
+  assert.is(states(s).SYN_RCVD, 16, "exactly the backlog is half open");
+  assert.is(s.counters()["drop.tcp_syn_queue_full"], 20000 - 16);
+  // The half-open ones time out (SYN-ACK retried once), and a real connection then completes.
+  for (let i = 0; i < 20; i++) { clock.advance(100e6); link.poll(); host.take(); }
+  assert.equal(states(s), {});
+  const aq = s.accept(l);
+  const peer = stack(link, "198.18.0.2", "02:00:00:00:00:02");
+  const q = peer.socket(AF_INET, SOCK_STREAM);
+  assert.is(peer.wait(peer.connect(q, sockaddr(A_IP, 80)), 5000).opcode, Opcode.CONNECT);
+  assert.is(s.wait(aq, 1000).opcode, Opcode.ACCEPT);
+  assert.is(s.poolAvailable(), start);
+});
+
+test("50,000 hostile segments (random flags, options with bad lengths, stray sequence numbers, RST and SYN storms): no trap, no leak", () => {
+  const { s, host, link, clock } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC } });
+  const rng = new Rng(Number(process.env.DEMIWASM_TEST_SEED ?? 77));
+  const l = s.socket(AF_INET, SOCK_STREAM);
+  s.bind(l, sockaddr(A_IP, 80));
+  s.listen(l, 8);
+  const start = s.poolAvailable();
+  const send = (seq: number, ack: number, flags: number, opts: number[] = [], data = new Uint8Array(0), sport = 40000) =>
+    host.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, hostSegment(sport, 80, seq, ack, flags, 65535, opts, data, checksum))));
+  // A real handshake first, so most of the storm hits an established connection.
+  const iss = 1000;
+  send(iss, 0, 0x02, [2, 4, 5, 0xb4]);
+  link.poll(); link.poll();
+  const synAck = host.take()[0].subarray(34);
+  const their = new DataView(synAck.buffer, synAck.byteOffset).getUint32(4);
+  send(iss + 1, their + 1, 0x10);
+  const aq = s.accept(l);
+  const acc = s.wait(aq, 100);
+  assert.is(acc.opcode, Opcode.ACCEPT);
+  let pending = s.pop(acc.acceptedQd!);
+  let open = true;                         // until a pop reports end of stream or a reset
+  const optionSets = [[], [2, 4, 5, 0xb4], [2, 5, 1, 1], [3, 3, 14], [3, 1], [4, 2], [4, 3, 0], [5, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+    [5, 7], [8, 10, 0, 0, 0, 1, 0, 0, 0, 0], [8, 9], [1, 1, 1, 1], [0], [254, 40], [2], [99, 2]];
+  for (let i = 0; i < 50000; i++) {
+    const near = rng.float() < 0.7;
+    const seq = near ? iss + 1 + rng.below(200000) - 1000 : rng.u32();
+    const ack = near ? their + 1 + rng.below(3000) - 1000 : rng.u32();
+    const flags = rng.float() < 0.3 ? [0x02, 0x04, 0x12, 0x14, 0x01, 0x11, 0x10][rng.below(7)] : rng.below(256);
+    let opts = optionSets[rng.below(optionSets.length)].slice();
+    while (opts.length % 4) opts.push(rng.float() < 0.5 ? 0 : 1);
+    if (opts.length > 40) opts = opts.slice(0, 40);
+    const data = new Uint8Array(rng.float() < 0.5 ? 0 : rng.below(1400));
+    send(seq, ack, flags, opts, data, rng.float() < 0.9 ? 40000 : 1024 + rng.below(60000));
+    if (i % 32 === 31) {
+      link.poll();
+      host.take();
+      while (open && s.isDone(pending)) {
+        const r = s.wait(pending);
+        if (r.sga && r.sga.len > 0) s.sgafree(r.sga);
+        if (r.ret !== 0 || r.sga!.len === 0) open = false;
+        else pending = s.pop(acc.acceptedQd!);
+      }
+      if (rng.float() < 0.01) clock.advance(rng.below(2e9));
+    }
+  }
+  // Whatever state the storm left, closing everything and waiting out the timers frees it all.
+  for (let i = 0; i < 20; i++) { link.poll(); host.take(); }
+  s.close(acc.acceptedQd!);
+  s.close(l);
+  // An unanswered FIN is retried with backoff up to tcp.max_retries: minutes of virtual time.
+  const until = clock.now() + 3600e9;
+  while (Object.keys(states(s)).length > 0 && clock.now() < until) {
+    if (link.poll() === 0) clock.idle(until, link.nextEvent());
+    host.take();
+  }
+  s.waitNextN(4096, 0).forEach((r) => { if (r.sga && r.sga.len > 0) s.sgafree(r.sga); });
+  assert.equal(states(s), {});
+  assert.is(s.poolAvailable(), start);
+  assert.is(s.dp.exports.qtokensFree(), 4096);
+  const c = s.counters();
+  assert.ok(c["drop.tcp_out_of_window"] > 1000 && c["drop.tcp_malformed"] > 100 && c["tcp.challenge_acks"] > 0, JSON.stringify({
+    oow: c["drop.tcp_out_of_window"], malformed: c["drop.tcp_malformed"], challenge: c["tcp.challenge_acks"] }));
 });
 
 test("the Linux SYN to a closed port gets the RST/ACK Linux sent, byte for byte in TCP", () => {
