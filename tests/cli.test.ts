@@ -47,6 +47,13 @@ test("bench udp --json ends with one JSON object holding the figures the issue n
   assert.ok(j.perIoNs > 0 && j.nodeRttP50Us > 0);
 });
 
+test("bench tcp --json ends with the figures the TCP issue names", () => {
+  const r = run(["bench", "tcp", "--json", "--quick"]);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out.trim().split("\n").pop()!);
+  for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "bulkGbps", "nodeRttP50Us", "nodeBulkGbps"]) assert.ok(typeof j[k] === "number" && j[k] > 0, k);
+});
+
 test("mistakes are one line on stderr and a non-zero exit", () => {
   const cases: [string[], Record<string, string>, RegExp][] = [
     [["udp-echo", "--bogus"], {}, /^demiwasm: Unknown option '--bogus'/],

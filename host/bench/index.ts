@@ -4,12 +4,14 @@ import { cpus as cpus_ } from "node:os";
 import type { Config } from "../config.js";
 import { benchUdp } from "./udp.js";
 import { benchFabric } from "./fabric.js";
+import { benchTcp } from "./tcp.js";
 
 export interface BenchOptions { json: boolean; quick: boolean }
 
 const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<string, unknown>>> = {
   udp: benchUdp,
   fabric: benchFabric,
+  tcp: benchTcp,
 };
 
 export const SUITES = Object.keys(suites);

@@ -1,0 +1,132 @@
+// bench tcp: in one run, (a) 64-byte request/response over two Wasm stacks on the loopback link,
+// 32 requests in flight on one connection, both apps on the PDPIX API: amortized ns per I/O and,
+// one at a time, RTT p50/p99; (b) a single-flow bulk transfer in Gbit/s; (c) the same two on
+// Node's net over 127.0.0.1.
+import { performance } from "node:perf_hooks";
+import type { Config } from "../config.js";
+import type { BenchOptions } from "./index.js";
+import { loopbackPair, type Pair } from "../topology.js";
+import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode } from "../libos.js";
+import { formatIpv4 } from "../config.js";
+import { percentile, median } from "../stats.js";
+import { nodeTcp } from "./nodetcp.js";
+
+/** One connection and the pops kept outstanding on it across every phase of the bench. */
+interface Rig { p: Pair; sqd: number; cqd: number; serverPop: number; clientPop: number }
+
+function connectPair(p: Pair, port: number): Rig {
+  const { server, client } = p;
+  const l = server.socket(AF_INET, SOCK_STREAM);
+  server.bind(l, sockaddr(formatIpv4(server.ip), port));
+  server.listen(l, 16);
+  const aq = server.accept(l);
+  const cqd = client.socket(AF_INET, SOCK_STREAM);
+  const c = client.wait(client.connect(cqd, { addr: server.ip, port }), 5000);
+  const a = server.wait(aq, 5000);
+  if (c.opcode !== Opcode.CONNECT || a.opcode !== Opcode.ACCEPT) throw new Error(`demiwasm: bench connect failed (errno ${c.ret || a.ret})`);
+  server.close(l);
+  const sqd = a.acceptedQd!;
+  return { p, sqd, cqd, serverPop: server.pop(sqd), clientPop: client.pop(cqd) };
+}
+
+/** Request/response with `inflight` requests outstanding; returns ns per push-or-pop and RTTs. */
+function reqResp(rig: Rig, ms: number, inflight: number, recordRtt: boolean) {
+  const { p, sqd, cqd } = rig;
+  const { server, client, link } = p;
+  const r = newResultBuffer();
+  const w = newResultBuffer();
+  const req = client.sgaalloc(64);
+  client.bytes(req).fill(0x61);
+  const pushes: number[] = [];
+  let ios = 0, outstanding = 0, owed = 0, answered = 0;
+  const rtt: number[] = [];
+  let sentAt = 0;
+  const t0 = performance.now();
+  let t = t0;
+  for (let iter = 0; t - t0 < ms || outstanding > 0; iter++) {
+    if (t - t0 < ms) {
+      while (outstanding < inflight * 64) {
+        if (outstanding === 0 && recordRtt) sentAt = performance.now();
+        pushes.push(client.push(cqd, req)); ios++; outstanding += 64;
+      }
+    }
+    link.poll();
+    // Server: echo whatever arrived (a stream: pops may carry several requests).
+    while (server.tryWaitInto(r, rig.serverPop)) {
+      ios++;
+      if (r.ret !== 0) throw new Error(`demiwasm: bench server pop failed (errno ${r.ret})`);
+      const qt = server.push(sqd, { buf: r.sga.buf, len: r.sga.len }); ios++;
+      server.waitInto(w, qt, 1000);
+      server.sgafree(r.sga);
+      rig.serverPop = server.pop(sqd);
+    }
+    link.poll();
+    while (client.tryWaitInto(r, rig.clientPop)) {
+      ios++;
+      if (r.ret !== 0) throw new Error(`demiwasm: bench client pop failed (errno ${r.ret})`);
+      outstanding -= r.sga.len;
+      owed += r.sga.len;
+      client.sgafree(r.sga);
+      rig.clientPop = client.pop(cqd);
+    }
+    while (pushes.length > 0 && client.tryWaitInto(w, pushes[0])) pushes.shift();
+    if (recordRtt && outstanding === 0 && owed >= 64) { rtt.push((performance.now() - sentAt) * 1e6); owed = 0; answered++; }
+    if ((iter & 15) === 0) t = performance.now();
+  }
+  // Pushes still copying from req must finish before it is freed.
+  for (const qt of pushes) client.waitInto(w, qt, 1000);
+  client.sgafree(req);
+  return { perIoNs: ((performance.now() - t0) * 1e6) / ios, rtt, answered };
+}
+
+function bulk(rig: Rig, bytes: number): number {
+  const { p, sqd, cqd } = rig;
+  const { server, client, link } = p;
+  const r = newResultBuffer();
+  const chunk = client.sgaalloc(65536);
+  client.bytes(chunk).fill(0x42);
+  let got = 0, sent = 0;
+  let push = -1;
+  const t0 = performance.now();
+  while (got < bytes) {
+    if (push < 0 && sent < bytes) { push = client.push(cqd, chunk); sent += 65536; }
+    link.poll();
+    if (push >= 0 && client.tryWaitInto(r, push)) push = -1;
+    while (server.tryWaitInto(r, rig.serverPop)) { got += r.sga.len; server.sgafree(r.sga); rig.serverPop = server.pop(sqd); }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  client.sgafree(chunk);
+  return (bytes * 8) / secs / 1e9;
+}
+
+export async function benchTcp(config: Config, o: BenchOptions): Promise<Record<string, unknown>> {
+  const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s + "\n");
+  const cfg = { ...config, tcp: { ...config.tcp, buffer_bytes: 1 << 20, max_connections: 4 }, memory_mb: Math.max(config.memory_mb, 64),
+                link: { ...config.link, loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0 } };
+  const p = loopbackPair(cfg);
+  const rig = connectPair(p, 5001);
+  reqResp(rig, o.quick ? 100 : 500, 32, false);                      // warm-up
+  const runs = o.quick ? 3 : 7;
+  const per: number[] = [];
+  for (let i = 0; i < runs; i++) per.push(reqResp(rig, o.quick ? 100 : 300, 32, false).perIoNs);
+  const perIoNs = median(per);
+  say(`wasm TCP request/response, 32 in flight: ${perIoNs.toFixed(1)} ns per I/O (median of ${runs})`);
+  const rr = reqResp(rig, o.quick ? 200 : 1000, 1, true);
+  const rtt = rr.rtt.sort((a, b) => a - b);
+  const rttP50Us = percentile(rtt, 50) / 1e3, rttP99Us = percentile(rtt, 99) / 1e3;
+  say(`wasm TCP RTT: p50 ${rttP50Us.toFixed(2)} us, p99 ${rttP99Us.toFixed(2)} us (${rtt.length} round trips)`);
+  const bulkBytes = o.quick ? 16 << 20 : 256 << 20;
+  bulk(rig, 8 << 20);                                                // warm-up
+  const bulkGbps = bulk(rig, bulkBytes);
+  say(`wasm TCP bulk, one flow: ${bulkGbps.toFixed(2)} Gbit/s (${bulkBytes >> 20} MiB)`);
+  const n = await nodeTcp(o.quick ? 500 : 5000, o.quick ? 100 : 500, bulkBytes);
+  const nrtt = n.rttNs.sort((a, b) => a - b);
+  const nodeRttP50Us = percentile(nrtt, 50) / 1e3;
+  say(`node net over 127.0.0.1: RTT p50 ${nodeRttP50Us.toFixed(2)} us, bulk ${n.bulkGbps.toFixed(2)} Gbit/s`);
+  const round = (x: number, d = 3) => +x.toFixed(d);
+  return {
+    perIoNs: round(perIoNs, 1), rttP50Us: round(rttP50Us), rttP99Us: round(rttP99Us), bulkGbps: round(bulkGbps),
+    nodeRttP50Us: round(nodeRttP50Us), nodeBulkGbps: round(n.bulkGbps),
+    goals: { perIoNs: 150, bulkVsNode: 4 },
+  };
+}
