@@ -173,7 +173,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
   return true;
 }
 
-/** Accepts segment data into the receive ring; returns true when it arrived out of order. */
+/** Accepts segment data into the receive ring; true when it should be acknowledged at once (out of order, or filling a gap). */
 export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
   if (seqLt(seq, t.rcvNxt)) {                          // trim what we already have
     const skip = t.rcvNxt - seq;
@@ -185,6 +185,8 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
   if (dlen == 0 || seqGe(seq, maxEnd)) return true;
   ringWrite(t.rbuf, seq, data, dlen);
   if (seq != t.rcvNxt) { addRange(t, seq, seq + dlen); return true; }
+  // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
+  const filledGap = t.ooN > 0;
   t.rcvNxt += dlen;
   t.rlen += dlen;
   // Pull in out-of-order ranges the new data reaches.
@@ -201,7 +203,7 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
     }
   }
   wakePops(t);
-  return t.ooN > 0;
+  return filledGap || t.ooN > 0;
 }
 
 @inline function rangePtr(t: Tcb, i: u32): usize { return changetype<usize>(t) + offsetof<Tcb>("ooS0") + (<usize>i << 3); }
@@ -259,16 +261,11 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     armRto(t);
     return;
   }
-  if (t.sndWnd == 0 && t.slen > 0 && inFlight(t) <= 1) {
-    // Persist (RFC 9293 §3.8.6.1): probe the zero window with one byte, backing off, without
-    // counting toward giving up: the peer answers each probe.
-    if (inFlight(t) == 0) {
-      sendSegment(t, t.sndNxt, 1, ACK);
-      t.sndNxt += 1;
-      if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
-    } else {
-      sendSegment(t, t.sndUna, 1, ACK);
-    }
+  if (t.sndWnd == 0 && t.slen > 0 && inFlight(t) == 0) {
+    // Persist (RFC 9293 §3.8.6.1): probe the zero window, backing off, without counting toward
+    // giving up. The probe is Linux's: no data, SEQ = SND.UNA - 1, which any receiver finds
+    // unacceptable and answers with an ACK carrying its current window.
+    sendSegment(t, t.sndUna - 1, 0, ACK);
     t.rto = min(RTO_MAX_NS, t.rto * 2);
     armRto(t);
     return;

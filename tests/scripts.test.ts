@@ -1,0 +1,26 @@
+// Every packet script in tests/scripts runs against a fresh stack on the virtual clock.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { runScript } from "./pktscript.js";
+
+const dir = fileURLToPath(new URL("../../tests/scripts/", import.meta.url));
+const overrides: Record<string, Record<string, unknown>> = {
+  "fin-ours-time-wait.pkt": { "tcp.time_wait_ms": 1000 },
+};
+
+for (const f of readdirSync(dir).filter((f) => f.endsWith(".pkt")).sort()) {
+  test(`script ${f}`, () => {
+    const r = runScript(dir + f, overrides[f] ?? {});
+    assert.ok(r.ok, r.error);
+  });
+}
+
+test("a script that expects the wrong thing fails, naming the line", () => {
+  const r = runScript(dir + "handshake-passive.pkt".replace("handshake-passive", "rto"), { "tcp.rto_initial_ms": 500 });
+  assert.is(r.ok, false);
+  assert.match(r.error!, /rto\.pkt:\d+: segment at 0\.500000 s, expected at 1/);
+});
+
+test.run();
