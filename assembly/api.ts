@@ -22,7 +22,10 @@ import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT } from "./net/tcp/stream";
 import { tcpTimer, T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK } from "./net/tcp/engine";
-import { tcb, tcbCount } from "./net/tcp/tcb";
+import { tcb, tcbCount, bufSize as tcpBufSize } from "./net/tcp/tcb";
+import { tcbOf } from "./net/tcp/stream";
+import { tcpCongestion } from "./config";
+function bufSizeOf(): u32 { return tcpBufSize; }
 
 export { heapTop } from "./mem/layout";
 export { wireRoundTrip } from "./wire/roundtrip";
@@ -278,5 +281,29 @@ export function timersPending(): u32 { return timersActive(); }
 export function nextDeadline(): f64 { return timersNextDeadline(); }
 export function openSockets(): u32 { return socketsOpen(); }
 export function localAddress(): u32 { return localIp; }
+/**
+ * TCP_INFO for a socket, written to the scratch area as u32s: state, mss, cwnd, ssthresh,
+ * srtt (µs), rto (µs), snd wnd, rcv wnd, bytes unacked, retransmits, then the congestion
+ * algorithm. Returns 0, EBADF or ENOTCONN.
+ */
+export function tcpInfo(qd: i32): i32 {
+  if (!qdValid(qd) || !isStream(qd)) return EBADF;
+  const t = tcbOf(<u32>qd);
+  if (t === null) return ENOTCONN;
+  const o = scratch;
+  store<u32>(o, t.state);
+  store<u32>(o + 4, t.mss);
+  store<u32>(o + 8, t.cwnd);
+  store<u32>(o + 12, t.ssthresh);
+  store<u32>(o + 16, <u32>(t.srtt / 1e3));
+  store<u32>(o + 20, <u32>(t.rto / 1e3));
+  store<u32>(o + 24, t.sndWnd);
+  store<u32>(o + 28, bufSizeOf() - t.rlen);
+  store<u32>(o + 32, t.sndNxt - t.sndUna);
+  store<u32>(o + 36, t.retries);
+  store<u32>(o + 40, <u32>tcpCongestion);
+  return 0;
+}
+
 /** Connections in a TCP state (tcb.ts numbering), for tests and stats. */
 export function tcpConnections(state: u32): u32 { return tcbCount(<u8>state); }

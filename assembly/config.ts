@@ -23,6 +23,7 @@ export const K_TCP_TIME_WAIT_MS: i32 = 18;
 export const K_TCP_SYN_RETRIES: i32 = 19;
 export const K_TCP_MAX_RETRIES: i32 = 20;
 export const K_TCP_DELAYED_ACK_MS: i32 = 21;
+export const K_TCP_CONGESTION: i32 = 22;
 
 export let localIp: u32 = 0;
 export let macHi: u32 = 0;
@@ -46,6 +47,7 @@ export let tcpTimeWaitNs: f64 = 60000 * 1e6;  // 2·MSL as Linux counts it
 export let tcpSynRetries: i32 = 6;
 export let tcpMaxRetries: i32 = 15;
 export let tcpDelayedAckNs: f64 = 40 * 1e6;
+export let tcpCongestion: i32 = 0;           // 0 CUBIC, 1 NewReno (net/tcp/cc.ts)
 
 export function configure(key: i32, value: f64): i32 {
   const u = <u32>value;
@@ -72,6 +74,7 @@ export function configure(key: i32, value: f64): i32 {
     case K_TCP_SYN_RETRIES: tcpSynRetries = <i32>u; break;
     case K_TCP_MAX_RETRIES: tcpMaxRetries = <i32>u; break;
     case K_TCP_DELAYED_ACK_MS: tcpDelayedAckNs = value * 1e6; break;
+    case K_TCP_CONGESTION: if (u > 1) return 22; tcpCongestion = <i32>u; break;
     default: return 22;
   }
   return 0;

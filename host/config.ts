@@ -25,6 +25,7 @@ export interface Config {
   tcp: {
     max_connections: number; buffer_bytes: number; rto_min_ms: number; rto_initial_ms: number;
     time_wait_ms: number; syn_retries: number; max_retries: number; delayed_ack_ms: number;
+    congestion: "cubic" | "newreno";
   };
   link: { name: string; loss: number; reorder: number; duplicate: number; corrupt: number;
           delay_ms: number; seed: number | null };
@@ -56,7 +57,7 @@ export const DEFAULTS: Config = {
   pool: { small_buffers: 4096, large_buffers: 16 },
   udp: { rx_queue_depth: 256 },
   tcp: { max_connections: 64, buffer_bytes: 65536, rto_min_ms: 200, rto_initial_ms: 1000, time_wait_ms: 60000,
-         syn_retries: 6, max_retries: 15, delayed_ack_ms: 40 },
+         syn_retries: 6, max_retries: 15, delayed_ack_ms: 40, congestion: "cubic" },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
   fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
@@ -123,6 +124,7 @@ const SCHEMA: Record<string, Check> = {
   "tcp.syn_retries": int(0, 100),
   "tcp.max_retries": int(1, 100),
   "tcp.delayed_ack_ms": int(0, 500),
+  "tcp.congestion": oneOf("cubic", "newreno"),
   "link.name": name,
   "link.loss": prob,
   "link.reorder": prob,

@@ -44,6 +44,11 @@ export function newResultBuffer(): QResultBuffer {
   return { opcode: Opcode.INVALID, qd: -1, qt: 0, ret: 0, sga: { buf: 0, len: 0 }, addr: { addr: 0, port: 0 }, acceptedQd: -1 };
 }
 
+export interface TcpInfo {
+  state: string; mss: number; cwnd: number; ssthresh: number; srttUs: number; rtoUs: number;
+  sendWindow: number; receiveWindow: number; unacked: number; retransmits: number; congestion: "cubic" | "newreno";
+}
+
 export interface LibOSOptions {
   config?: Config;
   /** The loopback link to join; by default the process-wide link named by config link.name. */
@@ -126,6 +131,7 @@ export class LibOS {
     set(CFG.TCP_SYN_RETRIES, c.tcp.syn_retries, "tcp.syn_retries");
     set(CFG.TCP_MAX_RETRIES, c.tcp.max_retries, "tcp.max_retries");
     set(CFG.TCP_DELAYED_ACK_MS, c.tcp.delayed_ack_ms, "tcp.delayed_ack_ms");
+    set(CFG.TCP_CONGESTION, c.tcp.congestion === "newreno" ? 1 : 0, "tcp.congestion");
     const r = this.x.init();
     if (r === ENOMEM) {
       throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers and ${c.tcp.max_connections} TCP connections of 2 × ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
@@ -344,6 +350,15 @@ export class LibOS {
   // ---- introspection ----
 
   counters(): Counters { return readCounters(this.dp); }
+
+  /** TCP_INFO of a stream socket: the connection's state, windows, RTT and congestion control. */
+  tcpInfo(qd: number): TcpInfo {
+    this.status(this.x.tcpInfo(qd), "tcpInfo");
+    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 11);
+    const states = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "DONE"];
+    return { state: states[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
+             receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic" };
+  }
 
   /** Buffers that nobody holds (free, or empty in the fill ring), and the pool's size. */
   poolAvailable(): number { return this.x.poolAvailable(); }

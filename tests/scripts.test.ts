@@ -8,6 +8,7 @@ import { runScript } from "./pktscript.js";
 const dir = fileURLToPath(new URL("../../tests/scripts/", import.meta.url));
 const overrides: Record<string, Record<string, unknown>> = {
   "fin-ours-time-wait.pkt": { "tcp.time_wait_ms": 1000 },
+  "fast-retransmit-newreno.pkt": { "tcp.congestion": "newreno" },
 };
 
 for (const f of readdirSync(dir).filter((f) => f.endsWith(".pkt")).sort()) {

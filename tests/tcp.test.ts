@@ -39,6 +39,16 @@ test(`${SEEDS} seeds of 5% loss, 5% reordering, 1% duplication, 0.1% corruption:
   }
 });
 
+test("NewReno, selectable by config: 5 lossy seeds byte-exact", () => {
+  for (let seed = 101; seed <= 105; seed++) {
+    const p = pair({ loss: 0.05, reorder: 0.05, duplicate: 0.01, corrupt: 0.001, seed }, { seed, "tcp.congestion": "newreno" });
+    const { sa, cb } = connectPair(p);
+    assert.is(p.b.tcpInfo(cb).congestion, "newreno");
+    const r = transfer(p, [{ from: p.b, fromQd: cb, to: p.a, toQd: sa, total: BYTES, seed }]);
+    assert.is(r[0].got, r[0].sent, `seed ${seed}`);
+  }
+});
+
 test("connect to a port with no listener is ECONNREFUSED; to a silent address, ETIMEDOUT after the SYN retries", () => {
   const p = pair({}, { "tcp.syn_retries": 2, "tcp.rto_initial_ms": 100, "arp.table": { "198.18.0.77": "02:00:00:00:00:77" } });
   const q = p.b.socket(AF_INET, SOCK_STREAM);

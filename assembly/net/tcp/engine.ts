@@ -1,6 +1,7 @@
 // The sending and receiving machinery of an established connection: what to transmit now
-// (RFC 9293 §3.8, windows and congestion), acknowledgments, RTT and RTO (RFC 6298), NewReno
-// loss recovery (RFC 5681, RFC 6582), zero-window probes (RFC 9293 §3.8.6.1), receive
+// (RFC 9293 §3.8, windows and congestion), acknowledgments, RTT and RTO (RFC 6298), loss
+// recovery (fast retransmit and NewReno's partial ACKs, RFC 5681, RFC 6582; the window sizes
+// come from cc.ts), zero-window probes (RFC 9293 §3.8.6.1), receive
 // reassembly into the ring with out-of-order ranges, and the connection timers.
 import { count, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS } from "../../counters";
 import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
@@ -12,6 +13,7 @@ import { sendSegment } from "./output";
 import { Tcb, tcbIndex, tcbFree, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
+import { ccOnLoss, ccOnAck } from "./cc";
 
 export const T_TCP_RTO: u32 = 3;
 export const T_TCP_TIME_WAIT: u32 = 4;
@@ -140,7 +142,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     } else if (t.cwnd < t.ssthresh) {
       t.cwnd += min(acked, t.mss);                     // slow start (RFC 5681 §3.1, ABC L=1)
     } else {
-      t.cwnd += max<u32>(1, t.mss * t.mss / t.cwnd);   // congestion avoidance
+      ccOnAck(t, acked);                               // congestion avoidance: CUBIC or NewReno
     }
     t.dupAcks = 0;
     if (t.sndUna == t.sndMax) stopRto(t); else armRto(t);
@@ -154,7 +156,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     // A duplicate ACK (RFC 5681 §2).
     t.dupAcks++;
     if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
-      t.ssthresh = max(flight / 2, 2 * t.mss);
+      t.ssthresh = ccOnLoss(t, flight);
       t.recover = t.sndMax;
       t.cwnd = t.ssthresh + 3 * t.mss;
       t.inRecovery = 1;
@@ -274,7 +276,7 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     // RFC 6298 §5.4–5.7 and RFC 5681 §3.1: back off, collapse the window, go back to SND.UNA.
     if (<i32>t.retries >= tcpMaxRetries) { connReset(t, ETIMEDOUT); return; }
     t.retries++;
-    t.ssthresh = max(inFlight(t) / 2, 2 * t.mss);
+    t.ssthresh = ccOnLoss(t, inFlight(t));
     t.cwnd = t.mss;
     t.inRecovery = 0;
     t.dupAcks = 0;

@@ -39,6 +39,7 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   srtt: f64; rttvar: f64; rto: f64; rttTime: f64;
   rttSeq: u32; retries: u32;
   cwnd: u32; ssthresh: u32; dupAcks: u32; recover: u32; inRecovery: u32;
+  ccWmax: f64; ccK: f64; ccEpoch: f64; ccWest: f64;   // CUBIC's state (cc.ts)
   rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32;
   sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
   rbuf: u32; rlen: u32;  // in-order bytes not yet popped, ending at rcvNxt
