@@ -9,7 +9,7 @@ import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qRunRead
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
 import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
 import { localIp, mtu, poolSmall, poolLarge, configure as setConfig } from "./config";
-import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN } from "./errno";
+import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./errno";
 import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollRx, linkPollComp, linkRefill, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpTimer, arpAddStatic as addStatic, arpDump as dumpArp, T_ARP } from "./net/arp";
@@ -20,8 +20,8 @@ import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S
          S_RIP, S_RPORT, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./net/socket";
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
-         tcpPopPoll, tcpPushPoll, tcpAcceptPoll, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT } from "./net/tcp/stream";
-import { tcpTimer, T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK } from "./net/tcp/engine";
+         tcpPopPoll, tcpPushPoll, tcpAcceptPoll, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
+import { tcpTimer, T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK, T_TCP_KEEPALIVE } from "./net/tcp/engine";
 import { tcb, tcbCount, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
 import { tcpCongestion } from "./config";
@@ -72,7 +72,7 @@ function pollTask(i: u32): void {
 function fireTimer(kind: u32, arg: u32): void {
   if (kind == T_ARP) arpTimer(arg);
   else if (kind == T_REASM) reasmTimer(arg);
-  else if (kind == T_TCP_RTO || kind == T_TCP_TIME_WAIT || kind == T_TCP_DELACK) tcpTimer(kind, tcb(arg));
+  else if (kind >= T_TCP_RTO && kind <= T_TCP_KEEPALIVE) tcpTimer(kind, tcb(arg));
 }
 
 @inline function isStream(qd: i32): bool { return load<u8>(sock(<u32>qd) + S_TYPE) == SOCK_STREAM; }
@@ -159,6 +159,20 @@ export function pop(qd: i32): i32 {
   if (!qdValid(qd)) return -EBADF;
   const q = isStream(qd) ? tcpPop(<u32>qd) : udpPop(<u32>qd);
   return q < 0 ? q : <i32>qtOf(<u32>q);
+}
+
+/** setsockopt: TCP_NODELAY (1) and SO_KEEPALIVE (2) on stream sockets. Returns 0 or an errno. */
+export function setsockopt(qd: i32, opt: u32, value: u32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  if (!isStream(qd)) return ENOPROTOOPT;
+  return tcpSetOption(<u32>qd, opt, value != 0);
+}
+
+/** getsockopt: the option's value (0 or 1), or -errno. */
+export function getsockopt(qd: i32, opt: u32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  if (!isStream(qd)) return -ENOPROTOOPT;
+  return tcpGetOption(<u32>qd, opt);
 }
 
 /** The sockaddr of qd's local (peer = 0) or remote (peer = 1) end, written to the result block. */

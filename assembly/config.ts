@@ -24,6 +24,9 @@ export const K_TCP_SYN_RETRIES: i32 = 19;
 export const K_TCP_MAX_RETRIES: i32 = 20;
 export const K_TCP_DELAYED_ACK_MS: i32 = 21;
 export const K_TCP_CONGESTION: i32 = 22;
+export const K_TCP_KEEPALIVE_IDLE_MS: i32 = 23;
+export const K_TCP_KEEPALIVE_INTERVAL_MS: i32 = 24;
+export const K_TCP_KEEPALIVE_PROBES: i32 = 25;
 
 export let localIp: u32 = 0;
 export let macHi: u32 = 0;
@@ -48,6 +51,9 @@ export let tcpSynRetries: i32 = 6;
 export let tcpMaxRetries: i32 = 15;
 export let tcpDelayedAckNs: f64 = 40 * 1e6;
 export let tcpCongestion: i32 = 0;           // 0 CUBIC, 1 NewReno (net/tcp/cc.ts)
+export let tcpKeepIdleNs: f64 = 7200e9;      // RFC 1122 §4.2.3.6: at least two hours by default
+export let tcpKeepIntervalNs: f64 = 75e9;
+export let tcpKeepProbes: i32 = 9;
 
 export function configure(key: i32, value: f64): i32 {
   const u = <u32>value;
@@ -75,6 +81,9 @@ export function configure(key: i32, value: f64): i32 {
     case K_TCP_MAX_RETRIES: tcpMaxRetries = <i32>u; break;
     case K_TCP_DELAYED_ACK_MS: tcpDelayedAckNs = value * 1e6; break;
     case K_TCP_CONGESTION: if (u > 1) return 22; tcpCongestion = <i32>u; break;
+    case K_TCP_KEEPALIVE_IDLE_MS: tcpKeepIdleNs = value * 1e6; break;
+    case K_TCP_KEEPALIVE_INTERVAL_MS: tcpKeepIntervalNs = value * 1e6; break;
+    case K_TCP_KEEPALIVE_PROBES: tcpKeepProbes = <i32>u; break;
     default: return 22;
   }
   return 0;

@@ -7,6 +7,7 @@ export const EAGAIN: i32 = 11;
 export const ENOMEM: i32 = 12;
 export const EINVAL: i32 = 22;
 export const EMSGSIZE: i32 = 90;
+export const ENOPROTOOPT: i32 = 92;
 export const EPROTONOSUPPORT: i32 = 93;
 export const ENOTSUP: i32 = 95;
 export const EAFNOSUPPORT: i32 = 97;

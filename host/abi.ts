@@ -47,6 +47,8 @@ export interface DatapathExports {
   heapTop(): number;
   tcpConnections(state: number): number;
   tcpInfo(qd: number): number;
+  setsockopt(qd: number, opt: number, value: number): number;
+  getsockopt(qd: number, opt: number): number;
   wireRoundTrip(kind: number, p: number, len: number, out: number): number;
 }
 
@@ -56,7 +58,7 @@ export const CFG = {
   REASM_TIMEOUT_MS: 7, REASM_SLOTS: 8, POOL_SMALL: 9, POOL_LARGE: 10, UDP_QUEUE_DEPTH: 11,
   DISABLE_ARP: 12, ARP_QUEUE_DEPTH: 13, TCP_MAX_CONNECTIONS: 14, TCP_BUFFER: 15, TCP_RTO_MIN_MS: 16,
   TCP_RTO_INITIAL_MS: 17, TCP_TIME_WAIT_MS: 18, TCP_SYN_RETRIES: 19, TCP_MAX_RETRIES: 20, TCP_DELAYED_ACK_MS: 21,
-  TCP_CONGESTION: 22,
+  TCP_CONGESTION: 22, TCP_KEEPALIVE_IDLE_MS: 23, TCP_KEEPALIVE_INTERVAL_MS: 24, TCP_KEEPALIVE_PROBES: 25,
 } as const;
 
 /**

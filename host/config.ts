@@ -26,6 +26,7 @@ export interface Config {
     max_connections: number; buffer_bytes: number; rto_min_ms: number; rto_initial_ms: number;
     time_wait_ms: number; syn_retries: number; max_retries: number; delayed_ack_ms: number;
     congestion: "cubic" | "newreno";
+    keepalive_idle_ms: number; keepalive_interval_ms: number; keepalive_probes: number;
   };
   link: { name: string; loss: number; reorder: number; duplicate: number; corrupt: number;
           delay_ms: number; seed: number | null };
@@ -57,7 +58,8 @@ export const DEFAULTS: Config = {
   pool: { small_buffers: 4096, large_buffers: 16 },
   udp: { rx_queue_depth: 256 },
   tcp: { max_connections: 64, buffer_bytes: 65536, rto_min_ms: 200, rto_initial_ms: 1000, time_wait_ms: 60000,
-         syn_retries: 6, max_retries: 15, delayed_ack_ms: 40, congestion: "cubic" },
+         syn_retries: 6, max_retries: 15, delayed_ack_ms: 40, congestion: "cubic",
+         keepalive_idle_ms: 7_200_000, keepalive_interval_ms: 75_000, keepalive_probes: 9 },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
   fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
@@ -125,6 +127,9 @@ const SCHEMA: Record<string, Check> = {
   "tcp.max_retries": int(1, 100),
   "tcp.delayed_ack_ms": int(0, 500),
   "tcp.congestion": oneOf("cubic", "newreno"),
+  "tcp.keepalive_idle_ms": int(1, 86_400_000),
+  "tcp.keepalive_interval_ms": int(1, 3_600_000),
+  "tcp.keepalive_probes": int(1, 100),
   "link.name": name,
   "link.loss": prob,
   "link.reorder": prob,

@@ -44,6 +44,9 @@ export function newResultBuffer(): QResultBuffer {
   return { opcode: Opcode.INVALID, qd: -1, qt: 0, ret: 0, sga: { buf: 0, len: 0 }, addr: { addr: 0, port: 0 }, acceptedQd: -1 };
 }
 
+export type SockOpt = "TCP_NODELAY" | "SO_KEEPALIVE";
+const SOCKOPTS: Record<SockOpt, number> = { TCP_NODELAY: 1, SO_KEEPALIVE: 2 };
+
 export interface TcpInfo {
   state: string; mss: number; cwnd: number; ssthresh: number; srttUs: number; rtoUs: number;
   sendWindow: number; receiveWindow: number; unacked: number; retransmits: number; congestion: "cubic" | "newreno";
@@ -132,6 +135,9 @@ export class LibOS {
     set(CFG.TCP_MAX_RETRIES, c.tcp.max_retries, "tcp.max_retries");
     set(CFG.TCP_DELAYED_ACK_MS, c.tcp.delayed_ack_ms, "tcp.delayed_ack_ms");
     set(CFG.TCP_CONGESTION, c.tcp.congestion === "newreno" ? 1 : 0, "tcp.congestion");
+    set(CFG.TCP_KEEPALIVE_IDLE_MS, c.tcp.keepalive_idle_ms, "tcp.keepalive_idle_ms");
+    set(CFG.TCP_KEEPALIVE_INTERVAL_MS, c.tcp.keepalive_interval_ms, "tcp.keepalive_interval_ms");
+    set(CFG.TCP_KEEPALIVE_PROBES, c.tcp.keepalive_probes, "tcp.keepalive_probes");
     const r = this.x.init();
     if (r === ENOMEM) {
       throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers and ${c.tcp.max_connections} TCP connections of 2 × ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
@@ -180,6 +186,19 @@ export class LibOS {
 
   pop(qd: number): number {
     return this.check(this.x.pop(qd), "pop");
+  }
+
+  /**
+   * demi_setsockopt for stream sockets: TCP_NODELAY (on by default: Nagle is off until set to
+   * false) and SO_KEEPALIVE (probes after tcp.keepalive_idle_ms). Set before connect or listen,
+   * or on an open connection; accepted connections inherit the listener's options.
+   */
+  setsockopt(qd: number, opt: SockOpt, value: boolean): void {
+    this.status(this.x.setsockopt(qd, SOCKOPTS[opt] ?? 0, value ? 1 : 0), "setsockopt");
+  }
+
+  getsockopt(qd: number, opt: SockOpt): boolean {
+    return this.check(this.x.getsockopt(qd, SOCKOPTS[opt] ?? 0), "getsockopt") === 1;
   }
 
   getsockname(qd: number): SockAddr {

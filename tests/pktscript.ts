@@ -4,7 +4,7 @@
 //   TIME  < FLAGS [seq N] [ack N] [len N] [win N] [mss N] [sackok] [ts V E] [ws N] [sack L:R ...]
 //   TIME  > FLAGS ...                         (the same fields; "*" matches anything)
 //   TIME  app listen PORT | accept | connect PORT | push N | pop N | pop-eof | pop-reset | close
-//         | state NAME | cwnd BYTES | ssthresh BYTES
+//         | state NAME | cwnd BYTES | ssthresh BYTES | nodelay 0|1 | keepalive 0|1 | pop-timeout
 //
 // TIME is seconds from the start, or +SECONDS after the previous line. FLAGS: S F R P and "."
 // for ACK ("S." is SYN+ACK). Sequence numbers are relative, as packetdrill's: what the peer
@@ -173,6 +173,9 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
           case "pop-eof": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 0 || r.sga!.len !== 0) return fail(`expected end of stream, got ret ${r.ret} len ${r.sga?.len}`); break; }
           case "pop-reset": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 104) return fail(`expected ECONNRESET, got ret ${r.ret}`); break; }
           case "close": s.close(qd); break;
+          case "nodelay": s.setsockopt(qd >= 0 ? qd : lqd, "TCP_NODELAY", arg === 1); break;
+          case "keepalive": s.setsockopt(qd >= 0 ? qd : lqd, "SO_KEEPALIVE", arg === 1); break;
+          case "pop-timeout": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 110) return fail(`expected ETIMEDOUT, got ret ${r.ret}`); break; }
           case "cwnd": case "ssthresh": { const v = s.tcpInfo(qd)[toks[2] as "cwnd" | "ssthresh"]; if (v !== arg) return fail(`${toks[2]} ${v}, expected ${arg}`); break; }
           case "state": { const name = toks[3]; const names = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT"];
             const i = names.indexOf(name); if (i < 0) return fail(`unknown state ${name}`);

@@ -9,6 +9,7 @@ const dir = fileURLToPath(new URL("../../tests/scripts/", import.meta.url));
 const overrides: Record<string, Record<string, unknown>> = {
   "fin-ours-time-wait.pkt": { "tcp.time_wait_ms": 1000 },
   "fast-retransmit-newreno.pkt": { "tcp.congestion": "newreno" },
+  "keepalive.pkt": { "tcp.keepalive_idle_ms": 1000, "tcp.keepalive_interval_ms": 500, "tcp.keepalive_probes": 2 },
 };
 
 for (const f of readdirSync(dir).filter((f) => f.endsWith(".pkt")).sort()) {

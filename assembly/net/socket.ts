@@ -3,7 +3,7 @@
 import { carve } from "../mem/layout";
 
 export const SMAX: u32 = 1024;
-const S_SIZE: usize = 64;
+const S_SIZE: usize = 80;
 export const S_STATE: usize = 0;     // u8: 0 free, 1 open
 export const S_TYPE: usize = 1;      // u8: SOCK_STREAM or SOCK_DGRAM
 export const S_BOUND: usize = 2;     // u8
@@ -23,6 +23,7 @@ export const S_ACCEPT_HEAD: usize = 48;  // TCP listener: established, unaccepte
 export const S_ACCEPT_TAIL: usize = 52;
 export const S_PENDING: usize = 56;  // TCP listener: embryonic + unaccepted now
 export const S_LISTENING: usize = 60;
+export const S_OPTS: usize = 64;     // TCP options chosen before the connection exists (OPT_* bits)
 
 export const AF_INET: i32 = 2;
 export const SOCK_STREAM: u8 = 1;

@@ -5,7 +5,8 @@
 // reassembly into the ring with out-of-order ranges, and the connection timers.
 import { count, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS } from "../../counters";
 import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
-import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs } from "../../config";
+import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs, tcpKeepIdleNs, tcpKeepIntervalNs,
+         tcpKeepProbes } from "../../config";
 import { timerStart, timerCancel } from "../../sched/timers";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
@@ -18,6 +19,7 @@ import { ccOnLoss, ccOnAck } from "./cc";
 export const T_TCP_RTO: u32 = 3;
 export const T_TCP_TIME_WAIT: u32 = 4;
 export const T_TCP_DELACK: u32 = 5;
+export const T_TCP_KEEPALIVE: u32 = 6;
 const RTO_MAX_NS: f64 = 60e9;          // RFC 6298 §2.5 allows a cap of at least 60 s
 const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
 
@@ -59,7 +61,9 @@ export function tcpOutput(t: Tcb): void {
     const usable: u32 = wnd > inFlight(t) ? wnd - inFlight(t) : 0;
     if (unsent > 0 && usable > 0) {
       const n = min(min(t.mss, unsent), usable);
-      // Nagle is off (RFC 896 is opt-in here): a small segment goes out at once.
+      // Nagle (RFC 896, RFC 1122 §4.2.3.4), when asked for: hold a small segment while data is
+      // unacknowledged, unless it is the last before our FIN.
+      if (t.nagle != 0 && n < t.mss && inFlight(t) > 0 && t.finQueued == 0) break;
       if (!sendSegment(t, t.sndNxt, n, n == unsent ? ACK | PSH : ACK)) return;
       if (t.rttTime == 0 && t.retransmitting == 0) { t.rttTime = nowNs; t.rttSeq = t.sndNxt + n; }
       t.sndNxt += n;
@@ -249,8 +253,26 @@ export function tcbFinish(t: Tcb): void {
   else { timerCancel(t.twTimer); timerCancel(t.ackTimer); t.twTimer = 0; t.ackTimer = 0; t.state = DONE; }
 }
 
+/** (Re)arms the keepalive timer from the last segment received. */
+export function armKeepalive(t: Tcb): void {
+  timerCancel(t.keepTimer);
+  t.keepTimer = t.keepalive != 0 ? timerStart(T_TCP_KEEPALIVE, tcbIndex(t), t.lastRx + tcpKeepIdleNs) : 0;
+}
+
+/** RFC 1122 §4.2.3.6: after the idle time, probe (Linux's form, SEQ = SND.UNA - 1, no data). */
+function keepaliveTimer(t: Tcb): void {
+  t.keepTimer = 0;
+  if (t.keepalive == 0 || t.state != ESTABLISHED && t.state != CLOSE_WAIT) return;
+  if (nowNs - t.lastRx < tcpKeepIdleNs && t.keepProbes == 0) { armKeepalive(t); return; }
+  if (<i32>t.keepProbes >= tcpKeepProbes) { connReset(t, ETIMEDOUT); return; }
+  t.keepProbes++;
+  sendSegment(t, t.sndUna - 1, 0, ACK);
+  t.keepTimer = timerStart(T_TCP_KEEPALIVE, tcbIndex(t), nowNs + tcpKeepIntervalNs);
+}
+
 /** Timers. */
 export function tcpTimer(kind: u32, t: Tcb): void {
+  if (kind == T_TCP_KEEPALIVE) { keepaliveTimer(t); return; }
   if (kind == T_TCP_TIME_WAIT) { t.twTimer = 0; tcbFinish(t); return; }
   if (kind == T_TCP_DELACK) { t.ackTimer = 0; if (t.ackPending != 0) sendAckNow(t); return; }
   t.rtoTimer = 0;

@@ -21,7 +21,7 @@ export function connReset(t: Tcb, err: i32): void {
   failList(t.pushHead, err);
   t.popHead = t.popTail = t.pushHead = t.pushTail = 0;
   if (t.connectQt != 0) { qComplete(t.connectQt - 1, err); t.connectQt = 0; }
-  t.reset = 1;
+  t.reset = <u8>err;                                   // later calls fail with the same errno
   if (t.qd >= 0) { tcbStopTimers(t); t.state = DONE; return; }    // the socket still names it
   if (t.listener >= 0) {
     if (t.state == SYN_RCVD) { unlistenOne(t); tcbFree(t); }

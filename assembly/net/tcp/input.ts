@@ -13,7 +13,8 @@ import { timerCancel } from "../../sched/timers";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
 import { Tcb, tcb, tcbAlloc, tcbLookup, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
-import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto } from "./engine";
+import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive } from "./engine";
+import { nowNs } from "../clock";
 import { sendSegment, sendReset, rcvWindow } from "./output";
 import { connReset, wakePops } from "./events";
 import { listenerFor, tcpIsn, negotiate, queueAccepted } from "./stream";
@@ -92,6 +93,8 @@ function synSent(t: Tcb): void {
     t.state = ESTABLISHED;
     armRtoCancel(t);                                   // nothing in flight after the handshake
     if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }
+    t.lastRx = nowNs;
+    armKeepalive(t);
     sendAckNow(t);
     tcpOutput(t);
   } else {
@@ -133,6 +136,9 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
   }
   if ((flags & SYN) != 0) { challengeAck(t); return; } // RFC 5961 §4.2
   if ((flags & ACK) == 0) return;
+  // Anything acceptable from the peer proves it alive: keepalive starts over.
+  t.lastRx = nowNs;
+  if (t.keepalive != 0) { t.keepProbes = 0; armKeepalive(t); }
   // Timestamps: remember the peer's for echoing (RFC 7323 §4.3), from segments at the left edge.
   if (t.tsOk != 0 && tcpHasTs && seqLe(seq, t.rcvNxt)) t.tsRecent = tcpTsVal;
   if (t.state == SYN_RCVD) {

@@ -6,23 +6,55 @@ import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
 import { localIp, mtu, tcpRtoInitialNs } from "../../config";
-import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, ECONNRESET, EPIPE } from "../../errno";
+import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, ECONNRESET, EPIPE, ENOPROTOOPT } from "../../errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
 import { IP_HLEN } from "../../wire/ipv4";
 import { sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_PENDING,
-         S_LISTENING, S_POPHEAD, S_POPTAIL, SOCK_STREAM } from "../socket";
+         S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
 import { PortMap, portMapInit, portBind, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
 import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, nTcb, bufSize, ringWrite, ringRead,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
-import { tcpOutput, sendAckNow, armRto } from "./engine";
+import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
 import { sendSegment, sendReset, rcvWindow } from "./output";
 import { unlistenOne } from "./events";
 
 export const K_TCP_POP: u8 = 3;
 export const K_TCP_PUSH: u8 = 4;
 export const K_TCP_ACCEPT: u8 = 5;
+
+// Socket options (PDPIX setsockopt): bits in S_OPTS, copied to the connection when it exists.
+export const OPT_NODELAY: u32 = 1;     // TCP_NODELAY; set by default: Nagle is off
+export const OPT_KEEPALIVE: u32 = 2;   // SO_KEEPALIVE
+const OPT_SET: u32 = 0x80000000;       // the options were chosen explicitly
+
+function applyOptions(t: Tcb, opts: u32): void {
+  t.nagle = (opts & OPT_SET) != 0 && (opts & OPT_NODELAY) == 0 ? 1 : 0;
+  t.keepalive = (opts & OPT_KEEPALIVE) != 0 ? 1 : 0;
+  t.lastRx = nowNs;
+  armKeepalive(t);
+}
+
+/** Sets TCP_NODELAY (1) or SO_KEEPALIVE (2) on a stream socket; 0 or an errno. */
+export function tcpSetOption(qd: u32, opt: u32, on: bool): i32 {
+  if (opt != OPT_NODELAY && opt != OPT_KEEPALIVE) return ENOPROTOOPT;
+  const s = sock(qd);
+  let opts = load<u32>(s + S_OPTS);
+  if ((opts & OPT_SET) == 0) opts = OPT_SET | OPT_NODELAY;
+  opts = on ? opts | opt : opts & ~opt;
+  store<u32>(s + S_OPTS, opts);
+  const t = tcbOf(qd);
+  if (t !== null) { applyOptions(t, opts); tcpOutput(t); }
+  return 0;
+}
+
+export function tcpGetOption(qd: u32, opt: u32): i32 {
+  if (opt != OPT_NODELAY && opt != OPT_KEEPALIVE) return -ENOPROTOOPT;
+  const opts = load<u32>(sock(qd) + S_OPTS);
+  if ((opts & OPT_SET) == 0) return opt == OPT_NODELAY ? 1 : 0;
+  return (opts & opt) != 0 ? 1 : 0;
+}
 
 export const tcpPorts = changetype<PortMap>(memory.data(16, 8));
 let isnKey: u32 = 0;
@@ -138,6 +170,9 @@ export function tcpAcceptPoll(q: u32): void {
     store<u32>(ns + S_LIP, t.lip);
     store<u32>(ns + S_LPORT, t.lport);
     t.qd = nqd;
+    // An accepted connection inherits the listener's options, as on Linux.
+    store<u32>(ns + S_OPTS, load<u32>(s + S_OPTS));
+    applyOptions(t, load<u32>(s + S_OPTS));
     store<i32>(e + Q_NEWQD, nqd);
     store<u32>(e + Q_IP, t.rip);
     store<u32>(e + Q_PORT, t.rport);
@@ -181,6 +216,8 @@ export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
   t.state = SYN_SENT;
   t.connectQt = <u32>q + 1;
   store<u32>(s + S_TCB, <u32>i + 1);
+  t.nagle = (load<u32>(s + S_OPTS) & OPT_SET) != 0 && (load<u32>(s + S_OPTS) & OPT_NODELAY) == 0 ? 1 : 0;
+  t.keepalive = (load<u32>(s + S_OPTS) & OPT_KEEPALIVE) != 0 ? 1 : 0;
   sendSegment(t, t.iss, 0, SYN);
   armRto(t);
   return q;
@@ -193,7 +230,7 @@ export function tcpPush(qd: u32, ptr: usize, len: u32): i32 {
   if (src < 0 || !slotApp(<u32>src) || ptr < slotData(<u32>src) || ptr + len > slotData(<u32>src) + slotCap(<u32>src)) return -EINVAL;
   const q = qAlloc(OP_PUSH, K_TCP_PUSH, <i32>qd);
   if (q < 0) return -ENOBUFS;
-  if (t.reset != 0) { qComplete(<u32>q, ECONNRESET); return q; }
+  if (t.reset != 0) { qComplete(<u32>q, t.reset); return q; }
   if (t.finQueued != 0) { qComplete(<u32>q, EPIPE); return q; }
   if (t.state != ESTABLISHED && t.state != CLOSE_WAIT) { qComplete(<u32>q, ENOTCONN); return q; }
   const e = qEntry(<u32>q);
@@ -250,7 +287,7 @@ export function tcpPopPoll(q: u32): void {
   const tp = changetype<usize>(t);
   if (t.reset != 0) {
     popWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
-    qComplete(q, ECONNRESET);
+    qComplete(q, t.reset);
     return;
   }
   if (t.rlen == 0 && t.peerFin == 0) return;

@@ -25,8 +25,12 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   finQueued: u8;         // the application closed: FIN goes after the queued data
   finSent: u8;
   peerFin: u8;           // the peer's FIN is in (pops see end of stream)
-  reset: u8;             // the connection was reset: pending and future operations fail
+  reset: u8;             // why the connection died (an errno), 0 while alive
   retransmitting: u8;    // Karn: no RTT sample from retransmitted data
+  nagle: u8;             // RFC 896, off unless the application asks (TCP_NODELAY = 0)
+  keepalive: u8;         // RFC 1122 §4.2.3.6, off unless SO_KEEPALIVE
+  keepProbes: u8;        // unanswered keepalive probes
+  pad0: u8;
   qd: i32;               // the socket, -1 while embryonic or after the application closed it
   listener: i32;         // the listening socket of a passive open, -1 otherwise
   lip: u32; lport: u32; rip: u32; rport: u32;
@@ -40,7 +44,8 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   rttSeq: u32; retries: u32;
   cwnd: u32; ssthresh: u32; dupAcks: u32; recover: u32; inRecovery: u32;
   ccWmax: f64; ccK: f64; ccEpoch: f64; ccWest: f64;   // CUBIC's state (cc.ts)
-  rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32;
+  rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32; keepTimer: u32;
+  lastRx: f64;           // when the last segment arrived (keepalive idleness)
   sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
   rbuf: u32; rlen: u32;  // in-order bytes not yet popped, ending at rcvNxt
   ooN: u32;
@@ -92,7 +97,8 @@ export function tcbStopTimers(t: Tcb): void {
   timerCancel(t.rtoTimer);
   timerCancel(t.twTimer);
   timerCancel(t.ackTimer);
-  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0;
+  timerCancel(t.keepTimer);
+  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0; t.keepTimer = 0;
 }
 
 export function tcbFree(t: Tcb): void {
