@@ -15,6 +15,7 @@ import { Tcb, tcbIndex, tcbFree, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
+import { sackUpdate, sackPipe, sackRetransmit, sackReset } from "./sack";
 
 export const T_TCP_RTO: u32 = 3;
 export const T_TCP_TIME_WAIT: u32 = 4;
@@ -58,7 +59,9 @@ export function tcpOutput(t: Tcb): void {
     const end = t.sndUna + t.slen;                      // first sequence number not queued
     const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
     const wnd = min(t.sndWnd, t.cwnd);
-    const usable: u32 = wnd > inFlight(t) ? wnd - inFlight(t) : 0;
+    // In SACK recovery the window is measured against the pipe estimate (RFC 6675 §5).
+    const used = t.inRecovery != 0 && t.skN > 0 ? sackPipe(t) : inFlight(t);
+    const usable: u32 = wnd > used ? wnd - used : 0;
     if (unsent > 0 && usable > 0) {
       const n = min(min(t.mss, unsent), usable);
       // Nagle (RFC 896, RFC 1122 §4.2.3.4), when asked for: hold a small segment while data is
@@ -135,11 +138,15 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     t.retries = 0;
     t.retransmitting = 0;
     // Congestion control: NewReno.
+    sackUpdate(t);
     if (t.inRecovery != 0) {
       if (seqGe(ack, t.recover)) {                     // full ACK: leave recovery (RFC 6582 §3.2 step 3)
         t.cwnd = min(t.ssthresh, max(flight - acked, t.mss) + t.mss);
         t.inRecovery = 0;
-      } else {                                         // partial ACK: next hole, deflate
+        sackReset(t);
+      } else if (t.sackOk != 0 && t.skN > 0) {         // RFC 6675: fill the holes the pipe allows
+        sackRetransmit(t);
+      } else {                                         // NewReno partial ACK: next hole, deflate
         retransmitFirst(t);
         t.cwnd = t.cwnd > acked ? t.cwnd - acked + t.mss : t.mss;
       }
@@ -158,16 +165,25 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     wakePushers(t);
   } else if (ack == t.sndUna && dlen == 0 && !flagsFin && flight > 0 && wnd == t.sndWnd) {
     // A duplicate ACK (RFC 5681 §2).
+    sackUpdate(t);
     t.dupAcks++;
     if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
       t.ssthresh = ccOnLoss(t, flight);
       t.recover = t.sndMax;
-      t.cwnd = t.ssthresh + 3 * t.mss;
       t.inRecovery = 1;
-      retransmitFirst(t);
       count(C_TCP_FAST_RETRANSMITS);
+      if (t.sackOk != 0 && t.skN > 0) {
+        // RFC 6675 §5: cwnd = ssthresh, then every hole the pipe allows, first one included.
+        t.cwnd = t.ssthresh;
+        t.highRxt = t.sndUna;
+        if (!sackRetransmit(t)) retransmitFirst(t);
+      } else {
+        t.cwnd = t.ssthresh + 3 * t.mss;              // RFC 5681 §3.2: inflate by the three
+        retransmitFirst(t);
+      }
     } else if (t.dupAcks > 3 && t.inRecovery != 0) {
-      t.cwnd += t.mss;                                 // each further dup ACK: a segment left
+      if (t.sackOk != 0 && t.skN > 0) sackRetransmit(t);
+      else t.cwnd += t.mss;                            // each further dup ACK: a segment left
     }
   }
   // Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule).
@@ -303,6 +319,7 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     t.inRecovery = 0;
     t.dupAcks = 0;
     t.recover = t.sndMax;
+    sackReset(t);                                      // RFC 6675 §5.1: after a timeout, start over
     t.sndNxt = t.sndUna;
     t.retransmitting = 1;
     t.rttTime = 0;

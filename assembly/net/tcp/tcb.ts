@@ -44,6 +44,9 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   rttSeq: u32; retries: u32;
   cwnd: u32; ssthresh: u32; dupAcks: u32; recover: u32; inRecovery: u32;
   ccWmax: f64; ccK: f64; ccEpoch: f64; ccWest: f64;   // CUBIC's state (cc.ts)
+  skN: u32;              // the peer's SACKed ranges above SND.UNA (RFC 6675 scoreboard), sorted
+  sk0s: u32; sk0e: u32; sk1s: u32; sk1e: u32; sk2s: u32; sk2e: u32; sk3s: u32; sk3e: u32;
+  highRxt: u32;          // RFC 6675 HighRxt: the end of what this recovery has retransmitted
   rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32; keepTimer: u32;
   lastRx: f64;           // when the last segment arrived (keepalive idleness)
   sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
