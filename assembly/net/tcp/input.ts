@@ -122,6 +122,22 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
   const flags = tcpFlags;
   const seq = tcpSeq;
   const segLen = dlen + ((flags & SYN) != 0 ? 1 : 0) + ((flags & FIN) != 0 ? 1 : 0);
+  // Simultaneous open (RFC 9293 §3.5, figure 8): the peer's SYN-ACK repeats its SYN (SEQ = IRS,
+  // which the acceptability test below would refuse) and acknowledges ours: established.
+  if (t.state == SYN_RCVD && (flags & (SYN | ACK | RST)) == (SYN | ACK) && seq == t.irs
+      && seqLt(t.sndUna, tcpAck) && seqLe(tcpAck, t.sndNxt)) {
+    t.state = ESTABLISHED;
+    t.sndUna = tcpAck;
+    t.sndWnd = tcpWindow;
+    t.sndWl1 = seq; t.sndWl2 = tcpAck;
+    t.retries = 0;
+    armRtoCancel(t);
+    if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }
+    t.lastRx = nowNs;
+    armKeepalive(t);
+    sendAckNow(t);
+    return;
+  }
   // PAWS (RFC 7323 §5.3): an older timestamp marks an old duplicate.
   const paws = t.tsOk != 0 && tcpHasTs && (flags & RST) == 0 && seqLt(tcpTsVal, t.tsRecent);
   if (paws || !acceptable(t, seq, segLen, rcvWindow(t))) {
