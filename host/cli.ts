@@ -7,6 +7,7 @@ import { sockaddr } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { udpPingPong } from "../examples/udp-pingpong.js";
+import { tcpEcho } from "../examples/tcp-echo.js";
 import { percentile, formatRate, dropSummary, LiveLine } from "./stats.js";
 import { runBench, SUITES } from "./bench/index.js";
 import { DemiError } from "./errno.js";
@@ -17,6 +18,8 @@ commands:
   udp-echo          a client floods a UDP echo server; two stacks on the loopback link
                     (npm start runs this for 3 s), live stats, then a summary
   udp-pingpong      one datagram at a time; prints RTT p50/p99
+  tcp-echo          TCP echo with Demikernel's flags (--bufsize --nclients --nrequests):
+                    prints requests, rps, p50, p99
   bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json)
   config            prints the effective configuration (file, then DEMIWASM_* variables)
 
@@ -26,8 +29,11 @@ options:
   --count N         datagrams (udp-pingpong rounds; udp-echo stops after N if given)
   --size BYTES      payload size (default 64)
   --window N        udp-echo: datagrams in flight (default 256)
+  --bufsize B --nclients N --nrequests N
+                    tcp-echo: request size (64), connections (1), requests each (10000)
   --loss P --reorder P --duplicate P --corrupt P --delay-ms MS --seed N
                     loopback link faults (each also a config key under link.)
+  --pcap FILE       write every frame on the loopback link to FILE (pcap, for tshark/Wireshark)
   --json            print a JSON summary as the last line
   --quick           bench: fewer iterations (for smoke tests)
   -h, --help`;
@@ -62,6 +68,7 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
   const json = v.json === true;
   const p = loopbackPair(config);
   const { server, client, link } = p;
+  if (typeof v.pcap === "string") link.capture(v.pcap);
   const sqd = server.socket();
   server.bind(sqd, sockaddr(formatIpv4(server.ip), 7));
   const cqd = client.socket();
@@ -92,6 +99,7 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
     }
   }
   live.end();
+  link.stopCapture();
   const secs = (clock.now() - t0) / 1e9;
   const summary = {
     command: "udp-echo", seconds: +secs.toFixed(3), size, sent: cli.sent, echoed: cli.echoed, lost: cli.lost,
@@ -114,13 +122,31 @@ function pingpong(config: Config, v: Record<string, string | boolean | undefined
   const rounds = num(v.count as string, "count", 10000, 1);
   const size = num(v.size as string, "size", 64, 4, 65507);
   const p = loopbackPair(config);
+  if (typeof v.pcap === "string") p.link.capture(v.pcap);
   udpPingPong(p, 1000, size, 9);                                 // warm-up: ARP and V8's tiers
   const r = udpPingPong(p, rounds, size);
+  p.link.stopCapture();
   const sorted = r.rttNs.sort((a, b) => a - b);
   const out = { command: "udp-pingpong", rounds: r.rounds, lost: r.lost, size,
                 rttP50Us: +(percentile(sorted, 50) / 1e3).toFixed(3), rttP99Us: +(percentile(sorted, 99) / 1e3).toFixed(3) };
   if (v.json === true) process.stdout.write(JSON.stringify(out) + "\n");
   else process.stdout.write(`udp-pingpong: ${out.rounds} rounds of ${size} bytes, lost ${out.lost}, RTT p50 ${out.rttP50Us} us, p99 ${out.rttP99Us} us\n`);
+}
+
+function tcpEchoCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
+  const bufsize = num(v.bufsize as string, "bufsize", 64, 1, 1 << 20);
+  const nclients = num(v.nclients as string, "nclients", 1, 1, 1024);
+  const nrequests = num(v.nrequests as string, "nrequests", 10000, 1);
+  const p = loopbackPair(config);
+  if (typeof v.pcap === "string") p.link.capture(v.pcap);
+  const r = tcpEcho(p, 7, bufsize, nclients, nrequests);
+  p.link.stopCapture();
+  const lat = r.latNs.sort((a, b) => a - b);
+  const out = { command: "tcp-echo", bufsize, nclients, requests: r.requests, failed: r.failed, rps: Math.round(r.requests / r.seconds),
+                p50Us: +(percentile(lat, 50) / 1e3).toFixed(3), p99Us: +(percentile(lat, 99) / 1e3).toFixed(3) };
+  if (v.json === true) process.stdout.write(JSON.stringify(out) + "\n");
+  else process.stdout.write(`tcp-echo: ${out.requests} requests (${out.failed} failed) of ${bufsize} bytes over ${nclients} connection(s), ${formatRate(out.rps)}rps, p50 ${out.p50Us} us, p99 ${out.p99Us} us\n`);
+  if (r.failed > 0 || r.requests < nclients * nrequests) process.exitCode = 1;
 }
 
 function printConfig(config: Config): void {
@@ -137,7 +163,8 @@ async function main(argv: string[]): Promise<void> {
         config: { type: "string" }, duration: { type: "string" }, count: { type: "string" }, size: { type: "string" },
         window: { type: "string" }, loss: { type: "string" }, reorder: { type: "string" }, duplicate: { type: "string" },
         corrupt: { type: "string" }, "delay-ms": { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
-        quick: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        quick: { type: "boolean" }, help: { type: "boolean", short: "h" }, pcap: { type: "string" },
+        bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
       },
     });
   } catch (e) {
@@ -150,6 +177,7 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case "udp-echo": return udpEcho(config, values);
     case "udp-pingpong": return pingpong(config, values);
+    case "tcp-echo": return tcpEchoCmd(config, values);
     case "config": return printConfig(config);
     case "bench": {
       if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")}`);

@@ -2,7 +2,9 @@
 // segment. A physical backend in the sense of DESIGN.md principle 5: it moves frames between
 // descriptor rings and never looks past the destination MAC. A seeded fault injector can lose,
 // reorder, duplicate, corrupt and delay frames; its seed is printed so a run can be replayed.
+import { openSync, writeSync, closeSync } from "node:fs";
 import { Rng, randomSeed } from "../rng.js";
+import { pcapHeader, pcapRecord } from "../pcap.js";
 import { RealClock, type Clock } from "../clock.js";
 import { RING, type Rings } from "../rings.js";
 
@@ -123,6 +125,7 @@ export class LoopbackLink {
   private readonly rng: Rng;
   private readonly faulty: boolean;
   private lastDst: Station | null = null;
+  private pcap: { fd: number; pending: Uint8Array[]; bytes: number } | null = null;
   private held: Held[] = [];          // reordered: delivered on the next turn
   private delayed: Held[] = [];       // delayed: delivered when due (kept sorted by due time)
 
@@ -180,9 +183,44 @@ export class LoopbackLink {
     for (const [name, l] of links) if (l === this && this.stations.length === 0) links.delete(name);
   }
 
+  /**
+   * Writes every frame that crosses the link to a classic pcap file (what the wire carried, once
+   * per transmission, before any injected fault), readable by tshark and Wireshark.
+   */
+  capture(path: string): void {
+    this.stopCapture();
+    const fd = openSync(path, "w");
+    writeSync(fd, pcapHeader());
+    this.pcap = { fd, pending: [], bytes: 0 };
+  }
+
+  /** Flushes and closes the capture file. */
+  stopCapture(): void {
+    if (this.pcap === null) return;
+    this.flushCapture();
+    closeSync(this.pcap.fd);
+    this.pcap = null;
+  }
+
+  private record(u8: Uint8Array, off: number, len: number): void {
+    const c = this.pcap!;
+    const r = pcapRecord(this.clock.now(), u8.subarray(off, off + len));
+    c.pending.push(r);
+    c.bytes += r.length;
+    if (c.bytes > 1 << 20) this.flushCapture();
+  }
+
+  private flushCapture(): void {
+    const c = this.pcap!;
+    for (const r of c.pending) writeSync(c.fd, r);
+    c.pending = [];
+    c.bytes = 0;
+  }
+
   /** A frame from a scripted host, through the same faults as any other. */
   sendRaw(from: RawPort, frame: Uint8Array): void {
     const st = this.stationOf(from)!;
+    if (this.pcap !== null) this.record(frame, 0, frame.length);
     if (this.faulty) this.transmitFaulty(st, frame, 0, frame.length, this.clock.now());
     else this.route(st, frame, 0, frame.length);
     this.commitAll();
@@ -227,6 +265,7 @@ export class LoopbackLink {
       const e = tx + ENTRIES + (((txCons + i) & txMask) << 1);
       const off = u32[e];
       const len = u32[e + 1];
+      if (this.pcap !== null) this.record(u8, off, len);
       const last = this.lastDst;
       if (this.faulty) this.transmitFaulty(st, u8, off, len, now);
       // Fast path: an aligned frame for the same station as the last one.
