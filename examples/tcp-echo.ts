@@ -1,7 +1,8 @@
 // TCP echo with Demikernel's tcp-echo flags: one server, --nclients connections each sending
 // --nrequests requests of --bufsize bytes and waiting for the whole echo (a stream may deliver
 // it in pieces). Server and clients are state machines stepped on one thread, as udp-echo's.
-import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode, type LibOS, type Sga } from "../host/libos.js";
+import type { Pdpix } from "../host/pdpix.js";
+import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode, type Sga } from "../host/libos.js";
 import { formatIpv4 } from "../host/config.js";
 import type { Pair } from "../host/topology.js";
 
@@ -13,7 +14,7 @@ export class TcpEchoServer {
   private readonly w = newResultBuffer();
   closed = 0;
 
-  constructor(private readonly l: LibOS, readonly lqd: number) { this.acceptQt = l.accept(lqd); }
+  constructor(private readonly l: Pdpix, readonly lqd: number) { this.acceptQt = l.accept(lqd); }
 
   step(): void {
     const l = this.l, r = this.r;
@@ -50,7 +51,7 @@ export class TcpEchoClient {
   readonly latNs: number[] = [];
   state: "connecting" | "running" | "finished" = "connecting";
 
-  constructor(private readonly l: LibOS, private readonly qd: number, to: { addr: number; port: number },
+  constructor(private readonly l: Pdpix, private readonly qd: number, to: { addr: number; port: number },
               private readonly bufsize: number, private readonly nrequests: number) {
     this.connectQt = l.connect(qd, to);
     this.req = l.sgaalloc(bufsize);

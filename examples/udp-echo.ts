@@ -1,7 +1,8 @@
 // A UDP echo server and a flooding client on the PDPIX API. Each is a state machine with a
 // non-blocking step(), so several run on one thread over one datapath turn loop, as
 // Demikernel's coroutines do. Used by `demiwasm udp-echo`, `npm start` and `demiwasm bench udp`.
-import { newResultBuffer, type LibOS, type SockAddr, type Sga } from "../host/libos.js";
+import type { Pdpix } from "../host/pdpix.js";
+import { newResultBuffer, type SockAddr, type Sga } from "../host/libos.js";
 
 /** Echoes every datagram back to its sender, zero-copy: the received buffer is pushed as is. */
 export class EchoServer {
@@ -10,7 +11,7 @@ export class EchoServer {
   echoed = 0;
   ios = 0;
 
-  constructor(private readonly libos: LibOS, readonly qd: number) {
+  constructor(private readonly libos: Pdpix, readonly qd: number) {
     this.popQt = libos.pop(qd);
   }
 
@@ -68,7 +69,7 @@ export class EchoClient {
   ios = 0;
   readonly rttNs: number[] = [];
 
-  constructor(private readonly libos: LibOS, readonly qd: number, private readonly server: SockAddr, opts: EchoClientOptions = {}) {
+  constructor(private readonly libos: Pdpix, readonly qd: number, private readonly server: SockAddr, opts: EchoClientOptions = {}) {
     this.o = { size: 64, window: 32, burst: 32, lossTimeoutNs: 200e6, recordRtt: false, pattern: true, ...opts };
     if (this.o.size < 4) throw new Error("demiwasm: echo payload must be at least 4 bytes (it carries a sequence number)");
     const slots = 1 << Math.ceil(Math.log2(Math.max(2, this.o.window)));

@@ -14,3 +14,5 @@ export { readPcap, pcapHeader, pcapRecord } from "./pcap.js";
 export { FabricLibOS } from "./backends/fabric.js";
 export type { RegionRef } from "./backends/fabric.js";
 export { openLibOS } from "./open.js";
+export { PosixLibOS } from "./backends/posix.js";
+export type { Pdpix } from "./pdpix.js";

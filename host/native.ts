@@ -16,18 +16,39 @@ export interface FabricNative {
   close(h: unknown): void;
 }
 
+export interface PosixNative {
+  socket(stream: boolean): number;
+  bind(fd: number, ip: number, port: number): number;
+  connect(fd: number, ip: number, port: number): number;
+  connected(fd: number): number;
+  listen(fd: number, backlog: number): number;
+  accept(fd: number, out: Uint32Array): number;
+  recv(fd: number, mem: Uint8Array, off: number, len: number, from: Uint32Array | null): number;
+  pending(fd: number): number;
+  send(fd: number, mem: Uint8Array, off: number, len: number, ip: number, port: number): number;
+  sockname(fd: number, peer: boolean, out: Uint32Array): number;
+  close(fd: number): number;
+}
+
+/** DEMIWASM_NATIVE_DIR points at another build of the bridge (packaging, tests of its absence). */
+function load<T>(name: string, missing: string): T {
+  const dir = process.env.DEMIWASM_NATIVE_DIR ?? fileURLToPath(new URL("../../native/build/Release", import.meta.url));
+  try {
+    return createRequire(import.meta.url)(`${dir}/demiwasm_${name}.node`) as T;
+  } catch {
+    throw new Error(missing);
+  }
+}
+
 let fabric: FabricNative | null = null;
+let posix: PosixNative | null = null;
 
 export function fabricNative(): FabricNative {
-  if (fabric) return fabric;
-  // DEMIWASM_NATIVE_DIR points at another build of the bridge (packaging, tests of its absence).
-  const dir = process.env.DEMIWASM_NATIVE_DIR ?? fileURLToPath(new URL("../../native/build/Release", import.meta.url));
-  const path = `${dir}/demiwasm_fabric.node`;
-  try {
-    fabric = createRequire(import.meta.url)(path) as FabricNative;
-  } catch {
-    throw new Error("demiwasm: backend 'fabric' is not available: the native bridge is not built; " +
-      "apt-get install libfabric-dev libfabric-bin pkg-config, then npm rebuild");
-  }
-  return fabric;
+  return fabric ??= load<FabricNative>("fabric", "demiwasm: backend 'fabric' is not available: the native bridge is not built; " +
+    "apt-get install libfabric-dev libfabric-bin pkg-config, then npm rebuild");
+}
+
+export function posixNative(): PosixNative {
+  return posix ??= load<PosixNative>("posix", "demiwasm: backend 'posix' is not available: the native bridge did not build; " +
+    "it needs a C toolchain (apt-get install build-essential python3), then npm rebuild");
 }

@@ -2,13 +2,15 @@
 // backend implements the queue operations itself (FabricLibOS), as Demikernel's LibOSes do.
 import { LibOS, type LibOSOptions } from "./libos.js";
 import { FabricLibOS } from "./backends/fabric.js";
+import { PosixLibOS } from "./backends/posix.js";
 import { loadConfig, type Config } from "./config.js";
 import { backendUnavailable } from "./backends/index.js";
 
-export function openLibOS(config: Config = loadConfig(), opts: Omit<LibOSOptions, "config"> = {}): LibOS | FabricLibOS {
+export function openLibOS(config: Config = loadConfig(), opts: Omit<LibOSOptions, "config"> = {}): LibOS | FabricLibOS | PosixLibOS {
   switch (config.backend) {
     case "loopback": return new LibOS({ ...opts, config });
     case "fabric": return new FabricLibOS(config, opts.clock);
+    case "posix": return new PosixLibOS(config, opts.clock);
     default: throw new Error(backendUnavailable(config.backend));
   }
 }

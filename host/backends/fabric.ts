@@ -6,14 +6,13 @@
 // Queues: a stream-like "connection" is a pair of connection ids exchanged at connect/accept;
 // data for connection c travels as tagged messages with tag c, so that receives pre-posted for c
 // match only c's messages. Control messages (hello, ack, bye) use tags with CTRL_BIT set.
-import { instantiate, type Datapath } from "../abi.js";
 import { fabricNative, type FabricNative } from "../native.js";
+import { TransportQueues } from "./transport.js";
 import { DemiError, EAGAIN, EAFNOSUPPORT, EBADF, ECANCELED, EINVAL, EISCONN, EMSGSIZE, ENOTCONN, ENOTSUP, ETIMEDOUT,
          ECONNRESET, ENOMEM } from "../errno.js";
-import { Rng, randomSeed } from "../rng.js";
 import { RealClock, type Clock } from "../clock.js";
 import { formatIpv4, type Config } from "../config.js";
-import { Opcode, newResultBuffer, type QResult, type QResultBuffer, type Sga, type SockAddr } from "../libos.js";
+import { Opcode, type Sga, type SockAddr } from "../libos.js";
 
 const CTRL_BIT = 0x40000000;
 const HELLO_TAG = CTRL_BIT;            // to a listener: [u32 client conn id][client endpoint name]
@@ -33,7 +32,6 @@ type OpKind = "recv-data" | "recv-hello" | "recv-ack" | "recv-bye" | "send-data"
 
 interface Op { kind: OpKind; qt: number; conn: number; buf: number; len: number; deadline: number }
 
-interface Pending { done: boolean; op: Opcode; qd: number; ret: number; buf: number; len: number; newQd: number; addr: SockAddr }
 
 interface Queue {
   kind: "listener" | "conn";
@@ -50,11 +48,7 @@ interface Queue {
   connectQt: number;
 }
 
-export class FabricLibOS {
-  readonly config: Config;
-  readonly dp: Datapath;
-  readonly u8: Uint8Array;
-  readonly clock: Clock;
+export class FabricLibOS extends TransportQueues {
   private readonly nat: FabricNative;
   private h: unknown = null;
   private key = 0;
@@ -65,8 +59,6 @@ export class FabricLibOS {
   private readonly byConn = new Map<number, number>();   // local conn id -> qd
   private nextQd = 1;
   private nextConn = 1;
-  private nextQt = 1;
-  private readonly pending = new Map<number, Pending>();
   private readonly ops: (Op | undefined)[] = new Array(MAX_CTX);
   private readonly freeCtx: number[] = [];
   private readonly cq = new Int32Array(4 * 64);
@@ -78,13 +70,9 @@ export class FabricLibOS {
   private lastTimeoutCheck = 0;
 
   constructor(config: Config, clock: Clock = new RealClock()) {
-    this.nat = fabricNative();
-    this.config = config;
-    this.clock = clock;
-    const rng = new Rng(config.seed ?? randomSeed());
-    this.dp = instantiate(config.memory_mb * 16, () => rng.u32());
-    if (this.dp.exports.init() !== 0) throw new Error(`demiwasm: config key 'memory_mb': ${config.memory_mb} MiB cannot hold the buffer pool`);
-    this.u8 = this.dp.u8;
+    const nat = fabricNative();                       // one clear line if the bridge is missing
+    super(config, clock);
+    this.nat = nat;
     this.provider = process.env.FI_PROVIDER ?? config.fabric.provider;
     for (let i = MAX_CTX - 1; i >= 0; i--) this.freeCtx.push(i);
   }
@@ -212,19 +200,6 @@ export class FabricLibOS {
     return q.peer;
   }
 
-  sgaalloc(size: number): Sga {
-    const p = this.dp.exports.sgaalloc(size);
-    if (p < 0) throw new DemiError(-p, "sgaalloc");
-    return { buf: p, len: size };
-  }
-
-  sgafree(sga: Sga): void {
-    const r = this.dp.exports.sgafree(sga.buf);
-    if (r !== 0) throw new DemiError(r, "sgafree");
-  }
-
-  bytes(sga: Sga): Uint8Array { return this.u8.subarray(sga.buf, sga.buf + sga.len); }
-
   // ---- one-sided ----
 
   /** Describes a local buffer for a peer's rdmaRead/rdmaWrite (send the three numbers over). */
@@ -251,72 +226,6 @@ export class FabricLibOS {
     this.submit({ kind: "rma", qt, conn: q.local, buf: sga.buf, len: sga.len, deadline: this.deadline() },
       (ctx) => this.nat.rma(this.h, write, q.fiAddr, sga.buf, sga.len, region.offset + at, region.key, ctx));
     return qt;
-  }
-
-  // ---- waiting ----
-
-  tryWaitInto(out: QResultBuffer, qt: number): boolean {
-    const p = this.pending.get(qt);
-    if (p === undefined) throw new DemiError(EINVAL, "wait");
-    if (!p.done) return false;
-    this.pending.delete(qt);
-    out.opcode = p.ret === 0 ? p.op : Opcode.FAILED;
-    out.qd = p.qd; out.qt = qt; out.ret = p.ret;
-    out.sga.buf = p.buf; out.sga.len = p.len;
-    out.addr.addr = p.addr.addr; out.addr.port = p.addr.port;
-    out.acceptedQd = p.newQd;
-    return true;
-  }
-
-  tryWait(qt: number): QResult | null {
-    const r = newResultBuffer();
-    if (!this.tryWaitInto(r, qt)) return null;
-    const pop = r.opcode === Opcode.POP, acc = r.opcode === Opcode.ACCEPT;
-    return { opcode: r.opcode, qd: r.qd, qt, ret: r.ret, sga: pop ? r.sga : undefined,
-             addr: pop || acc ? r.addr : undefined, acceptedQd: acc ? r.acceptedQd : undefined };
-  }
-
-  wait(qt: number, timeoutMs = Infinity): QResult {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    for (;;) {
-      const r = this.tryWait(qt);
-      if (r !== null) return r;
-      if (this.poll() === 0 && this.clock.now() >= deadline) {
-        return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT, sga: undefined, addr: undefined, acceptedQd: undefined };
-      }
-    }
-  }
-
-  waitInto(out: QResultBuffer, qt: number, timeoutMs = Infinity): boolean {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    for (;;) {
-      if (this.tryWaitInto(out, qt)) return true;
-      if (this.poll() === 0 && this.clock.now() >= deadline) { out.opcode = Opcode.FAILED; out.qt = qt; out.ret = ETIMEDOUT; return false; }
-    }
-  }
-
-  waitAny(qts: readonly number[], timeoutMs = Infinity): { index: number; result: QResult } {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    for (;;) {
-      for (let i = 0; i < qts.length; i++) { const r = this.tryWait(qts[i]); if (r !== null) return { index: i, result: r }; }
-      if (this.poll() === 0 && this.clock.now() >= deadline) {
-        return { index: -1, result: { opcode: Opcode.FAILED, qd: -1, qt: -1, ret: ETIMEDOUT, sga: undefined, addr: undefined, acceptedQd: undefined } };
-      }
-    }
-  }
-
-  /** Collects up to n completed operations, oldest first; fewer when the timeout passes. */
-  waitNextN(n: number, timeoutMs = Infinity): QResult[] {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    const out: QResult[] = [];
-    for (;;) {
-      for (const [qt, p] of this.pending) {
-        if (out.length >= n) break;
-        if (p.done) out.push(this.tryWait(qt)!);
-      }
-      if (out.length >= n) return out;
-      if (this.poll() === 0 && this.clock.now() >= deadline) return out;
-    }
   }
 
   /** Reads completions and advances every operation they finish. Returns how many. */
@@ -529,17 +438,6 @@ export class FabricLibOS {
   private fail(op: Op, errno: number): void {
     if (op.kind === "send-data" || op.kind === "rma") { this.dp.exports.bufRelease(op.buf); this.complete(op.qt, errno); }
     else this.dp.exports.sgafree(op.buf);
-  }
-
-  private newQt(op: Opcode, qd: number): number {
-    const qt = this.nextQt++;
-    this.pending.set(qt, { done: false, op, qd, ret: 0, buf: 0, len: 0, newQd: -1, addr: { addr: 0, port: 0 } });
-    return qt;
-  }
-
-  private complete(qt: number, ret: number): void {
-    const p = this.pending.get(qt);
-    if (p && !p.done) { p.done = true; p.ret = ret; }
   }
 
   private queue(qd: number, what: string): Queue {

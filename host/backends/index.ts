@@ -3,7 +3,7 @@
 const PACKAGES: Record<string, string> = {
   dpdk: "the DPDK backend needs the native bridge: apt-get install dpdk libdpdk-dev pkg-config, then npm rebuild",
   fabric: "the fabric backend needs the native bridge: apt-get install libfabric-dev libfabric-bin, then npm rebuild",
-  posix: "the posix backend is not part of this build yet",
+  posix: "the posix backend is a transport backend: open it with openLibOS(config) or new PosixLibOS(config), not on the loopback link",
 };
 
 export function backendUnavailable(name: string): string {

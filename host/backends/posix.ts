@@ -1,0 +1,189 @@
+// The posix backend (Demikernel's catnap): PDPIX over the kernel's own sockets, for machines
+// without DPDK or RDMA and for talking to ordinary clients. A transport backend: queue
+// operations run directly on non-blocking sockets (native/posix.c) that poll() retries, and data
+// moves between the socket and pool slots of the Wasm memory without a JS copy.
+import { posixNative, type PosixNative } from "../native.js";
+import { TransportQueues } from "./transport.js";
+import { DemiError, EAGAIN, EBADF, ECANCELED, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EDESTADDRREQ } from "../errno.js";
+import { RealClock, type Clock } from "../clock.js";
+import type { Config } from "../config.js";
+import { Opcode, AF_INET, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr } from "../libos.js";
+
+const EINPROGRESS = 115;
+const STREAM_POP_BYTES = 2046;                  // one small pool slot per stream pop
+
+interface PushOp { qt: number; buf: number; len: number; sent: number; ip: number; port: number }
+
+interface Sock {
+  fd: number;
+  stream: boolean;
+  connecting: number;                           // the connect qtoken while a stream connect is pending
+  pops: number[];
+  pushes: PushOp[];
+  accepts: number[];
+}
+
+export class PosixLibOS extends TransportQueues {
+  private readonly nat: PosixNative;
+  private readonly socks = new Map<number, Sock>();
+  private nextQd = 1;
+  private readonly addr = new Uint32Array(2);
+
+  constructor(config: Config, clock: Clock = new RealClock()) {
+    const nat = posixNative();                  // one clear line if the bridge is missing
+    super(config, clock);
+    this.nat = nat;
+  }
+
+  socket(domain = AF_INET, type = SOCK_DGRAM, protocol = 0): number {
+    if (domain !== AF_INET) throw new DemiError(EAFNOSUPPORT, "socket");
+    if (type !== SOCK_DGRAM && type !== SOCK_STREAM) throw new DemiError(EPROTONOSUPPORT, "socket");
+    if (protocol !== 0 && protocol !== (type === SOCK_STREAM ? 6 : 17)) throw new DemiError(EPROTONOSUPPORT, "socket");
+    const fd = this.nat.socket(type === SOCK_STREAM);
+    if (fd < 0) throw new DemiError(-fd, "socket");
+    const qd = this.nextQd++;
+    this.socks.set(qd, { fd, stream: type === SOCK_STREAM, connecting: 0, pops: [], pushes: [], accepts: [] });
+    return qd;
+  }
+
+  bind(qd: number, local: SockAddr): void { this.status(this.nat.bind(this.sock(qd, "bind").fd, local.addr, local.port), "bind"); }
+
+  listen(qd: number, backlog = 16): void {
+    const s = this.sock(qd, "listen");
+    if (!s.stream) throw new DemiError(95, "listen");
+    this.status(this.nat.listen(s.fd, backlog), "listen");
+  }
+
+  accept(qd: number): number {
+    const s = this.sock(qd, "accept");
+    const qt = this.newQt(Opcode.ACCEPT, qd);
+    s.accepts.push(qt);
+    this.progress(qd, s);
+    return qt;
+  }
+
+  connect(qd: number, remote: SockAddr): number {
+    const s = this.sock(qd, "connect");
+    const qt = this.newQt(Opcode.CONNECT, qd);
+    const r = this.nat.connect(s.fd, remote.addr, remote.port);
+    if (r === 0) this.complete(qt, 0);
+    else if (r === -EINPROGRESS && s.stream) s.connecting = qt;
+    else this.complete(qt, -r);
+    return qt;
+  }
+
+  pushto(qd: number, sga: Sga, to: SockAddr): number {
+    return this.enqueuePush(qd, sga, to.addr, to.port, "pushto");
+  }
+
+  push(qd: number, sga: Sga): number {
+    return this.enqueuePush(qd, sga, 0, 0, "push");
+  }
+
+  pop(qd: number): number {
+    const s = this.sock(qd, "pop");
+    const qt = this.newQt(Opcode.POP, qd);
+    s.pops.push(qt);
+    this.progress(qd, s);
+    return qt;
+  }
+
+  close(qd: number): void {
+    const s = this.sock(qd, "close");
+    for (const qt of [...s.pops, ...s.accepts]) this.complete(qt, ECANCELED);
+    for (const p of s.pushes) { this.dp.exports.bufRelease(p.buf); this.complete(p.qt, ECANCELED); }
+    if (s.connecting) this.complete(s.connecting, ECANCELED);
+    this.nat.close(s.fd);
+    this.socks.delete(qd);
+  }
+
+  getsockname(qd: number): SockAddr { return this.name(qd, false); }
+  getpeername(qd: number): SockAddr { return this.name(qd, true); }
+
+  /** Retries every pending operation once; returns how many completed. */
+  poll(): number {
+    let n = 0;
+    for (const [qd, s] of this.socks) n += this.progress(qd, s);
+    return n;
+  }
+
+  private enqueuePush(qd: number, sga: Sga, ip: number, port: number, what: string): number {
+    const s = this.sock(qd, what);
+    if (!s.stream && ip === 0 && this.nat.sockname(s.fd, true, this.addr) !== 0) throw new DemiError(EDESTADDRREQ, what);
+    // The kernel copies when the send happens; until then the buffer is held for us.
+    if (this.dp.exports.bufHold(sga.buf) !== 0) throw new DemiError(EINVAL, what);
+    const qt = this.newQt(Opcode.PUSH, qd);
+    s.pushes.push({ qt, buf: sga.buf, len: sga.len, sent: 0, ip, port });
+    this.progress(qd, s);
+    return qt;
+  }
+
+  private progress(qd: number, s: Sock): number {
+    let n = 0;
+    if (s.connecting) {
+      const r = this.nat.connected(s.fd);
+      if (r !== 0) { this.complete(s.connecting, r > 0 ? 0 : -r); s.connecting = 0; n++; }
+    }
+    while (s.accepts.length > 0) {
+      const fd = this.nat.accept(s.fd, this.addr);
+      if (fd === -EAGAIN) break;
+      const qt = s.accepts.shift()!;
+      n++;
+      if (fd < 0) { this.complete(qt, -fd); continue; }
+      const nqd = this.nextQd++;
+      this.socks.set(nqd, { fd, stream: true, connecting: 0, pops: [], pushes: [], accepts: [] });
+      const p = this.pending.get(qt)!;
+      p.newQd = nqd;
+      p.addr = { addr: this.addr[0], port: this.addr[1] };
+      this.complete(qt, 0);
+    }
+    while (s.pushes.length > 0) {
+      const p = s.pushes[0];
+      const r = this.nat.send(s.fd, this.u8, p.buf + p.sent, p.len - p.sent, p.ip, p.port);
+      if (r === -EAGAIN) break;
+      if (r >= 0 && s.stream && p.sent + r < p.len) { p.sent += r; continue; }
+      s.pushes.shift();
+      this.dp.exports.bufRelease(p.buf);
+      this.complete(p.qt, r < 0 ? -r : 0);
+      n++;
+    }
+    while (s.pops.length > 0) {
+      const size = s.stream ? STREAM_POP_BYTES : this.nat.pending(s.fd);
+      if (size === -EAGAIN) break;
+      if (size < 0) { this.complete(s.pops.shift()!, -size); n++; continue; }
+      const buf = this.dp.exports.sgaalloc(Math.max(1, size));
+      if (buf < 0) break;                        // pool empty: retried on a later poll
+      const r = this.nat.recv(s.fd, this.u8, buf, Math.max(1, size), this.addr);
+      if (r === -EAGAIN) { this.dp.exports.sgafree(buf); break; }
+      const qt = s.pops.shift()!;
+      n++;
+      if (r < 0) { this.dp.exports.sgafree(buf); this.complete(qt, -r); continue; }
+      const p = this.pending.get(qt)!;
+      if (r === 0 && s.stream) { this.dp.exports.sgafree(buf); p.buf = 0; p.len = 0; }   // end of stream
+      else { p.buf = buf; p.len = r; }
+      p.addr = { addr: this.addr[0], port: this.addr[1] };
+      this.complete(qt, 0);
+    }
+    return n;
+  }
+
+  private name(qd: number, peer: boolean): SockAddr {
+    this.status(this.nat.sockname(this.sock(qd, peer ? "getpeername" : "getsockname").fd, peer, this.addr), peer ? "getpeername" : "getsockname");
+    return { addr: this.addr[0], port: this.addr[1] };
+  }
+
+  private sock(qd: number, what: string): Sock {
+    const s = this.socks.get(qd);
+    if (!s) throw new DemiError(EBADF, what);
+    return s;
+  }
+
+  private status(r: number, what: string): void {
+    if (r !== 0) throw new DemiError(-r, what);
+  }
+
+  /** Closes every socket; pending operations fail with ECANCELED. */
+  shutdown(): void {
+    for (const qd of [...this.socks.keys()]) this.close(qd);
+  }
+}

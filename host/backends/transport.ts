@@ -1,0 +1,137 @@
+// What every transport backend (Demikernel's catnap and catmint: libfabric, kernel sockets)
+// shares: a Wasm datapath used for its buffer pool (sgaalloc/sgafree and zero-copy I/O into its
+// slots), qtokens kept in JS, and the PDPIX wait family over the backend's own poll().
+import { instantiate, CFG, type Datapath } from "../abi.js";
+import { DemiError, EINVAL, ETIMEDOUT } from "../errno.js";
+import { Rng, randomSeed } from "../rng.js";
+import { RealClock, type Clock } from "../clock.js";
+import type { Config } from "../config.js";
+import { Opcode, newResultBuffer, type QResult, type QResultBuffer, type Sga, type SockAddr } from "../libos.js";
+
+export interface Pending {
+  done: boolean; op: Opcode; qd: number; ret: number; buf: number; len: number; newQd: number; addr: SockAddr;
+}
+
+export abstract class TransportQueues {
+  readonly config: Config;
+  readonly dp: Datapath;
+  readonly u8: Uint8Array;
+  readonly clock: Clock;
+  protected readonly pending = new Map<number, Pending>();
+  private nextQt = 1;
+
+  constructor(config: Config, clock: Clock = new RealClock()) {
+    this.config = config;
+    this.clock = clock;
+    const rng = new Rng(config.seed ?? randomSeed());
+    this.dp = instantiate(config.memory_mb * 16, () => rng.u32());
+    // Only the buffer pool is used: size it from the config, and keep the Wasm stack's TCP
+    // tables (not used by a transport backend) at their minimum.
+    const x = this.dp.exports;
+    x.configure(CFG.POOL_SMALL, config.pool.small_buffers);
+    x.configure(CFG.POOL_LARGE, config.pool.large_buffers);
+    x.configure(CFG.TCP_MAX_CONNECTIONS, 1);
+    x.configure(CFG.TCP_BUFFER, 4096);
+    if (x.init() !== 0) {
+      throw new Error(`demiwasm: config key 'memory_mb': ${config.memory_mb} MiB cannot hold ${config.pool.small_buffers} small and ${config.pool.large_buffers} large buffers`);
+    }
+    this.u8 = this.dp.u8;
+  }
+
+  /** Advances every pending operation the backend can; returns how many it moved. */
+  abstract poll(): number;
+
+  protected newQt(op: Opcode, qd: number): number {
+    const qt = this.nextQt++;
+    this.pending.set(qt, { done: false, op, qd, ret: 0, buf: 0, len: 0, newQd: -1, addr: { addr: 0, port: 0 } });
+    return qt;
+  }
+
+  protected complete(qt: number, ret: number): void {
+    const p = this.pending.get(qt);
+    if (p && !p.done) { p.done = true; p.ret = ret; }
+  }
+
+  sgaalloc(size: number): Sga {
+    const p = this.dp.exports.sgaalloc(size);
+    if (p < 0) throw new DemiError(-p, "sgaalloc");
+    return { buf: p, len: size };
+  }
+
+  sgafree(sga: Sga): void {
+    const r = this.dp.exports.sgafree(sga.buf);
+    if (r !== 0) throw new DemiError(r, "sgafree");
+  }
+
+  bytes(sga: Sga): Uint8Array { return this.u8.subarray(sga.buf, sga.buf + sga.len); }
+
+  tryWaitInto(out: QResultBuffer, qt: number): boolean {
+    const p = this.pending.get(qt);
+    if (p === undefined) throw new DemiError(EINVAL, "wait");
+    if (!p.done) return false;
+    this.pending.delete(qt);
+    out.opcode = p.ret === 0 ? p.op : Opcode.FAILED;
+    out.qd = p.qd; out.qt = qt; out.ret = p.ret;
+    out.sga.buf = p.buf; out.sga.len = p.len;
+    out.addr.addr = p.addr.addr; out.addr.port = p.addr.port;
+    out.acceptedQd = p.newQd;
+    return true;
+  }
+
+  tryWait(qt: number): QResult | null {
+    const r = newResultBuffer();
+    if (!this.tryWaitInto(r, qt)) return null;
+    const pop = r.opcode === Opcode.POP, acc = r.opcode === Opcode.ACCEPT;
+    return { opcode: r.opcode, qd: r.qd, qt, ret: r.ret, sga: pop ? r.sga : undefined,
+             addr: pop || acc ? r.addr : undefined, acceptedQd: acc ? r.acceptedQd : undefined };
+  }
+
+  isDone(qt: number): boolean {
+    const p = this.pending.get(qt);
+    if (p === undefined) throw new DemiError(EINVAL, "isDone");
+    return p.done;
+  }
+
+  wait(qt: number, timeoutMs = Infinity): QResult {
+    const deadline = this.clock.now() + timeoutMs * 1e6;
+    for (;;) {
+      const r = this.tryWait(qt);
+      if (r !== null) return r;
+      if (this.poll() === 0 && this.clock.now() >= deadline) return timedOut(qt);
+    }
+  }
+
+  waitInto(out: QResultBuffer, qt: number, timeoutMs = Infinity): boolean {
+    const deadline = this.clock.now() + timeoutMs * 1e6;
+    for (;;) {
+      if (this.tryWaitInto(out, qt)) return true;
+      if (this.poll() === 0 && this.clock.now() >= deadline) { out.opcode = Opcode.FAILED; out.qt = qt; out.ret = ETIMEDOUT; return false; }
+    }
+  }
+
+  waitAny(qts: readonly number[], timeoutMs = Infinity): { index: number; result: QResult } {
+    const deadline = this.clock.now() + timeoutMs * 1e6;
+    for (;;) {
+      for (let i = 0; i < qts.length; i++) { const r = this.tryWait(qts[i]); if (r !== null) return { index: i, result: r }; }
+      if (this.poll() === 0 && this.clock.now() >= deadline) return { index: -1, result: timedOut(-1) };
+    }
+  }
+
+  /** Collects up to n completed operations, oldest first; fewer when the timeout passes. */
+  waitNextN(n: number, timeoutMs = Infinity): QResult[] {
+    const deadline = this.clock.now() + timeoutMs * 1e6;
+    const out: QResult[] = [];
+    for (;;) {
+      for (const [qt, p] of this.pending) {
+        if (out.length >= n) break;
+        if (p.done) out.push(this.tryWait(qt)!);
+      }
+      if (out.length >= n) return out;
+      if (this.poll() === 0 && this.clock.now() >= deadline) return out;
+    }
+  }
+}
+
+function timedOut(qt: number): QResult {
+  return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT, sga: undefined, addr: undefined, acceptedQd: undefined };
+}

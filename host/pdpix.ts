@@ -1,0 +1,29 @@
+// The queue API every LibOS offers (Demikernel's PDPIX): applications written against this type
+// run unchanged on the Wasm stack (LibOS) and on the transport backends (FabricLibOS, PosixLibOS).
+import type { QResult, QResultBuffer, Sga, SockAddr } from "./libos.js";
+
+export interface Pdpix {
+  readonly u8: Uint8Array;
+  socket(domain?: number, type?: number, protocol?: number): number;
+  bind(qd: number, local: SockAddr): void;
+  listen(qd: number, backlog?: number): void;
+  accept(qd: number): number;
+  connect(qd: number, remote: SockAddr): number;
+  close(qd: number): void;
+  push(qd: number, sga: Sga): number;
+  pushto(qd: number, sga: Sga, to: SockAddr): number;
+  pop(qd: number): number;
+  getsockname(qd: number): SockAddr;
+  getpeername(qd: number): SockAddr;
+  sgaalloc(size: number): Sga;
+  sgafree(sga: Sga): void;
+  bytes(sga: Sga): Uint8Array;
+  wait(qt: number, timeoutMs?: number): QResult;
+  tryWait(qt: number): QResult | null;
+  waitInto(out: QResultBuffer, qt: number, timeoutMs?: number): boolean;
+  tryWaitInto(out: QResultBuffer, qt: number): boolean;
+  waitAny(qts: readonly number[], timeoutMs?: number): { index: number; result: QResult };
+  waitNextN(n: number, timeoutMs?: number): QResult[];
+  isDone(qt: number): boolean;
+  poll(): number;
+}
