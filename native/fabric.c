@@ -4,6 +4,7 @@
 // Int32Array. Offsets are Wasm memory addresses; each is checked against the registered region.
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi_util.h"
 #include <rdma/fabric.h>
 #include <rdma/fi_domain.h>
 #include <rdma/fi_endpoint.h>
@@ -49,20 +50,6 @@ static napi_value throw_fi(napi_env env, const char *what, int rc) {
   return NULL;
 }
 
-static napi_value num(napi_env env, double v) {
-  napi_value r;
-  napi_create_double(env, v, &r);
-  return r;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
-    napi_throw_type_error(env, NULL, "demiwasm native: missing arguments");
-    return 0;
-  }
-  return 1;
-}
 
 static fab_t *get_fab(napi_env env, napi_value v) {
   fab_t *f = NULL;
@@ -73,11 +60,6 @@ static fab_t *get_fab(napi_env env, napi_value v) {
   return f;
 }
 
-static double get_num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
 
 static char *get_str(napi_env env, napi_value v, char *buf, size_t len) {
   size_t n = 0;
@@ -125,7 +107,7 @@ static struct fi_info *make_hints(const char *prov) {
 // open(provider, node, service, memory: Uint8Array, regionOff, regionLen, cqSize) -> external
 static napi_value fab_open(napi_env env, napi_callback_info cbi) {
   napi_value argv[7];
-  if (!get_args(env, cbi, 7, argv)) return NULL;
+  if (!args(env, cbi, 7, argv)) return NULL;
   char prov[128] = "", node[128] = "", service[32] = "";
   get_str(env, argv[0], prov, sizeof prov);
   if (!get_str(env, argv[1], node, sizeof node) || !get_str(env, argv[2], service, sizeof service)) {
@@ -137,9 +119,9 @@ static napi_value fab_open(napi_env env, napi_callback_info cbi) {
   void *data = NULL;
   napi_value ab;
   CHECK_NAPI(napi_get_typedarray_info(env, argv[3], &tt, &length, &data, &ab, &byte_off));
-  size_t roff = (size_t)get_num(env, argv[4]);
-  size_t rlen = (size_t)get_num(env, argv[5]);
-  size_t cq_size = (size_t)get_num(env, argv[6]);
+  size_t roff = (size_t)arg_num(env, argv[4]);
+  size_t rlen = (size_t)arg_num(env, argv[5]);
+  size_t cq_size = (size_t)arg_num(env, argv[6]);
   if (tt != napi_uint8_array || roff + rlen > length || rlen == 0) {
     napi_throw_range_error(env, NULL, "demiwasm: fabric region lies outside the memory");
     return NULL;
@@ -193,7 +175,7 @@ fail:
 // info(h) -> { name: Buffer, key: number, provider: string, domain: string }
 static napi_value fab_info(napi_env env, napi_callback_info cbi) {
   napi_value argv[1];
-  if (!get_args(env, cbi, 1, argv)) return NULL;
+  if (!args(env, cbi, 1, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
   napi_value o, name, prov, dom;
@@ -212,7 +194,7 @@ static napi_value fab_info(napi_env env, napi_callback_info cbi) {
 // avInsert(h, name: Buffer) -> fi_addr
 static napi_value fab_av_insert(napi_env env, napi_callback_info cbi) {
   napi_value argv[2];
-  if (!get_args(env, cbi, 2, argv)) return NULL;
+  if (!args(env, cbi, 2, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
   void *data; size_t len;
@@ -229,7 +211,7 @@ static napi_value fab_av_insert(napi_env env, napi_callback_info cbi) {
 // resolve(provider, node, service) -> Buffer: the endpoint name of a listening peer
 static napi_value fab_resolve(napi_env env, napi_callback_info cbi) {
   napi_value argv[3];
-  if (!get_args(env, cbi, 3, argv)) return NULL;
+  if (!args(env, cbi, 3, argv)) return NULL;
   char prov[128] = "", node[128] = "", service[32] = "";
   get_str(env, argv[0], prov, sizeof prov);
   get_str(env, argv[1], node, sizeof node);
@@ -253,11 +235,11 @@ static int in_region(fab_t *f, double off, double len) {
 // send(h, fiAddr, tag, off, len, ctx) -> 0 or -errno
 static napi_value fab_send(napi_env env, napi_callback_info cbi) {
   napi_value argv[6];
-  if (!get_args(env, cbi, 6, argv)) return NULL;
+  if (!args(env, cbi, 6, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
-  double addr = get_num(env, argv[1]), tag = get_num(env, argv[2]), off = get_num(env, argv[3]), len = get_num(env, argv[4]);
-  int ctx = (int)get_num(env, argv[5]);
+  double addr = arg_num(env, argv[1]), tag = arg_num(env, argv[2]), off = arg_num(env, argv[3]), len = arg_num(env, argv[4]);
+  int ctx = (int)arg_num(env, argv[5]);
   if (!in_region(f, off, len) || ctx < 0 || ctx >= MAX_CONTEXTS) return num(env, -EINVAL);
   ssize_t rc = fi_tsend(f->ep, f->mem + (size_t)off, (size_t)len, f->desc, (fi_addr_t)addr, (uint64_t)tag, &f->ctx[ctx]);
   return num(env, rc == -FI_EAGAIN ? -EAGAIN : (double)rc);
@@ -266,11 +248,11 @@ static napi_value fab_send(napi_env env, napi_callback_info cbi) {
 // recv(h, tag, off, len, ctx) -> 0 or -errno  (from any source, exact tag)
 static napi_value fab_recv(napi_env env, napi_callback_info cbi) {
   napi_value argv[5];
-  if (!get_args(env, cbi, 5, argv)) return NULL;
+  if (!args(env, cbi, 5, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
-  double tag = get_num(env, argv[1]), off = get_num(env, argv[2]), len = get_num(env, argv[3]);
-  int ctx = (int)get_num(env, argv[4]);
+  double tag = arg_num(env, argv[1]), off = arg_num(env, argv[2]), len = arg_num(env, argv[3]);
+  int ctx = (int)arg_num(env, argv[4]);
   if (!in_region(f, off, len) || ctx < 0 || ctx >= MAX_CONTEXTS) return num(env, -EINVAL);
   ssize_t rc = fi_trecv(f->ep, f->mem + (size_t)off, (size_t)len, f->desc, FI_ADDR_UNSPEC, (uint64_t)tag, 0, &f->ctx[ctx]);
   return num(env, rc == -FI_EAGAIN ? -EAGAIN : (double)rc);
@@ -280,14 +262,14 @@ static napi_value fab_recv(napi_env env, napi_callback_info cbi) {
 // Writes ask for delivery-complete: a plain fi_write to a bad remote address reports success here.
 static napi_value fab_rma(napi_env env, napi_callback_info cbi) {
   napi_value argv[8];
-  if (!get_args(env, cbi, 8, argv)) return NULL;
+  if (!args(env, cbi, 8, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
   bool write = false;
   napi_get_value_bool(env, argv[1], &write);
-  double addr = get_num(env, argv[2]), off = get_num(env, argv[3]), len = get_num(env, argv[4]);
-  double roff = get_num(env, argv[5]), key = get_num(env, argv[6]);
-  int ctx = (int)get_num(env, argv[7]);
+  double addr = arg_num(env, argv[2]), off = arg_num(env, argv[3]), len = arg_num(env, argv[4]);
+  double roff = arg_num(env, argv[5]), key = arg_num(env, argv[6]);
+  int ctx = (int)arg_num(env, argv[7]);
   if (!in_region(f, off, len) || ctx < 0 || ctx >= MAX_CONTEXTS || roff < 0) return num(env, -EINVAL);
   struct iovec iov = { .iov_base = f->mem + (size_t)off, .iov_len = (size_t)len };
   void *desc = f->desc;
@@ -303,7 +285,7 @@ static napi_value fab_rma(napi_env env, napi_callback_info cbi) {
 // For an error, the tag slot carries the provider's own error code instead (prov_errno).
 static napi_value fab_poll(napi_env env, napi_callback_info cbi) {
   napi_value argv[3];
-  if (!get_args(env, cbi, 3, argv)) return NULL;
+  if (!args(env, cbi, 3, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
   napi_typedarray_type tt;
@@ -311,7 +293,7 @@ static napi_value fab_poll(napi_env env, napi_callback_info cbi) {
   void *data = NULL;
   napi_value ab;
   CHECK_NAPI(napi_get_typedarray_info(env, argv[1], &tt, &length, &data, &ab, &byte_off));
-  int max = (int)get_num(env, argv[2]);
+  int max = (int)arg_num(env, argv[2]);
   if (tt != napi_int32_array || (size_t)max * 4 > length) { napi_throw_range_error(env, NULL, "demiwasm: poll buffer too small"); return NULL; }
   int32_t *out = data;
   struct fi_cq_tagged_entry e[32];
@@ -346,17 +328,17 @@ static napi_value fab_poll(napi_env env, napi_callback_info cbi) {
 // cancel(h, ctx): cancels a posted receive; its completion arrives with ECANCELED.
 static napi_value fab_cancel(napi_env env, napi_callback_info cbi) {
   napi_value argv[2];
-  if (!get_args(env, cbi, 2, argv)) return NULL;
+  if (!args(env, cbi, 2, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
-  int ctx = (int)get_num(env, argv[1]);
+  int ctx = (int)arg_num(env, argv[1]);
   if (ctx < 0 || ctx >= MAX_CONTEXTS) return num(env, -EINVAL);
   return num(env, (double)fi_cancel(&f->ep->fid, &f->ctx[ctx]));
 }
 
 static napi_value fab_close(napi_env env, napi_callback_info cbi) {
   napi_value argv[1];
-  if (!get_args(env, cbi, 1, argv)) return NULL;
+  if (!args(env, cbi, 1, argv)) return NULL;
   fab_t *f = get_fab(env, argv[0]);
   if (!f) return NULL;
   fab_free(f);

@@ -4,6 +4,7 @@
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi_util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,27 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static double arg_num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-static napi_value num(napi_env env, double v) {
-  napi_value r;
-  napi_create_double(env, v, &r);
-  return r;
-}
-
-static int args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
-    napi_throw_type_error(env, NULL, "demiwasm native: missing arguments");
-    return 0;
-  }
-  return 1;
-}
 
 /** The bytes [off, off+len) of a Uint8Array over the Wasm memory, or NULL when out of range. */
 static uint8_t *span(napi_env env, napi_value mem, double off, double len) {

@@ -18,7 +18,7 @@ test("without a toolchain or libfabric the native build step says so and still s
   mkdirSync(join(tmp, "scripts"));
   mkdirSync(join(tmp, "native"));
   copyFileSync(script, join(tmp, "scripts", "build-native.mjs"));
-  for (const f of ["binding.gyp", "posix.c", "fabric.c"]) copyFileSync(join(dirname(script), "..", "native", f), join(tmp, "native", f));
+  for (const f of ["binding.gyp", "posix.c", "fabric.c", "napi_util.h"]) copyFileSync(join(dirname(script), "..", "native", f), join(tmp, "native", f));
   const r = spawnSync(process.execPath, [join(tmp, "scripts", "build-native.mjs")], { encoding: "utf8", env: { PATH: "/nonexistent" } });
   rmSync(tmp, { recursive: true, force: true });
   assert.is(r.status, 0);
