@@ -3,11 +3,14 @@
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
 import { loopbackPair } from "./topology.js";
-import { sockaddr } from "./libos.js";
+import { sockaddr, AF_INET, SOCK_STREAM } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { udpPingPong } from "../examples/udp-pingpong.js";
 import { tcpEcho } from "../examples/tcp-echo.js";
+import { KvServer, KvStore } from "../examples/kv.js";
+import { openLibOS } from "./open.js";
+import type { Pdpix } from "./pdpix.js";
 import { percentile, formatRate, dropSummary, LiveLine } from "./stats.js";
 import { runBench, SUITES } from "./bench/index.js";
 import { DemiError } from "./errno.js";
@@ -21,6 +24,8 @@ commands:
   tcp-echo          TCP echo with Demikernel's flags (--bufsize --nclients --nrequests):
                     prints requests, rps, p50, p99
   bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json)
+  kv                a key-value server speaking RESP (redis-cli, redis-benchmark) on
+                    --backend posix, at --address (127.0.0.1) --port (6379)
   config            prints the effective configuration (file, then DEMIWASM_* variables)
 
 options:
@@ -34,6 +39,9 @@ options:
   --loss P --reorder P --duplicate P --corrupt P --delay-ms MS --seed N
                     loopback link faults (each also a config key under link.)
   --pcap FILE       write every frame on the loopback link to FILE (pcap, for tshark/Wireshark)
+  --backend NAME    loopback (default), posix, fabric (the config key backend)
+  --address IP --port N
+                    where a server listens (kv)
   --json            print a JSON summary as the last line
   --quick           bench: fewer iterations (for smoke tests)
   -h, --help`;
@@ -56,6 +64,7 @@ function configFrom(values: Record<string, string | boolean | undefined>): Confi
   const o: Record<string, unknown> = {};
   for (const k of ["loss", "reorder", "duplicate", "corrupt"]) if (values[k] !== undefined) o[`link.${k}`] = values[k];
   if (values["delay-ms"] !== undefined) o["link.delay_ms"] = values["delay-ms"];
+  if (values.backend !== undefined) o.backend = values.backend;
   if (values.seed !== undefined) { o["link.seed"] = values.seed; o.seed = values.seed; }
   return loadConfig({ file: values.config as string | undefined, overrides: o });
 }
@@ -149,6 +158,31 @@ function tcpEchoCmd(config: Config, v: Record<string, string | boolean | undefin
   if (r.failed > 0 || r.requests < nclients * nrequests) process.exitCode = 1;
 }
 
+function kvCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
+  if (config.backend === "loopback") throw new UsageError("kv serves real clients: run it with --backend posix (dpdk when its issue lands)");
+  const address = (v.address as string | undefined) ?? "127.0.0.1";
+  const port = num(v.port as string, "port", 6379, 1, 65535);
+  const duration = num(v.duration as string, "duration", Infinity, 0);
+  const l = openLibOS(config) as Pdpix;
+  const lqd = l.socket(AF_INET, SOCK_STREAM);
+  l.bind(lqd, sockaddr(address, port));
+  l.listen(lqd, 128);
+  const srv = new KvServer(l, lqd, new KvStore(() => Date.now()));
+  process.stdout.write(`kv: listening on ${address}:${port} (${config.backend} backend)\n`);
+  const end = Date.now() + duration * 1000;
+  let stop = false;
+  process.once("SIGINT", () => { stop = true; });
+  process.once("SIGTERM", () => { stop = true; });
+  // Signals arrive through the event loop: give it a turn every few thousand polls.
+  const loop = () => {
+    for (let i = 0; i < 5000 && !stop; i++) { l.poll(); srv.step(); }
+    if (!stop && Date.now() < end) { setImmediate(loop); return; }
+    process.stdout.write(`kv: ${srv.commands} commands, ${srv.errors} errors, ${srv.store.size} keys\n`);
+    l.close(lqd);
+  };
+  loop();
+}
+
 function printConfig(config: Config): void {
   process.stdout.write(JSON.stringify(config, null, 2) + "\n");
   process.stdout.write(`# environment overrides: ${CONFIG_KEYS.map(envName).join(" ")}\n`);
@@ -165,6 +199,7 @@ async function main(argv: string[]): Promise<void> {
         corrupt: { type: "string" }, "delay-ms": { type: "string" }, seed: { type: "string" }, json: { type: "boolean" },
         quick: { type: "boolean" }, help: { type: "boolean", short: "h" }, pcap: { type: "string" },
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
+        backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
       },
     });
   } catch (e) {
@@ -178,6 +213,7 @@ async function main(argv: string[]): Promise<void> {
     case "udp-echo": return udpEcho(config, values);
     case "udp-pingpong": return pingpong(config, values);
     case "tcp-echo": return tcpEchoCmd(config, values);
+    case "kv": return kvCmd(config, values);
     case "config": return printConfig(config);
     case "bench": {
       if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")}`);
