@@ -9,6 +9,7 @@ import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { udpPingPong } from "../examples/udp-pingpong.js";
 import { tcpEcho } from "../examples/tcp-echo.js";
 import { KvServer, KvStore } from "../examples/kv.js";
+import { UdpRelay } from "../examples/udp-relay.js";
 import { openLibOS } from "./open.js";
 import type { Pdpix } from "./pdpix.js";
 import { percentile, formatRate, dropSummary, LiveLine } from "./stats.js";
@@ -24,6 +25,9 @@ commands:
   tcp-echo          TCP echo with Demikernel's flags (--bufsize --nclients --nrequests):
                     prints requests, rps, p50, p99
   bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json)
+  udp-relay         relays datagrams from --backend posix at --address:--port into a Wasm stack
+                    on the loopback link, to an echo server there, and the echoes back:
+                    two backends in one process
   kv                a key-value server speaking RESP (redis-cli, redis-benchmark) on
                     --backend posix, at --address (127.0.0.1) --port (6379)
   config            prints the effective configuration (file, then DEMIWASM_* variables)
@@ -183,6 +187,33 @@ function kvCmd(config: Config, v: Record<string, string | boolean | undefined>):
   loop();
 }
 
+function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
+  if (config.backend === "loopback") throw new UsageError("udp-relay's front faces real clients: run it with --backend posix");
+  const address = (v.address as string | undefined) ?? "127.0.0.1";
+  const port = num(v.port as string, "port", 7000, 1, 65535);
+  const duration = num(v.duration as string, "duration", Infinity, 0);
+  const front = openLibOS(config) as Pdpix;
+  const fqd = front.socket();
+  front.bind(fqd, sockaddr(address, port));
+  const behind = loopbackPair({ ...config, backend: "loopback" });
+  const sqd = behind.server.socket();
+  behind.server.bind(sqd, sockaddr(formatIpv4(behind.server.ip), 7));
+  const echo = new EchoServer(behind.server, sqd);
+  const bqd = behind.client.socket();
+  const relay = new UdpRelay(front, fqd, behind.client, bqd, { addr: behind.server.ip, port: 7 });
+  process.stdout.write(`udp-relay: ${address}:${port} (${config.backend}) -> ${formatIpv4(behind.server.ip)}:7 (loopback link, Wasm echo server)\n`);
+  const end = Date.now() + duration * 1000;
+  let stop = false;
+  process.once("SIGINT", () => { stop = true; });
+  process.once("SIGTERM", () => { stop = true; });
+  const loop = () => {
+    for (let i = 0; i < 5000 && !stop; i++) { front.poll(); behind.link.poll(); relay.step(); echo.step(); }
+    if (!stop && Date.now() < end) { setImmediate(loop); return; }
+    process.stdout.write(`udp-relay: forwarded ${relay.forwarded}, returned ${relay.returned}\n`);
+  };
+  loop();
+}
+
 function printConfig(config: Config): void {
   process.stdout.write(JSON.stringify(config, null, 2) + "\n");
   process.stdout.write(`# environment overrides: ${CONFIG_KEYS.map(envName).join(" ")}\n`);
@@ -214,6 +245,7 @@ async function main(argv: string[]): Promise<void> {
     case "udp-pingpong": return pingpong(config, values);
     case "tcp-echo": return tcpEchoCmd(config, values);
     case "kv": return kvCmd(config, values);
+    case "udp-relay": return udpRelayCmd(config, values);
     case "config": return printConfig(config);
     case "bench": {
       if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")}`);

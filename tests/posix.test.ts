@@ -11,6 +11,7 @@ import { DemiError, ECONNREFUSED, EADDRINUSE, EBADF } from "../host/errno.js";
 import type { Pdpix } from "../host/pdpix.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { TcpEchoServer } from "../examples/tcp-echo.js";
+import { UdpRelay } from "../examples/udp-relay.js";
 import { pair } from "./helpers.js";
 
 let port = 30000 + (process.pid % 5000) * 4;
@@ -90,6 +91,28 @@ test("a Node net client in another process: 1 MiB through the TCP echo app, byte
   assert.is(await serve(child, () => { s.poll(); srv.step(); }), 0);
   assert.is(srv.closed, 1);
   s.shutdown();
+});
+
+test("two backends in one process: a relay from kernel sockets into a Wasm stack and back, for a client in another process", async () => {
+  const front = posix();
+  const fp = port++;
+  const fqd = front.socket();
+  front.bind(fqd, sockaddr("127.0.0.1", fp));
+  const behind = pair();
+  const sqd = behind.a.socket();
+  behind.a.bind(sqd, sockaddr("198.18.0.1", 7));
+  const echo = new EchoServer(behind.a, sqd);
+  const relay = new UdpRelay(front, fqd, behind.b, behind.b.socket(), sockaddr("198.18.0.1", 7));
+  const child = spawn(process.execPath, ["-e", `
+    const d = require("node:dgram").createSocket("udp4"); let got = 0;
+    d.on("message", (m) => { if (m.toString() !== "via wasm " + got) process.exit(2); if (++got === 300) process.exit(0); else send(); });
+    const send = () => d.send("via wasm " + got, ${fp}, "127.0.0.1");
+    setTimeout(() => process.exit(3), 30000); send();`], { stdio: "inherit" });
+  assert.is(await serve(child, () => { front.poll(); behind.link.poll(); relay.step(); echo.step(); }), 0);
+  assert.equal([relay.forwarded, relay.returned, echo.echoed], [300, 300, 300]);
+  // The datagrams really crossed the Wasm stacks: their counters saw them.
+  assert.is(behind.a.counters()["udp.delivered"], 300);
+  front.shutdown();
 });
 
 test("errnos from the kernel come back as Demikernel's: refused, address in use, bad qd", () => {
