@@ -24,7 +24,8 @@ commands:
   udp-pingpong      one datagram at a time; prints RTT p50/p99
   tcp-echo          TCP echo with Demikernel's flags (--bufsize --nclients --nrequests):
                     prints requests, rps, p50, p99
-  bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json)
+  bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json);
+                    bench all [--report [--out DIR]]: every suite, then DIR/REPORT.md and report.svg
   udp-relay         relays datagrams from --backend posix at --address:--port into a Wasm stack
                     on the loopback link, to an echo server there, and the echoes back:
                     two backends in one process
@@ -231,6 +232,7 @@ async function main(argv: string[]): Promise<void> {
         quick: { type: "boolean" }, help: { type: "boolean", short: "h" }, pcap: { type: "string" },
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
         backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
+        report: { type: "boolean" }, out: { type: "string" },
       },
     });
   } catch (e) {
@@ -248,8 +250,8 @@ async function main(argv: string[]): Promise<void> {
     case "udp-relay": return udpRelayCmd(config, values);
     case "config": return printConfig(config);
     case "bench": {
-      if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")}`);
-      return runBench(rest[0], config, { json: values.json === true, quick: values.quick === true });
+      if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")} or all`);
+      return runBench(rest[0], config, { json: values.json === true, quick: values.quick === true, report: values.report === true, out: values.out });
     }
     default: throw new UsageError(`unknown command '${cmd}' (see demiwasm --help)`);
   }

@@ -4,6 +4,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
 function run(args: string[], env: Record<string, string> = {}) {
@@ -52,6 +55,24 @@ test("bench tcp --json ends with the figures the TCP issue names", () => {
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out.trim().split("\n").pop()!);
   for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "bulkGbps", "nodeRttP50Us", "nodeBulkGbps"]) assert.ok(typeof j[k] === "number" && j[k] > 0, k);
+});
+
+test("bench all --report writes REPORT.md with a ratio table naming the machine, and an SVG chart", () => {
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-report-"));
+  try {
+    const r = run(["bench", "all", "--report", "--quick", "--out", dir]);
+    assert.is(r.code, 0, r.err);
+    const j = JSON.parse(r.out.trim().split("\n").pop()!);
+    assert.ok(j.results.udp && j.results.tcp, Object.keys(j.results).join(","));
+    const md = readFileSync(join(dir, "REPORT.md"), "utf8");
+    assert.match(md, /^# demiwasm benchmark report/);
+    assert.match(md, /Machine: \d+ × /);
+    assert.match(md, /\| UDP RTT p50, 64 B \| [\d.]+ µs \| [\d.]+ µs \(Node dgram\) \| [\d.]+× (better|worse) \|/);
+    assert.match(md, /\| TCP bulk, one flow \|/);
+    const svg = readFileSync(join(dir, "report.svg"), "utf8");
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.ok((svg.match(/<rect /g) ?? []).length >= 1 + 4, "a bar per comparison");
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 test("mistakes are one line on stderr and a non-zero exit", () => {

@@ -5,8 +5,9 @@ import type { Config } from "../config.js";
 import { benchUdp } from "./udp.js";
 import { benchFabric } from "./fabric.js";
 import { benchTcp } from "./tcp.js";
+import { writeReport } from "./report.js";
 
-export interface BenchOptions { json: boolean; quick: boolean }
+export interface BenchOptions { json: boolean; quick: boolean; report?: boolean; out?: string }
 
 const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<string, unknown>>> = {
   udp: benchUdp,
@@ -17,6 +18,7 @@ const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<stri
 export const SUITES = Object.keys(suites);
 
 export async function runBench(name: string, config: Config, opts: BenchOptions): Promise<void> {
+  if (name === "all") return runAll(config, opts);
   const suite = suites[name];
   if (!suite) throw new Error(`demiwasm: no benchmark suite '${name}' (have: ${SUITES.join(", ")})`);
   const result = await suite(config, opts);
@@ -27,4 +29,31 @@ export async function runBench(name: string, config: Config, opts: BenchOptions)
 function machine() {
   const cpus = cpus_();
   return { node: process.version, cpus: cpus.length, cpu: cpus[0]?.model ?? "unknown", platform: process.platform, arch: process.arch };
+}
+
+/** Every suite this build can run; with --report, bench/REPORT.md and bench/report.svg. */
+async function runAll(config: Config, opts: BenchOptions): Promise<void> {
+  const results: Record<string, Record<string, number>> = {};
+  const skipped: string[] = [];
+  for (const name of SUITES) {
+    try {
+      results[name] = (await suites[name](config, { ...opts, json: true })) as Record<string, number>;
+    } catch (e) {
+      if ((e as Error).message.includes("is not available")) { skipped.push(`${name}: ${(e as Error).message.replace(/^demiwasm: /, "")}`); continue; }
+      throw e;
+    }
+  }
+  const absolute = [
+    results.udp && `UDP: ${results.udp.perIoNs} ns per I/O (goal ≤ 100)`,
+    results.tcp && `TCP: ${results.tcp.perIoNs} ns per I/O with 32 requests in flight (goal ≤ 150)`,
+    results.fabric && `RMA write, 64 KiB: ${results.fabric.rmaGBps} GB/s`,
+    ...skipped.map((s) => `not run: ${s}`),
+  ].filter((x): x is string => typeof x === "string");
+  if (opts.report) {
+    const dir = opts.out ?? "bench";
+    writeReport(dir, results, absolute);
+    process.stderr.write(`demiwasm: wrote ${dir}/REPORT.md and ${dir}/report.svg\n`);
+  }
+  const out = { suite: "all", results, skipped, machine: machine() };
+  process.stdout.write(JSON.stringify(out) + "\n");
 }

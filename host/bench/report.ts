@@ -1,0 +1,86 @@
+// bench all --report: every suite this build can run, one after another, then bench/REPORT.md
+// (a table of ratios against the baselines measured in the same run, the machine named) and
+// bench/report.svg (one bar per comparison, baseline = 1).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cpus } from "node:os";
+
+export interface Row { what: string; ours: number; base: number; unit: string; baseName: string; lowerIsBetter: boolean; goal?: string }
+
+/** The comparisons a suite's JSON supports. */
+export function rowsOf(suite: string, j: Record<string, number>): Row[] {
+  const r: Row[] = [];
+  if (suite === "udp") {
+    r.push({ what: "UDP RTT p50, 64 B", ours: j.rttP50Us, base: j.nodeRttP50Us, unit: "µs", baseName: "Node dgram", lowerIsBetter: true, goal: "≥ 10×" });
+    r.push({ what: "UDP RTT p99, 64 B", ours: j.rttP99Us, base: j.nodeRttP99Us, unit: "µs", baseName: "Node dgram", lowerIsBetter: true });
+  } else if (suite === "tcp") {
+    r.push({ what: "TCP RTT p50, 64 B", ours: j.rttP50Us, base: j.nodeRttP50Us, unit: "µs", baseName: "Node net", lowerIsBetter: true });
+    r.push({ what: "TCP bulk, one flow", ours: j.bulkGbps, base: j.nodeBulkGbps, unit: "Gbit/s", baseName: "Node net", lowerIsBetter: false, goal: "≥ 4×" });
+  } else if (suite === "fabric") {
+    r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRxmRttUs, unit: "µs", baseName: "fi_pingpong (rxm RDM)", lowerIsBetter: true, goal: "within 10%" });
+    r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRttUs, unit: "µs", baseName: "fi_pingpong -p tcp (MSG)", lowerIsBetter: true, goal: "within 10%" });
+  }
+  return r;
+}
+
+/** How many times better than the baseline (above 1: better). */
+export function speedup(r: Row): number { return r.lowerIsBetter ? r.base / r.ours : r.ours / r.base; }
+
+export function writeReport(dir: string, results: Record<string, Record<string, number>>, absolute: string[]): { md: string; svg: string } {
+  const rows = Object.entries(results).flatMap(([s, j]) => rowsOf(s, j));
+  const cpu = cpus();
+  const machine = `${cpu.length} × ${cpu[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${process.platform}/${process.arch}`;
+  const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const lines = [
+    "# demiwasm benchmark report",
+    "",
+    `Machine: ${machine}. One run of \`demiwasm bench all --report\`; every ratio is against a baseline`,
+    "measured in the same run (this machine is shared and noisy).",
+    "",
+    "| measure | demiwasm | baseline | ratio | goal |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r.what} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.base)} ${r.unit} (${r.baseName}) | ${speedup(r).toFixed(2)}× ${speedup(r) >= 1 ? "better" : "worse"} | ${r.goal ?? ""} |`),
+    "",
+    "Absolute figures:",
+    "",
+    ...absolute.map((a) => `- ${a}`),
+    "",
+    "![chart](report.svg)",
+    "",
+  ];
+  const md = lines.join("\n");
+  const svg = chart(rows);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "REPORT.md"), md);
+  writeFileSync(join(dir, "report.svg"), svg);
+  return { md, svg };
+}
+
+function esc(s: string): string { return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+
+/** Horizontal bars on a log scale of the speedup, with the baseline (1×) marked. */
+function chart(rows: Row[]): string {
+  const W = 940, left = 440, barH = 22, gap = 12, top = 40;
+  const H = top + rows.length * (barH + gap) + 40;
+  const maxLog = Math.max(1, ...rows.map((r) => Math.abs(Math.log10(speedup(r)))));
+  const scale = (W - left - 60) / 2 / maxLog;
+  const mid = left + (W - left - 60) / 2;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">demiwasm vs its baselines (log scale; right of the line is better)</text>`,
+    `<line x1="${mid}" y1="${top - 8}" x2="${mid}" y2="${H - 30}" stroke="#444" stroke-dasharray="4 3"/>`,
+    `<text x="${mid}" y="${H - 14}" text-anchor="middle">1× (baseline)</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y = top + i * (barH + gap);
+    const s = speedup(r);
+    const w = Math.abs(Math.log10(s)) * scale;
+    const x = s >= 1 ? mid : mid - w;
+    parts.push(`<text x="${left - 8}" y="${y + barH / 2 + 4}" text-anchor="end">${esc(r.what)} vs ${esc(r.baseName)}</text>`);
+    parts.push(`<rect x="${x}" y="${y}" width="${Math.max(1, w)}" height="${barH}" fill="${s >= 1 ? "#2b7a3d" : "#b33a3a"}"/>`);
+    parts.push(`<text x="${s >= 1 ? x + w + 4 : x - 4}" y="${y + barH / 2 + 4}" text-anchor="${s >= 1 ? "start" : "end"}">${s.toFixed(2)}×</text>`);
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}
