@@ -4,7 +4,7 @@
 import type { Pdpix } from "../host/pdpix.js";
 import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode, type Sga } from "../host/libos.js";
 import { formatIpv4 } from "../host/config.js";
-import type { Pair } from "../host/topology.js";
+import type { Stacks } from "../host/topology.js";
 
 /** Accepts connections and echoes every byte back on the connection it came from. */
 export class TcpEchoServer {
@@ -92,29 +92,45 @@ export class TcpEchoClient {
 export interface TcpEchoResult { requests: number; failed: number; seconds: number; latNs: number[] }
 
 /** Runs the whole exchange on a loopback pair and returns what the clients measured. */
-export function tcpEcho(p: Pair, port: number, bufsize: number, nclients: number, nrequests: number): TcpEchoResult {
-  const { server, client, link } = p;
+export function tcpEcho(p: Stacks, port: number, bufsize: number, nclients: number, nrequests: number): TcpEchoResult {
+  const { server, client } = p;
   const lqd = server.socket(AF_INET, SOCK_STREAM);
-  server.bind(lqd, sockaddr(formatIpv4(server.ip), port));
+  server.bind(lqd, sockaddr(formatIpv4(p.serverIp), port));
   server.listen(lqd, Math.max(16, nclients));
   const srv = new TcpEchoServer(server, lqd);
   const clients = Array.from({ length: nclients }, () =>
-    new TcpEchoClient(client, client.socket(AF_INET, SOCK_STREAM), { addr: server.ip, port }, bufsize, nrequests));
-  const clock = link.clock;
+    new TcpEchoClient(client, client.socket(AF_INET, SOCK_STREAM), { addr: p.serverIp, port }, bufsize, nrequests));
+  const clock = p.clock;
   const t0 = clock.now();
   while (clients.some((c) => c.state !== "finished") || srv.closed < nclients) {
-    const work = link.poll();
+    const work = p.poll();
     srv.step();
     const now = clock.now();
     for (const c of clients) c.step(now);
-    if (work === 0 && clock.virtual) clock.idle(Infinity, link.nextEvent());
+    if (work === 0 && clock.virtual) clock.idle(Infinity, p.nextEvent());
     if (clock.now() - t0 > 600e9) break;              // a stuck run ends; the result shows it
   }
   server.close(lqd);
   // Let the teardown finish: the last FINs and their ACKs are still in the rings.
-  for (let i = 0; i < 1000 && link.poll() > 0; i++) srv.step();
+  for (let i = 0; i < 1000 && p.poll() > 0; i++) srv.step();
   return {
     requests: clients.reduce((n, c) => n + c.done, 0), failed: clients.reduce((n, c) => n + c.failed, 0),
     seconds: (clock.now() - t0) / 1e9, latNs: clients.flatMap((c) => c.latNs),
+  };
+}
+
+/** The client side alone (Demikernel's --peer client): connections to a server elsewhere. */
+export function tcpEchoClients(l: Pdpix, to: { addr: number; port: number }, bufsize: number, nclients: number, nrequests: number): TcpEchoResult {
+  const clients = Array.from({ length: nclients }, () => new TcpEchoClient(l, l.socket(AF_INET, SOCK_STREAM), to, bufsize, nrequests));
+  const t0 = performance.now();
+  while (clients.some((c) => c.state !== "finished") && performance.now() - t0 < 600e3) {
+    l.poll();
+    const now = performance.now() * 1e6;
+    for (const c of clients) c.step(now);
+  }
+  for (let i = 0; i < 1000 && l.poll() > 0; i++) { /* let the FINs out */ }
+  return {
+    requests: clients.reduce((n, c) => n + c.done, 0), failed: clients.reduce((n, c) => n + c.failed, 0),
+    seconds: (performance.now() - t0) / 1e3, latNs: clients.flatMap((c) => c.latNs),
   };
 }

@@ -3,26 +3,26 @@
 import { sockaddr, type SockAddr } from "../host/libos.js";
 import { formatIpv4 } from "../host/config.js";
 import { EchoServer, EchoClient } from "./udp-echo.js";
-import type { Pair } from "../host/topology.js";
+import type { Stacks } from "../host/topology.js";
 
 export interface PingPongResult { rounds: number; lost: number; rttNs: number[] }
 
-export function udpPingPong(p: Pair, rounds: number, size = 64, port = 7): PingPongResult {
-  const { server, client, link } = p;
+export function udpPingPong(p: Stacks, rounds: number, size = 64, port = 7): PingPongResult {
+  const { server, client } = p;
   const sqd = server.socket();
-  server.bind(sqd, sockaddr(formatIpv4(server.ip), port));
+  server.bind(sqd, sockaddr(formatIpv4(p.serverIp), port));
   const cqd = client.socket();
-  const to: SockAddr = { addr: server.ip, port };
+  const to: SockAddr = { addr: p.serverIp, port };
   const srv = new EchoServer(server, sqd);
   const cli = new EchoClient(client, cqd, to, { size, window: 1, burst: 1, lossTimeoutNs: 100e6, recordRtt: true });
-  const clock = link.clock;
+  const clock = p.clock;
   for (let i = 0; i < rounds; i++) {
     cli.step(clock.now());
     while (cli.outstanding > 0) {
-      const work = link.poll();
+      const work = p.poll();
       srv.step();
       cli.step(clock.now(), false);
-      if (work === 0 && clock.virtual) clock.idle(Infinity, link.nextEvent());
+      if (work === 0 && clock.virtual) clock.idle(Infinity, p.nextEvent());
     }
   }
   server.close(sqd);

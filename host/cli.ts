@@ -2,14 +2,15 @@
 // demiwasm: the command line. Every failure is one line on stderr and a non-zero exit.
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
-import { loopbackPair } from "./topology.js";
+import { loopbackPair, stacksFor, type Stacks, type Pair } from "./topology.js";
 import { sockaddr, AF_INET, SOCK_STREAM } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { udpPingPong } from "../examples/udp-pingpong.js";
-import { tcpEcho } from "../examples/tcp-echo.js";
+import { tcpEcho, tcpEchoClients, TcpEchoServer } from "../examples/tcp-echo.js";
 import { KvServer, KvStore } from "../examples/kv.js";
 import { UdpRelay } from "../examples/udp-relay.js";
+import { pktgen } from "../examples/pktgen.js";
 import { openLibOS } from "./open.js";
 import type { Pdpix } from "./pdpix.js";
 import { percentile, formatRate, dropSummary, LiveLine } from "./stats.js";
@@ -22,8 +23,11 @@ commands:
   udp-echo          a client floods a UDP echo server; two stacks on the loopback link
                     (npm start runs this for 3 s), live stats, then a summary
   udp-pingpong      one datagram at a time; prints RTT p50/p99
+  pktgen            sends --size-byte datagrams as fast as the stack takes them for --duration
+                    seconds; prints offered and received packets/s and drops
   tcp-echo          TCP echo with Demikernel's flags (--bufsize --nclients --nrequests):
-                    prints requests, rps, p50, p99
+                    prints requests, rps, p50, p99; with --backend posix, --peer server|client
+                    --address IP:PORT runs one side per process
   bench SUITE       benchmarks: ${SUITES.join(", ")} (last stdout line is JSON with --json);
                     bench all [--report [--out DIR]]: every suite, then DIR/REPORT.md and report.svg
   udp-relay         relays datagrams from --backend posix at --address:--port into a Wasm stack
@@ -80,21 +84,22 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
   const size = num(v.size as string, "size", 64, 4, 65507);
   const window = num(v.window as string, "window", 256, 1, 4096);
   const json = v.json === true;
-  const p = loopbackPair(config);
-  const { server, client, link } = p;
-  if (typeof v.pcap === "string") link.capture(v.pcap);
+  const p = stacksFor(config);
+  const { server, client } = p;
+  if (typeof v.pcap === "string") p.capture(v.pcap);
+  const port = num(v.port as string, "port", 7, 1, 65535);
   const sqd = server.socket();
-  server.bind(sqd, sockaddr(formatIpv4(server.ip), 7));
+  server.bind(sqd, sockaddr(formatIpv4(p.serverIp), port));
   const cqd = client.socket();
   const srv = new EchoServer(server, sqd);
-  const cli = new EchoClient(client, cqd, { addr: server.ip, port: 7 }, { size, window, burst: 32 });
+  const cli = new EchoClient(client, cqd, { addr: p.serverIp, port }, { size, window, burst: 32 });
   const live = new LiveLine();
-  const clock = link.clock;
+  const clock = p.clock;
   const t0 = clock.now();
   const end = t0 + duration * 1e9;
   let lastReport = t0;
   let lastEchoed = 0;
-  if (!json) process.stdout.write(`udp-echo: ${formatIpv4(client.ip)} -> ${formatIpv4(server.ip)}:7, ${size}-byte datagrams, window ${window}, ${duration} s\n`);
+  if (!json) process.stdout.write(`udp-echo (${config.backend}): -> ${formatIpv4(p.serverIp)}:${port}, ${size}-byte datagrams, window ${window}, ${duration} s\n`);
   let stop = false;
   process.once("SIGINT", () => { stop = true; });
   for (;;) {
@@ -102,30 +107,36 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
     const sending = now < end && cli.sent < count && !stop;
     if (!sending && cli.outstanding === 0) break;
     if (!sending && now > end + 1e9) break;            // give late echoes a second, then stop
-    link.poll();
+    p.poll();
     srv.step();
     cli.step(clock.now(), sending);
     if (!json && now - lastReport >= 1e9) {
       const rate = (cli.echoed - lastEchoed) / ((now - lastReport) / 1e9);
-      live.update(`[${((now - t0) / 1e9).toFixed(1)}s] ${formatRate(rate)}echo/s  ${formatRate(rate * size * 8)}bit/s payload  lost ${cli.lost}  drops: ${dropSummary(server.counters(), client.counters())}`);
+      live.update(`[${((now - t0) / 1e9).toFixed(1)}s] ${formatRate(rate)}echo/s  ${formatRate(rate * size * 8)}bit/s payload  lost ${cli.lost}  drops: ${drops(p)}`);
       lastReport = now;
       lastEchoed = cli.echoed;
     }
   }
   live.end();
-  link.stopCapture();
+  p.stopCapture();
   const secs = (clock.now() - t0) / 1e9;
+  const link = "link" in p ? (p as Pair).link.stats : undefined;
+  const stackDrops = "link" in p ? { server: dropsOf((p as Pair).server.counters()), client: dropsOf((p as Pair).client.counters()) } : undefined;
   const summary = {
-    command: "udp-echo", seconds: +secs.toFixed(3), size, sent: cli.sent, echoed: cli.echoed, lost: cli.lost,
-    corrupt: cli.corrupt, echoPerSec: Math.round(cli.echoed / secs), link: link.stats,
-    drops: { server: dropsOf(server.counters()), client: dropsOf(client.counters()) },
+    command: "udp-echo", backend: config.backend, seconds: +secs.toFixed(3), size, sent: cli.sent, echoed: cli.echoed, lost: cli.lost,
+    corrupt: cli.corrupt, echoPerSec: Math.round(cli.echoed / secs), link, drops: stackDrops,
   };
   if (json) { process.stdout.write(JSON.stringify(summary) + "\n"); return; }
   process.stdout.write(`udp-echo: sent ${cli.sent}, echoed ${cli.echoed}, lost ${cli.lost}, corrupt ${cli.corrupt} in ${secs.toFixed(2)} s ` +
     `(${formatRate(cli.echoed / secs)}echo/s)\n`);
-  process.stdout.write(`  drops by reason: ${dropSummary(server.counters(), client.counters())}\n`);
-  process.stdout.write(`  link: ${JSON.stringify(link.stats)}\n`);
+  process.stdout.write(`  drops by reason: ${drops(p)}\n`);
+  if (link) process.stdout.write(`  link: ${JSON.stringify(link)}\n`);
   if (cli.corrupt > 0) process.exitCode = 1;
+}
+
+/** Drops by reason on both Wasm stacks (the kernel keeps its own for the posix backend). */
+function drops(p: Stacks): string {
+  return "link" in p ? dropSummary((p as Pair).server.counters(), (p as Pair).client.counters()) : "(kernel: see netstat -su)";
 }
 
 function dropsOf(c: ReturnType<import("./libos.js").LibOS["counters"]>): Record<string, number> {
@@ -135,11 +146,12 @@ function dropsOf(c: ReturnType<import("./libos.js").LibOS["counters"]>): Record<
 function pingpong(config: Config, v: Record<string, string | boolean | undefined>): void {
   const rounds = num(v.count as string, "count", 10000, 1);
   const size = num(v.size as string, "size", 64, 4, 65507);
-  const p = loopbackPair(config);
-  if (typeof v.pcap === "string") p.link.capture(v.pcap);
-  udpPingPong(p, 1000, size, 9);                                 // warm-up: ARP and V8's tiers
-  const r = udpPingPong(p, rounds, size);
-  p.link.stopCapture();
+  const p = stacksFor(config);
+  if (typeof v.pcap === "string") p.capture(v.pcap);
+  const port = num(v.port as string, "port", 7, 1, 65535);
+  udpPingPong(p, 1000, size, port + 2);                          // warm-up: ARP and V8's tiers
+  const r = udpPingPong(p, rounds, size, port);
+  p.stopCapture();
   const sorted = r.rttNs.sort((a, b) => a - b);
   const out = { command: "udp-pingpong", rounds: r.rounds, lost: r.lost, size,
                 rttP50Us: +(percentile(sorted, 50) / 1e3).toFixed(3), rttP99Us: +(percentile(sorted, 99) / 1e3).toFixed(3) };
@@ -147,20 +159,71 @@ function pingpong(config: Config, v: Record<string, string | boolean | undefined
   else process.stdout.write(`udp-pingpong: ${out.rounds} rounds of ${size} bytes, lost ${out.lost}, RTT p50 ${out.rttP50Us} us, p99 ${out.rttP99Us} us\n`);
 }
 
+/** IP:PORT as Demikernel's examples take it. */
+function address(v: string | undefined): { addr: number; port: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(v ?? "");
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--address expects IP:PORT, got '${v ?? ""}'`);
+  return sockaddr(m[1], Number(m[2]));
+}
+
+/** Demikernel's --peer server: echo every connection on --address until --duration or a signal. */
+function tcpEchoServerRole(config: Config, v: Record<string, string | boolean | undefined>): void {
+  const at = address(v.address as string | undefined);
+  const l = openLibOS(config) as Pdpix;
+  const lqd = l.socket(AF_INET, SOCK_STREAM);
+  l.bind(lqd, at);
+  l.listen(lqd, 128);
+  const srv = new TcpEchoServer(l, lqd);
+  process.stdout.write(`tcp-echo server on ${v.address} (${config.backend})\n`);
+  const end = Date.now() + num(v.duration as string, "duration", Infinity, 0) * 1000;
+  let stop = false;
+  process.once("SIGINT", () => { stop = true; });
+  process.once("SIGTERM", () => { stop = true; });
+  const loop = () => {
+    for (let i = 0; i < 5000 && !stop; i++) { l.poll(); srv.step(); }
+    if (!stop && Date.now() < end) setImmediate(loop);
+  };
+  loop();
+}
+
 function tcpEchoCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
   const bufsize = num(v.bufsize as string, "bufsize", 64, 1, 1 << 20);
   const nclients = num(v.nclients as string, "nclients", 1, 1, 1024);
   const nrequests = num(v.nrequests as string, "nrequests", 10000, 1);
-  const p = loopbackPair(config);
-  if (typeof v.pcap === "string") p.link.capture(v.pcap);
-  const r = tcpEcho(p, 7, bufsize, nclients, nrequests);
-  p.link.stopCapture();
+  if (v.peer !== undefined && config.backend === "loopback") throw new UsageError("--peer runs one side per process: use --backend posix");
+  if (v.peer === "server") return tcpEchoServerRole(config, v);
+  if (v.peer !== undefined && v.peer !== "client") throw new UsageError(`--peer expects server or client, got '${v.peer}'`);
+  let r: ReturnType<typeof tcpEcho>;
+  if (v.peer === "client") {
+    const l = openLibOS(config) as Pdpix;
+    const at = address(v.address as string | undefined);
+    r = tcpEchoClients(l, at, bufsize, nclients, nrequests);
+  } else {
+    const p = stacksFor(config);
+    if (typeof v.pcap === "string") p.capture(v.pcap);
+    r = tcpEcho(p, num(v.port as string, "port", 7, 1, 65535), bufsize, nclients, nrequests);
+    p.stopCapture();
+  }
   const lat = r.latNs.sort((a, b) => a - b);
   const out = { command: "tcp-echo", bufsize, nclients, requests: r.requests, failed: r.failed, rps: Math.round(r.requests / r.seconds),
                 p50Us: +(percentile(lat, 50) / 1e3).toFixed(3), p99Us: +(percentile(lat, 99) / 1e3).toFixed(3) };
   if (v.json === true) process.stdout.write(JSON.stringify(out) + "\n");
   else process.stdout.write(`tcp-echo: ${out.requests} requests (${out.failed} failed) of ${bufsize} bytes over ${nclients} connection(s), ${formatRate(out.rps)}rps, p50 ${out.p50Us} us, p99 ${out.p99Us} us\n`);
   if (r.failed > 0 || r.requests < nclients * nrequests) process.exitCode = 1;
+}
+
+function pktgenCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
+  const size = num(v.size as string, "size", 64, 1, 65507);
+  const duration = num(v.duration as string, "duration", 3, 0, 86400);
+  const p = stacksFor(config);
+  if (typeof v.pcap === "string") p.capture(v.pcap);
+  const r = pktgen(p, size, duration, 32, num(v.port as string, "port", 9, 1, 65535));
+  p.stopCapture();
+  const out = { command: "pktgen", backend: config.backend, size, sent: r.sent, received: r.received,
+                sentPps: Math.round(r.sent / r.seconds), receivedPps: Math.round(r.received / r.seconds),
+                gbps: +((r.bytes * 8) / r.seconds / 1e9).toFixed(3), drops: drops(p) };
+  if (v.json === true) process.stdout.write(JSON.stringify(out) + "\n");
+  else process.stdout.write(`pktgen (${config.backend}): ${size}-byte datagrams, sent ${r.sent} (${formatRate(out.sentPps)}pps), received ${r.received} (${formatRate(out.receivedPps)}pps, ${out.gbps} Gbit/s payload); drops: ${out.drops}\n`);
 }
 
 function kvCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
@@ -232,7 +295,7 @@ async function main(argv: string[]): Promise<void> {
         quick: { type: "boolean" }, help: { type: "boolean", short: "h" }, pcap: { type: "string" },
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
         backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
-        report: { type: "boolean" }, out: { type: "string" },
+        report: { type: "boolean" }, out: { type: "string" }, peer: { type: "string" },
       },
     });
   } catch (e) {
@@ -247,6 +310,7 @@ async function main(argv: string[]): Promise<void> {
     case "udp-pingpong": return pingpong(config, values);
     case "tcp-echo": return tcpEchoCmd(config, values);
     case "kv": return kvCmd(config, values);
+    case "pktgen": return pktgenCmd(config, values);
     case "udp-relay": return udpRelayCmd(config, values);
     case "config": return printConfig(config);
     case "bench": {

@@ -8,6 +8,7 @@ import { createHash, randomFillSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { FabricLibOS, type RegionRef } from "../host/backends/fabric.js";
 import { loadConfig } from "../host/config.js";
+import { freePort } from "../host/freeport.js";
 import { sockaddr, Opcode } from "../host/libos.js";
 import { DemiError, EBADF, EMSGSIZE, ENOTCONN, ENOTSUP, ECONNRESET } from "../host/errno.js";
 
@@ -15,18 +16,20 @@ const available = spawnSync("pkg-config", ["--exists", "libfabric"]).status === 
 if (!available && process.env.CI) throw new Error("libfabric is not installed: .ci/run must install libfabric-dev");
 
 const peerJs = fileURLToPath(new URL("../examples/fabric-peer.js", import.meta.url));
-let nextPort = 47600 + (process.pid % 200) * 2;
 const peers: ChildProcess[] = [];
 
+/** A peer process on a port the kernel says is free (tried again on another if it is taken meanwhile). */
 async function startPeer(): Promise<number> {
-  const port = nextPort++;
-  const p = spawn(process.execPath, [peerJs, String(port), "60"], { stdio: ["ignore", "pipe", "inherit"] });
-  peers.push(p);
-  await new Promise<void>((resolve, reject) => {
-    p.stdout!.once("data", () => resolve());
-    p.once("exit", (code) => reject(new Error(`fabric peer exited with ${code}`)));
-  });
-  return port;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const p = spawn(process.execPath, [peerJs, String(port), "60"], { stdio: ["ignore", "pipe", attempt < 3 ? "ignore" : "inherit"] });
+    const up = await new Promise<boolean>((resolve) => {
+      p.stdout!.once("data", () => resolve(true));
+      p.once("exit", () => resolve(false));
+    });
+    if (up) { peers.push(p); return port; }
+    if (attempt === 3) throw new Error("the fabric peer did not start on three free ports");
+  }
 }
 
 function connect(port: number, overrides: Record<string, unknown> = {}) {

@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseCommand, encode, Parse } from "../examples/resp.js";
 import { KvStore } from "../examples/kv.js";
+import { freePorts } from "../host/freeport.js";
 
 const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
 const hasRedis = spawnSync("redis-cli", ["--version"]).status === 0;
@@ -55,7 +56,7 @@ test("the store: expiry on its clock, integers, options and arity errors", () =>
 
 const t = hasRedis ? test : test.skip;
 let server: ChildProcess | null = null;
-const port = 17000 + (process.pid % 1000);
+const [port] = await freePorts(1);
 
 async function startServer(): Promise<void> {
   server = spawn(process.execPath, [cli, "kv", "--backend", "posix", "--port", String(port), "--duration", "120"], { stdio: ["ignore", "pipe", "inherit"] });

@@ -13,8 +13,11 @@ import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { TcpEchoServer } from "../examples/tcp-echo.js";
 import { UdpRelay } from "../examples/udp-relay.js";
 import { pair } from "./helpers.js";
+import { freePorts } from "../host/freeport.js";
 
-let port = 30000 + (process.pid % 5000) * 4;
+const PORTS = await freePorts(8);
+let next = 0;
+const nextPort = () => PORTS[next++];
 const posix = () => new PosixLibOS(loadConfig({ env: {}, overrides: { memory_mb: 16, "pool.small_buffers": 1024 } }));
 
 /** The same app on two stacks: 500 numbered datagrams echoed and checked byte for byte. */
@@ -37,7 +40,7 @@ test("the same UDP echo app gives the same results on the loopback backend and o
   const p = pair();
   const onLoopback = udpEchoRun(p.a, p.b, sockaddr("198.18.0.1", 7), () => p.link.poll());
   const s = posix(), c = posix();
-  const onPosix = udpEchoRun(s, c, sockaddr("127.0.0.1", port++), () => { s.poll(); c.poll(); });
+  const onPosix = udpEchoRun(s, c, sockaddr("127.0.0.1", nextPort()), () => { s.poll(); c.poll(); });
   assert.equal(onPosix, onLoopback);
   // Whole bursts of 16: 32 of them pass the 500 mark.
   assert.equal(onPosix, { sent: 512, echoed: 512, corrupt: 0, lost: 0, served: 512 });
@@ -59,7 +62,7 @@ async function serve(child: ReturnType<typeof spawn>, step: () => void): Promise
 
 test("a Node dgram client in another process gets every datagram echoed", async () => {
   const s = posix();
-  const p = port++;
+  const p = nextPort();
   const qd = s.socket();
   s.bind(qd, sockaddr("127.0.0.1", p));
   const srv = new EchoServer(s, qd);
@@ -75,7 +78,7 @@ test("a Node dgram client in another process gets every datagram echoed", async 
 
 test("a Node net client in another process: 1 MiB through the TCP echo app, byte-exact", async () => {
   const s = posix();
-  const p = port++;
+  const p = nextPort();
   const l = s.socket(AF_INET, SOCK_STREAM);
   s.bind(l, sockaddr("127.0.0.1", p));
   s.listen(l, 16);
@@ -95,7 +98,7 @@ test("a Node net client in another process: 1 MiB through the TCP echo app, byte
 
 test("two backends in one process: a relay from kernel sockets into a Wasm stack and back, for a client in another process", async () => {
   const front = posix();
-  const fp = port++;
+  const fp = nextPort();
   const fqd = front.socket();
   front.bind(fqd, sockaddr("127.0.0.1", fp));
   const behind = pair();
@@ -117,7 +120,7 @@ test("two backends in one process: a relay from kernel sockets into a Wasm stack
 
 test("errnos from the kernel come back as Demikernel's: refused, address in use, bad qd", () => {
   const s = posix();
-  const p = port++;
+  const p = nextPort();
   const q = s.socket(AF_INET, SOCK_STREAM);
   const r = s.wait(s.connect(q, sockaddr("127.0.0.1", p)), 2000);
   assert.is(r.opcode, Opcode.FAILED);

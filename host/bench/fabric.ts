@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { FabricLibOS, type RegionRef } from "../backends/fabric.js";
 import { fabricNative } from "../native.js";
+import { freePort } from "../freeport.js";
 import { sockaddr, newResultBuffer } from "../libos.js";
 import type { Config } from "../config.js";
 import type { BenchOptions } from "./index.js";
@@ -42,7 +43,7 @@ async function fiPingpong(provider: string, endpoint: string, port: number, iter
 export async function benchFabric(config: Config, o: BenchOptions): Promise<Record<string, unknown>> {
   const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s + "\n");
   fabricNative();                                    // one clear line if the bridge is missing
-  const port = 47700 + (process.pid % 100) * 3;
+  const port = await freePort();
   const peer = await startPeer(port);
   try {
     const f = new FabricLibOS(config);
@@ -98,8 +99,8 @@ export async function benchFabric(config: Config, o: BenchOptions): Promise<Reco
     await new Promise((res) => (peer.exitCode !== null || peer.signalCode !== null ? res(null) : peer.once("exit", res)));
 
     const iters = o.quick ? 2000 : 20000;
-    const fiTcp = await fiPingpong("tcp", "msg", port + 1, iters);
-    const fiRxm = await fiPingpong("tcp;ofi_rxm", "rdm", port + 2, iters);
+    const fiTcp = await fiPingpong("tcp", "msg", await freePort(), iters);
+    const fiRxm = await fiPingpong("tcp;ofi_rxm", "rdm", await freePort(), iters);
     say(`fi_pingpong -p tcp: ${fiTcp} us/xfer (one way; RTT ${(2 * fiTcp).toFixed(2)} us); -p "tcp;ofi_rxm" -e rdm: ${fiRxm} us/xfer`);
     const round = (x: number) => +x.toFixed(3);
     return {
