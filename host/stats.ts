@@ -24,13 +24,14 @@ export function dropSummary(...counters: Counters[]): string {
   return parts.length === 0 ? "none" : parts.join(" ");
 }
 
-/** A line rewritten in place on a terminal, one line per update otherwise. */
+/** A line rewritten in place on a terminal; nothing when stdout is a pipe or a file (quiet for scripts). */
 export class LiveLine {
   private readonly tty = process.stdout.isTTY === true;
   private shown = false;
   update(text: string): void {
-    if (this.tty) { process.stdout.write(`\r\x1b[2K${text}`); this.shown = true; }
-    else process.stdout.write(text + "\n");
+    if (!this.tty) return;
+    process.stdout.write(`\r\x1b[2K${text}`);
+    this.shown = true;
   }
   end(): void { if (this.shown) process.stdout.write("\n"); this.shown = false; }
 }
