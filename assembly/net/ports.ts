@@ -4,6 +4,7 @@ import { carve } from "../mem/layout";
 import { localIp } from "../config";
 import { EINVAL, EADDRINUSE, EADDRNOTAVAIL } from "../errno";
 import { hostRandom } from "../host";
+import { sock, S_BOUND, S_LIP, S_LPORT } from "./socket";
 
 const EPHEMERAL_FIRST: u32 = 49152;
 const EPHEMERAL_COUNT: u32 = 16384;
@@ -41,4 +42,16 @@ export function portBind(m: PortMap, qd: u32, ip: u32, port: u32): i32 {
   }
   store<u16>(m.map + (<usize>port << 1), <u16>(qd + 1));
   return <i32>port;
+}
+
+/** Binds socket qd through map m: records the local address in the socket. Returns 0 or an errno. */
+export function bindSocket(m: PortMap, qd: u32, ip: u32, port: u32): i32 {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) != 0) return EINVAL;
+  const p = portBind(m, qd, ip, port);
+  if (p < 0) return -p;
+  store<u8>(s + S_BOUND, 1);
+  store<u32>(s + S_LIP, ip);
+  store<u32>(s + S_LPORT, <u32>p);
+  return 0;
 }

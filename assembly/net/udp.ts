@@ -1,7 +1,7 @@
 // UDP (RFC 768) sockets: bind, connect (a default peer and a filter, as POSIX does), pushto,
 // pop and close. Push sends the application's buffer in place when the headroom allows and no
 // one else holds it (zero copy); otherwise it copies into a fresh slot.
-import { PortMap, portMapInit, portBind, portOwner, portRelease } from "./ports";
+import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "./ports";
 import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slotRc, slotApp, giveToApp,
          metaOf, M_NEXT, M_PTR, M_LEN, M_IP, M_PORT } from "../mem/pool";
 import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_SOCKET, D_UDP_QUEUE_FULL,
@@ -29,14 +29,7 @@ export function udpInit(): bool {
 
 /** Binds qd to (ip, port); port 0 picks an ephemeral port. Returns 0 or an errno. */
 export function udpBind(qd: u32, ip: u32, port: u32): i32 {
-  const s = sock(qd);
-  if (load<u8>(s + S_BOUND) != 0) return EINVAL;
-  const p = portBind(ports, qd, ip, port);
-  if (p < 0) return -p;
-  store<u8>(s + S_BOUND, 1);
-  store<u32>(s + S_LIP, ip);
-  store<u32>(s + S_LPORT, <u32>p);
-  return 0;
+  return bindSocket(ports, qd, ip, port);
 }
 
 export function udpConnect(qd: u32, ip: u32, port: u32): i32 {

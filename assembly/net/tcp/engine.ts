@@ -16,6 +16,7 @@ import { Tcb, tcbIndex, tcbFree, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe,
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
 import { sackUpdate, sackPipe, sackRetransmit, sackReset } from "./sack";
+import { rangeStart, rangeEnd, rangeRemove, rangeInsert } from "./ranges";
 
 export const T_TCP_RTO: u32 = 3;
 export const T_TCP_TIME_WAIT: u32 = 4;
@@ -215,7 +216,7 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
   for (let merged = true; merged;) {
     merged = false;
     for (let i: u32 = 0; i < t.ooN; i++) {
-      const s = rangeStart(t, i), e = rangeEnd(t, i);
+      const s = rangeStart(oo(t), i), e = rangeEnd(oo(t), i);
       if (seqLe(s, t.rcvNxt)) {
         if (seqGt(e, t.rcvNxt)) { t.rlen += e - t.rcvNxt; t.rcvNxt = e; }
         removeRange(t, i);
@@ -228,19 +229,17 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
   return filledGap || t.ooN > 0;
 }
 
-@inline function rangePtr(t: Tcb, i: u32): usize { return changetype<usize>(t) + offsetof<Tcb>("ooS0") + (<usize>i << 3); }
-@inline function rangeStart(t: Tcb, i: u32): u32 { return load<u32>(rangePtr(t, i)); }
-@inline function rangeEnd(t: Tcb, i: u32): u32 { return load<u32>(rangePtr(t, i), 4); }
+@inline function oo(t: Tcb): usize { return changetype<usize>(t) + offsetof<Tcb>("ooS0"); }
 
 function removeRange(t: Tcb, i: u32): void {
-  for (let k = i; k + 1 < t.ooN; k++) store<u64>(rangePtr(t, k), load<u64>(rangePtr(t, k + 1)));
+  rangeRemove(oo(t), t.ooN, i);
   t.ooN--;
 }
 
 /** Records [s, e), merging with ranges it touches; the newest range goes first (RFC 2018 §4). */
 function addRange(t: Tcb, s: u32, e: u32): void {
   for (let i: u32 = 0; i < t.ooN;) {
-    const rs = rangeStart(t, i), re = rangeEnd(t, i);
+    const rs = rangeStart(oo(t), i), re = rangeEnd(oo(t), i);
     if (seqLe(rs, e) && seqLe(s, re)) {
       if (seqLt(rs, s)) s = rs;
       if (seqGt(re, e)) e = re;
@@ -249,9 +248,7 @@ function addRange(t: Tcb, s: u32, e: u32): void {
   }
   // Full: forget the oldest range (its bytes will simply be sent again).
   if (<i32>t.ooN >= MAX_OOO) t.ooN--;
-  for (let k = t.ooN; k > 0; k--) store<u64>(rangePtr(t, k), load<u64>(rangePtr(t, k - 1)));
-  store<u32>(rangePtr(t, 0), s);
-  store<u32>(rangePtr(t, 0), e, 4);
+  rangeInsert(oo(t), t.ooN, 0, s, e);
   t.ooN++;
 }
 

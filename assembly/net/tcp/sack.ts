@@ -5,15 +5,16 @@ import { count, C_TCP_RETRANSMITS } from "../../counters";
 import { tcpSackCount, tcpSackBlocks, ACK } from "../../wire/tcp";
 import { sendSegment } from "./output";
 import { Tcb, seqLt, seqLe, seqGt, seqGe } from "./tcb";
+import { rangeStart, rangeEnd, rangeRemove, rangeInsert } from "./ranges";
 
 const MAX_RANGES: u32 = 4;
 
-@inline function rp(t: Tcb, i: u32): usize { return changetype<usize>(t) + offsetof<Tcb>("sk0s") + (<usize>i << 3); }
-@inline function rs(t: Tcb, i: u32): u32 { return load<u32>(rp(t, i)); }
-@inline function re(t: Tcb, i: u32): u32 { return load<u32>(rp(t, i), 4); }
+@inline function board(t: Tcb): usize { return changetype<usize>(t) + offsetof<Tcb>("sk0s"); }
+@inline function rs(t: Tcb, i: u32): u32 { return rangeStart(board(t), i); }
+@inline function re(t: Tcb, i: u32): u32 { return rangeEnd(board(t), i); }
 
 function remove(t: Tcb, i: u32): void {
-  for (let k = i; k + 1 < t.skN; k++) store<u64>(rp(t, k), load<u64>(rp(t, k + 1)));
+  rangeRemove(board(t), t.skN, i);
   t.skN--;
 }
 
@@ -29,9 +30,7 @@ function insert(t: Tcb, s: u32, e: u32): void {
   let at: u32 = 0;
   while (at < t.skN && seqLt(rs(t, at), s)) at++;
   if (t.skN == MAX_RANGES) { if (at == 0) return; remove(t, 0); at--; }
-  for (let k = t.skN; k > at; k--) store<u64>(rp(t, k), load<u64>(rp(t, k - 1)));
-  store<u32>(rp(t, at), s);
-  store<u32>(rp(t, at), e, 4);
+  rangeInsert(board(t), t.skN, at, s, e);
   t.skN++;
 }
 
@@ -46,7 +45,7 @@ export function sackUpdate(t: Tcb): void {
     if (seqGt(e, s) && seqGt(e, t.sndUna) && seqLe(e, t.sndMax)) insert(t, seqLt(s, t.sndUna) ? t.sndUna : s, e);
   }
   while (t.skN > 0 && seqLe(re(t, 0), t.sndUna)) remove(t, 0);
-  if (t.skN > 0 && seqLt(rs(t, 0), t.sndUna)) store<u32>(rp(t, 0), t.sndUna);
+  if (t.skN > 0 && seqLt(rs(t, 0), t.sndUna)) store<u32>(board(t), t.sndUna);
 }
 
 export function sackReset(t: Tcb): void { t.skN = 0; }

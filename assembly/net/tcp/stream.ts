@@ -12,7 +12,7 @@ import { SYN } from "../../wire/tcp";
 import { IP_HLEN } from "../../wire/ipv4";
 import { sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_PENDING,
          S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
-import { PortMap, portMapInit, portBind, portOwner, portRelease } from "../ports";
+import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
 import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, nTcb, bufSize, ringWrite, ringRead,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
@@ -101,14 +101,7 @@ function popWaiter(headPtr: usize, tailPtr: usize, q: u32): u32 {
 }
 
 export function tcpBind(qd: u32, ip: u32, port: u32): i32 {
-  const s = sock(qd);
-  if (load<u8>(s + S_BOUND) != 0) return EINVAL;
-  const p = portBind(tcpPorts, qd, ip, port);
-  if (p < 0) return -p;
-  store<u8>(s + S_BOUND, 1);
-  store<u32>(s + S_LIP, ip);
-  store<u32>(s + S_LPORT, <u32>p);
-  return 0;
+  return bindSocket(tcpPorts, qd, ip, port);
 }
 
 export function tcpListen(qd: u32, backlog: i32): i32 {
