@@ -6,7 +6,7 @@ import { instantiate, readCounters, CFG, type Datapath, type DatapathExports } f
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, ConfigError, type Config } from "./config.js";
 import { DemiError, EAGAIN, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
 import { Rng, randomSeed } from "./rng.js";
-import { RealClock, type Clock } from "./clock.js";
+import type { Clock } from "./clock.js";
 import { Rings } from "./rings.js";
 import type { Counters } from "./counters.js";
 import { LoopbackLink } from "./backends/loopback.js";

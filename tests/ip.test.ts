@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { LoopbackLink } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { sockaddr, Opcode } from "../host/libos.js";
-import { pcapFrames, stack, mac, withHost, eth, ipv4, udp, icmpEcho, udpFrame, hex, bytes, pair,
+import { pcapFrames, stack, mac, withHost, eth, ipv4, udp, icmpEcho, hex, bytes, pair,
          A_IP, A_MAC, B_IP, HOST_IP, HOST_MAC } from "./helpers.js";
 
 const LINUX_CLIENT_MAC = "52:1d:41:cf:fc:ae";

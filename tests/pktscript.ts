@@ -51,18 +51,17 @@ function options(s: Seg): number[] {
   if (s.sackok) o.push(4, 2);
   if (s.ts) { const v = Number(s.ts[0]), e = Number(s.ts[1]); o.push(8, 10, v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255, e >>> 24, (e >> 16) & 255, (e >> 8) & 255, e & 255); }
   if (s.ws !== undefined) o.push(3, 3, s.ws);
-  for (const [l, r] of s.sack) {
-    if (o.length === 0 || o[o.length - 1] !== 5) { /* one SACK option holds every block */ }
-  }
   if (s.sack.length > 0) {
+    // One SACK option holds every block; blocks the peer sends name the stack's sequence space.
     o.push(5, 2 + 8 * s.sack.length);
-    for (const [l, r] of s.sack) for (const v of [PEER_ISS_REL(l), PEER_ISS_REL(r)]) o.push(v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+    for (const [l, r] of s.sack) for (const v of [ourSeq(l), ourSeq(r)]) o.push(v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
   }
   while (o.length % 4) o.push(1);
   return o;
 }
 let ourIssForSack = 0;
-const PEER_ISS_REL = (rel: number) => (ourIssForSack + rel) >>> 0;   // SACK blocks we send name the stack's sequence space
+/** A sequence number of the stack's, relative to its ISS, as an absolute one. */
+const ourSeq = (rel: number) => (ourIssForSack + rel) >>> 0;
 
 interface Parsed { flags: number; seq: number; ack: number; len: number; win: number; opts: Map<number, number[]> }
 
@@ -165,7 +164,7 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
         switch (toks[2]) {
           case "listen": localPort = arg; lqd = s.socket(AF_INET, SOCK_STREAM); s.bind(lqd, sockaddr(A_IP, arg)); s.listen(lqd, 8); acceptQt = s.accept(lqd); break;
           case "accept": { const r = s.wait(acceptQt, 0); if (r.opcode !== Opcode.ACCEPT) return fail(`accept: not done (ret ${r.ret})`); qd = r.acceptedQd!; break; }
-          case "connect": localPort = 0; qd = s.socket(AF_INET, SOCK_STREAM); connectQt = s.connect(qd, sockaddr(HOST_IP, PEER_PORT)); localPort = s.getsockname(qd).port; void arg; break;
+          case "connect": localPort = 0; qd = s.socket(AF_INET, SOCK_STREAM); connectQt = s.connect(qd, sockaddr(HOST_IP, PEER_PORT)); localPort = s.getsockname(qd).port; break;
           case "connected": { const r = s.wait(connectQt, 0); if (r.opcode !== Opcode.CONNECT) return fail(`connect: ${r.ret}`); break; }
           case "connect-failed": { const r = s.wait(connectQt, 0); if (r.ret !== Number(toks[3])) return fail(`connect ret ${r.ret}, expected ${toks[3]}`); break; }
           case "push": { const g = s.sgaalloc(arg); s.bytes(g).fill(0x62); const r = s.wait(s.push(qd, g), 0); s.sgafree(g); if (r.ret !== 0) return fail(`push: ${r.ret}`); break; }

@@ -18,7 +18,6 @@ const CTRL_BIT = 0x40000000;
 const HELLO_TAG = CTRL_BIT;            // to a listener: [u32 client conn id][client endpoint name]
 const ACK_BIT = 0x10000000;            // CTRL_BIT | ACK_BIT | c: [u32 server conn id]
 const BYE_BIT = 0x20000000;            // CTRL_BIT | BYE_BIT | c: the peer closed c
-const CONN_MASK = 0x0fffffff;
 const CTRL_BYTES = 512;
 const MAX_CTX = 65536;
 /** Completion errors that mean the peer is gone (a rejected key or range is not one of them). */
@@ -119,7 +118,7 @@ export class FabricLibOS extends TransportQueues {
     if (this.h === null || q.state !== "idle") throw new DemiError(EINVAL, "listen");
     q.kind = "listener";
     q.state = "listening";
-    for (let i = 0; i < 16; i++) this.postCtrl(qd, q, HELLO_TAG, "recv-hello");
+    for (let i = 0; i < 16; i++) this.postCtrl(q, HELLO_TAG, "recv-hello");
   }
 
   accept(qd: number): number {
@@ -141,8 +140,8 @@ export class FabricLibOS extends TransportQueues {
     q.peer = remote;
     q.state = "connecting";
     this.byConn.set(q.local, qd);
-    this.postData(qd, q);
-    this.postCtrl(qd, q, CTRL_BIT | ACK_BIT | q.local, "recv-ack");
+    this.postData(q);
+    this.postCtrl(q, CTRL_BIT | ACK_BIT | q.local, "recv-ack");
     const qt = this.newQt(Opcode.CONNECT, qd);
     q.connectQt = qt;
     const hello = Buffer.alloc(4 + this.name.length);
@@ -265,21 +264,21 @@ export class FabricLibOS extends TransportQueues {
       case "recv-data":
         if (err !== 0 || !q) { this.dp.exports.sgafree(op.buf); return; }
         q.rx.push({ buf: op.buf, len });
-        this.postOneData(qd!, q);
+        this.postOneData(q);
         this.matchPops(q);
         return;
       case "recv-hello": {
         const buf = op.buf;
-        if (err === 0 && q && len > 4) this.onHello(qd!, q, buf, len);
+        if (err === 0 && q && len > 4) this.onHello(q, buf, len);
         this.dp.exports.sgafree(buf);
-        if (err === 0 && q && q.state === "listening") this.postCtrl(qd!, q, HELLO_TAG, "recv-hello");
+        if (err === 0 && q && q.state === "listening") this.postCtrl(q, HELLO_TAG, "recv-hello");
         return;
       }
       case "recv-ack":
         if (err === 0 && q && q.state === "connecting") {
           q.remote = new DataView(this.u8.buffer, op.buf, 4).getUint32(0, true);
           q.state = "connected";
-          this.postCtrl(qd!, q, CTRL_BIT | BYE_BIT | q.local, "recv-bye");
+          this.postCtrl(q, CTRL_BIT | BYE_BIT | q.local, "recv-bye");
           this.complete(q.connectQt, 0);
         }
         this.dp.exports.sgafree(op.buf);
@@ -317,7 +316,7 @@ export class FabricLibOS extends TransportQueues {
     }
   }
 
-  private onHello(lqd: number, l: Queue, buf: number, len: number): void {
+  private onHello(l: Queue, buf: number, len: number): void {
     const remote = new DataView(this.u8.buffer, buf, 4).getUint32(0, true);
     const name = Buffer.from(this.u8.subarray(buf + 4, buf + len));
     const qd = this.socket();
@@ -327,14 +326,13 @@ export class FabricLibOS extends TransportQueues {
     q.remote = remote;
     q.state = "connected";
     this.byConn.set(q.local, qd);
-    this.postData(qd, q);
-    this.postCtrl(qd, q, CTRL_BIT | BYE_BIT | q.local, "recv-bye");
+    this.postData(q);
+    this.postCtrl(q, CTRL_BIT | BYE_BIT | q.local, "recv-bye");
     const ack = Buffer.alloc(4);
     ack.writeUInt32LE(q.local, 0);
     this.sendCtrl(q, CTRL_BIT | ACK_BIT | remote, ack);
     l.backlog.push(qd);
     this.matchAccepts(l);
-    void lqd;
   }
 
   private breakConn(q: Queue): void {
@@ -368,26 +366,24 @@ export class FabricLibOS extends TransportQueues {
     }
   }
 
-  private postData(qd: number, q: Queue): void {
-    for (let i = 0; i < this.config.fabric.recv_depth; i++) this.postOneData(qd, q);
+  private postData(q: Queue): void {
+    for (let i = 0; i < this.config.fabric.recv_depth; i++) this.postOneData(q);
   }
 
-  private postOneData(qd: number, q: Queue): void {
+  private postOneData(q: Queue): void {
     const size = this.config.fabric.message_bytes;
     const buf = this.dp.exports.sgaalloc(size);
     if (buf < 0) return;                              // pool empty: fewer receives posted
     const ctx = this.submit({ kind: "recv-data", qt: 0, conn: q.local, buf, len: size, deadline: Infinity },
       (c) => this.nat.recv(this.h, q.local, buf, size, c));
     if (ctx >= 0) q.posted.add(ctx);
-    void qd;
   }
 
-  private postCtrl(qd: number, q: Queue, tag: number, kind: OpKind): void {
+  private postCtrl(q: Queue, tag: number, kind: OpKind): void {
     const buf = this.dp.exports.sgaalloc(CTRL_BYTES);
     if (buf < 0) throw new DemiError(ENOMEM, "post");
     const ctx = this.submit({ kind, qt: 0, conn: q.local, buf, len: CTRL_BYTES, deadline: Infinity }, (c) => this.nat.recv(this.h, tag, buf, CTRL_BYTES, c));
     if (ctx >= 0) q.posted.add(ctx);
-    void qd;
   }
 
   private sendCtrl(q: Queue, tag: number, payload: Buffer): void {

@@ -58,7 +58,7 @@ export class PosixLibOS extends TransportQueues {
     const s = this.sock(qd, "accept");
     const qt = this.newQt(Opcode.ACCEPT, qd);
     s.accepts.push(qt);
-    this.progress(qd, s);
+    this.progress(s);
     return qt;
   }
 
@@ -84,7 +84,7 @@ export class PosixLibOS extends TransportQueues {
     const s = this.sock(qd, "pop");
     const qt = this.newQt(Opcode.POP, qd);
     s.pops.push(qt);
-    this.progress(qd, s);
+    this.progress(s);
     return qt;
   }
 
@@ -103,7 +103,7 @@ export class PosixLibOS extends TransportQueues {
   /** Retries every pending operation once; returns how many completed. */
   poll(): number {
     let n = 0;
-    for (const [qd, s] of this.socks) n += this.progress(qd, s);
+    for (const s of this.socks.values()) n += this.progress(s);
     return n;
   }
 
@@ -114,11 +114,11 @@ export class PosixLibOS extends TransportQueues {
     if (this.dp.exports.bufHold(sga.buf) !== 0) throw new DemiError(EINVAL, what);
     const qt = this.newQt(Opcode.PUSH, qd);
     s.pushes.push({ qt, buf: sga.buf, len: sga.len, sent: 0, ip, port });
-    this.progress(qd, s);
+    this.progress(s);
     return qt;
   }
 
-  private progress(qd: number, s: Sock): number {
+  private progress(s: Sock): number {
     let n = 0;
     if (s.connecting) {
       const r = this.nat.connected(s.fd);
