@@ -1,9 +1,7 @@
 // The datapath's exports: lifecycle, the burst poll, PDPIX queue operations and introspection.
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
 import { layoutBegin, layoutEnd, carve } from "./mem/layout";
-import { poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotCap, slotRef, slotRc,
-         giveToApp, appPtr,
-         poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
+import {poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
 import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
@@ -21,7 +19,7 @@ import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
-import { tcpTimer, T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK, T_TCP_KEEPALIVE } from "./net/tcp/engine";
+import {tcpTimer, T_TCP_RTO, T_TCP_KEEPALIVE } from "./net/tcp/engine";
 import { tcb, tcbCount, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
 import { tcpCongestion } from "./config";

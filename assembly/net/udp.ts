@@ -12,8 +12,7 @@ import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../config";
 import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
 import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
-import { sock, S_BOUND, S_CONNECTED, S_LIP, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
-         S_POPHEAD, S_POPTAIL } from "./socket";
+import {sock, S_BOUND, S_CONNECTED, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT, S_POPHEAD, S_POPTAIL } from "./socket";
 import { ipOutput } from "./ip";
 import { arpAddWaiter } from "./arp";
 

@@ -6,12 +6,11 @@ import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
 import { localIp, mtu, tcpRtoInitialNs } from "../../config";
-import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, ECONNRESET, EPIPE, ENOPROTOOPT } from "../../errno";
+import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
 import { IP_HLEN } from "../../wire/ipv4";
-import { sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_PENDING,
-         S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
+import {sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
 import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
 import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, nTcb, bufSize, ringWrite, ringRead,
