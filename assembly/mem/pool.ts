@@ -139,4 +139,3 @@ export function slotUnref(slot: u32): void {
 
 export function poolFreeCount(): u32 { return nSmallFree + nLargeFree; }
 export function poolTotal(): u32 { return total; }
-export function poolSmallFree(): u32 { return nSmallFree; }

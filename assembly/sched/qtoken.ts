@@ -37,7 +37,6 @@ export const Q_IP: usize = 24;      // u32 peer address
 export const Q_PORT: usize = 28;    // u32 peer port
 export const Q_NEWQD: usize = 32;   // i32 accepted qd
 export const Q_NEXT: usize = 36;    // u32 index + 1 of the next qtoken on the same wait list
-export const Q_OBJ: usize = 40;     // u32 what the task waits on (socket, ARP entry)
 export const Q_AUX: usize = 44;     // u32 task-private
 
 let table: usize = 0;

@@ -91,17 +91,6 @@ export function tcpParse(p: usize, len: u32, src: u32, dst: u32): i32 {
   return parseOptions(p + TCP_HLEN, p + tcpHlen) ? TCP_OK : TCP_BAD_OPTION;
 }
 
-/** Bytes of options tcpEmitOptions writes for this set (always a multiple of 4). */
-export function tcpOptionsLen(mss: u32, wscale: i32, sackPerm: bool, ts: bool, sackCount: u32): u32 {
-  let n: u32 = 0;
-  if (mss != 0) n += 4;
-  if (ts) n += 12;                       // SACK_PERM + TS, or NOP NOP TS
-  else if (sackPerm) n += 4;             // NOP NOP SACK_PERM
-  if (wscale >= 0) n += 4;               // NOP WS
-  if (sackCount > 0) n += 4 + 8 * sackCount;  // NOP NOP SACK
-  return n;
-}
-
 /** Writes options in Linux's order; SACK blocks come from tcpSackBlocks. Returns the bytes written. */
 export function tcpEmitOptions(p: usize, mss: u32, wscale: i32, sackPerm: bool, ts: bool,
                                tsVal: u32, tsEcr: u32, sackCount: u32): u32 {
