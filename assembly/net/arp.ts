@@ -10,7 +10,7 @@ import { arpParse, arpEmit, arpOp, arpShaHi, arpShaLo, arpSpa, arpTpa, ARP_LEN, 
 import { ethEmit, ETH_HLEN, ETHERTYPE_ARP } from "../wire/eth";
 import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../config";
 import { timerStart, timerCancel } from "../sched/timers";
-import { qComplete, qEntry, Q_NEXT } from "../sched/qtoken";
+import { qListAppend, qListComplete } from "../sched/qtoken";
 import { ETIMEDOUT, ENOBUFS, EHOSTUNREACH } from "../errno";
 import { linkTx } from "./link";
 import { nowNs } from "./clock";
@@ -115,12 +115,7 @@ function setResolved(i: u32, hi: u32, lo: u32): void {
 }
 
 function completeWaiters(e: usize, ret: i32): void {
-  let q = load<u32>(e + E_WHEAD);
-  while (q != 0) {
-    const next = load<u32>(qEntry(q - 1) + Q_NEXT);
-    qComplete(q - 1, ret);
-    q = next;
-  }
+  qListComplete(load<u32>(e + E_WHEAD), ret);
   store<u32>(e + E_WHEAD, 0);
   store<u32>(e + E_WTAIL, 0);
 }
@@ -214,11 +209,7 @@ export function arpSend(slot: u32, frame: usize, len: u32, nextHop: u32): i32 {
 /** Makes push operation `q` wait for ARP entry `i` (as returned by arpSend, minus one). */
 export function arpAddWaiter(i: u32, q: u32): void {
   const e = entry(i);
-  store<u32>(qEntry(q) + Q_NEXT, 0);
-  const tail = load<u32>(e + E_WTAIL);
-  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, q + 1);
-  else store<u32>(e + E_WHEAD, q + 1);
-  store<u32>(e + E_WTAIL, q + 1);
+  qListAppend(e + E_WHEAD, e + E_WTAIL, q);
 }
 
 /** An ARP packet at `p` inside the frame at `frame`. The slot reference ends here. */

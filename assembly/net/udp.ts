@@ -11,7 +11,7 @@ import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../config";
 import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
-import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
+import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
 import {sock, S_BOUND, S_CONNECTED, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT, S_POPHEAD, S_POPTAIL } from "./socket";
 import { ipOutput } from "./ip";
 import { arpAddWaiter } from "./arp";
@@ -87,12 +87,8 @@ export function udpPop(qd: u32): i32 {
   const q = qAlloc(OP_POP, K_UDP_POP, <i32>qd);
   if (q < 0) return -ENOBUFS;
   const s = sock(qd);
-  store<u32>(qEntry(<u32>q) + Q_NEXT, 0);
-  const tail = load<u32>(s + S_POPTAIL);
-  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, <u32>q + 1);
-  else store<u32>(s + S_POPHEAD, <u32>q + 1);
-  store<u32>(s + S_POPTAIL, <u32>q + 1);
-  if (load<u32>(s + S_RXCOUNT) != 0 && tail == 0) udpPopPoll(<u32>q);
+  qListAppend(s + S_POPHEAD, s + S_POPTAIL, <u32>q);
+  if (load<u32>(s + S_RXCOUNT) != 0 && load<u32>(s + S_POPHEAD) == <u32>q + 1) udpPopPoll(<u32>q);
   return q;
 }
 
@@ -107,9 +103,7 @@ export function udpPopPoll(q: u32): void {
   store<u32>(s + S_RXHEAD, next);
   if (next == 0) store<u32>(s + S_RXTAIL, 0);
   store<u32>(s + S_RXCOUNT, load<u32>(s + S_RXCOUNT) - 1);
-  const qnext = load<u32>(e + Q_NEXT);
-  store<u32>(s + S_POPHEAD, qnext);
-  if (qnext == 0) store<u32>(s + S_POPTAIL, 0);
+  const qnext = qListShift(s + S_POPHEAD, s + S_POPTAIL, q);
   // The queue's reference becomes the application's: it frees the buffer with sgafree.
   giveToApp(slot, load<u32>(m + M_PTR));
   store<u32>(e + Q_PTR, load<u32>(m + M_PTR));
@@ -162,11 +156,6 @@ export function udpClose(qd: u32): void {
     slotUnref(slot - 1);
     slot = next;
   }
-  let q = load<u32>(s + S_POPHEAD);
-  while (q != 0) {
-    const next = load<u32>(qEntry(q - 1) + Q_NEXT);
-    qComplete(q - 1, ECANCELED);
-    q = next;
-  }
+  qListComplete(load<u32>(s + S_POPHEAD), ECANCELED);
 }
 

@@ -163,3 +163,32 @@ export function qNextDone(from: u32): i32 {
 }
 
 export function qFreeCount(): u32 { return nFree; }
+
+// Wait lists: FIFO lists of qtokens (index + 1, 0 = none) linked through Q_NEXT, whose head and
+// tail words live in whatever the operations wait on (a socket, a connection, an ARP entry).
+
+/** Appends qtoken q to the list whose head and tail words are at headPtr and tailPtr. */
+export function qListAppend(headPtr: usize, tailPtr: usize, q: u32): void {
+  store<u32>(qEntry(q) + Q_NEXT, 0);
+  const tail = load<u32>(tailPtr);
+  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, q + 1);
+  else store<u32>(headPtr, q + 1);
+  store<u32>(tailPtr, q + 1);
+}
+
+/** Removes the list's head, which must be q; returns the new head (index + 1, 0 = empty). */
+export function qListShift(headPtr: usize, tailPtr: usize, q: u32): u32 {
+  const next = load<u32>(qEntry(q) + Q_NEXT);
+  store<u32>(headPtr, next);
+  if (next == 0) store<u32>(tailPtr, 0);
+  return next;
+}
+
+/** Completes every qtoken of the list starting at head (index + 1) with `ret`. */
+export function qListComplete(head: u32, ret: i32): void {
+  while (head != 0) {
+    const next = load<u32>(qEntry(head - 1) + Q_NEXT);
+    qComplete(head - 1, ret);
+    head = next;
+  }
+}

@@ -1,24 +1,16 @@
 // What a connection's changes mean for the operations waiting on it: pops and pushes are woken
 // through the scheduler's readiness bits, a reset fails everything pending.
-import { qComplete, qWake, qEntry, Q_NEXT } from "../../sched/qtoken";
+import { qComplete, qWake, qListComplete } from "../../sched/qtoken";
 import { sock, S_PENDING } from "../socket";
 import { Tcb, tcbFree, tcbStopTimers, DONE, SYN_RCVD } from "./tcb";
 
 export function wakePops(t: Tcb): void { if (t.popHead != 0) qWake(t.popHead - 1); }
 export function wakePushers(t: Tcb): void { if (t.pushHead != 0) qWake(t.pushHead - 1); }
 
-function failList(head: u32, err: i32): void {
-  while (head != 0) {
-    const next = load<u32>(qEntry(head - 1) + Q_NEXT);
-    qComplete(head - 1, err);
-    head = next;
-  }
-}
-
 /** The connection is reset or timed out: every waiting operation fails with err. */
 export function connReset(t: Tcb, err: i32): void {
-  failList(t.popHead, err);
-  failList(t.pushHead, err);
+  qListComplete(t.popHead, err);
+  qListComplete(t.pushHead, err);
   t.popHead = t.popTail = t.pushHead = t.pushTail = 0;
   if (t.connectQt != 0) { qComplete(t.connectQt - 1, err); t.connectQt = 0; }
   t.reset = <u8>err;                                   // later calls fail with the same errno

@@ -3,7 +3,7 @@
 // pop (in-order bytes; a zero-length result at end of stream) and close (FIN after the data).
 import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LARGE_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER } from "../../counters";
-import { qAlloc, qComplete, qWake, qEntry, Q_NEXT, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
+import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
 import { localIp, mtu, tcpRtoInitialNs } from "../../config";
 import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../errno";
@@ -83,22 +83,6 @@ export function tcbOf(qd: u32): Tcb | null {
   return i == 0 ? null : tcb(i - 1);
 }
 
-function appendWaiter(headPtr: usize, tailPtr: usize, q: u32): void {
-  store<u32>(qEntry(q) + Q_NEXT, 0);
-  const tail = load<u32>(tailPtr);
-  if (tail != 0) store<u32>(qEntry(tail - 1) + Q_NEXT, q + 1);
-  else store<u32>(headPtr, q + 1);
-  store<u32>(tailPtr, q + 1);
-}
-
-/** Removes the head waiter (which must be q) and returns the next one + 1. */
-function popWaiter(headPtr: usize, tailPtr: usize, q: u32): u32 {
-  const next = load<u32>(qEntry(q) + Q_NEXT);
-  store<u32>(headPtr, next);
-  if (next == 0) store<u32>(tailPtr, 0);
-  return next;
-}
-
 export function tcpBind(qd: u32, ip: u32, port: u32): i32 {
   return bindSocket(tcpPorts, qd, ip, port);
 }
@@ -123,7 +107,7 @@ export function tcpAccept(qd: u32): i32 {
   if (load<u32>(s + S_LISTENING) == 0) return -EINVAL;
   const q = qAlloc(OP_ACCEPT, K_TCP_ACCEPT, <i32>qd);
   if (q < 0) return -ENOBUFS;
-  appendWaiter(s + S_POPHEAD, s + S_POPTAIL, <u32>q);
+  qListAppend(s + S_POPHEAD, s + S_POPTAIL, <u32>q);
   if (load<u32>(s + S_POPHEAD) == <u32>q + 1) tcpAcceptPoll(<u32>q);
   return q;
 }
@@ -156,7 +140,7 @@ export function tcpAcceptPoll(q: u32): void {
     unlistenOne(t);
     if (t.state == DONE || t.state == CLOSED) { tcbFree(t); continue; }  // reset while queued
     const nqd = sockAlloc(SOCK_STREAM);
-    if (nqd < 0) { sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false); tcbFree(t); qComplete(q, ENOMEM); popWaiter(s + S_POPHEAD, s + S_POPTAIL, q); return; }
+    if (nqd < 0) { sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false); tcbFree(t); qComplete(q, ENOMEM); qListShift(s + S_POPHEAD, s + S_POPTAIL, q); return; }
     const ns = sock(<u32>nqd);
     store<u32>(ns + S_TCB, tcbIndex(t) + 1);
     store<u32>(ns + S_LIP, t.lip);
@@ -168,7 +152,7 @@ export function tcpAcceptPoll(q: u32): void {
     store<i32>(e + Q_NEWQD, nqd);
     store<u32>(e + Q_IP, t.rip);
     store<u32>(e + Q_PORT, t.rport);
-    const next = popWaiter(s + S_POPHEAD, s + S_POPTAIL, q);
+    const next = qListShift(s + S_POPHEAD, s + S_POPTAIL, q);
     qComplete(q, 0);
     if (next != 0 && load<u32>(s + S_ACCEPT_HEAD) != 0) qWake(next - 1);
     return;
@@ -230,7 +214,7 @@ export function tcpPush(qd: u32, ptr: usize, len: u32): i32 {
   store<u32>(e + Q_LEN, len);
   store<u32>(e + Q_AUX, 0);
   const tp = changetype<usize>(t);
-  appendWaiter(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), <u32>q);
+  qListAppend(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), <u32>q);
   if (t.pushHead == <u32>q + 1) tcpPushPoll(<u32>q);
   return q;
 }
@@ -251,7 +235,7 @@ export function tcpPushPoll(q: u32): void {
   }
   if (done == len) {
     const tp = changetype<usize>(t);
-    const next = popWaiter(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), q);
+    const next = qListShift(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), q);
     store<u32>(e + Q_PTR, 0);
     store<u32>(e + Q_LEN, 0);
     qComplete(q, 0);
@@ -266,7 +250,7 @@ export function tcpPop(qd: u32): i32 {
   const q = qAlloc(OP_POP, K_TCP_POP, <i32>qd);
   if (q < 0) return -ENOBUFS;
   const tp = changetype<usize>(t);
-  appendWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), <u32>q);
+  qListAppend(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), <u32>q);
   if (t.popHead == <u32>q + 1) tcpPopPoll(<u32>q);
   return q;
 }
@@ -278,7 +262,7 @@ export function tcpPopPoll(q: u32): void {
   if (t === null || t.popHead != q + 1) return;
   const tp = changetype<usize>(t);
   if (t.reset != 0) {
-    popWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
+    qListShift(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
     qComplete(q, t.reset);
     return;
   }
@@ -302,18 +286,10 @@ export function tcpPopPoll(q: u32): void {
   }
   store<u32>(e + Q_IP, t.rip);
   store<u32>(e + Q_PORT, t.rport);
-  const next = popWaiter(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
+  const next = qListShift(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
   qComplete(q, 0);
   if (t.ackPending != 0 && t.state >= ESTABLISHED) sendAckNow(t);
   if (next != 0 && (t.rlen > 0 || t.peerFin != 0)) qWake(next - 1);
-}
-
-function failAll(head: u32, err: i32): void {
-  while (head != 0) {
-    const next = load<u32>(qEntry(head - 1) + Q_NEXT);
-    qComplete(head - 1, err);
-    head = next;
-  }
 }
 
 export function tcpClose(qd: u32): void {
@@ -329,13 +305,13 @@ export function tcpClose(qd: u32): void {
       if (t.state != DONE) sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
       tcbFree(t);
     }
-    failAll(load<u32>(s + S_POPHEAD), ECANCELED);
+    qListComplete(load<u32>(s + S_POPHEAD), ECANCELED);
     return;
   }
   const t = tcbOf(qd);
   if (t === null) return;
-  failAll(t.popHead, ECANCELED);
-  failAll(t.pushHead, ECANCELED);
+  qListComplete(t.popHead, ECANCELED);
+  qListComplete(t.pushHead, ECANCELED);
   t.popHead = t.popTail = t.pushHead = t.pushTail = 0;
   if (t.connectQt != 0) { qComplete(t.connectQt - 1, ECANCELED); t.connectQt = 0; }
   t.qd = -1;
