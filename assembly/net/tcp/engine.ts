@@ -36,7 +36,7 @@ export function armRto(t: Tcb): void {
   t.rtoTimer = timerStart(T_TCP_RTO, tcbIndex(t), nowNs + t.rto);
 }
 
-function stopRto(t: Tcb): void {
+export function stopRto(t: Tcb): void {
   timerCancel(t.rtoTimer);
   t.rtoTimer = 0;
 }

@@ -9,11 +9,10 @@ import { tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST, tcpSrcPort, tcp
 import { tcpRtoInitialNs } from "../../config";
 import { ECONNREFUSED, ECONNRESET } from "../../errno";
 import { qComplete } from "../../sched/qtoken";
-import { timerCancel } from "../../sched/timers";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
 import { Tcb, tcb, tcbAlloc, tcbLookup, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
-import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive } from "./engine";
+import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto } from "./engine";
 import { nowNs } from "../clock";
 import { sendSegment, sendReset, rcvWindow } from "./output";
 import { connReset, wakePops } from "./events";
@@ -91,7 +90,7 @@ function synSent(t: Tcb): void {
   if (hasAck) {
     t.sndUna = ack;
     t.state = ESTABLISHED;
-    armRtoCancel(t);                                   // nothing in flight after the handshake
+    stopRto(t);                                   // nothing in flight after the handshake
     if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }
     t.lastRx = nowNs;
     armKeepalive(t);
@@ -103,7 +102,6 @@ function synSent(t: Tcb): void {
   }
 }
 
-function armRtoCancel(t: Tcb): void { timerCancel(t.rtoTimer); t.rtoTimer = 0; }
 
 /** RFC 9293 §3.10.7.4: the acceptability test, for a window of `wnd` bytes. */
 function acceptable(t: Tcb, seq: u32, segLen: u32, wnd: u32): bool {
@@ -131,7 +129,7 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
     t.sndWnd = tcpWindow;
     t.sndWl1 = seq; t.sndWl2 = tcpAck;
     t.retries = 0;
-    armRtoCancel(t);
+    stopRto(t);
     if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }
     t.lastRx = nowNs;
     armKeepalive(t);
@@ -167,7 +165,7 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
     t.sndWnd = tcpWindow << t.sndShift;
     t.sndWl1 = seq; t.sndWl2 = tcpAck;
     t.retries = 0;
-    armRtoCancel(t);
+    stopRto(t);
     if (t.listener >= 0) queueAccepted(t);
     else if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }   // simultaneous open
   } else if (!processAck(t, tcpAck, tcpWindow << t.sndShift, seq, dlen, tcpTsEcr, tcpHasTs, (flags & FIN) != 0)) {
