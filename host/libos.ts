@@ -44,6 +44,10 @@ export function newResultBuffer(): QResultBuffer {
   return { opcode: Opcode.INVALID, qd: -1, qt: 0, ret: 0, sga: { buf: 0, len: 0 }, addr: { addr: 0, port: 0 }, acceptedQd: -1 };
 }
 
+/** TCP states in the numbering of assembly/net/tcp/tcb.ts (tcpInfo, tcpConnections). */
+export const TCP_STATES = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT",
+  "CLOSING", "LAST_ACK", "TIME_WAIT", "DONE"] as const;
+
 export type SockOpt = "TCP_NODELAY" | "SO_KEEPALIVE";
 const SOCKOPTS: Record<SockOpt, number> = { TCP_NODELAY: 1, SO_KEEPALIVE: 2 };
 
@@ -374,8 +378,7 @@ export class LibOS {
   tcpInfo(qd: number): TcpInfo {
     this.status(this.x.tcpInfo(qd), "tcpInfo");
     const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 11);
-    const states = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "DONE"];
-    return { state: states[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
+    return { state: TCP_STATES[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
              receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic" };
   }
 

@@ -11,7 +11,7 @@
 // sends counts from the peer's ISS, what the stack sends from the stack's ISS (learned from
 // its first SYN or SYN-ACK). An expected segment must appear at exactly its time.
 import { readFileSync } from "node:fs";
-import { LibOS, sockaddr, AF_INET, SOCK_STREAM, Opcode } from "../host/libos.js";
+import { LibOS, sockaddr, AF_INET, SOCK_STREAM, Opcode, TCP_STATES } from "../host/libos.js";
 import { LoopbackLink, type RawPort } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { stack, mac, eth, ipv4, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
@@ -176,8 +176,8 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
           case "keepalive": s.setsockopt(qd >= 0 ? qd : lqd, "SO_KEEPALIVE", arg === 1); break;
           case "pop-timeout": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 110) return fail(`expected ETIMEDOUT, got ret ${r.ret}`); break; }
           case "cwnd": case "ssthresh": { const v = s.tcpInfo(qd)[toks[2] as "cwnd" | "ssthresh"]; if (v !== arg) return fail(`${toks[2]} ${v}, expected ${arg}`); break; }
-          case "state": { const name = toks[3]; const names = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT"];
-            const i = names.indexOf(name); if (i < 0) return fail(`unknown state ${name}`);
+          case "state": { const name = toks[3];
+            const i = (TCP_STATES as readonly string[]).indexOf(name); if (i < 0 || name === "DONE") return fail(`unknown state ${name}`);
             const want = i === 0 ? s.dp.exports.tcpConnections(0) === s.config.tcp.max_connections : s.dp.exports.tcpConnections(i) === 1;
             if (!want) return fail(`the connection is not in ${name}`); break; }
           default: return fail(`unknown app call '${toks[2]}'`);

@@ -1,7 +1,7 @@
 // Driving TCP between two stacks on one virtual clock: connections and byte-exact transfers.
 import { createHash } from "node:crypto";
 import * as assert from "uvu/assert";
-import { sockaddr, AF_INET, SOCK_STREAM, Opcode, type LibOS, type Sga } from "../host/libos.js";
+import { sockaddr, AF_INET, SOCK_STREAM, Opcode, TCP_STATES, type LibOS, type Sga } from "../host/libos.js";
 import type { Pair } from "./helpers.js";
 
 /** A listens on port 80, B connects: returns the accepted qd on A and the connected qd on B. */
@@ -86,9 +86,8 @@ export function runUntil(p: Pair, cond: () => boolean, limitSeconds = 600): void
 
 /** TCP connections by state name on a stack. */
 export function states(s: LibOS): Record<string, number> {
-  const names = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "DONE"];
   const out: Record<string, number> = {};
-  names.forEach((n, i) => { const c = s.dp.exports.tcpConnections(i); if (c > 0 && n !== "CLOSED") out[n] = c; });
+  TCP_STATES.forEach((n, i) => { const c = s.dp.exports.tcpConnections(i); if (c > 0 && n !== "CLOSED") out[n] = c; });
   return out;
 }
 
