@@ -9,7 +9,7 @@ import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters"
 import { localIp, mtu, poolSmall, poolLarge, configure as setConfig } from "./config";
 import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./errno";
 import { SMALL_CAP } from "./mem/pool";
-import { linkInit, linkPollRx, linkPollComp, linkRefill, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
+import { linkInit, linkPollRx, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpTimer, arpAddStatic as addStatic, arpDump as dumpArp, T_ARP } from "./net/arp";
 import { ipInit } from "./net/ip";
 import { reasmInit, reasmTimer, T_REASM } from "./net/reassembly";
@@ -282,6 +282,8 @@ export function ringFill(): u32 { return <u32>fillRing; }
 export function ringRx(): u32 { return <u32>rxRing; }
 export function ringTx(): u32 { return <u32>txRing; }
 export function ringComp(): u32 { return <u32>compRing; }
+/** The DPDK benchmark's L2 reflect: rx ring to tx ring, MACs swapped (raw ports only). */
+export function l2Reflect(budget: u32): u32 { return linkReflect(budget); }
 export function poolRegionBase(): u32 { return <u32>poolBase; }
 export function poolRegionBytes(): u32 { return <u32>poolBytes; }
 export function layoutTop(): u32 { return <u32>layoutEnd(); }

@@ -35,6 +35,7 @@ export interface DatapathExports {
   ringRx(): number;
   ringTx(): number;
   ringComp(): number;
+  l2Reflect(budget: number): number;
   poolRegionBase(): number;
   poolRegionBytes(): number;
   layoutTop(): number;

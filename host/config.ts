@@ -30,6 +30,15 @@ export interface Config {
   };
   link: { name: string; loss: number; reorder: number; duplicate: number; corrupt: number;
           delay_ms: number; seed: number | null };
+  dpdk: {
+    eal_args: string;            // EAL arguments, space-separated (one EAL per process)
+    device: string;              // a vdev spec (net_tap0,iface=dw0) or a PCI address (0000:01:00.0)
+    mode: "zerocopy" | "copy";   // zerocopy: mbufs over the Wasm pool's slots; copy: for PMDs that need their own
+    queue: number;               // the RX/TX queue pair this stack polls
+    rx_desc: number;
+    tx_desc: number;
+    burst: number;               // frames per rx/tx burst
+  };
   fabric: {
     provider: string;            // libfabric provider (FI_PROVIDER overrides); verbs on RDMA NICs
     node: string;                // the local address the endpoint binds to
@@ -61,6 +70,10 @@ export const DEFAULTS: Config = {
          syn_retries: 6, max_retries: 15, delayed_ack_ms: 40, congestion: "cubic",
          keepalive_idle_ms: 7_200_000, keepalive_interval_ms: 75_000, keepalive_probes: 9 },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
+  dpdk: {
+    eal_args: "--no-huge -m 512 --no-pci --no-shconf --no-telemetry -l 0 --log-level=warning",
+    device: "net_tap0,iface=dwtap0", mode: "zerocopy", queue: 0, rx_desc: 256, tx_desc: 256, burst: 32,
+  },
   fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
 
@@ -137,6 +150,13 @@ const SCHEMA: Record<string, Check> = {
   "link.corrupt": prob,
   "link.delay_ms": int(0, 60_000),
   "link.seed": seed,
+  "dpdk.eal_args": (v) => { if (typeof v !== "string" || v.length > 4096 || /[\0\n]/.test(v)) throw `expected EAL arguments as one line, got ${JSON.stringify(v)}`; return v; },
+  "dpdk.device": (v) => { if (typeof v !== "string" || !/^[\w.:,=/@+-]{1,255}$/.test(v)) throw `expected a device like net_tap0,iface=dw0 or 0000:01:00.0, got ${JSON.stringify(v)}`; return v; },
+  "dpdk.mode": oneOf("zerocopy", "copy"),
+  "dpdk.queue": int(0, 1023),
+  "dpdk.rx_desc": int(16, 4096),
+  "dpdk.tx_desc": int(16, 4096),
+  "dpdk.burst": int(1, 64),
   "fabric.provider": (v) => { if (typeof v !== "string" || !/^[\w;.-]{1,64}$/.test(v)) throw `expected a libfabric provider name like tcp;ofi_rxm, got ${JSON.stringify(v)}`; return v; },
   "fabric.node": ipv4,
   "fabric.recv_depth": int(1, 4096),

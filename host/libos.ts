@@ -10,6 +10,8 @@ import type { Clock } from "./clock.js";
 import { Rings } from "./rings.js";
 import type { Counters } from "./counters.js";
 import { LoopbackLink } from "./backends/loopback.js";
+import { DpdkLink } from "./backends/dpdk.js";
+import type { Link } from "./link.js";
 import { backendUnavailable } from "./backends/index.js";
 
 export const AF_INET = 2;
@@ -58,8 +60,9 @@ export interface TcpInfo {
 
 export interface LibOSOptions {
   config?: Config;
-  /** The loopback link to join; by default the process-wide link named by config link.name. */
-  link?: LoopbackLink;
+  /** The link to join; by default the config's: the process-wide loopback link named by
+   *  link.name, or a DPDK port (dpdk.device). */
+  link?: Link;
   clock?: Clock;
   /** Load the debug build of the datapath (assertions on). */
   debug?: boolean;
@@ -79,7 +82,7 @@ export class LibOS {
   readonly config: Config;
   readonly dp: Datapath;
   readonly rings: Rings;
-  readonly link: LoopbackLink;
+  readonly link: Link;
   readonly clock: Clock;
   readonly seed: number;
   /** The datapath's memory as bytes: sga.buf indexes it. */
@@ -93,7 +96,7 @@ export class LibOS {
   constructor(opts: LibOSOptions = {}) {
     const config = opts.config ?? loadConfig();
     this.config = config;
-    if (config.backend !== "loopback") throw new Error(backendUnavailable(config.backend));
+    if (config.backend !== "loopback" && config.backend !== "dpdk") throw new Error(backendUnavailable(config.backend));
     this.seed = config.seed ?? randomSeed();
     const rng = new Rng(this.seed);
     this.dp = instantiate(config.memory_mb * 16, () => rng.u32(), opts.debug);
@@ -105,7 +108,8 @@ export class LibOS {
     this.rings = new Rings(this.dp);
     this.resBase = this.x.resultPtr();
     this.res = new Int32Array(this.dp.memory.buffer, this.resBase, 9);
-    this.link = opts.link ?? LoopbackLink.named(config.link.name, config.link, opts.clock);
+    this.link = opts.link ?? (config.backend === "dpdk" ? new DpdkLink(config, opts.clock)
+      : LoopbackLink.named(config.link.name, config.link, opts.clock));
     this.clock = this.link.clock;
     this.link.attach(this);
     // Timers started before the next link turn count from now, not from time zero.

@@ -30,6 +30,26 @@ export interface PosixNative {
   close(fd: number): number;
 }
 
+/** A DPDK port bound to one datapath (native/dpdk); it holds the Wasm memory alive. */
+export type DpdkPortHandle = { readonly __dpdkPort: unique symbol };
+
+export interface DpdkNative {
+  init(args: string[]): void;
+  open(device: string, memory: Uint8Array, slotsOff: number, slots: number, regionOff: number, regionLen: number,
+       rings: Uint32Array, flags: number, queue: number, rxDesc: number, txDesc: number, burst: number): DpdkPortHandle;
+  /** TX burst from the tx ring, then RX burst into the rx ring (fill/comp protocol); frames moved. */
+  burst(h: DpdkPortHandle): number;
+  /** The same for a raw (benchmark) port: no fill/comp, the device owns the frames. */
+  rawBurst(h: DpdkPortHandle): number;
+  close(h: DpdkPortHandle): void;
+  stats(h: DpdkPortHandle, out: Float64Array): number;
+  mac(h: DpdkPortHandle): string;
+  ringPort(name: string, rxRing: string, txRing: string): void;
+  inject(h: DpdkPortHandle, count: number, len: number): number;
+  injectBad(ring: string, kind: string): number;
+  nativeReflect(h: DpdkPortHandle, bursts: number): [number, number];
+}
+
 /** DEMIWASM_NATIVE_DIR points at another build of the bridge (packaging, tests of its absence). */
 function load<T>(name: string, missing: string): T {
   const dir = process.env.DEMIWASM_NATIVE_DIR ?? fileURLToPath(new URL("../../native/build/Release", import.meta.url));
@@ -41,6 +61,7 @@ function load<T>(name: string, missing: string): T {
 }
 
 let fabric: FabricNative | null = null;
+let dpdk: DpdkNative | null = null;
 let posix: PosixNative | null = null;
 
 export function fabricNative(): FabricNative {
@@ -51,4 +72,9 @@ export function fabricNative(): FabricNative {
 export function posixNative(): PosixNative {
   return posix ??= load<PosixNative>("posix", "demiwasm: backend 'posix' is not available: the native bridge did not build; " +
     "it needs a C toolchain (apt-get install build-essential python3), then npm rebuild");
+}
+
+export function dpdkNative(): DpdkNative {
+  return dpdk ??= load<DpdkNative>("dpdk", "demiwasm: backend 'dpdk' is not available: the native bridge was built without DPDK; " +
+    "apt-get install dpdk libdpdk-dev pkg-config, then npm rebuild");
 }

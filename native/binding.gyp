@@ -7,6 +7,17 @@
     }
   ],
   "conditions": [
+    ["'<!(pkg-config --exists libdpdk && echo yes || echo no)'=='yes'", {
+      "targets": [
+        {
+          "target_name": "demiwasm_dpdk",
+          "sources": ["dpdk/napi.c", "dpdk/port.c", "dpdk/wasm_pool.c", "dpdk/bench.c"],
+          "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+          "cflags_c": ["<!@(pkg-config --cflags libdpdk)", "-mno-mmx"],
+          "libraries": ["<!@(pkg-config --libs libdpdk)", "-lrte_net_ring"]
+        }
+      ]
+    }],
     ["'<!(pkg-config --exists libfabric && echo yes || echo no)'=='yes'", {
       "targets": [
         {

@@ -1,7 +1,7 @@
 // The device side of the stack: the four descriptor rings and the burst loops over them
 // (DPDK l2fwd's shape: drain a burst, process each frame, refill). Nothing here calls out.
 import { carve } from "../mem/layout";
-import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume } from "../mem/ring";
+import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, RING_HDR } from "../mem/ring";
 import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
 import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESC, D_RX_TOO_LONG,
          D_TX_RING_FULL, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE } from "../counters";
@@ -99,3 +99,35 @@ function ethInput(slot: u32, p: usize, len: u32): void {
 }
 
 export function fillCount(): u32 { return ringCount(fillRing); }
+
+/**
+ * L2 reflect, the DPDK benchmark's forwarding step: moves up to `budget` frames from the rx ring
+ * to the tx ring with source and destination MACs swapped, in place. The frames belong to the
+ * device in this mode (a raw port), so no slot reference changes hands.
+ */
+export function linkReflect(budget: u32): u32 {
+  let n = ringCount(rxRing);
+  const room = ringFree(txRing);
+  if (n > budget) n = budget;
+  if (n > room) n = room;
+  // Indices read once and published once per burst, like the host side of the rings.
+  const rxCons = load<u32>(rxRing, 4), rxMask = load<u32>(rxRing, 8);
+  const txProd = load<u32>(txRing), txMask = load<u32>(txRing, 8);
+  const rxBase = rxRing + RING_HDR, txBase = txRing + RING_HDR;
+  for (let i: u32 = 0; i < n; i++) {
+    const e = rxBase + (<usize>((rxCons + i) & rxMask) << 3);
+    const p = <usize>load<u32>(e);
+    const len = load<u32>(e, 4);
+    if (len >= ETH_HLEN) {
+      const d0 = load<u32>(p), d1 = load<u16>(p, 4);
+      store<u32>(p, load<u32>(p, 6));
+      store<u16>(p, load<u16>(p, 10), 4);
+      store<u32>(p, d0, 6);
+      store<u16>(p, d1, 10);
+    }
+    store<u64>(txBase + (<usize>((txProd + i) & txMask) << 3), load<u64>(e));
+  }
+  store<u32>(rxRing, rxCons + n, 4);
+  store<u32>(txRing, txProd + n);
+  return n;
+}

@@ -6,10 +6,10 @@ import { openSync, writeSync, closeSync } from "node:fs";
 import { Rng, randomSeed } from "../rng.js";
 import { pcapHeader, pcapRecord } from "../pcap.js";
 import { RealClock, type Clock } from "../clock.js";
-import { RING, type Rings } from "../rings.js";
+import { RING } from "../rings.js";
 
 const { PROD, CONS, MASK, ENTRIES } = RING;
-import type { Datapath } from "../abi.js";
+import type { Link, LinkNode } from "../link.js";
 
 export interface LinkFaults {
   loss: number;        // probability a frame is lost
@@ -25,12 +25,6 @@ export interface LinkStats {
   delayed: number; noDestination: number; rxNoBuffer: number; rxRingFull: number;
 }
 
-/** What the link needs of a datapath: its rings, memory and MAC. LibOS satisfies it. */
-export interface LinkNode {
-  readonly dp: Datapath;
-  readonly rings: Rings;
-  readonly mac: [number, number];
-}
 
 /**
  * A scripted host on the link: it sends frames it built itself and keeps every frame addressed to
@@ -110,7 +104,7 @@ interface Held { bytes: Uint8Array; due: number; src: Station }
 const NO_FAULTS: LinkFaults = { loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null };
 const links = new Map<string, LoopbackLink>();
 
-export class LoopbackLink {
+export class LoopbackLink implements Link {
   readonly clock: Clock;
   readonly seed: number;
   readonly faults: LinkFaults;

@@ -1,0 +1,112 @@
+// The DPDK backend, demiwasm's Catnip: a physical backend (DESIGN.md principle 5) that binds one
+// ethdev queue pair to one Wasm datapath. In zero-copy mode the mbufs' data buffers are the
+// datapath's own pool slots, so a burst only moves descriptors between the Wasm rings and the
+// device (native/dpdk). One native call per turn does the TX burst and then the RX burst.
+import { dpdkNative, type DpdkNative, type DpdkPortHandle } from "../native.js";
+import { RealClock, type Clock } from "../clock.js";
+import type { Config } from "../config.js";
+import type { Link, LinkNode } from "../link.js";
+
+/** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
+export const DPDK_STAT_NAMES = [
+  "rx", "tx", "rxBytes", "txBytes", "rxCopied", "txCopied",
+  "dropChained", "dropTooLong", "dropBadLength", "dropNoFill", "dropRxRingFull",
+  "dropTxFull", "dropTxBadDesc", "dropTxNoMbuf", "badFree",
+  "ethIpackets", "ethOpackets", "ethImissed", "ethIerrors", "ethOerrors", "ethRxNombuf",
+  "poolIdle", "compWaiting",
+] as const;
+export type DpdkStats = Record<(typeof DPDK_STAT_NAMES)[number], number>;
+
+let ealArgs: string | null = null;
+
+/** Starts EAL once per process; a second config with other arguments is an error, not ignored. */
+export function dpdkInit(args: string): DpdkNative {
+  const n = dpdkNative();
+  if (ealArgs !== null && ealArgs !== args) {
+    throw new Error(`demiwasm: DPDK EAL already started in this process with '${ealArgs}'; dpdk.eal_args '${args}' cannot apply`);
+  }
+  n.init(args.split(/\s+/).filter(Boolean));
+  ealArgs = args;
+  return n;
+}
+
+export interface DpdkLinkOptions {
+  /** Benchmark mode: the port's pool is an ordinary free list and frames never enter the stack. */
+  raw?: boolean;
+}
+
+export class DpdkLink implements Link {
+  readonly clock: Clock;
+  private readonly native: DpdkNative;
+  private node: LinkNode | null = null;
+  private handle: DpdkPortHandle | null = null;
+  private readonly statBuf = new Float64Array(DPDK_STAT_NAMES.length);
+
+  constructor(private readonly config: Config, clock: Clock = new RealClock(), private readonly opts: DpdkLinkOptions = {}) {
+    this.clock = clock;
+    this.native = dpdkInit(config.dpdk.eal_args);
+  }
+
+  /** Binds the port to this datapath: its fill ring is stocked first, since the PMD takes receive
+   *  buffers from it at queue setup. */
+  attach(node: LinkNode): void {
+    if (this.node !== null) throw new Error("demiwasm: a DPDK port serves one datapath; open another port (or queue) for another");
+    const x = node.dp.exports, d = this.config.dpdk;
+    x.poll(this.clock.now());
+    const r = node.rings;
+    const rings = new Uint32Array([r.fill << 2, r.rx << 2, r.tx << 2, r.comp << 2]);
+    const flags = (d.mode === "zerocopy" ? 1 : 0) | (this.opts.raw ? 2 : 0);
+    this.handle = this.native.open(d.device, node.dp.u8, x.poolRegionBase(), this.config.pool.small_buffers,
+      x.poolRegionBase(), x.poolRegionBytes(), rings, flags, d.queue, d.rx_desc, d.tx_desc, d.burst);
+    this.node = node;
+  }
+
+  detach(node: LinkNode): void {
+    if (node !== this.node) return;
+    this.close();
+  }
+
+  /** Stops the port and, when we created the device (a TAP interface, say), removes it. */
+  close(): void {
+    if (this.handle !== null) this.native.close(this.handle);
+    this.handle = null;
+    this.node = null;
+  }
+
+  poll(): number {
+    const n = this.node;
+    if (n === null) return 0;
+    const moved = this.native.burst(this.handle!);
+    return moved + n.dp.exports.poll(this.clock.now());
+  }
+
+  /** Benchmark turn of a raw port: one native burst, one Wasm reflect of what arrived. */
+  reflectTurn(): number {
+    const moved = this.native.rawBurst(this.handle!);
+    return moved + this.node!.dp.exports.l2Reflect(64);
+  }
+
+  /** A device delivers whenever it likes: there is always something to poll for. */
+  nextEvent(): number { return this.clock.now(); }
+
+  get portHandle(): DpdkPortHandle {
+    if (this.handle === null) throw new Error("demiwasm: dpdk port is closed");
+    return this.handle;
+  }
+
+  /** The DPDK port's own MAC (a TAP's DPDK side, say); the stack's MAC is the config's. */
+  portMac(): string { return this.native.mac(this.portHandle); }
+
+  stats(): DpdkStats {
+    this.native.stats(this.portHandle, this.statBuf);
+    const out = {} as DpdkStats;
+    DPDK_STAT_NAMES.forEach((k, i) => { out[k] = this.statBuf[i]; });
+    return out;
+  }
+
+  capture(): void {
+    throw new Error("demiwasm: --pcap is not supported on the dpdk backend; capture on the peer (tcpdump -i the TAP) instead");
+  }
+
+  stopCapture(): void {}
+}

@@ -1,0 +1,241 @@
+// One ethdev queue pair bound to one Wasm datapath, in DPDK l2fwd's shape: a burst per call per
+// direction, descriptors through the Wasm rings, per-port drop counters for every bad frame.
+#include "dpdk.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <rte_ethdev.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_memory.h>
+
+#define MAX_BURST 64
+static char errbuf[512];
+
+static const char *fail(const char *what, const wport_t *w, int rc) {
+  snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk %s failed on '%s': %s", what, w->name, rte_strerror(rc < 0 ? -rc : rc));
+  return errbuf;
+}
+
+/** Probes a device unless it exists: a vdev spec "net_tap0,iface=x" or a PCI address. */
+static const char *probe(wport_t *w, const char *device) {
+  const char *comma = strchr(device, ',');
+  size_t n = comma ? (size_t)(comma - device) : strlen(device);
+  if (n == 0 || n >= sizeof w->name) { snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' has no name", device); return errbuf; }
+  memcpy(w->name, device, n);
+  w->name[n] = 0;
+  uint16_t id;
+  if (rte_eth_dev_get_port_by_name(w->name, &id) == 0) { w->port = id; return NULL; }
+  int rc = strncmp(w->name, "net_", 4) == 0 ? rte_vdev_init(w->name, comma ? comma + 1 : "") : rte_dev_probe(device);
+  if (rc != 0) return fail("device probe", w, rc);
+  if (rte_eth_dev_get_port_by_name(w->name, &id) != 0) {
+    snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' was probed but is not an Ethernet port", w->name);
+    return errbuf;
+  }
+  w->port = id;
+  w->owns_device = 1;
+  return NULL;
+}
+
+const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc) {
+  const char *err = probe(w, device);
+  if (err) return err;
+  char pool_name[RTE_MEMPOOL_NAMESIZE];
+  static unsigned seq;
+  unsigned id = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
+  int rc;
+  snprintf(pool_name, sizeof pool_name, "dwcopy%u", id);
+  w->copy_mp = rte_pktmbuf_pool_create(pool_name, 2 * (rx_desc + tx_desc) + 2 * MAX_BURST, 0, 0,
+                                       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  if (w->copy_mp == NULL) return fail("copy pool", w, rte_errno);
+  if (w->zero_copy) {
+    rc = rte_extmem_register(w->mem + w->region_off, w->region_len, NULL, 0, 4096);
+    if (rc != 0 && rte_errno != EEXIST) return fail("rte_extmem_register of the Wasm pool", w, rte_errno);
+    snprintf(pool_name, sizeof pool_name, "dwslots%u", id);
+    w->mp = wasm_pool_create(w, pool_name);
+    if (w->mp == NULL) return fail("zero-copy mbuf pool over the Wasm slots", w, rte_errno);
+  } else {
+    w->mp = w->copy_mp;
+  }
+  struct rte_eth_conf conf;
+  memset(&conf, 0, sizeof conf);
+  struct rte_eth_dev_info info;
+  if ((rc = rte_eth_dev_info_get(w->port, &info)) != 0) return fail("device info", w, rc);
+  if (w->queue >= info.max_rx_queues || w->queue >= info.max_tx_queues) {
+    snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' has %u queues; queue %u asked", w->name, info.max_rx_queues, w->queue);
+    return errbuf;
+  }
+  if ((rc = rte_eth_dev_configure(w->port, w->queue + 1, w->queue + 1, &conf)) != 0) return fail("configure", w, rc);
+  if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(w->port, &rx_desc, &tx_desc)) != 0) return fail("descriptor count", w, rc);
+  if ((rc = rte_eth_rx_queue_setup(w->port, w->queue, rx_desc, rte_eth_dev_socket_id(w->port), NULL, w->mp)) != 0) {
+    if (rc == -ENOMEM) {
+      snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk rx queue setup on '%s' found too few buffers for %u descriptors: "
+               "raise pool.small_buffers or lower dpdk.rx_desc", w->name, rx_desc);
+      return errbuf;
+    }
+    return fail("rx queue setup", w, rc);
+  }
+  if ((rc = rte_eth_tx_queue_setup(w->port, w->queue, tx_desc, rte_eth_dev_socket_id(w->port), NULL)) != 0) return fail("tx queue setup", w, rc);
+  if ((rc = rte_eth_dev_start(w->port)) != 0) return fail("port start", w, rc);
+  rte_eth_promiscuous_enable(w->port);   // the stack filters by its own MAC
+  w->started = 1;
+  return NULL;
+}
+
+void port_close(wport_t *w) {
+  if (w->started) { rte_eth_dev_stop(w->port); w->started = 0; }
+  if (w->owns_device) {
+    // Removing the device closes the port and, for net_tap, deletes the kernel's TAP interface.
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(w->port, &info) == 0 && info.device != NULL) rte_dev_remove(info.device);
+    else rte_eth_dev_close(w->port);
+    w->owns_device = 0;
+  }
+  if (w->mp && w->mp != w->copy_mp) rte_mempool_free(w->mp);
+  if (w->copy_mp) rte_mempool_free(w->copy_mp);
+  w->mp = w->copy_mp = NULL;
+  if (w->zero_copy) rte_extmem_unregister(w->mem + w->region_off, w->region_len);
+}
+
+/** A received mbuf's single segment, or 0 after dropping and counting what is wrong with it. */
+static inline int rx_check(wport_t *w, struct rte_mbuf *m) {
+  if (m->nb_segs != 1 || m->next != NULL) { w->st.drop_chained++; return 0; }
+  if (m->data_len != m->pkt_len || (uint32_t)m->data_off + m->data_len > m->buf_len) { w->st.drop_bad_length++; return 0; }
+  if (m->data_len > SLOT_SIZE - SLOT_HEADROOM) { w->st.drop_too_long++; return 0; }
+  return 1;
+}
+
+/** RX burst into the Wasm rx ring: in place when the PMD received into a fill slot, else copied. */
+uint32_t port_rx(wport_t *w) {
+  comp_flush(w);
+  struct rte_mbuf *pkts[MAX_BURST];
+  uint32_t room = wring_free(w->rx);
+  uint16_t want = room < w->burst ? (uint16_t)room : w->burst;
+  if (want == 0) return 0;
+  uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, want);
+  uint32_t got = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    struct rte_mbuf *m = pkts[i];
+    if (!rx_check(w, m)) { rte_pktmbuf_free(m); continue; }
+    uint32_t len = m->data_len;
+    if (w->zero_copy && m->pool == w->mp && m->data_off == SLOT_HEADROOM) {
+      uint32_t s = wasm_slot_of(w, m->buf_addr);
+      if (w->state[s] == S_FILL) {
+        w->state[s] = S_WASM;      // the fill reference becomes the frame's
+        wring_push(w->rx, w->slots_off + s * SLOT_SIZE + SLOT_HEADROOM, len);
+        w->st.rx++; w->st.rx_bytes += len; got++;
+        continue;
+      }
+    }
+    uint32_t off;
+    if (!fill_take(w, &off)) { w->st.drop_no_fill++; rte_pktmbuf_free(m); continue; }
+    memcpy(w->mem + off, rte_pktmbuf_mtod(m, void *), len);
+    wring_push(w->rx, off, len);
+    rte_pktmbuf_free(m);
+    w->st.rx++; w->st.rx_bytes += len; w->st.rx_copied++; got++;
+  }
+  return got;
+}
+
+/** TX burst from the Wasm tx ring: a slot's own mbuf when it is free, else a copy. */
+uint32_t port_tx(wport_t *w) {
+  struct rte_mbuf *pkts[MAX_BURST];
+  uint32_t n = wring_count(w->tx);
+  if (n > w->burst) n = w->burst;
+  uint16_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t c = w->tx->cons + i;
+    uint32_t off = w->tx->e[(c & w->tx->mask) * 2], len = w->tx->e[(c & w->tx->mask) * 2 + 1];
+    uint32_t s = (off - w->slots_off) / SLOT_SIZE;
+    int in_slots = off >= w->slots_off && s < w->slots;
+    if ((size_t)off + len > w->mem_len || len == 0 || len > RTE_MBUF_DEFAULT_DATAROOM) {
+      w->st.drop_tx_bad_desc++;
+      if (in_slots) comp_push(w, s);
+      continue;
+    }
+    uint32_t in_off = off - w->slots_off - s * SLOT_SIZE;
+    if (w->zero_copy && in_slots && w->state[s] == S_WASM && in_off + len <= SLOT_SIZE) {
+      struct rte_mbuf *m = w->by_slot[s];
+      m->data_off = (uint16_t)in_off;
+      m->data_len = (uint16_t)len;
+      m->pkt_len = len;
+      m->nb_segs = 1;
+      m->next = NULL;
+      m->port = w->port;
+      m->ol_flags = RTE_MBUF_F_EXTERNAL;
+      m->packet_type = 0;
+      rte_mbuf_refcnt_set(m, 1);
+      w->state[s] = S_TX;           // back to Wasm when DPDK frees it (ops_enqueue)
+      pkts[k++] = m;
+    } else {
+      struct rte_mbuf *m = rte_pktmbuf_alloc(w->copy_mp);
+      if (m == NULL) { w->st.drop_tx_no_mbuf++; if (in_slots) comp_push(w, s); continue; }
+      memcpy(rte_pktmbuf_append(m, (uint16_t)len), w->mem + off, len);
+      if (in_slots) comp_push(w, s);
+      w->st.tx_copied++;
+      pkts[k++] = m;
+    }
+    w->st.tx_bytes += len;
+  }
+  w->tx->cons += n;
+  uint16_t sent = k ? rte_eth_tx_burst(w->port, w->queue, pkts, k) : 0;
+  for (uint16_t i = sent; i < k; i++) { w->st.tx_bytes -= pkts[i]->pkt_len; rte_pktmbuf_free(pkts[i]); }
+  w->st.drop_tx_full += k - sent;
+  w->st.tx += sent;
+  comp_flush(w);
+  return sent;
+}
+
+/** Benchmark RX: frames go to Wasm as they are (zero-copy) or copied into staging slots. */
+uint32_t raw_rx(wport_t *w) {
+  struct rte_mbuf *pkts[MAX_BURST];
+  wring_t *r = w->rx;
+  uint32_t room = wring_free(r), p = r->prod, mask = r->mask;
+  uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, room < w->burst ? (uint16_t)room : w->burst);
+  for (uint16_t i = 0; i < n; i++, p++) {
+    struct rte_mbuf *m = pkts[i];
+    uint32_t off;
+    if (w->zero_copy) {
+      off = (uint32_t)(rte_pktmbuf_mtod(m, uint8_t *) - w->mem);
+    } else {
+      off = w->slots_off + (p & (w->slots - 1)) * SLOT_SIZE + SLOT_HEADROOM;
+      memcpy(w->mem + off, rte_pktmbuf_mtod(m, void *), m->data_len);
+      w->held[p & mask] = m;
+    }
+    r->e[(p & mask) * 2] = off;
+    r->e[(p & mask) * 2 + 1] = m->data_len;
+  }
+  r->prod = p;
+  w->st.rx += n;
+  return n;
+}
+
+/** Benchmark TX: the slot's own mbuf (zero-copy) or the received mbuf refilled by a copy. */
+uint32_t raw_tx(wport_t *w) {
+  struct rte_mbuf *pkts[MAX_BURST];
+  wring_t *t = w->tx;
+  uint32_t n = wring_count(t), c = t->cons, mask = t->mask;
+  if (n > w->burst) n = w->burst;
+  for (uint32_t i = 0; i < n; i++, c++) {
+    uint32_t off = t->e[(c & mask) * 2], len = t->e[(c & mask) * 2 + 1];
+    struct rte_mbuf *m;
+    if (w->zero_copy) {
+      uint32_t rel = off - w->slots_off, s = rel / SLOT_SIZE;
+      m = w->by_slot[s];
+      m->data_off = (uint16_t)(rel - s * SLOT_SIZE);
+    } else {
+      m = w->held[c & mask];
+      memcpy(rte_pktmbuf_mtod(m, void *), w->mem + off, len);
+    }
+    m->data_len = (uint16_t)len;
+    m->pkt_len = len;
+    pkts[i] = m;
+  }
+  t->cons = c;
+  uint16_t sent = n ? rte_eth_tx_burst(w->port, w->queue, pkts, (uint16_t)n) : 0;
+  for (uint32_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+  w->st.tx += sent;
+  w->st.drop_tx_full += n - sent;
+  return sent;
+}
