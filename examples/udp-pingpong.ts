@@ -4,6 +4,7 @@ import { sockaddr, type SockAddr } from "../host/libos.js";
 import { formatIpv4 } from "../host/config.js";
 import { EchoServer, EchoClient } from "./udp-echo.js";
 import type { Stacks } from "../host/topology.js";
+import type { Pdpix } from "../host/pdpix.js";
 
 export interface PingPongResult { rounds: number; lost: number; rttNs: number[] }
 
@@ -27,5 +28,21 @@ export function udpPingPong(p: Stacks, rounds: number, size = 64, port = 7): Pin
   }
   server.close(sqd);
   client.close(cqd);
+  return { rounds: cli.echoed, lost: cli.lost, rttNs: cli.rttNs };
+}
+
+/** The client side alone, against an echo server elsewhere (another process, another host). */
+export function udpPingPongTo(l: Pdpix, to: SockAddr, rounds: number, size = 64): PingPongResult {
+  const cqd = l.socket();
+  const cli = new EchoClient(l, cqd, to, { size, window: 1, burst: 1, lossTimeoutNs: 100e6, recordRtt: true });
+  const clock = l.clock;
+  for (let i = 0; i < rounds; i++) {
+    cli.step(clock.now());
+    while (cli.outstanding > 0) {
+      l.poll();
+      cli.step(clock.now(), false);
+    }
+  }
+  l.close(cqd);
   return { rounds: cli.echoed, lost: cli.lost, rttNs: cli.rttNs };
 }

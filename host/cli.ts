@@ -3,10 +3,10 @@
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
 import { loopbackPair, stacksFor, type Stacks, type Pair } from "./topology.js";
-import { sockaddr, AF_INET, SOCK_STREAM } from "./libos.js";
+import { sockaddr, AF_INET, SOCK_STREAM, LibOS } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
-import { udpPingPong } from "../examples/udp-pingpong.js";
+import { udpPingPong, udpPingPongTo, type PingPongResult } from "../examples/udp-pingpong.js";
 import { tcpEcho, tcpEchoClients, TcpEchoServer } from "../examples/tcp-echo.js";
 import { KvServer, KvStore } from "../examples/kv.js";
 import { UdpRelay } from "../examples/udp-relay.js";
@@ -22,7 +22,8 @@ const USAGE = `usage: demiwasm <command> [options]
 commands:
   udp-echo          a client floods a UDP echo server; two stacks on the loopback link
                     (npm start runs this for 3 s), live stats, then a summary
-  udp-pingpong      one datagram at a time; prints RTT p50/p99
+  udp-pingpong      one datagram at a time; prints RTT p50/p99 (--peer client --address
+                    IP:PORT against udp-echo --peer server in another process)
   pktgen            sends --size-byte datagrams as fast as the stack takes them for --duration
                     seconds; prints offered and received packets/s and drops
   tcp-echo          TCP echo with Demikernel's flags (--bufsize --nclients --nrequests):
@@ -48,7 +49,12 @@ options:
   --loss P --reorder P --duplicate P --corrupt P --delay-ms MS --seed N
                     loopback link faults (each also a config key under link.)
   --pcap FILE       write every frame on the loopback link to FILE (pcap, for tshark/Wireshark)
-  --backend NAME    loopback (default), posix, fabric (the config key backend)
+  --backend NAME    loopback (default), dpdk, posix, fabric (the config key backend); on dpdk
+                    the in-process commands run two ports joined by net_ring rings
+  --device SPEC     dpdk: the port (config dpdk.device), e.g. net_tap0,iface=dw0,
+                    net_memif0,role=server,socket=/tmp/m.sock, or a PCI address
+  --peer ROLE       one side per process: udp-echo --peer server, udp-pingpong --peer client
+                    (with --address IP:PORT); tcp-echo --peer server|client
   --address IP --port N
                     where a server listens (kv)
   --json            print a JSON summary as the last line
@@ -74,11 +80,44 @@ function configFrom(values: Record<string, string | boolean | undefined>): Confi
   for (const k of ["loss", "reorder", "duplicate", "corrupt"]) if (values[k] !== undefined) o[`link.${k}`] = values[k];
   if (values["delay-ms"] !== undefined) o["link.delay_ms"] = values["delay-ms"];
   if (values.backend !== undefined) o.backend = values.backend;
+  if (values.device !== undefined) o["dpdk.device"] = values.device;
   if (values.seed !== undefined) { o["link.seed"] = values.seed; o.seed = values.seed; }
   return loadConfig({ file: values.config as string | undefined, overrides: o });
 }
 
+/** One side per process (--peer server): echo every datagram on --address until --duration or a signal. */
+function udpEchoServerRole(config: Config, v: Record<string, string | boolean | undefined>): void {
+  const at = address(v.address as string | undefined);
+  const l = openLibOS(config) as Pdpix;
+  const qd = l.socket();
+  l.bind(qd, at);
+  const srv = new EchoServer(l, qd);
+  process.stdout.write(`udp-echo server on ${v.address} (${config.backend})\n`);
+  serveUntilStopped(v, () => { l.poll(); srv.step(); }, () => {
+    process.stdout.write(`udp-echo server: echoed ${srv.echoed}\n`);
+    l.close(qd);
+    if ("detach" in l) (l as LibOS).detach();
+  });
+}
+
+/** Runs `turn` until --duration passes or SIGINT/SIGTERM arrives, giving the event loop a turn
+ *  every few thousand (signals arrive through it), then `done`. */
+function serveUntilStopped(v: Record<string, string | boolean | undefined>, turn: () => void, done: () => void): void {
+  const end = Date.now() + num(v.duration as string, "duration", Infinity, 0) * 1000;
+  let stop = false;
+  process.once("SIGINT", () => { stop = true; });
+  process.once("SIGTERM", () => { stop = true; });
+  const loop = () => {
+    for (let i = 0; i < 5000 && !stop; i++) turn();
+    if (!stop && Date.now() < end) { setImmediate(loop); return; }
+    done();
+  };
+  loop();
+}
+
 function udpEcho(config: Config, v: Record<string, string | boolean | undefined>): void {
+  if (v.peer === "server") return udpEchoServerRole(config, v);
+  if (v.peer !== undefined) throw new UsageError(`udp-echo --peer takes server (the client side is udp-pingpong --peer client), got '${v.peer}'`);
   const duration = num(v.duration as string, "duration", 3, 0, 86400);
   const count = num(v.count as string, "count", Infinity, 1);
   const size = num(v.size as string, "size", 64, 4, 65507);
@@ -121,7 +160,7 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
   p.stopCapture();
   const secs = (clock.now() - t0) / 1e9;
   const link = "link" in p ? (p as Pair).link.stats : undefined;
-  const stackDrops = "link" in p ? { server: dropsOf((p as Pair).server.counters()), client: dropsOf((p as Pair).client.counters()) } : undefined;
+  const stackDrops = p.server instanceof LibOS && p.client instanceof LibOS ? { server: dropsOf(p.server.counters()), client: dropsOf(p.client.counters()) } : undefined;
   const summary = {
     command: "udp-echo", backend: config.backend, seconds: +secs.toFixed(3), size, sent: cli.sent, echoed: cli.echoed, lost: cli.lost,
     corrupt: cli.corrupt, echoPerSec: Math.round(cli.echoed / secs), link, drops: stackDrops,
@@ -136,7 +175,7 @@ function udpEcho(config: Config, v: Record<string, string | boolean | undefined>
 
 /** Drops by reason on both Wasm stacks (the kernel keeps its own for the posix backend). */
 function drops(p: Stacks): string {
-  return "link" in p ? dropSummary((p as Pair).server.counters(), (p as Pair).client.counters()) : "(kernel: see netstat -su)";
+  return p.server instanceof LibOS && p.client instanceof LibOS ? dropSummary(p.server.counters(), p.client.counters()) : "(kernel: see netstat -su)";
 }
 
 function dropsOf(c: ReturnType<import("./libos.js").LibOS["counters"]>): Record<string, number> {
@@ -146,12 +185,23 @@ function dropsOf(c: ReturnType<import("./libos.js").LibOS["counters"]>): Record<
 function pingpong(config: Config, v: Record<string, string | boolean | undefined>): void {
   const rounds = num(v.count as string, "count", 10000, 1);
   const size = num(v.size as string, "size", 64, 4, 65507);
-  const p = stacksFor(config);
-  if (typeof v.pcap === "string") p.capture(v.pcap);
-  const port = num(v.port as string, "port", 7, 1, 65535);
-  udpPingPong(p, 1000, size, port + 2);                          // warm-up: ARP and V8's tiers
-  const r = udpPingPong(p, rounds, size, port);
-  p.stopCapture();
+  let r: PingPongResult;
+  if (v.peer === "client") {
+    // One side per process: against udp-echo --peer server at --address.
+    const at = address(v.address as string | undefined);
+    const l = openLibOS(config) as Pdpix;
+    udpPingPongTo(l, at, 1000, size);                             // warm-up: ARP and V8's tiers
+    r = udpPingPongTo(l, at, rounds, size);
+    if ("detach" in l) (l as LibOS).detach();
+  } else {
+    if (v.peer !== undefined) throw new UsageError(`udp-pingpong --peer takes client (the server side is udp-echo --peer server), got '${v.peer}'`);
+    const p = stacksFor(config);
+    if (typeof v.pcap === "string") p.capture(v.pcap);
+    const port = num(v.port as string, "port", 7, 1, 65535);
+    udpPingPong(p, 1000, size, port + 2);                          // warm-up: ARP and V8's tiers
+    r = udpPingPong(p, rounds, size, port);
+    p.stopCapture();
+  }
   const sorted = r.rttNs.sort((a, b) => a - b);
   const out = { command: "udp-pingpong", rounds: r.rounds, lost: r.lost, size,
                 rttP50Us: +(percentile(sorted, 50) / 1e3).toFixed(3), rttP99Us: +(percentile(sorted, 99) / 1e3).toFixed(3) };
@@ -295,7 +345,7 @@ async function main(argv: string[]): Promise<void> {
         quick: { type: "boolean" }, help: { type: "boolean", short: "h" }, pcap: { type: "string" },
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
         backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
-        report: { type: "boolean" }, out: { type: "string" }, peer: { type: "string" },
+        report: { type: "boolean" }, out: { type: "string" }, peer: { type: "string" }, device: { type: "string" },
       },
     });
   } catch (e) {

@@ -1,9 +1,11 @@
 // The queue API every LibOS offers (Demikernel's PDPIX): applications written against this type
 // run unchanged on the Wasm stack (LibOS) and on the transport backends (FabricLibOS, PosixLibOS).
 import type { QResult, QResultBuffer, Sga, SockAddr } from "./libos.js";
+import type { Clock } from "./clock.js";
 
 export interface Pdpix {
   readonly u8: Uint8Array;
+  readonly clock: Clock;
   socket(domain?: number, type?: number, protocol?: number): number;
   bind(qd: number, local: SockAddr): void;
   listen(qd: number, backlog?: number): void;

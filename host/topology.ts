@@ -4,6 +4,7 @@
 import { LibOS } from "./libos.js";
 import { LoopbackLink } from "./backends/loopback.js";
 import { PosixLibOS } from "./backends/posix.js";
+import { DpdkLink, dpdkInit } from "./backends/dpdk.js";
 import { RealClock, type Clock } from "./clock.js";
 import { formatIpv4, formatMac, parseIpv4, parseMac, type Config } from "./config.js";
 import { backendUnavailable } from "./backends/index.js";
@@ -45,9 +46,38 @@ export function loopbackPair(config: Config, clock: Clock = new RealClock(), qui
   };
 }
 
-/** The stacks for a config's backend: loopback, or posix on 127.0.0.1. */
+export interface DpdkPair extends Stacks { server: LibOS; client: LibOS; serverLink: DpdkLink; clientLink: DpdkLink; close(): void }
+
+let wires = 0;
+
+/**
+ * Two Wasm stacks on two DPDK ports joined by a pair of in-process rings (net_ring): the DPDK
+ * path end to end without a NIC. Each stack has its own memory, so frames cross by copy (the
+ * port counts them as rxCopied); zero-copy holds on each side.
+ */
+export function dpdkPair(config: Config): DpdkPair {
+  const native = dpdkInit(config.dpdk.eal_args);
+  const id = `${process.pid}_${wires++}`;
+  native.ringPort(`dwa${id}`, `dwr${id}a`, `dwr${id}b`);
+  native.ringPort(`dwb${id}`, `dwr${id}b`, `dwr${id}a`);
+  const sc = { ...config, dpdk: { ...config.dpdk, device: `net_ring_dwa${id}` } };
+  const cc = peerConfig({ ...config, dpdk: { ...config.dpdk, device: `net_ring_dwb${id}` } });
+  const serverLink = new DpdkLink(sc), clientLink = new DpdkLink(cc, serverLink.clock);
+  DpdkLink.group(serverLink, clientLink);
+  const server = new LibOS({ config: sc, link: serverLink });
+  const client = new LibOS({ config: cc, link: clientLink });
+  return {
+    server, client, serverLink, clientLink, serverIp: server.ip, clock: serverLink.clock,
+    poll: () => serverLink.poll(), nextEvent: () => serverLink.clock.now(),
+    capture: () => serverLink.capture(), stopCapture: () => {},
+    close: () => { serverLink.close(); clientLink.close(); },
+  };
+}
+
+/** The stacks for a config's backend: loopback, dpdk (two ports over in-process rings), or posix on 127.0.0.1. */
 export function stacksFor(config: Config): Stacks {
   if (config.backend === "loopback") return loopbackPair(config);
+  if (config.backend === "dpdk") return dpdkPair(config);
   if (config.backend !== "posix") throw new Error(backendUnavailable(config.backend));
   const server = new PosixLibOS(config), client = new PosixLibOS(config);
   const nope = () => { throw new Error("demiwasm: --pcap needs a physical backend (loopback; dpdk when its issue lands); the posix backend's packets belong to the kernel: use tcpdump -i lo"); };

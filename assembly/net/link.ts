@@ -119,11 +119,11 @@ export function linkReflect(budget: u32): u32 {
     const p = <usize>load<u32>(e);
     const len = load<u32>(e, 4);
     if (len >= ETH_HLEN) {
-      const d0 = load<u32>(p), d1 = load<u16>(p, 4);
-      store<u32>(p, load<u32>(p, 6));
-      store<u16>(p, load<u16>(p, 10), 4);
-      store<u32>(p, d0, 6);
-      store<u16>(p, d1, 10);
+      // Bytes 0-5 (destination) and 6-11 (source) swapped with two loads and two stores.
+      const a = load<u64>(p), b = <u64>load<u32>(p, 8);
+      const dst = a & 0xffffffffffff;
+      store<u64>(p, (a >> 48) | (b << 16) | (dst << 48));
+      store<u32>(p, <u32>(dst >> 16), 8);
     }
     store<u64>(txBase + (<usize>((txProd + i) & txMask) << 3), load<u64>(e));
   }

@@ -4,7 +4,7 @@
 // device (native/dpdk). One native call per turn does the TX burst and then the RX burst.
 import { dpdkNative, type DpdkNative, type DpdkPortHandle } from "../native.js";
 import { RealClock, type Clock } from "../clock.js";
-import type { Config } from "../config.js";
+import { ConfigError, type Config } from "../config.js";
 import type { Link, LinkNode } from "../link.js";
 
 /** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
@@ -18,6 +18,7 @@ export const DPDK_STAT_NAMES = [
 export type DpdkStats = Record<(typeof DPDK_STAT_NAMES)[number], number>;
 
 let ealArgs: string | null = null;
+const STACK_SLOTS = 1024;
 
 /** Starts EAL once per process; a second config with other arguments is an error, not ignored. */
 export function dpdkInit(args: string): DpdkNative {
@@ -52,6 +53,13 @@ export class DpdkLink implements Link {
   attach(node: LinkNode): void {
     if (this.node !== null) throw new Error("demiwasm: a DPDK port serves one datapath; open another port (or queue) for another");
     const x = node.dp.exports, d = this.config.dpdk;
+    // The PMD keeps rx_desc buffers posted and tx_desc in flight; the stack keeps its fill ring
+    // (half of 1024 entries) stocked and needs as many again for sockets and reassembly.
+    const need = d.rx_desc + d.tx_desc + STACK_SLOTS;
+    if (!this.opts.raw && this.config.pool.small_buffers < need) {
+      throw new ConfigError("pool.small_buffers", `${this.config.pool.small_buffers} buffers cannot feed dpdk.rx_desc ${d.rx_desc} + ` +
+        `dpdk.tx_desc ${d.tx_desc} and the stack's own ${STACK_SLOTS}: raise it to at least ${need}`);
+    }
     x.poll(this.clock.now());
     const r = node.rings;
     const rings = new Uint32Array([r.fill << 2, r.rx << 2, r.tx << 2, r.comp << 2]);
@@ -73,7 +81,21 @@ export class DpdkLink implements Link {
     this.node = null;
   }
 
+  /** Ports turned together: a wait on one stack must let the others (its peer in one process) run. */
+  private group: DpdkLink[] = [this];
+
+  /** Joins ports into one group: polling any of them turns them all, as on one loopback link. */
+  static group(...links: DpdkLink[]): void {
+    for (const l of links) l.group = links;
+  }
+
   poll(): number {
+    let work = 0;
+    for (let i = 0; i < this.group.length; i++) work += this.group[i].turn();
+    return work;
+  }
+
+  private turn(): number {
     const n = this.node;
     if (n === null) return 0;
     const moved = this.native.burst(this.handle!);

@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import { benchUdp } from "./udp.js";
 import { benchFabric } from "./fabric.js";
 import { benchTcp } from "./tcp.js";
+import { benchDpdk } from "./dpdk.js";
 import { writeReport } from "./report.js";
 
 export interface BenchOptions { json: boolean; quick: boolean; report?: boolean; out?: string }
@@ -13,6 +14,7 @@ const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<stri
   udp: benchUdp,
   fabric: benchFabric,
   tcp: benchTcp,
+  dpdk: benchDpdk,
 };
 
 export const SUITES = Object.keys(suites);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_errno.h>
@@ -32,6 +33,21 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t cap) {
   return napi_get_value_string_utf8(env, v, buf, cap, &n) == napi_ok && n < cap - 1;
 }
 
+/** The most telling line EAL printed: an option it did not know, else its last "EAL:" complaint. */
+static const char *eal_reason(char *out, int err) {
+  static char line[256];
+  const char *pick = NULL;
+  for (char *l = strtok(out, "\n"); l != NULL; l = strtok(NULL, "\n")) {
+    if (strstr(l, "unrecognized option") || strstr(l, "invalid option") || strstr(l, "requires an argument")) { pick = l; break; }
+    if (strncmp(l, "EAL: ", 5) == 0 && !strstr(l, "Detected")) pick = l;
+  }
+  if (pick == NULL) return rte_strerror(err);
+  const char *colon = strncmp(pick, "EAL: ", 5) == 0 ? pick + 5 : strchr(pick, ':');
+  if (colon != pick + 5 && colon != NULL) colon += 2;   // "prog: unrecognized option" -> "unrecognized option"
+  snprintf(line, sizeof line, "%s", colon ? colon : pick);
+  return line;
+}
+
 static napi_value js_init(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!args(env, info, 1, argv)) return NULL;
@@ -51,14 +67,33 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   eal_argv[argc + 1] = NULL;
   cpu_set_t mask;
   int have_mask = sched_getaffinity(0, sizeof mask, &mask) == 0;
+  // EAL prints its usage to stdout and its complaints to stderr: catch both, pass them on when
+  // it starts, and make the one line of a failure out of them.
+  char out[8192];
+  size_t out_len = 0;
+  FILE *cap = tmpfile();
+  int saved_out = dup(1), saved_err = dup(2);
+  fflush(stdout); fflush(stderr);
+  if (cap) { dup2(fileno(cap), 1); dup2(fileno(cap), 2); }
   int rc = rte_eal_init((int)argc + 1, eal_argv);
+  int eal_errno = rte_errno;
+  fflush(stdout); fflush(stderr);
+  if (cap) {
+    dup2(saved_out, 1); dup2(saved_err, 2);
+    rewind(cap);
+    out_len = fread(out, 1, sizeof out - 1, cap);
+    fclose(cap);
+  }
+  close(saved_out); close(saved_err);
+  out[out_len] = 0;
   if (have_mask) sched_setaffinity(0, sizeof mask, &mask);   // EAL pinned us to its main lcore
   if (rc < 0) {
     eal_state = -1;
     snprintf(eal_error, sizeof eal_error, "demiwasm: DPDK EAL init failed (dpdk.eal_args): %s; EAL cannot start again in this process",
-             rte_strerror(rte_errno));
+             eal_reason(out, eal_errno));
     return throw_line(env, eal_error);
   }
+  if (out_len > 0) fwrite(out, 1, out_len, stderr);
   eal_state = 1;
   return NULL;
 }

@@ -1,0 +1,122 @@
+// bench dpdk, in one run: (a) L2 reflect of 64-byte frames over a net_ring loop port through the
+// Wasm datapath, zero-copy (mbuf data buffers are Wasm pool slots) and in copy mode, against the
+// same reflect loop written in C (native/dpdk/bench.c) on the same kind of port; rounds are
+// interleaved and medians reported. (b) UDP echo RTT between two processes over net_memif
+// (udp-echo --peer server in a child, udp-pingpong's client here) and (c) Node's dgram RTT over
+// 127.0.0.1.
+import { spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import type { Config } from "../config.js";
+import type { BenchOptions } from "./index.js";
+import { LibOS, sockaddr } from "../libos.js";
+import { DpdkLink, dpdkInit } from "../backends/dpdk.js";
+import type { DpdkNative } from "../native.js";
+import { udpPingPongTo } from "../../examples/udp-pingpong.js";
+import { percentile, median } from "../stats.js";
+import { nodeUdpRtt } from "./nodeudp.js";
+
+const FRAME = 64;
+const IN_FLIGHT = 512;
+
+let loops = 0;
+
+/** A raw port looped on itself (what it sends it receives) with frames circulating. */
+function loopPort(native: DpdkNative, config: Config, mode: "zerocopy" | "copy"): { link: DpdkLink; os: LibOS } {
+  const name = `dwbench${process.pid}_${loops++}`;
+  native.ringPort(name, name, name);
+  const c: Config = { ...config, backend: "dpdk", dpdk: { ...config.dpdk, device: `net_ring_${name}`, mode, burst: 32 } };
+  const link = new DpdkLink(c, undefined, { raw: true });
+  const os = new LibOS({ config: c, link });
+  if (native.inject(link.portHandle, IN_FLIGHT, FRAME) !== IN_FLIGHT) throw new Error("demiwasm: bench dpdk could not put its frames on the ring");
+  return { link, os };
+}
+
+/** Mpps of the Wasm reflect for `ms`: one native burst (tx then rx) and one Wasm call per turn. */
+function wasmRun(link: DpdkLink, ms: number): number {
+  const before = link.stats().tx;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let i = 0; i < 4096; i++) link.reflectTurn();
+    t = performance.now();
+  }
+  return (link.stats().tx - before) / ((t - t0) * 1e3);
+}
+
+function nativeRun(native: DpdkNative, link: DpdkLink, ms: number): number {
+  let pkts = 0, ns = 0;
+  while (ns < ms * 1e6) {
+    const [p, t] = native.nativeReflect(link.portHandle, 100_000);
+    pkts += p;
+    ns += t;
+  }
+  return pkts / ns * 1e3;
+}
+
+/** The echo server in another process on the server end of a memif; resolves once it serves. */
+async function memifServer(socket: string, config: Config): Promise<() => void> {
+  const cli = fileURLToPath(new URL("../cli.js", import.meta.url));
+  const child = spawn(process.execPath, [cli, "udp-echo", "--peer", "server", "--address", "198.18.0.1:7", "--backend", "dpdk",
+    "--device", `net_memif0,role=server,socket=${socket}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, DEMIWASM_LOCAL_IPV4: "198.18.0.1", DEMIWASM_MAC: "02:00:00:00:00:01", DEMIWASM_DPDK_EAL_ARGS: config.dpdk.eal_args },
+  });
+  let err = "";
+  child.stderr!.on("data", (d) => { err += d; });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("exit", (code) => reject(new Error(`demiwasm: the memif echo server exited (${code}): ${err.trim().split("\n").pop()}`)));
+  });
+  return () => { child.kill("SIGTERM"); };
+}
+
+export async function benchDpdk(config: Config, o: BenchOptions): Promise<Record<string, unknown>> {
+  const native = dpdkInit(config.dpdk.eal_args);
+  const say = (s: string) => { if (!o.json) process.stdout.write(s + "\n"); else process.stderr.write(s + "\n"); };
+  const rounds = o.quick ? 3 : 7;
+  const ms = o.quick ? 100 : 300;
+
+  const zc = loopPort(native, config, "zerocopy");
+  const cp = loopPort(native, config, "copy");
+  const nat = loopPort(native, config, "copy");
+  wasmRun(zc.link, ms); wasmRun(cp.link, ms); nativeRun(native, nat.link, ms);     // warm-up
+  const w: number[] = [], c: number[] = [], n: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    w.push(wasmRun(zc.link, ms));
+    c.push(wasmRun(cp.link, ms));
+    n.push(nativeRun(native, nat.link, ms));
+  }
+  const wasmMpps = +median(w).toFixed(2), copyMpps = +median(c).toFixed(2), nativeMpps = +median(n).toFixed(2);
+  say(`L2 reflect, ${FRAME}-byte frames over net_ring (median of ${rounds}): Wasm zero-copy ${wasmMpps} Mpps, ` +
+      `Wasm copy ${copyMpps} Mpps, C ${nativeMpps} Mpps (Wasm/C ${(wasmMpps / nativeMpps).toFixed(2)})`);
+  for (const p of [zc, cp, nat]) p.link.close();
+
+  const socket = `/tmp/demiwasm-bench-${process.pid}.sock`;
+  rmSync(socket, { force: true });
+  const stop = await memifServer(socket, config);
+  let rtt: number[];
+  try {
+    const cc: Config = { ...config, backend: "dpdk", local_ipv4: "198.18.0.2", mac: "02:00:00:00:00:02",
+                         dpdk: { ...config.dpdk, device: `net_memif${process.pid % 1000},role=client,socket=${socket}`, mode: "zerocopy" } };
+    const l = new LibOS({ config: cc });
+    const at = sockaddr("198.18.0.1", 7);
+    const deadline = Date.now() + 10_000;
+    while (udpPingPongTo(l, at, 1, FRAME).rounds === 0) {           // the memif connects, ARP resolves
+      if (Date.now() > deadline) throw new Error("demiwasm: bench dpdk: no echo over memif in 10 s");
+    }
+    udpPingPongTo(l, at, o.quick ? 1000 : 5000, FRAME);             // warm-up
+    rtt = udpPingPongTo(l, at, o.quick ? 5000 : 50_000, FRAME).rttNs.sort((a, b) => a - b);
+    l.detach();
+  } finally {
+    stop();
+    if (existsSync(socket)) rmSync(socket, { force: true });
+  }
+  const memifRttP50Us = +(percentile(rtt, 50) / 1e3).toFixed(2), memifRttP99Us = +(percentile(rtt, 99) / 1e3).toFixed(2);
+  const nodeRtt = (await nodeUdpRtt(o.quick ? 2000 : 10_000, 500, FRAME)).sort((a, b) => a - b);
+  const nodeRttP50Us = +(percentile(nodeRtt, 50) / 1e3).toFixed(2);
+  say(`UDP echo RTT, two processes over memif: p50 ${memifRttP50Us} us, p99 ${memifRttP99Us} us; ` +
+      `Node dgram over 127.0.0.1: p50 ${nodeRttP50Us} us (${(nodeRttP50Us / memifRttP50Us).toFixed(1)}x)`);
+  return { wasmMpps, copyMpps, nativeMpps, wasmToNative: +(wasmMpps / nativeMpps).toFixed(2), memifRttP50Us, memifRttP99Us, nodeRttP50Us };
+}

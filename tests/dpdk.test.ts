@@ -1,0 +1,197 @@
+// The dpdk backend inside one process, over net_ring ports (no NIC, no root): EAL and port errors
+// as one line each with the process still usable, two Wasm stacks exchanging UDP and TCP byte-exact
+// through DPDK in both modes, the raw reflect path, malformed mbufs from a "PMD", and pool counts
+// that come back to where they started after millions of frames.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { loadConfig, type Config } from "../host/config.js";
+import { LibOS, sockaddr } from "../host/libos.js";
+import { DpdkLink, dpdkInit } from "../host/backends/dpdk.js";
+import { dpdkPair, type DpdkPair } from "../host/topology.js";
+import { EchoServer, EchoClient } from "../examples/udp-echo.js";
+import { connectPair, transfer } from "./tcp.helpers.js";
+import type { Pair } from "./helpers.js";
+
+const available = spawnSync("pkg-config", ["--exists", "libdpdk"]).status === 0;
+if (!available && process.env.CI) throw new Error("DPDK is not installed: .ci/run must install dpdk libdpdk-dev");
+const soak = process.env.DEMIWASM_SOAK === "1";
+const t = available ? test : test.skip;
+
+const base = (o: Record<string, unknown> = {}): Config =>
+  loadConfig({ env: {}, overrides: { backend: "dpdk", memory_mb: 32, "pool.small_buffers": 4096, ...o } });
+
+/** Every ring port name in this process is new (EAL keeps ports for the process's life). */
+let ports = 0;
+function ringLoop(): string {
+  const name = `dwt${ports++}`;
+  dpdkInit(base().dpdk.eal_args).ringPort(name, name, name);
+  return `net_ring_${name}`;
+}
+
+function asPair(p: DpdkPair): Pair {
+  return { clock: p.clock, link: p.serverLink, a: p.server, b: p.client } as unknown as Pair;
+}
+
+/** 2000 numbered datagrams of 300 bytes echoed and verified byte for byte. */
+function udpEcho(p: DpdkPair, port: number) {
+  const sqd = p.server.socket();
+  p.server.bind(sqd, sockaddr("198.18.0.1", port));
+  const srv = new EchoServer(p.server, sqd);
+  const cqd = p.client.socket();
+  const cli = new EchoClient(p.client, cqd, { addr: p.server.ip, port }, { size: 300, window: 64, burst: 32, lossTimeoutNs: 2e9 });
+  for (let n = 0; (cli.sent < 2000 || cli.outstanding > 0) && n < 2_000_000; n++) {
+    p.poll();
+    srv.step();
+    cli.step(performance.now() * 1e6, cli.sent < 2000);
+  }
+  p.server.close(sqd);
+  p.client.close(cqd);
+  return { sent: cli.sent, echoed: cli.echoed, corrupt: cli.corrupt, lost: cli.lost };
+}
+
+function settle(p: DpdkPair): void {
+  for (let i = 0; i < 200; i++) p.poll();
+}
+
+const stats = (l: DpdkLink) => l.stats();
+
+t("EAL that fails to start is one line, and the process goes on with the other backends", () => {
+  const libos = fileURLToPath(new URL("../host/libos.js", import.meta.url));
+  const config = fileURLToPath(new URL("../host/config.js", import.meta.url));
+  const script = `
+    const { LibOS } = await import(${JSON.stringify(libos)});
+    const { loadConfig } = await import(${JSON.stringify(config)});
+    for (let i = 0; i < 2; i++) {
+      try { new LibOS({ config: loadConfig({ env: {}, overrides: { backend: "dpdk", "dpdk.eal_args": "--no-huge --definitely-not-an-eal-flag" } }) }); }
+      catch (e) { console.log(e.message); }
+    }
+    const l = new LibOS({ config: loadConfig({ env: {} }) });
+    console.log("loopback works:", l.socket() >= 0);`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  const lines = r.stdout.trim().split("\n");
+  assert.is(lines.length, 3, r.stdout + r.stderr);
+  assert.is(lines[0], "demiwasm: DPDK EAL init failed (dpdk.eal_args): unrecognized option '--definitely-not-an-eal-flag'; EAL cannot start again in this process");
+  assert.not.match(r.stderr + r.stdout, /Usage|--legacy-mem/, "EAL's usage text is not dumped on the user");
+  assert.is(lines[1], lines[0], "the second attempt gives the same answer instead of a crash");
+  assert.is(lines[2], "loopback works: true");
+  assert.is(r.status, 0);
+});
+
+t("a device that does not exist, a queue it does not have, a pool too small: one line each, and a good port still opens", () => {
+  const tryOpen = (o: Record<string, unknown>) => {
+    try { new LibOS({ config: base(o) }); return "opened"; } catch (e) { return (e as Error).message; }
+  };
+  assert.match(tryOpen({ "dpdk.device": "net_nosuchpmd0" }), /^demiwasm: dpdk device probe failed on 'net_nosuchpmd0': /);
+  assert.match(tryOpen({ "dpdk.device": "0000:ff:1f.7" }), /^demiwasm: dpdk device probe failed on '0000:ff:1f.7': /);
+  assert.match(tryOpen({ "dpdk.device": ringLoop(), "dpdk.queue": 3 }), /^demiwasm: dpdk device 'net_ring_dwt\d+' has 1 queues; queue 3 asked$/);
+  assert.match(tryOpen({ "dpdk.device": ringLoop(), "pool.small_buffers": 1024, "dpdk.rx_desc": 1024 }),
+    /^config key 'pool.small_buffers': 1024 buffers cannot feed dpdk.rx_desc 1024 \+ dpdk.tx_desc 256 and the stack's own 1024: raise it to at least 2304$/);
+  const l = new LibOS({ config: base({ "dpdk.device": ringLoop() }) });
+  assert.is(stats(l.link as DpdkLink).rx, 0);
+  l.detach();
+});
+
+t("two Wasm stacks over DPDK ports: UDP echo byte-exact in zero-copy and copy mode, every slot back afterwards", () => {
+  for (const mode of ["zerocopy", "copy"] as const) {
+    const p = dpdkPair(base({ "dpdk.mode": mode }));
+    settle(p);
+    const before = [p.server.dp.exports.poolAvailable(), p.client.dp.exports.poolAvailable()];
+    assert.equal(udpEcho(p, 7), { sent: 2016, echoed: 2016, corrupt: 0, lost: 0 }, mode);
+    settle(p);
+    assert.equal([p.server.dp.exports.poolAvailable(), p.client.dp.exports.poolAvailable()], before, `${mode}: slots leaked`);
+    const s = stats(p.serverLink), c = stats(p.clientLink);
+    // Each stack has its own memory, so frames cross between them by copy on receive; in
+    // zero-copy mode the sender's own slot goes out, in copy mode it is copied into an mbuf.
+    assert.ok(s.rx >= 2016 && c.rx >= 2016, mode);
+    assert.is(s.rxCopied, s.rx, mode);
+    assert.is(s.txCopied, mode === "copy" ? s.tx : 0, mode);
+    assert.is(s.badFree + c.badFree + s.dropNoFill + c.dropNoFill, 0, mode);
+    p.close();
+  }
+});
+
+t("TCP over DPDK ports moves 4 MiB both ways byte-exact (64 MiB with DEMIWASM_SOAK=1)", () => {
+  const p = dpdkPair(base({ "tcp.buffer_bytes": 262144, "tcp.max_connections": 4 }));
+  const pp = asPair(p);
+  const { sa, cb } = connectPair(pp, 5001);
+  const total = soak ? 64 << 20 : 4 << 20;
+  const [ab, ba] = transfer(pp, [
+    { from: p.client, fromQd: cb, to: p.server, toQd: sa, total, seed: 1 },
+    { from: p.server, fromQd: sa, to: p.client, toQd: cb, total, seed: 2 },
+  ], 32768, 120);
+  assert.is(ab.got, ab.sent);
+  assert.is(ba.got, ba.sent);
+  p.close();
+});
+
+t("raw reflect: frames circulate through the Wasm reflect with MACs swapped, none lost, in both modes", () => {
+  for (const mode of ["zerocopy", "copy"] as const) {
+    const c = base({ "dpdk.device": ringLoop(), "dpdk.mode": mode });
+    const link = new DpdkLink(c, undefined, { raw: true });
+    const l = new LibOS({ config: c, link });
+    const native = dpdkInit(c.dpdk.eal_args);
+    assert.is(native.inject(link.portHandle, 300, 64), 300);
+    for (let i = 0; i < 10_000; i++) link.reflectTurn();
+    const s = link.stats();
+    // Every frame went round many times and all 300 are still in flight: tx - rx is what sits in
+    // the Wasm rings (at most a burst), nothing dropped.
+    assert.ok(s.tx > 100_000, `${mode}: tx ${s.tx}`);
+    assert.is(s.dropTxFull, 0);
+    assert.ok(s.ethOpackets - s.ethIpackets >= 0 && s.ethOpackets - s.ethIpackets <= 300, mode);
+    if (mode === "zerocopy") assert.is(s.poolIdle, 4096 - 300, "the frames are the pool's own mbufs");
+    l.detach();
+  }
+});
+
+t("malformed mbufs from the device are dropped and counted by kind, and the stack keeps answering", () => {
+  const p = dpdkPair(base());
+  const native = dpdkInit(base().dpdk.eal_args);
+  // The server port reads the ring named after the wire; find it from its device name.
+  const wire = /net_ring_dwa(.+)$/.exec(p.server.config.dpdk.device)![1];
+  const ring = `dwr${wire}a`;
+  settle(p);
+  const before = p.server.dp.exports.poolAvailable();
+  for (const kind of ["chained", "too-long", "garbage-length", "length-mismatch"]) {
+    for (let i = 0; i < 5; i++) assert.is(native.injectBad(ring, kind), 0, kind);
+  }
+  assert.is(native.injectBad(ring, "no-such-kind"), -22);
+  settle(p);
+  const s = stats(p.serverLink);
+  assert.equal([s.dropChained, s.dropTooLong, s.dropBadLength], [5, 5, 10]);
+  assert.equal(udpEcho(p, 9), { sent: 2016, echoed: 2016, corrupt: 0, lost: 0 });
+  settle(p);
+  assert.is(p.server.dp.exports.poolAvailable(), before);
+  p.close();
+});
+
+t(`${soak ? "10 million" : "1 million"} frames through a port leave both pools at their starting count`, () => {
+  const c = base();
+  const p = dpdkPair(c);
+  settle(p);
+  const native = dpdkInit(c.dpdk.eal_args);
+  // A raw port on the server's wire side injects frames (from its own pool) at the server port.
+  const wire = /net_ring_dwa(.+)$/.exec(p.server.config.dpdk.device)![1];
+  const name = `dwinj${ports++}`;
+  native.ringPort(name, `dwinj${name}`, `dwr${wire}a`);
+  const gc = base({ "dpdk.device": `net_ring_${name}`, "dpdk.mode": "zerocopy", memory_mb: 16, "pool.small_buffers": 1024 });
+  const gen = new DpdkLink(gc, undefined, { raw: true });
+  const gl = new LibOS({ config: gc, link: gen });
+  const start = p.server.dp.exports.poolAvailable();
+  const total = soak ? 10_000_000 : 1_000_000;
+  let sent = 0;
+  while (sent < total) {
+    sent += native.inject(gen.portHandle, Math.min(64, total - sent), 64);
+    p.poll();
+  }
+  settle(p);
+  const s = stats(p.serverLink);
+  assert.is(s.rx + s.dropNoFill, total);
+  assert.is(p.server.dp.exports.poolAvailable(), start, "server pool");
+  assert.is(gen.stats().poolIdle, 1024, "generator pool: every mbuf came back");
+  gl.detach();
+  p.close();
+});
+
+test.run();
