@@ -95,6 +95,7 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
   let lqd = -1, qd = -1;
   let acceptQt = -1, connectQt = -1;
   let localPort = 80;
+  let popped = 0;                 // stream bytes the app has popped (they must be the peer's, in order)
   const inbox: { at: number; p: Parsed }[] = [];
   const collect = () => { for (const f of peer.take()) if (f.length > 34 && f[23] === 6) inbox.push({ at: clock.now(), p: parseOut(f) }); };
   /** Runs the link until `when` (ns from start), collecting what the stack sends. */
@@ -123,7 +124,7 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
         const seg = parseSeg(toks.slice(2), raw);
         ourIssForSack = ourIss ?? 0;
         const tcp = hostSegment(PEER_PORT, localPort, PEER_ISS + (seg.seq ?? 0), (ourIss ?? 0) + (seg.ack ?? 0), seg.flags, seg.win ?? 65535,
-          options(seg), new Uint8Array(seg.len).fill(0x61), checksum);
+          options(seg), streamBytes(seg.seq ?? 1, seg.len), checksum);
         peer.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, tcp)));
       } else if (toks[1] === ">") {
         runTo(when);
@@ -168,7 +169,16 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
           case "connected": { const r = s.wait(connectQt, 0); if (r.opcode !== Opcode.CONNECT) return fail(`connect: ${r.ret}`); break; }
           case "connect-failed": { const r = s.wait(connectQt, 0); if (r.ret !== Number(toks[3])) return fail(`connect ret ${r.ret}, expected ${toks[3]}`); break; }
           case "push": { const g = s.sgaalloc(arg); s.bytes(g).fill(0x62); const r = s.wait(s.push(qd, g), 0); s.sgafree(g); if (r.ret !== 0) return fail(`push: ${r.ret}`); break; }
-          case "pop": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 0 || r.sga!.len !== arg) return fail(`pop gave ret ${r.ret} len ${r.sga?.len}`); s.sgafree(r.sga!); break; }
+          case "pop": {
+            const r = s.wait(s.pop(qd), 0);
+            if (r.ret !== 0 || r.sga!.len !== arg) return fail(`pop gave ret ${r.ret} len ${r.sga?.len}`);
+            const want = streamBytes(popped + 1, arg), got = s.bytes(r.sga!);
+            const at = want.findIndex((b, i) => got[i] !== b);
+            if (at >= 0) return fail(`pop byte ${at} (stream offset ${popped + at}) is ${got[at]}, the peer sent ${want[at]}`);
+            popped += arg;
+            s.sgafree(r.sga!);
+            break;
+          }
           case "pop-eof": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 0 || r.sga!.len !== 0) return fail(`expected end of stream, got ret ${r.ret} len ${r.sga?.len}`); break; }
           case "pop-reset": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 104) return fail(`expected ECONNRESET, got ret ${r.ret}`); break; }
           case "close": s.close(qd); break;
@@ -188,4 +198,12 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
   runTo(prev * 1e9);
   if (inbox.length > 0) { const x = inbox[0]; return { ok: false, error: `${path}: the stack sent more after the last line: flags 0x${x.p.flags.toString(16)} seq ${x.p.seq - (ourIss ?? 0)} len ${x.p.len} at ${((x.at - t0) / 1e9).toFixed(3)} s` }; }
   return { ok: true };
+}
+
+/** The peer's payload: each byte a function of its sequence number (relative, data from 1), so a
+ *  pop can check it got the right bytes in the right order, retransmissions included. */
+function streamBytes(seq: number, len: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = ((seq + i) * 7 + 3) & 0xff;
+  return b;
 }

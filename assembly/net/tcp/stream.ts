@@ -273,7 +273,8 @@ export function tcpPopPoll(q: u32): void {
     if (s < 0) { count(D_NO_BUFFER); return; }       // retried on the next wake
     const before = rcvWindow(t);
     const dst = slotData(<u32>s) + 2;
-    ringRead(t.rbuf, t.rcvNxt - t.rlen, dst, n);
+    // The unread bytes end at RCV.NXT, less the sequence number a FIN took (RFC 9293 §3.4).
+    ringRead(t.rbuf, t.rcvNxt - t.peerFin - t.rlen, dst, n);
     t.rlen -= n;
     giveToApp(<u32>s, dst);
     store<u32>(e + Q_PTR, <u32>dst);
