@@ -16,3 +16,7 @@ export type { RegionRef } from "./backends/fabric.js";
 export { openLibOS } from "./open.js";
 export { PosixLibOS } from "./backends/posix.js";
 export type { Pdpix } from "./pdpix.js";
+export { DpdkLink, DPDK_STAT_NAMES } from "./backends/dpdk.js";
+export type { DpdkStats } from "./backends/dpdk.js";
+export { DpdkWorkers } from "./backends/dpdkworkers.js";
+export type { Link, LinkNode } from "./link.js";

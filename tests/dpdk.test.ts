@@ -4,13 +4,16 @@
 // that come back to where they started after millions of frames.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../host/config.js";
 import { LibOS, sockaddr } from "../host/libos.js";
 import { DpdkLink, dpdkInit } from "../host/backends/dpdk.js";
 import { dpdkPair, type DpdkPair } from "../host/topology.js";
+import { DpdkWorkers } from "../host/backends/dpdkworkers.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
+import { udpPingPongTo } from "../examples/udp-pingpong.js";
 import { connectPair, transfer } from "./tcp.helpers.js";
 import type { Pair } from "./helpers.js";
 
@@ -192,6 +195,67 @@ t(`${soak ? "10 million" : "1 million"} frames through a port leave both pools a
   assert.is(gen.stats().poolIdle, 1024, "generator pool: every mbuf came back");
   gl.detach();
   p.close();
+});
+
+t("two processes over net_memif: udp-echo --peer server in one, the ping-pong client here, zero-copy both ways", async () => {
+  const socket = `/tmp/demiwasm-test-${process.pid}.sock`;
+  rmSync(socket, { force: true });
+  const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
+  const server = spawn(process.execPath, [cli, "udp-echo", "--peer", "server", "--address", "198.18.0.1:7", "--backend", "dpdk",
+    "--device", `net_memif0,role=server,socket=${socket}`, "--duration", "60"],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DEMIWASM_LOCAL_IPV4: "198.18.0.1", DEMIWASM_MAC: "02:00:00:00:00:01" } });
+  let out = "";
+  server.stdout!.on("data", (d) => { out += d; });
+  const exited = new Promise<number>((r) => server.once("exit", (c) => r(c ?? -1)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.once("data", () => resolve());
+      server.once("exit", (c) => reject(new Error(`server exited ${c}`)));
+    });
+    const c = base({ local_ipv4: "198.18.0.2", mac: "02:00:00:00:00:02", "dpdk.device": `net_memif${ports++},role=client,socket=${socket}` });
+    const l = new LibOS({ config: c });
+    const at = sockaddr("198.18.0.1", 7);
+    const deadline = Date.now() + 10_000;
+    while (udpPingPongTo(l, at, 1, 64).rounds === 0) assert.ok(Date.now() < deadline, "no echo over memif in 10 s");
+    const r = udpPingPongTo(l, at, 5000, 200);
+    assert.equal([r.rounds, r.lost], [5000, 0]);
+    const s = (l.link as DpdkLink).stats();
+    assert.is(s.rxCopied + s.txCopied, 0, "memif received into and sent from the Wasm slots");
+    l.detach();
+  } finally {
+    server.kill("SIGTERM");
+  }
+  assert.is(await exited, 0, "the server stops cleanly on SIGTERM");
+  assert.match(out, /udp-echo server: echoed \d+/);
+  rmSync(socket, { force: true });
+});
+
+t("two worker threads, each with its own Wasm stack on its own port, echo at the same time", async () => {
+  const native = dpdkInit(base().dpdk.eal_args);
+  const jobs = [], clients: { l: LibOS; cli: EchoClient }[] = [];
+  for (let i = 0; i < 2; i++) {
+    const id = `${process.pid}w${ports++}`;
+    native.ringPort(`dwwa${id}`, `dwwr${id}a`, `dwwr${id}b`);
+    native.ringPort(`dwwb${id}`, `dwwr${id}b`, `dwwr${id}a`);
+    jobs.push({ port: 7, config: base({ "dpdk.device": `net_ring_dwwa${id}`, local_ipv4: "198.18.1.1", mac: `02:00:00:00:01:0${i}` }) });
+    const l = new LibOS({ config: base({ "dpdk.device": `net_ring_dwwb${id}`, local_ipv4: "198.18.1.2", mac: `02:00:00:00:02:0${i}` }) });
+    clients.push({ l, cli: new EchoClient(l, l.socket(), sockaddr("198.18.1.1", 7), { size: 100, window: 32, burst: 32, lossTimeoutNs: 5e9 }) });
+  }
+  const workers = await DpdkWorkers.start(jobs);
+  const deadline = Date.now() + 30_000;
+  while (clients.some((c) => c.cli.sent < 20_000 || c.cli.outstanding > 0) && Date.now() < deadline) {
+    for (let k = 0; k < 1000; k++) {
+      for (const c of clients) { c.l.poll(); c.cli.step(performance.now() * 1e6, c.cli.sent < 20_000); }
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  const stats = await workers.stop();
+  for (const c of clients) {
+    assert.equal([c.cli.echoed, c.cli.lost, c.cli.corrupt], [20_000, 0, 0]);
+    c.l.detach();
+  }
+  assert.equal(stats.map((s) => [s.worker, s.echoed]), [[0, 20_000], [1, 20_000]]);
+  assert.ok(stats.every((s) => s.rx >= 20_000 && s.polls > 0));
 });
 
 test.run();

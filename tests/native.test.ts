@@ -19,19 +19,23 @@ test("without a toolchain or libfabric the native build step says so and still s
   mkdirSync(join(tmp, "native"));
   copyFileSync(script, join(tmp, "scripts", "build-native.mjs"));
   for (const f of ["binding.gyp", "posix.c", "fabric.c", "napi_util.h"]) copyFileSync(join(dirname(script), "..", "native", f), join(tmp, "native", f));
+  mkdirSync(join(tmp, "native", "dpdk"));
+  for (const f of ["dpdk.h", "napi.c", "port.c", "wasm_pool.c", "bench.c"]) copyFileSync(join(dirname(script), "..", "native", "dpdk", f), join(tmp, "native", "dpdk", f));
   const r = spawnSync(process.execPath, [join(tmp, "scripts", "build-native.mjs")], { encoding: "utf8", env: { PATH: "/nonexistent" } });
   rmSync(tmp, { recursive: true, force: true });
   assert.is(r.status, 0);
   assert.match(r.stdout, /demiwasm: (the native bridge did not build|libfabric not found)/);
 });
 
-test("choosing the fabric backend without the bridge is one line naming the packages", () => {
-  const code = `import { openLibOS } from ${JSON.stringify(open)}; import { loadConfig } from ${JSON.stringify(config)};
-    try { openLibOS(loadConfig({ env: { DEMIWASM_BACKEND: "fabric" } })); } catch (e) { console.log(e.message); }`;
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", env: { ...process.env, DEMIWASM_NATIVE_DIR: "/nonexistent" } });
-  const lines = r.stdout.trim().split("\n");
-  assert.is(lines.length, 1);
-  assert.match(lines[0], /^demiwasm: backend 'fabric' is not available: .*apt-get install libfabric-dev/);
-});
+for (const [backend, packages] of [["fabric", "libfabric-dev libfabric-bin"], ["dpdk", "dpdk libdpdk-dev"]]) {
+  test(`choosing the ${backend} backend without the bridge is one line naming the packages`, () => {
+    const code = `import { openLibOS } from ${JSON.stringify(open)}; import { loadConfig } from ${JSON.stringify(config)};
+      try { openLibOS(loadConfig({ env: { DEMIWASM_BACKEND: "${backend}" } })); } catch (e) { console.log(e.message); }`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", env: { ...process.env, DEMIWASM_NATIVE_DIR: "/nonexistent" } });
+    const lines = r.stdout.trim().split("\n");
+    assert.is(lines.length, 1, r.stdout + r.stderr);
+    assert.match(lines[0], new RegExp(`^demiwasm: backend '${backend}' is not available: .*apt-get install ${packages}`));
+  });
+}
 
 test.run();
