@@ -111,7 +111,8 @@ test("mistakes are one line on stderr and a non-zero exit", () => {
     [["kv"], {}, /^demiwasm: kv serves real clients/],
     [["udp-echo", "--size", "2"], {}, /^demiwasm: --size expects/],
     [["udp-echo"], { DEMIWASM_MTU: "5" }, /^demiwasm: config key 'mtu'/],
-    [["udp-echo"], { DEMIWASM_BACKEND: "dpdk" }, /^demiwasm: backend 'dpdk' is not available: .*libdpdk-dev/],
+    [["udp-echo"], { DEMIWASM_BACKEND: "dpdk", DEMIWASM_NATIVE_DIR: "/nonexistent" }, /^demiwasm: backend 'dpdk' is not available: .*libdpdk-dev/],
+    [["udp-echo", "--backend", "dpdk", "--peer", "client"], {}, /^demiwasm: udp-echo --peer takes server/],
     [["bench", "fabric"], { DEMIWASM_NATIVE_DIR: "/nonexistent" }, /^demiwasm: backend 'fabric' is not available: .*libfabric-dev/],
   ];
   for (const [args, env, re] of cases) {

@@ -79,9 +79,12 @@ test("a memory too small for the pool is refused at start, naming memory_mb", ()
 
 test("a backend that is not built is one line naming the packages to install", () => {
   const config = loadConfig({ env: { DEMIWASM_BACKEND: "dpdk" } });
+  process.env.DEMIWASM_NATIVE_DIR = "/nonexistent";        // as on a machine without DPDK
   try { new LibOS({ config }); assert.unreachable(); } catch (e) {
     assert.match((e as Error).message, "apt-get install dpdk libdpdk-dev");
     assert.not.match((e as Error).message, "\n");
+  } finally {
+    delete process.env.DEMIWASM_NATIVE_DIR;
   }
 });
 
