@@ -61,7 +61,8 @@ export const C_TCP_RETRANSMITS: i32 = 55;
 export const C_TCP_RESETS_SENT: i32 = 56;
 export const C_TCP_CHALLENGE_ACKS: i32 = 57;
 export const C_TCP_FAST_RETRANSMITS: i32 = 58;
-export const NUM_COUNTERS: i32 = 59;
+export const D_RX_FILTERED: i32 = 59;       // the host's NF chain dropped (or took) the frame: length 0
+export const NUM_COUNTERS: i32 = 60;
 
 let countersBase: usize = 0;
 

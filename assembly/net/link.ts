@@ -4,7 +4,7 @@ import { carve } from "../mem/layout";
 import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, RING_HDR } from "../mem/ring";
 import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
 import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESC, D_RX_TOO_LONG,
-         D_TX_RING_FULL, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE } from "../counters";
+         D_TX_RING_FULL, D_RX_FILTERED, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE } from "../counters";
 import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
 import { macHi, macLo } from "../config";
 import { arpInput } from "./arp";
@@ -77,6 +77,8 @@ export function linkPollRx(budget: u32): i32 {
     // Only a slot we put in the fill ring, at the place we said, may come back as a frame.
     if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESC); continue; }
     setSlotInFill(<u32>s, false);
+    // Length 0: the host's NF chain dropped the frame (or sent it elsewhere); the slot comes back.
+    if (len == 0) { count(D_RX_FILTERED); slotUnref(<u32>s); continue; }
     if (len > slotCap(<u32>s)) { count(D_RX_TOO_LONG); slotUnref(<u32>s); continue; }
     count(C_RX_FRAMES);
     countN(C_RX_BYTES, len);

@@ -1,0 +1,67 @@
+// Stateful firewall: packets leaving the stack (dir OUT) open a connection-tracking entry for
+// their 5-tuple; packets arriving (dir IN) pass when they answer a tracked flow (the reversed
+// tuple, seen within `timeout_ms`) or match the ACL `allow` ("icmp,udp/7,tcp/22"; a rule without
+// a port allows the whole protocol), and are dropped otherwise. Non-IPv4 frames (ARP) pass.
+import { pkt, pktLen, verdict, PASS, DROP, DIR_OUT, burstDir, mapOpen, mapGet, mapPut, ipv4At, l4At, ipSrc,
+         ipDst, ipProto, be16, tupleK0, tupleK1, nowNs, configStr, configInt, counterAdd, ABSENT,
+         PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../sdk";
+export { nf_area } from "../sdk";
+
+const MAX_RULES = 64;
+const ruleProto = new StaticArray<u8>(MAX_RULES);
+const rulePort = new StaticArray<i32>(MAX_RULES);   // -1: any port
+let rules = 0;
+let conntrack: i32 = -1;
+let timeoutMs: u64 = 60000;
+
+export function nf_init(): i32 {
+  conntrack = mapOpen("conntrack");
+  timeoutMs = <u64>configInt("timeout_ms", 60000);
+  const allow = configStr("allow");
+  if (allow !== null && allow.length > 0) {
+    const items = allow.split(",");
+    for (let i = 0; i < items.length; i++) {
+      if (rules == MAX_RULES) return 2;
+      const it = items[i].trim(), slash = it.indexOf("/");
+      const name = slash < 0 ? it : it.substring(0, slash);
+      const proto: u8 = name == "icmp" ? PROTO_ICMP : name == "tcp" ? PROTO_TCP : name == "udp" ? PROTO_UDP : 0;
+      if (proto == 0) return 3;
+      ruleProto[rules] = proto;
+      rulePort[rules] = slash < 0 ? -1 : I32.parseInt(it.substring(slash + 1));
+      rules++;
+    }
+  }
+  return conntrack < 0 ? 1 : 0;
+}
+
+function allowed(proto: u8, dport: u32): bool {
+  for (let r = 0; r < rules; r++) {
+    if (ruleProto[r] == proto && (rulePort[r] < 0 || <u32>rulePort[r] == dport)) return true;
+  }
+  return false;
+}
+
+export function nf_process(count: u32): void {
+  const out = burstDir() == DIR_OUT;
+  const nowMs = <u64>(nowNs() / 1e6);
+  for (let i: u32 = 0; i < count; i++) {
+    const p = pkt(i), len = pktLen(i);
+    const ip = ipv4At(p, len);
+    if (ip == 0) { verdict(i, PASS); continue; }
+    const l4 = l4At(ip, p, len);
+    const proto = ipProto(ip);
+    const sport = l4 != 0 ? be16(l4) : 0, dport = l4 != 0 ? be16(l4 + 2) : 0;
+    if (out) {
+      mapPut(<u32>conntrack, tupleK0(ipSrc(ip), ipDst(ip)), tupleK1(sport, dport, proto), <i64>nowMs);
+      verdict(i, PASS);
+      continue;
+    }
+    const seen = mapGet(<u32>conntrack, tupleK0(ipDst(ip), ipSrc(ip)), tupleK1(dport, sport, proto));
+    if ((seen != ABSENT && nowMs - <u64>seen <= timeoutMs) || allowed(proto, dport)) {
+      verdict(i, PASS);
+    } else {
+      verdict(i, DROP);
+      counterAdd(0, 1);                                       // counter 0: packets refused
+    }
+  }
+}

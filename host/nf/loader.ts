@@ -1,0 +1,78 @@
+// Loading an NF module: it must import its memory and nothing outside the NF ABI, and export the
+// entry points; then it is metered (when the manifest sets a fuel budget) and compiled once.
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import binaryen from "binaryen";
+import { meter } from "./meter.js";
+
+/** Every function an NF may import, by module. */
+export const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
+  nf: ["map_get", "map_put", "map_del", "shared_get", "shared_put", "shared_del", "map_open", "config", "counter_add", "log"],
+  // WASI preview1, limited to a clock, randomness and standard output (as log lines).
+  wasi_snapshot_preview1: ["clock_time_get", "random_get", "fd_write", "proc_exit"],
+};
+const REQUIRED_EXPORTS = ["nf_area", "nf_init", "nf_process"];
+
+export class NfLoadError extends Error {
+  constructor(name: string, msg: string) {
+    super(`demiwasm: NF '${name}' refused: ${msg}`);
+    this.name = "NfLoadError";
+  }
+}
+
+export interface NfModule {
+  module: WebAssembly.Module;
+  metered: boolean;
+  memoryInitial: number;          // pages the module asks for at least
+  memoryMaximum: number | null;   // pages it declares at most, if it does
+  hasTick: boolean;
+  digest: string;
+}
+
+const cache = new Map<string, NfModule>();
+
+/** Reads, checks, meters and compiles an NF module; throws NfLoadError (one line) when refused. */
+export function loadNfModule(name: string, path: string, metered: boolean): NfModule {
+  let bytes: Uint8Array;
+  try { bytes = new Uint8Array(readFileSync(path)); } catch (e) { throw new NfLoadError(name, `cannot read ${path}: ${(e as Error).message}`); }
+  return checkNfModule(name, bytes, metered);
+}
+
+export function checkNfModule(name: string, bytes: Uint8Array, metered: boolean): NfModule {
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  const key = `${digest}:${metered}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  let plain: WebAssembly.Module;
+  try { plain = new WebAssembly.Module(bytes as unknown as BufferSource); } catch (e) { throw new NfLoadError(name, `not a valid Wasm module: ${(e as Error).message}`); }
+  let memory = false;
+  for (const imp of WebAssembly.Module.imports(plain)) {
+    if (imp.kind === "memory" && imp.module === "env" && imp.name === "memory") { memory = true; continue; }
+    const allowed = ALLOWED_IMPORTS[imp.module];
+    if (imp.kind !== "function" || !allowed || !allowed.includes(imp.name)) {
+      throw new NfLoadError(name, `it imports ${imp.module}.${imp.name} (${imp.kind}), which the NF ABI does not allow ` +
+        `(allowed: env.memory, nf.{${ALLOWED_IMPORTS.nf.join(",")}}, wasi_snapshot_preview1.{${ALLOWED_IMPORTS.wasi_snapshot_preview1.join(",")}})`);
+    }
+  }
+  if (!memory) throw new NfLoadError(name, "it must import its memory as env.memory (the host sizes it from the manifest)");
+  const exports = WebAssembly.Module.exports(plain).map((e) => e.name);
+  for (const e of REQUIRED_EXPORTS) if (!exports.includes(e)) throw new NfLoadError(name, `it does not export ${e}`);
+  if (exports.includes("__fuel")) throw new NfLoadError(name, "it exports __fuel, the name fuel metering uses");
+  const mod = binaryen.readBinary(bytes);
+  const mem = mod.getMemoryInfo() as unknown as { initial: number; max?: number };
+  mod.dispose();
+  let module = plain;
+  if (metered) {
+    try {
+      module = new WebAssembly.Module(meter(bytes).bytes as unknown as BufferSource);
+    } catch (e) {
+      throw new NfLoadError(name, `fuel metering failed: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  const out: NfModule = {
+    module, metered, memoryInitial: mem.initial, memoryMaximum: typeof mem.max === "number" ? mem.max : null,
+    hasTick: exports.includes("nf_tick"), digest,
+  };
+  cache.set(key, out);
+  return out;
+}

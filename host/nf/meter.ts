@@ -1,0 +1,90 @@
+// Fuel metering, injected at load time with binaryen: a mutable i64 global `__fuel` (exported, so
+// the host sets the budget before each burst) is charged at every function entry and at the top
+// of every loop body with the number of expressions that body runs straight through; when it
+// drops below zero the NF executes `unreachable` and traps. Nested loops charge for themselves.
+import binaryen from "binaryen";
+
+const FUEL = "__fuel";
+const START_FUEL = 100_000_000n;
+
+// binaryen.js has these wrappers at run time; its typings do not declare them.
+const B = binaryen as unknown as typeof binaryen & {
+  Loop: { getBody(loop: number): number; setBody(loop: number, body: number): void };
+  Function: { setBody(func: number, body: number): void };
+};
+
+// Expression fields that hold child expressions (binaryen.getExpressionInfo names them).
+const CHILD_FIELDS = ["children", "operands", "condition", "ifTrue", "ifFalse", "body", "value", "ptr", "left", "right",
+  "target", "size", "delta", "dest", "source", "expected", "replacement", "timeout", "vec", "vecA", "vecB", "c", "shift",
+  "ref", "notifyCount", "offset"] as const;
+
+const LEAVES = new Set([binaryen.UnreachableId, binaryen.NopId, binaryen.ConstId, binaryen.LocalGetId, binaryen.GlobalGetId,
+  binaryen.MemorySizeId]);
+
+function children(info: Record<string, unknown>): number[] {
+  const out: number[] = [];
+  for (const f of CHILD_FIELDS) {
+    const v = info[f];
+    if (f === "offset" && info.id !== binaryen.MemoryInitId) continue;   // a load/store offset is a number
+    if (f === "target" && info.id !== binaryen.CallIndirectId) continue; // a call's target is a name
+    if (typeof v === "number" && v !== 0) out.push(v);
+    else if (Array.isArray(v)) for (const c of v) if (typeof c === "number" && c !== 0) out.push(c);
+  }
+  return out;
+}
+
+/** Expressions in `expr` outside nested loops (the cost of one straight pass), and the loops. */
+function scan(expr: number, loops: number[]): number {
+  const id = binaryen.getExpressionId(expr);
+  if (LEAVES.has(id)) return 1;                           // (getExpressionInfo fails on Unreachable)
+  if (id === binaryen.LoopId) { loops.push(expr); return 1; }
+  const info = binaryen.getExpressionInfo(expr) as unknown as Record<string, unknown>;
+  let n = 1;
+  for (const c of children(info)) n += scan(c, loops);
+  return n;
+}
+
+export interface Metered { bytes: Uint8Array; loops: number; functions: number }
+
+/** The module with fuel metering added; throws (one line) when binaryen cannot read it. */
+export function meter(bytes: Uint8Array): Metered {
+  const m = binaryen.readBinary(bytes);
+  try {
+    // What Node 20's V8 runs: enabling more would let binaryen emit encodings it cannot read
+    // (compact imports, for one).
+    const F = binaryen.Features;
+    m.setFeatures(F.MVP | F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt |
+      F.ReferenceTypes | F.Multivalue);
+    // The start function runs at instantiation, before the host can set a budget: it gets this one.
+    m.addGlobal(FUEL, binaryen.i64, true, m.i64.const(START_FUEL as unknown as number));
+    m.addGlobalExport(FUEL, FUEL);
+    const charge = (cost: number) => m.block(null, [
+      m.global.set(FUEL, m.i64.sub(m.global.get(FUEL, binaryen.i64), m.i64.const(BigInt(cost) as unknown as number))),
+      m.if(m.i64.lt_s(m.global.get(FUEL, binaryen.i64), m.i64.const(0n as unknown as number)), m.unreachable()),
+    ], binaryen.none);
+    let loopCount = 0, fnCount = 0;
+    for (let i = 0; i < m.getNumFunctions(); i++) {
+      const f = m.getFunctionByIndex(i);
+      const fi = binaryen.getFunctionInfo(f);
+      if (fi.module !== "" || fi.body === 0) continue;        // an import
+      const loops: number[] = [];
+      const cost = scan(fi.body, loops);
+      B.Function.setBody(f, m.block(null, [charge(cost), fi.body], binaryen.getExpressionType(fi.body)));
+      fnCount++;
+      // Each loop's body, then the loops nested in it, until none is left.
+      while (loops.length > 0) {
+        const loop = loops.pop()!;
+        const body = B.Loop.getBody(loop);
+        const inner: number[] = [];
+        const c = scan(body, inner);
+        B.Loop.setBody(loop, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
+        loops.push(...inner);
+        loopCount++;
+      }
+    }
+    if (!m.validate()) throw new Error("demiwasm: fuel metering produced an invalid module");
+    return { bytes: m.emitBinary(), loops: loopCount, functions: fnCount };
+  } finally {
+    m.dispose();
+  }
+}

@@ -1,0 +1,71 @@
+/* The demiwasm NF ABI for C (clang --target=wasm32-wasi). The same contract as the
+ * AssemblyScript SDK (assembly/nf/sdk.ts); the README's "Network functions" section is the spec.
+ *
+ * Build: clang --target=wasm32-wasi --sysroot=/usr -O2 -nostartfiles -Wl,--no-entry
+ *        -Wl,--import-memory -Wl,--export=nf_area -Wl,--export=nf_init -Wl,--export=nf_process
+ *        -I nf/c -o my.wasm my.c
+ * The module imports its memory (the host sizes it from the manifest) and may import only the
+ * functions below and, from WASI preview1, clock_time_get, random_get, fd_write (stdout and
+ * stderr, as log lines) and proc_exit (a trap). Anything else is refused at load. */
+#ifndef DEMIWASM_NF_H
+#define DEMIWASM_NF_H
+#include <stdint.h>
+#include <string.h>
+
+#define NF_MAX_BURST 32
+#define NF_SLOT 2048
+enum { NF_PASS = 0, NF_DROP = 1, NF_TX = 2, NF_REDIRECT = 3 };
+enum { NF_DIR_IN = 0, NF_DIR_OUT = 1 };
+#define NF_SHARED (1u << 16)
+#define NF_ABSENT ((int64_t)-1)
+
+typedef struct { uint32_t off, len, verdict, arg; } nf_desc;
+typedef struct {
+  uint32_t count, port, dir, reserved;
+  double now_ns;
+  uint64_t pad;
+  nf_desc desc[NF_MAX_BURST];
+  uint8_t data[NF_MAX_BURST][NF_SLOT];
+} nf_area_t;
+
+#define NF_IMPORT(name) __attribute__((import_module("nf"), import_name(name)))
+NF_IMPORT("map_get") int64_t nf_priv_get(uint32_t id, int64_t k0, int64_t k1);
+NF_IMPORT("map_put") int32_t nf_priv_put(uint32_t id, int64_t k0, int64_t k1, int64_t v);
+NF_IMPORT("map_del") int32_t nf_priv_del(uint32_t id, int64_t k0, int64_t k1);
+NF_IMPORT("shared_get") int64_t nf_shared_get(uint32_t id, int64_t k0, int64_t k1);
+NF_IMPORT("shared_put") int32_t nf_shared_put(uint32_t id, int64_t k0, int64_t k1, int64_t v);
+NF_IMPORT("shared_del") int32_t nf_shared_del(uint32_t id, int64_t k0, int64_t k1);
+NF_IMPORT("map_open") int32_t nf_map_open(const char *name, uint32_t len);
+NF_IMPORT("config") int32_t nf_config(const char *key, uint32_t key_len, char *out, uint32_t cap);
+NF_IMPORT("counter_add") void nf_counter_add(uint32_t index, int64_t delta);
+NF_IMPORT("log") void nf_log(const char *msg, uint32_t len);
+
+/* The burst area the host fills; define it once with NF_DEFINE_AREA in the NF's source. */
+extern nf_area_t nf_burst;
+#define NF_DEFINE_AREA nf_area_t nf_burst __attribute__((aligned(16))); \
+  uintptr_t nf_area(void) { return (uintptr_t)&nf_burst; }
+
+static inline uint8_t *nf_pkt(uint32_t i) { return (uint8_t *)&nf_burst + nf_burst.desc[i].off; }
+static inline void nf_verdict(uint32_t i, uint32_t v, uint32_t arg) { nf_burst.desc[i].verdict = v; nf_burst.desc[i].arg = arg; }
+
+static inline int64_t nf_map_get(uint32_t id, int64_t k0, int64_t k1) { return id >= NF_SHARED ? nf_shared_get(id - NF_SHARED, k0, k1) : nf_priv_get(id, k0, k1); }
+static inline int32_t nf_map_put(uint32_t id, int64_t k0, int64_t k1, int64_t v) { return id >= NF_SHARED ? nf_shared_put(id - NF_SHARED, k0, k1, v) : nf_priv_put(id, k0, k1, v); }
+
+/* A config value as an integer, or dflt. */
+static inline int64_t nf_config_int(const char *key, int64_t dflt) {
+  char buf[32];
+  int32_t n = nf_config(key, (uint32_t)strlen(key), buf, sizeof buf - 1);
+  if (n <= 0 || n >= (int32_t)sizeof buf) return dflt;
+  int64_t v = 0;
+  for (int32_t i = 0; i < n; i++) { if (buf[i] < '0' || buf[i] > '9') return dflt; v = v * 10 + (buf[i] - '0'); }
+  return v;
+}
+
+static inline uint32_t nf_be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+
+/* The IPv4 header of a whole IPv4 frame, or 0. */
+static inline uint8_t *nf_ipv4(uint8_t *p, uint32_t len) {
+  if (len < 34 || nf_be16(p + 12) != 0x0800 || (p[14] >> 4) != 4 || (p[14] & 15) < 5 || 14u + ((p[14] & 15u) << 2) > len) return 0;
+  return p + 14;
+}
+#endif

@@ -1,0 +1,75 @@
+// Driving NF chains in tests: manifests for the built samples, hostile modules written in WAT,
+// and bursts of frames built independently of the NFs.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import binaryen from "binaryen";
+import { parseManifest, type Manifest } from "../host/nf/manifest.js";
+import { newBatch, type FrameBatch } from "../host/nf/chain.js";
+import { eth, ipv4, udp, checksum } from "./helpers.js";
+
+export const NF_DIR = fileURLToPath(new URL("../../build/nf/", import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), "demiwasm-nf-"));
+let n = 0;
+
+/** A manifest for a built sample (build/nf/NAME.wasm) with overrides. */
+export function sample(name: string, o: Record<string, unknown> = {}): Manifest {
+  return parseManifest({ name, module: join(NF_DIR, `${name}.wasm`), ...o });
+}
+
+/** A module from WAT text, written to a scratch file; returns its path. */
+export function wat(text: string): string {
+  const m = binaryen.parseText(text);
+  const F = binaryen.Features;
+  m.setFeatures(F.MVP | F.MutableGlobals | F.BulkMemory | F.SignExt);   // what V8 reads (no compact imports)
+  const bytes = m.emitBinary();
+  m.dispose();
+  const path = join(scratch, `nf${n++}.wasm`);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/**
+ * A hostile or test NF in WAT: imports its memory, puts its area at 65536 and runs `process`
+ * (the body of nf_process, with the count in local 0). `extra` adds imports/functions.
+ */
+export function watNf(process: string, extra = "", init = "(i32.const 0)"): string {
+  return wat(`(module
+    (import "env" "memory" (memory 3 64))
+    ${extra}
+    (func (export "nf_area") (result i32) (i32.const 65536))
+    (func (export "nf_init") (result i32) ${init})
+    (func (export "nf_process") (param i32) ${process}))`);
+}
+
+export const SRC = "10.0.0.2", DST = "198.18.0.1";
+
+/** An Ethernet/IPv4/UDP frame with correct checksums. */
+export function udpTo(dst: string, dport: number, src = SRC, sport = 4000, payload = new Uint8Array(18)): Uint8Array {
+  return eth("02:00:00:00:00:01", "02:00:00:00:00:02", 0x0800, ipv4({ src, dst, proto: 17 }, udp(src, dst, sport, dport, payload)));
+}
+
+/** A batch over a scratch memory holding `frames` (each in a 2048-byte slot). */
+export function batchOf(frames: Uint8Array[]): FrameBatch {
+  const mem = new Uint8Array(64 * 2048);
+  const b = newBatch(mem);
+  frames.forEach((f, i) => {
+    mem.set(f, i * 2048);
+    b.off[i] = i * 2048; b.len[i] = f.length; b.cap[i] = 2048;
+  });
+  b.count = frames.length;
+  return b;
+}
+
+export function frameOut(b: FrameBatch, i: number): Uint8Array { return b.mem.slice(b.off[i], b.off[i] + b.len[i]); }
+
+/** True when the IPv4 header checksum and the UDP/TCP checksum of a frame are right. */
+export function checksumsOk(f: Uint8Array): boolean {
+  const ihl = (f[14] & 15) * 4;
+  if (checksum(f.subarray(14, 14 + ihl)) !== 0) return false;
+  const proto = f[23], total = (f[16] << 8) | f[17];
+  const l4 = f.subarray(14 + ihl, 14 + total);
+  const pseudo = Uint8Array.from([...f.subarray(26, 34), 0, proto, l4.length >> 8, l4.length & 255]);
+  return checksum(Uint8Array.from([...pseudo, ...l4])) === 0;
+}

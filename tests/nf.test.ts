@@ -1,0 +1,295 @@
+// Network functions in their sandboxes: the sample NFs (AssemblyScript and C) on real frames,
+// hostile NFs contained and counted while the rest of the traffic goes on, forbidden imports
+// refused at load, quarantine, and hot reload without losing or reordering a packet.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Chain } from "../host/nf/chain.js";
+import { parseManifest } from "../host/nf/manifest.js";
+import { Verdict } from "../host/nf/sandbox.js";
+import { NF_DIR, sample, watNf, wat, udpTo, batchOf, frameOut, checksumsOk, SRC } from "./nf.helpers.js";
+
+const hasC = existsSync(join(NF_DIR, "portblock.wasm"));
+if (!hasC && process.env.CI) throw new Error("the C sample NF was not built: .ci/run must install clang lld wasi-libc libclang-rt-14-dev-wasm32");
+
+let clockNs = 1e12;
+const now = () => clockNs;
+const chain = (ms: ReturnType<typeof sample>[], dir: 0 | 1 = 0, ports = 1) => new Chain(ms, 0, dir, ports, undefined, now);
+const ipOf = (f: Uint8Array, at: number) => `${f[at]}.${f[at + 1]}.${f[at + 2]}.${f[at + 3]}`;
+const portOf = (f: Uint8Array, at: number) => (f[at] << 8) | f[at + 1];
+
+test("flowmon counts packets and bytes per 5-tuple and passes everything", () => {
+  const c = chain([sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 1024 }] })]);
+  const frames = [udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 9), udpTo("198.18.0.1", 7, "10.0.0.3")];
+  const b = batchOf(frames);
+  c.run(b);
+  assert.equal([...b.verdict.subarray(0, 4)], [0, 0, 0, 0]);
+  const flows = c.nf("flowmon").privateMaps;
+  assert.is(flows.count("flows"), 3);
+  const byKey = flows.entries("flows").map(([, , v]) => [Number(v >> 32n), Number(v & 0xffffffffn)]).sort();
+  assert.equal(byKey, [[1, frames[2].length], [1, frames[3].length], [2, 2 * frames[0].length]].sort());
+  assert.is(c.nf("flowmon").stats.counters[0], 3, "counter 0: flows seen");
+});
+
+test("the rate limiter passes a burst per source, drops the excess, and refills with time", () => {
+  const c = chain([sample("ratelimit", { maps: [{ name: "buckets", kind: "lru", capacity: 64 }], config: { rate: 10, burst: 5 } })]);
+  const b = batchOf([...Array.from({ length: 20 }, () => udpTo(SRC.replace(".2", ".2"), 7)), udpTo("198.18.0.1", 7, "10.9.9.9")]);
+  c.run(b);
+  const v = [...b.verdict.subarray(0, 21)];
+  assert.equal(v.slice(0, 20).filter((x) => x === Verdict.PASS).length, 5);
+  assert.is(v[20], Verdict.PASS, "another source has its own bucket");
+  clockNs += 500e6;                                     // half a second: 5 more tokens at 10/s
+  const b2 = batchOf(Array.from({ length: 10 }, () => udpTo("198.18.0.1", 7)));
+  c.run(b2);
+  assert.is([...b2.verdict.subarray(0, 10)].filter((x) => x === Verdict.PASS).length, 5);
+  assert.is(c.nf("ratelimit").stats.counters[0], 15 + 5);
+});
+
+test("the firewall passes what its ACL allows and answers to flows the stack opened, drops the rest", () => {
+  const shared = { maps: [{ name: "conntrack", kind: "lru", capacity: 1024 }], config: { allow: "icmp,udp/7", timeout_ms: 1000 } };
+  const inbound = chain([sample("firewall", shared)], 0);
+  const fw = inbound.nf("firewall");
+  // The same NF instance sees both directions when a chain on each side shares it: emulate with
+  // the out direction on a second chain over the same maps is not needed — run dir OUT then IN.
+  const out = new Chain([sample("firewall", shared)], 0, 1, 1, undefined, now);
+  const b = batchOf([udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 9)]);
+  inbound.run(b);
+  assert.equal([...b.verdict.subarray(0, 2)], [Verdict.PASS, Verdict.DROP]);
+  assert.is(fw.stats.counters[0], 1);
+  // The stack (198.18.0.1:5000) talks to 10.0.0.2:53 out; the answer comes back in.
+  const o = batchOf([udpTo("10.0.0.2", 53, "198.18.0.1", 5000)]);
+  out.run(o);
+  assert.is(o.verdict[0], Verdict.PASS);
+  const outFw = out.nf("firewall");
+  assert.is(outFw.privateMaps.count("conntrack"), 1);
+  // Its private maps are its own: the inbound chain's firewall has not seen the flow.
+  assert.is(fw.privateMaps.count("conntrack"), 0);
+});
+
+test("a firewall whose conntrack map is shared lets the answers of an outbound flow in, until the timeout", () => {
+  const m = (dir: string) => sample("firewall", { name: `fw-${dir}`, maps: [{ name: "conntrack", kind: "lru", capacity: 1024, shared: true }], config: { allow: "icmp", timeout_ms: 1000 } });
+  const both = new Chain([m("out")], 0, 1, 1, undefined, now);
+  const into = new Chain([m("in")], 0, 0, 1, both.shared, now);
+  const o = batchOf([udpTo("10.0.0.2", 53, "198.18.0.1", 5000)]);
+  both.run(o);
+  const answer = () => { const b = batchOf([udpTo("198.18.0.1", 5000, "10.0.0.2", 53), udpTo("198.18.0.1", 5001, "10.0.0.2", 53)]); into.run(b); return [...b.verdict.subarray(0, 2)]; };
+  assert.equal(answer(), [Verdict.PASS, Verdict.DROP], "the reply passes, a packet to another port does not");
+  clockNs += 2000e6;
+  assert.equal(answer(), [Verdict.DROP, Verdict.DROP], "after timeout_ms the entry no longer opens the door");
+});
+
+test("NAT rewrites inside sources to the public address and a port from its range, and maps answers back, checksums right", () => {
+  const spec = { maps: [{ name: "snat", kind: "hash", capacity: 256 }, { name: "dnat", kind: "hash", capacity: 256 }],
+                 config: { public_ip: "203.0.113.1", inside: "10.0.0.0/24", port_min: 40000, port_max: 40003 } };
+  const out = chain([sample("nat", spec)], 1);
+  const b = batchOf([udpTo("198.51.100.7", 53, "10.0.0.2", 1111), udpTo("198.51.100.7", 53, "10.0.0.3", 1111), udpTo("198.51.100.7", 53, "10.0.0.2", 1111), udpTo("198.51.100.7", 53, "192.0.2.9", 7)]);
+  out.run(b);
+  const f = [0, 1, 2, 3].map((i) => frameOut(b, i));
+  assert.equal(f.slice(0, 3).map((x) => ipOf(x, 26)), ["203.0.113.1", "203.0.113.1", "203.0.113.1"]);
+  assert.equal(f.slice(0, 3).map((x) => portOf(x, 34)), [40000, 40001, 40000], "one port per inside address and port");
+  assert.is(ipOf(f[3], 26), "192.0.2.9", "outside the inside prefix: untouched");
+  assert.ok(f.every(checksumsOk), "IP and UDP checksums updated incrementally");
+  // The answers come back in through a NAT that shares the mapping (same instance, dir IN).
+  const nat = out.nf("nat");
+  const inChain = new Chain([], 0, 0);
+  assert.is(inChain.nfs.length, 0);
+  const back = batchOf([udpTo("203.0.113.1", 40001, "198.51.100.7", 53), udpTo("203.0.113.1", 40002, "198.51.100.7", 53)]);
+  // Same NF, inbound direction: run it directly.
+  for (let i = 0; i < 2; i++) nat.write(i, back.mem, back.off[i], back.len[i]);
+  assert.ok(nat.run(2, 0, 0));
+  const r0 = nat.verdict(0, 1), r1 = nat.verdict(1, 1);
+  assert.is(r0.v, Verdict.PASS);
+  const g = nat.memory.slice(r0.off, r0.off + r0.len);
+  assert.equal([ipOf(g, 30), portOf(g, 36)], ["10.0.0.3", 1111]);
+  assert.ok(checksumsOk(g));
+  assert.is(r1.v, Verdict.DROP, "no mapping for 40002");
+  // Port exhaustion: 4 ports, 4 new inside flows more than fill it.
+  const many = batchOf([2, 3, 4, 5, 6].map((h) => udpTo("198.51.100.7", 53, `10.0.0.${h}`, 2222)));
+  out.run(many);
+  assert.equal([...many.verdict.subarray(0, 5)], [0, 0, Verdict.DROP, Verdict.DROP, Verdict.DROP]);
+  assert.is(nat.stats.counters[0], 3, "counter 0: no free port");
+});
+
+test("Maglev sends each flow to one backend, spreads flows evenly, and rewrites MAC and address", () => {
+  const backends = ["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4"];
+  const macs = ["02:00:00:00:10:01", "02:00:00:00:10:02", "02:00:00:00:10:03", "02:00:00:00:10:04"];
+  const c = chain([sample("maglev", { config: { vip: "198.18.0.100", backends, macs } })]);
+  const picks = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (let round = 0; round < 2; round++) {
+    for (let s = 0; s < 1024; s += 32) {
+      const frames = Array.from({ length: 32 }, (_, k) => udpTo("198.18.0.100", 80, `10.2.${(s + k) >> 8}.${(s + k) & 255}`, 1000 + s + k));
+      const b = batchOf(frames);
+      c.run(b);
+      for (let k = 0; k < 32; k++) {
+        assert.is(b.verdict[k], Verdict.TX);
+        const f = frameOut(b, k), be = ipOf(f, 30);
+        const i = backends.indexOf(be);
+        assert.ok(i >= 0, be);
+        assert.equal([...f.subarray(0, 6)].map((x) => x.toString(16).padStart(2, "0")).join(":"), macs[i]);
+        assert.ok(checksumsOk(f));
+        const key = `${s + k}`;
+        if (round === 0) { picks.set(key, i); counts.set(be, (counts.get(be) ?? 0) + 1); }
+        else assert.is(i, picks.get(key), "the same flow, the same backend");
+      }
+    }
+  }
+  for (const be of backends) assert.ok(Math.abs((counts.get(be) ?? 0) - 256) < 256 * 0.3, `${be}: ${counts.get(be)}`);
+  const other = batchOf([udpTo("198.18.0.1", 80)]);
+  c.run(other);
+  assert.is(other.verdict[0], Verdict.PASS);
+});
+
+(hasC ? test : test.skip)("the C sample (clang, wasm32-wasi) blocks its ports and counts hits in an array map", () => {
+  const c = chain([parseManifest({ name: "portblock", module: join(NF_DIR, "portblock.wasm"), maps: [{ name: "hits", kind: "array", capacity: 65536 }], config: { block: [53, 6379] } })]);
+  const b = batchOf([udpTo("198.18.0.1", 53), udpTo("198.18.0.1", 80), udpTo("198.18.0.1", 6379), udpTo("198.18.0.1", 53)]);
+  c.run(b);
+  assert.equal([...b.verdict.subarray(0, 4)], [Verdict.DROP, Verdict.PASS, Verdict.DROP, Verdict.DROP]);
+  const maps = c.nf("portblock").privateMaps;
+  assert.is(maps.get("hits", 53n), 2n);
+  assert.is(maps.get("hits", 6379n), 1n);
+});
+
+// ---- hostile NFs ----
+
+const passAll = "(local $i i32) (loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
+
+test("an infinite loop runs out of fuel: the burst gets the policy, the instance is re-created, the next NF keeps working", () => {
+  const spin = parseManifest({ name: "spin", module: watNf("(loop $l (br $l))"), fuel: 100_000, on_trap: "pass", quarantine_after: 1000 });
+  const c = chain([spin, sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 64 }] })]);
+  for (let k = 0; k < 3; k++) {
+    const b = batchOf([udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 8)]);
+    c.run(b);
+    assert.equal([...b.verdict.subarray(0, 2)], [Verdict.PASS, Verdict.PASS], "on_trap: pass");
+  }
+  const s = c.nf("spin").stats;
+  assert.equal([s.traps, s.trapsByKind.fuel, s.restarts], [3, 3, 3]);
+  assert.is(s.lastFuel, 100_000);
+  assert.is(c.nf("flowmon").stats.packetsIn, 6, "the NF after it saw every packet");
+});
+
+test("traps of every kind are contained and counted by kind", () => {
+  const kinds: [string, string, string][] = [
+    ["out_of_bounds", "(drop (i32.load (i32.const -16)))", ""],
+    ["division_by_zero", "(drop (i32.div_u (i32.const 1) (i32.sub (local.get 0) (local.get 0))))", ""],
+    ["unreachable", "(unreachable)", ""],
+    ["stack_overflow", "(call $deep (i32.const 0))", "(func $deep (param i32) (call $deep (i32.add (local.get 0) (i32.const 1))))"],
+  ];
+  for (const [kind, body, extra] of kinds) {
+    const m = parseManifest({ name: kind, module: watNf(body, extra), fuel: 1_000_000_000, on_trap: "drop" });
+    const c = chain([m]);
+    const b = batchOf([udpTo("198.18.0.1", 7)]);
+    c.run(b);
+    assert.is(b.verdict[0], Verdict.DROP, kind);
+    assert.equal(c.nf(kind).stats.trapsByKind, { [kind]: 1 }, kind);
+  }
+});
+
+test("a memory.grow bomb stops at the manifest's maximum; the NF keeps running", () => {
+  const bomb = "(block $done (loop $l (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1))) (br $l)))";
+  const c = chain([parseManifest({ name: "bomb", module: watNf(bomb), memory_pages: 48 })]);
+  for (let k = 0; k < 3; k++) { const b = batchOf([udpTo("198.18.0.1", 7)]); c.run(b); assert.is(b.verdict[0], Verdict.PASS); }
+  const nf = c.nf("bomb");
+  assert.is(nf.memory.byteLength, 48 * 65536);
+  assert.is(nf.stats.traps, 0);
+});
+
+test("a trap storm quarantines the NF: bypass passes, drop-all drops, and the stats say so", () => {
+  for (const mode of ["bypass", "drop"] as const) {
+    const m = parseManifest({ name: "storm", module: watNf("(unreachable)"), on_trap: "drop", quarantine_after: 3, quarantine_window_ms: 1000, quarantined: mode });
+    const c = chain([m, sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 64 }] })]);
+    const verdicts: number[] = [];
+    for (let k = 0; k < 6; k++) { const b = batchOf([udpTo("198.18.0.1", 7)]); c.run(b); verdicts.push(b.verdict[0]); }
+    assert.equal(verdicts, [1, 1, 1, ...(mode === "bypass" ? [0, 0, 0] : [1, 1, 1])], mode);
+    const s = c.nf("storm").stats;
+    assert.ok(s.quarantined);
+    assert.is(s.traps, 3);
+    assert.is(s.restarts, 2, "the third trap quarantines instead of restarting");
+    assert.match(c.nf("storm").logLines.join("\n"), /quarantined after 3 traps/);
+  }
+});
+
+test("absurd verdicts, lengths and offsets are refused and counted, the packet gets the failure policy", () => {
+  // Descriptor words: off @+0, len @+4, verdict @+8, arg @+12 from 65536 + 32.
+  const cases: [string, string][] = [
+    ["verdict 99", "(i32.store (i32.const 65576) (i32.const 99))"],
+    ["length past the slot", "(i32.store (i32.const 65572) (i32.const 100000))"],
+    ["offset outside the area", "(i32.store (i32.const 65568) (i32.const 2000000))"],
+    ["redirect to a port that does not exist", "(i32.store (i32.const 65576) (i32.const 3)) (i32.store (i32.const 65580) (i32.const 7))"],
+  ];
+  for (const [what, body] of cases) {
+    const c = chain([parseManifest({ name: "absurd", module: watNf(body), on_trap: "drop" })], 0, 2);
+    const b = batchOf([udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 7)]);
+    const before = frameOut(b, 0);
+    c.run(b);
+    assert.equal([b.verdict[0], b.verdict[1]], [Verdict.DROP, Verdict.PASS], what);
+    assert.equal(frameOut(b, 1), before, `${what}: the other packet untouched`);
+    assert.is(c.nf("absurd").stats.badVerdicts, 1, what);
+  }
+  const outside = parseManifest({ name: "far", module: wat(`(module (import "env" "memory" (memory 3 64))
+    (func (export "nf_area") (result i32) (i32.const 4000000)) (func (export "nf_init") (result i32) (i32.const 0))
+    (func (export "nf_process") (param i32)))`) });
+  assert.throws(() => chain([outside]), /burst area at 4000000, outside its memory/);
+});
+
+test("a module importing anything outside the ABI is refused at load with one line naming it", () => {
+  const refused: [string, RegExp][] = [
+    [`(module (import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32))) (import "env" "memory" (memory 1))
+       (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
+      /^demiwasm: NF 'bad' refused: it imports wasi_snapshot_preview1\.path_open \(function\), which the NF ABI does not allow/],
+    [`(module (import "env" "abort" (func)) (import "env" "memory" (memory 1))
+       (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
+      /imports env\.abort/],
+    [`(module (memory (export "memory") 1) (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
+      /must import its memory as env\.memory/],
+    [`(module (import "env" "memory" (memory 1)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
+      /does not export nf_area/],
+  ];
+  for (const [text, re] of refused) {
+    const e = (() => { try { chain([parseManifest({ name: "bad", module: wat(text) })]); return null; } catch (x) { return x as Error; } })();
+    assert.ok(e, "refused");
+    assert.match(e!.message, re);
+    assert.not.match(e!.message, "\n");
+  }
+});
+
+test("hot reload mid-stream loses and reorders nothing, and keeps the maps when their schema matches", () => {
+  const flows = { maps: [{ name: "flows", kind: "lru", capacity: 1024 }] };
+  const c = chain([sample("flowmon", flows), parseManifest({ name: "tag", module: watNf(passAll) })]);
+  let seq = 0;
+  const seen: number[] = [];
+  for (let burst = 0; burst < 200; burst++) {
+    if (burst % 20 === 10) c.replace("flowmon", sample("flowmon", flows));
+    if (burst === 150) c.replace("tag", parseManifest({ name: "tag", module: watNf(passAll + "(nop)") }));
+    const frames = Array.from({ length: 8 }, () => { const p = new Uint8Array(18); new DataView(p.buffer).setUint32(0, seq++); return udpTo("198.18.0.1", 7, SRC, 4000, p); });
+    const b = batchOf(frames);
+    c.run(b);
+    for (let i = 0; i < b.count; i++) if (b.verdict[i] === Verdict.PASS) seen.push(new DataView(b.mem.buffer, b.off[i] + 42, 4).getUint32(0));
+  }
+  assert.equal(seen, Array.from({ length: 1600 }, (_, i) => i), "every packet, in order");
+  const fm = c.nf("flowmon");
+  assert.is(fm.stats.reloads, 10);
+  const [[, , v]] = fm.privateMaps.entries("flows");
+  assert.is(Number(v >> 32n), 1600, "the flow's count survived ten reloads");
+  c.replace("flowmon", sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 2048 }] }));
+  assert.is(c.nf("flowmon").privateMaps.count("flows"), 0, "a different schema starts empty");
+  // A reload that fails leaves the running NF in place.
+  assert.throws(() => c.replace("flowmon", parseManifest({ name: "flowmon", module: watNf("", `(import "x" "y" (func))`) })), /imports x\.y/);
+  const b = batchOf([udpTo("198.18.0.1", 7)]);
+  c.run(b);
+  assert.is(b.verdict[0], Verdict.PASS);
+});
+
+test("manifests: a bad field is one line naming it", () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ name: "x", module: "a.wasm", fuel: -1 }, /'x' key 'fuel': expected an integer/],
+    [{ name: "x", module: "a.wasm", on_trap: "explode" }, /'x' key 'on_trap': expected one of drop, pass/],
+    [{ name: "x", module: "a.wasm", maps: [{ name: "m", kind: "tree" }] }, /maps\[0\]\.kind/],
+    [{ name: "x", module: "a.wasm", colour: "red" }, /key 'colour': unknown key/],
+    [{ name: "x y", module: "a.wasm" }, /key 'name'/],
+  ];
+  for (const [doc, re] of bad) assert.throws(() => parseManifest(doc), re);
+});
+
+test.run();
