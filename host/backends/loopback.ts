@@ -10,6 +10,8 @@ import { RING } from "../rings.js";
 
 const { PROD, CONS, MASK, ENTRIES } = RING;
 import type { Link, LinkNode } from "../link.js";
+import { newBatch, type Chain, type FrameBatch } from "../nf/chain.js";
+import { Verdict, MAX_BURST } from "../nf/sandbox.js";
 
 export interface LinkFaults {
   loss: number;        // probability a frame is lost
@@ -121,6 +123,9 @@ export class LoopbackLink implements Link {
   private lastDst: Station | null = null;
   private pcap: { fd: number; pending: Uint8Array[]; bytes: number } | null = null;
   private held: Held[] = [];          // reordered: delivered on the next turn
+  private readonly chains = new Map<Station, { in?: Chain; out?: Chain }>();
+  private readonly batch: FrameBatch = newBatch(new Uint8Array(0));
+  private readonly groupBatch: FrameBatch = newBatch(new Uint8Array(0));
   private delayed: Held[] = [];       // delayed: delivered when due (kept sorted by due time)
 
   constructor(faults: Partial<LinkFaults> = {}, clock: Clock = new RealClock(), quiet = false) {
@@ -245,6 +250,22 @@ export class LoopbackLink implements Link {
     return t;
   }
 
+  /**
+   * Puts an NF chain on a host's port: "out" sees the frames it sends, "in" the unicast frames
+   * sent to it (broadcasts reach every host unfiltered). A chain's port numbers are the hosts'
+   * places on the link (attach order), for REDIRECT.
+   */
+  attachChain(e: Endpoint, dir: "in" | "out", chain: Chain): void {
+    const st = this.stationOf(e);
+    if (!st) throw new Error("demiwasm: that host is not on this link");
+    const c = this.chains.get(st) ?? {};
+    c[dir] = chain;
+    this.chains.set(st, c);
+  }
+
+  /** The hosts on this link in port order (REDIRECT's argument indexes it). */
+  get ports(): number { return this.stations.length; }
+
   private drain(src: LinkNode, now: number): number {
     const st = this.stationOf(src)!;
     const u32 = st.u32;
@@ -253,6 +274,7 @@ export class LoopbackLink implements Link {
     const compProd = u32[comp + PROD];
     const n = Math.min((u32[tx + PROD] - txCons) >>> 0, u32[comp + MASK] + 1 - ((compProd - u32[comp + CONS]) >>> 0));
     if (n === 0) return 0;
+    if (this.chains.size > 0) return this.drainThroughChains(st, n, now);
     const u8 = st.u8, i32 = st.i32;
     const txMask = u32[tx + MASK], compMask = u32[comp + MASK];
     for (let i = 0; i < n; i++) {
@@ -273,6 +295,77 @@ export class LoopbackLink implements Link {
     u32[comp + PROD] = compProd + n;
     this.commitAll();
     return n;
+  }
+
+  /** drain() when NF chains are attached: bursts of up to 32 frames through the sender's out
+   *  chain, then each receiver's in chain, then their verdicts. */
+  private drainThroughChains(st: Station, n: number, now: number): number {
+    const u32 = st.u32, u8 = st.u8;
+    const tx = st.tx, comp = st.comp;
+    const txCons = u32[tx + CONS], compProd = u32[comp + PROD];
+    const txMask = u32[tx + MASK], compMask = u32[comp + MASK];
+    const out = this.chains.get(st)?.out;
+    const b = this.batch;
+    b.mem = u8;
+    for (let first = 0; first < n; first += MAX_BURST) {
+      const k = Math.min(MAX_BURST, n - first);
+      for (let i = 0; i < k; i++) {
+        const e = tx + ENTRIES + (((txCons + first + i) & txMask) << 1);
+        b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
+        if (this.pcap !== null) this.record(u8, b.off[i], b.len[i]);
+      }
+      b.count = k;
+      if (out) out.run(b); else b.verdict.fill(Verdict.PASS, 0, k);
+      // Unicast frames for a host with an in chain wait for a burst of their own.
+      const groups = new Map<Station, number[]>();
+      for (let i = 0; i < k; i++) {
+        const dst = b.verdict[i] === Verdict.PASS ? this.unicastDestination(u8, b.off[i], b.len[i]) : null;
+        if (dst !== null && dst !== st && this.chains.get(dst)?.in) {
+          const g = groups.get(dst);
+          if (g) g.push(i); else groups.set(dst, [i]);
+          continue;
+        }
+        this.applyVerdict(st, st, b.verdict[i], b.arg[i], b.off[i], b.len[i], now);
+      }
+      for (const [dst, idx] of groups) {
+        const g = this.groupBatch;
+        g.mem = u8;
+        idx.forEach((i, j) => { g.off[j] = b.off[i]; g.len[j] = b.len[i]; g.cap[j] = b.len[i]; });
+        g.count = idx.length;
+        this.chains.get(dst)!.in!.run(g);
+        for (let j = 0; j < g.count; j++) {
+          if (g.verdict[j] === Verdict.PASS) this.deliver(dst, st, g.off[j], g.len[j]);
+          else this.applyVerdict(st, dst, g.verdict[j], g.arg[j], g.off[j], g.len[j], now);
+        }
+      }
+    }
+    for (let i = 0; i < n; i++) u32[comp + ENTRIES + (((compProd + i) & compMask) << 1)] = u32[tx + ENTRIES + (((txCons + i) & txMask) << 1)];
+    u32[tx + CONS] = txCons + n;
+    u32[comp + PROD] = compProd + n;
+    this.commitAll();
+    return n;
+  }
+
+  /** What a chain's verdict does with a frame that `from` sent and `at` (its chain's host) saw. */
+  private applyVerdict(from: Station, at: Station, v: number, arg: number, off: number, len: number, now: number): void {
+    if (v === Verdict.PASS) {
+      if (this.faulty) this.transmitFaulty(from, from.u8, off, len, now);
+      else this.route(from, from.u8, off, len);
+    } else if (v === Verdict.TX) {
+      // Back out the port it came in on: onto the segment from the chain's host, switched by the
+      // frame's (perhaps rewritten) destination MAC — a one-armed load balancer's path.
+      this.route(at, from.u8, off, len);
+    } else if (v === Verdict.REDIRECT) {
+      const to = this.stations[arg];
+      if (to) this.deliver(to, from, off, len); else this.stats.noDestination++;
+    }
+  }
+
+  private unicastDestination(u8: Uint8Array, off: number, len: number): Station | null {
+    if (len < 6 || (u8[off] & 1) !== 0) return null;
+    const hi = (u8[off] << 8) | u8[off + 1];
+    const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+    return this.byMac.get(macKey(hi, lo)) ?? null;
   }
 
   private route(src: Station, u8: Uint8Array, off: number, len: number): void {
