@@ -2,7 +2,9 @@
 // demiwasm: the command line. Every failure is one line on stderr and a non-zero exit.
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
-import { loopbackPair, stacksFor, type Stacks, type Pair } from "./topology.js";
+import { loopbackPair, stacksFor, type Stacks, type Pair, type DpdkPair } from "./topology.js";
+import { loadChainFile, installChains, watchSources, writeStats, printStatsFile, formatStats, nfTargetOf, DEFAULT_STATS_FILE,
+         type NfRunTarget } from "./nf/run.js";
 import { sockaddr, AF_INET, SOCK_STREAM, LibOS } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
@@ -36,6 +38,10 @@ commands:
                     two backends in one process
   kv                a key-value server speaking RESP (redis-cli, redis-benchmark) on
                     --backend posix, at --address (127.0.0.1) --port (6379)
+  nf run CHAIN      runs UDP echo traffic through the NF chains of CHAIN.yaml on the server's
+                    port (loopback or dpdk), writes per-NF stats every second (--stats FILE),
+                    hot-reloads changed manifests and modules with --watch
+  nf stats [FILE]   prints the per-NF stats the last nf run wrote
   config            prints the effective configuration (file, then DEMIWASM_* variables)
 
 options:
@@ -328,6 +334,66 @@ function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefi
   loop();
 }
 
+/** `nf run CHAIN` / `nf stats [FILE]`. */
+function nfCmd(config: Config, rest: string[], v: Record<string, string | boolean | undefined>): void {
+  const [sub, arg] = rest;
+  if (sub === "stats") { process.stdout.write(printStatsFile(arg ?? (v.stats as string | undefined) ?? DEFAULT_STATS_FILE) + "\n"); return; }
+  if (sub !== "run" || arg === undefined) throw new UsageError("nf takes 'run CHAIN.yaml' or 'stats [FILE]'");
+  const problem = nfTargetOf(config);
+  if (problem) throw new UsageError(problem);
+  const file = loadChainFile(arg);
+  const p = stacksFor(config);
+  const target = p.server instanceof LibOS && "attachChain" in p.server.link
+    ? { attach: (dir: "in" | "out", c: Parameters<NfRunTarget["attach"]>[1]) => attachTo(p, dir, c), ports: portsOf(p), now: () => p.clock.now() }
+    : null;
+  if (target === null) throw new UsageError("nf run: this backend cannot carry NF chains");
+  const { chains, reload } = installChains(file, target);
+  const statsPath = (v.stats as string | undefined) ?? DEFAULT_STATS_FILE;
+  const pending = new Set<string>();
+  const unwatch = v.watch === true ? watchSources(file, (name) => pending.add(name)) : () => {};
+  const duration = num(v.duration as string, "duration", 5, 0, 86400);
+  const port = num(v.port as string, "port", 7, 1, 65535);
+  const sqd = p.server.socket();
+  p.server.bind(sqd, sockaddr(formatIpv4(p.serverIp), port));
+  const srv = new EchoServer(p.server, sqd);
+  const cli = new EchoClient(p.client, p.client.socket(), { addr: p.serverIp, port }, { size: 64, window: 256, burst: 32, lossTimeoutNs: 200e6 });
+  process.stdout.write(`nf run ${arg} (${config.backend}): ${chains.map((c) => `${c.dir === 0 ? "in" : "out"}: ${c.nfs.map((n) => n.name).join(" -> ")}`).join("; ")}; ` +
+    `udp-echo to port ${port} for ${duration} s; stats in ${statsPath}${v.watch ? "; watching for changes" : ""}\n`);
+  const end = p.clock.now() + duration * 1e9;
+  let lastWrite = 0;
+  let stop = false;
+  process.once("SIGINT", () => { stop = true; });
+  const loop = () => {
+    for (let i = 0; i < 2000 && !stop; i++) {
+      const now = p.clock.now();
+      if (now >= end) { stop = true; break; }
+      p.poll(); srv.step(); cli.step(now, true);
+      for (const c of chains) c.tick(now / 1e6);
+      if (now - lastWrite > 1e9) { writeStats(statsPath, chains); lastWrite = now; }
+    }
+    for (const name of pending) {
+      try { reload(name); process.stdout.write(`nf run: reloaded ${name}\n`); } catch (e) { process.stderr.write(`${(e as Error).message} (keeping the running ${name})\n`); }
+    }
+    pending.clear();
+    if (!stop) { setImmediate(loop); return; }
+    unwatch();
+    writeStats(statsPath, chains);
+    const all = chains.flatMap((c) => c.nfStats());
+    if (v.json === true) process.stdout.write(JSON.stringify({ command: "nf run", sent: cli.sent, echoed: cli.echoed, nfs: all }) + "\n");
+    else process.stdout.write(`sent ${cli.sent}, echoed ${cli.echoed}\n${formatStats(all)}\n`);
+  };
+  loop();
+}
+
+function attachTo(p: Stacks, dir: "in" | "out", c: Parameters<NfRunTarget["attach"]>[1]): void {
+  if ("link" in p) (p as Pair).link.attachChain((p as Pair).server, dir, c);
+  else (p as DpdkPair).serverLink.attachChain(dir, c);
+}
+
+function portsOf(p: Stacks): number {
+  return "link" in p ? (p as Pair).link.ports : (p as DpdkPair).serverLink.ports;
+}
+
 function printConfig(config: Config): void {
   process.stdout.write(JSON.stringify(config, null, 2) + "\n");
   process.stdout.write(`# environment overrides: ${CONFIG_KEYS.map(envName).join(" ")}\n`);
@@ -346,6 +412,7 @@ async function main(argv: string[]): Promise<void> {
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
         backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
         report: { type: "boolean" }, out: { type: "string" }, peer: { type: "string" }, device: { type: "string" },
+        stats: { type: "string" }, watch: { type: "boolean" },
       },
     });
   } catch (e) {
@@ -363,6 +430,7 @@ async function main(argv: string[]): Promise<void> {
     case "pktgen": return pktgenCmd(config, values);
     case "udp-relay": return udpRelayCmd(config, values);
     case "config": return printConfig(config);
+    case "nf": return nfCmd(config, rest, values);
     case "bench": {
       if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")} or all`);
       return runBench(rest[0], config, { json: values.json === true, quick: values.quick === true, report: values.report === true, out: values.out });

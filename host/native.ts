@@ -42,6 +42,7 @@ export interface DpdkNative {
   /** The same for a raw (benchmark) port: no fill/comp, the device owns the frames. */
   rawBurst(h: DpdkPortHandle): number;
   close(h: DpdkPortHandle): void;
+  sendCopy(h: DpdkPortHandle, bytes: Uint8Array, off: number, len: number): number;
   stats(h: DpdkPortHandle, out: Float64Array): number;
   mac(h: DpdkPortHandle): string;
   ringPort(name: string, rxRing: string, txRing: string): void;
@@ -77,4 +78,17 @@ export function posixNative(): PosixNative {
 export function dpdkNative(): DpdkNative {
   return dpdk ??= load<DpdkNative>("dpdk", "demiwasm: backend 'dpdk' is not available: the native bridge was built without DPDK; " +
     "apt-get install dpdk libdpdk-dev pkg-config, then npm rebuild");
+}
+
+/** The sample NFs' logic in C (native/nf), the baseline of `demiwasm bench nf`. */
+export interface NfNative {
+  open(name: string, params: Float64Array, extra: Float64Array): unknown;
+  process(nf: unknown, area: Uint8Array, count: number): void;
+}
+
+let nfnative: NfNative | null = null;
+
+export function nfNative(): NfNative {
+  return nfnative ??= load<NfNative>("nfnative", "demiwasm: the native NF baselines did not build; " +
+    "they need a C toolchain (apt-get install build-essential python3), then npm rebuild");
 }

@@ -4,6 +4,11 @@
       "target_name": "demiwasm_posix",
       "sources": ["posix.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    },
+    {
+      "target_name": "demiwasm_nfnative",
+      "sources": ["nf/napi.c", "nf/samples.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ],
   "conditions": [

@@ -123,6 +123,24 @@ test("mistakes are one line on stderr and a non-zero exit", () => {
   }
 });
 
+test("nf run puts the example chain on the server's port, and nf stats prints what it wrote", () => {
+  const stats = join(tmpdir(), `demiwasm-nf-cli-${process.pid}.json`);
+  const r = run(["nf", "run", "nf/examples/chain.yaml", "--duration", "1", "--stats", stats, "--json"]);
+  assert.is(r.code, 0, r.err);
+  const out = JSON.parse(r.out.trim().split("\n").pop()!);
+  assert.equal(out.nfs.map((n: { name: string }) => n.name), ["firewall", "ratelimit", "portblock", "flowmon", "firewall-out"]);
+  assert.ok(out.echoed > 0 && out.nfs[0].packetsIn >= out.echoed);
+  const s = run(["nf", "stats", stats]);
+  assert.is(s.code, 0);
+  assert.match(s.out, /^NF stats of pid \d+ at /);
+  assert.match(s.out, /\nfirewall\s+\d+\s+\d+/);
+  rmSync(stats, { force: true });
+  const posix = run(["nf", "run", "nf/examples/chain.yaml", "--backend", "posix"]);
+  assert.match(posix.err, /^demiwasm: nf run needs a physical backend \(loopback or dpdk\)/);
+  const missing = run(["nf", "stats", "/nonexistent/stats.json"]);
+  assert.match(missing.err, /^demiwasm: no NF stats at \/nonexistent\/stats.json/);
+});
+
 test("help lists the commands", () => {
   const r = run(["--help"]);
   assert.is(r.code, 0);

@@ -16,6 +16,11 @@ import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { udpPingPongTo } from "../examples/udp-pingpong.js";
 import { connectPair, transfer } from "./tcp.helpers.js";
 import type { Pair } from "./helpers.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Chain } from "../host/nf/chain.js";
+import { parseManifest } from "../host/nf/manifest.js";
+import { sample, NF_DIR } from "./nf.helpers.js";
 
 const available = spawnSync("pkg-config", ["--exists", "libdpdk"]).status === 0;
 if (!available && process.env.CI) throw new Error("DPDK is not installed: .ci/run must install dpdk libdpdk-dev");
@@ -256,6 +261,34 @@ t("two worker threads, each with its own Wasm stack on its own port, echo at the
   }
   assert.equal(stats.map((s) => [s.worker, s.echoed]), [[0, 20_000], [1, 20_000]]);
   assert.ok(stats.every((s) => s.rx >= 20_000 && s.polls > 0));
+});
+
+t("NF chains on a DPDK port: the in chain filters what the device received, the out chain what the stack sends", () => {
+  const p = dpdkPair(base());
+  const fw = new Chain([sample("firewall", { maps: [{ name: "conntrack", kind: "lru", capacity: 1024 }], config: { allow: "udp/7" } })], 0, 0, p.serverLink.ports);
+  p.serverLink.attachChain("in", fw);
+  const block = new Chain([parseManifest({ name: "portblock", module: join(NF_DIR, "portblock.wasm"), maps: [{ name: "hits", kind: "array", capacity: 65536 }], config: { block: [4444] } })], 0, 1, p.serverLink.ports);
+  if (existsSync(join(NF_DIR, "portblock.wasm"))) p.serverLink.attachChain("out", block);
+  settle(p);
+  const before = p.server.dp.exports.poolAvailable();
+  assert.equal(udpEcho(p, 7), { sent: 2016, echoed: 2016, corrupt: 0, lost: 0 });
+  const sqd = p.server.socket();
+  p.server.bind(sqd, sockaddr("198.18.0.1", 9));
+  const cqd = p.client.socket();
+  for (let i = 0; i < 10; i++) { const g = p.client.sgaalloc(8); p.client.wait(p.client.pushto(cqd, g, sockaddr("198.18.0.1", 9))); p.client.sgafree(g); }
+  settle(p);
+  assert.is(fw.nf("firewall").stats.counters[0], 10, "ten datagrams to port 9 refused");
+  assert.is(p.server.counters()["drop.rx_filtered"], 10);
+  if (existsSync(join(NF_DIR, "portblock.wasm"))) {
+    // The server sends to a blocked port: the out chain takes it off the tx ring, the slot comes back.
+    for (let i = 0; i < 10; i++) { const g = p.server.sgaalloc(8); p.server.wait(p.server.pushto(sqd, g, sockaddr("198.18.0.2", 4444))); p.server.sgafree(g); }
+    settle(p);
+    assert.is(block.nf("portblock").privateMaps.get("hits", 4444n), 10n);
+  }
+  p.server.close(sqd);
+  settle(p);
+  assert.is(p.server.dp.exports.poolAvailable(), before, "every filtered frame's slot came back");
+  p.close();
 });
 
 test.run();

@@ -19,6 +19,8 @@ test("without a toolchain or libfabric the native build step says so and still s
   mkdirSync(join(tmp, "native"));
   copyFileSync(script, join(tmp, "scripts", "build-native.mjs"));
   for (const f of ["binding.gyp", "posix.c", "fabric.c", "napi_util.h"]) copyFileSync(join(dirname(script), "..", "native", f), join(tmp, "native", f));
+  mkdirSync(join(tmp, "native", "nf"));
+  for (const f of ["maps.h", "samples.h", "samples.c", "napi.c"]) copyFileSync(join(dirname(script), "..", "native", "nf", f), join(tmp, "native", "nf", f));
   mkdirSync(join(tmp, "native", "dpdk"));
   for (const f of ["dpdk.h", "napi.c", "port.c", "wasm_pool.c", "bench.c"]) copyFileSync(join(dirname(script), "..", "native", "dpdk", f), join(tmp, "native", "dpdk", f));
   const r = spawnSync(process.execPath, [join(tmp, "scripts", "build-native.mjs")], { encoding: "utf8", env: { PATH: "/nonexistent" } });

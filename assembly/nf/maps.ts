@@ -21,6 +21,16 @@ const H: usize = 32;
 let maps: u32 = 0;
 let heap: usize = 0;
 
+// The NF's own counters live here too, so counting is a Wasm-to-Wasm call like a lookup.
+export const COUNTERS: u32 = 32;
+const counters = memory.data(<i32>(COUNTERS * 8), 8);
+
+export function counter_add(index: u32, delta: i64): void {
+  if (index < COUNTERS) store<i64>(counters + (<usize>index << 3), load<i64>(counters + (<usize>index << 3)) + delta);
+}
+
+export function counter_get(index: u32): i64 { return index < COUNTERS ? load<i64>(counters + (<usize>index << 3)) : 0; }
+
 @inline function hdr(id: u32): usize { return <usize>(id * <u32>H) + 64; }
 @inline function slotAt(m: usize, i: u32): usize { return <usize>load<u32>(m, 16) + <usize>i * E; }
 

@@ -6,6 +6,9 @@ import { dpdkNative, type DpdkNative, type DpdkPortHandle } from "../native.js";
 import { RealClock, type Clock } from "../clock.js";
 import { ConfigError, type Config } from "../config.js";
 import type { Link, LinkNode } from "../link.js";
+import { RING } from "../rings.js";
+import { newBatch, type Chain, type FrameBatch } from "../nf/chain.js";
+import { Verdict, MAX_BURST } from "../nf/sandbox.js";
 
 /** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
 export const DPDK_STAT_NAMES = [
@@ -98,8 +101,95 @@ export class DpdkLink implements Link {
   private turn(): number {
     const n = this.node;
     if (n === null) return 0;
+    if (this.outChain) this.filterTx(n, this.outChain);
+    const rxBefore = this.inChain ? n.dp.u32[n.rings.rx + RING.PROD] : 0;
     const moved = this.native.burst(this.handle!);
+    if (this.inChain) this.filterRx(n, this.inChain, rxBefore);
     return moved + n.dp.exports.poll(this.clock.now());
+  }
+
+  private inChain: Chain | null = null;
+  private outChain: Chain | null = null;
+  private readonly batch: FrameBatch = newBatch(new Uint8Array(0));
+
+  /** Puts an NF chain on this port: "in" sees what the device received, "out" what the stack
+   *  sends. REDIRECT names a port of this link's group (DpdkLink.group order). */
+  attachChain(dir: "in" | "out", chain: Chain): void {
+    if (dir === "in") this.inChain = chain; else this.outChain = chain;
+  }
+
+  /** Ports a REDIRECT can name: this link's group. */
+  get ports(): number { return this.group.length; }
+
+  /** Runs the in chain over what the last burst put in the rx ring; a frame that does not pass
+   *  gets length 0 (the stack frees its slot and counts drop.rx_filtered). */
+  private filterRx(n: LinkNode, chain: Chain, from: number): void {
+    const u32 = n.dp.u32, rx = n.rings.rx, mask = u32[rx + RING.MASK];
+    const total = (u32[rx + RING.PROD] - from) >>> 0;
+    const b = this.batch;
+    b.mem = n.dp.u8;
+    for (let first = 0; first < total; first += MAX_BURST) {
+      const k = Math.min(MAX_BURST, total - first);
+      for (let i = 0; i < k; i++) {
+        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << 1);
+        b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
+      }
+      b.count = k;
+      chain.run(b);
+      for (let i = 0; i < k; i++) {
+        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << 1);
+        const v = b.verdict[i];
+        if (v === Verdict.PASS) { u32[e + 1] = b.len[i]; continue; }
+        if (v === Verdict.TX) this.native.sendCopy(this.handle!, b.mem, b.off[i], b.len[i]);
+        else if (v === Verdict.REDIRECT) this.redirect(b.arg[i], b.mem, b.off[i], b.len[i]);
+        u32[e + 1] = 0;
+      }
+    }
+  }
+
+  /** Runs the out chain over the frames the stack queued; what does not pass leaves the tx ring
+   *  (its slot goes back through the completion ring) and what passes keeps its order. */
+  private filterTx(n: LinkNode, chain: Chain): void {
+    const u32 = n.dp.u32, tx = n.rings.tx, comp = n.rings.comp;
+    const cons = u32[tx + RING.CONS], prod = u32[tx + RING.PROD], mask = u32[tx + RING.MASK];
+    const total = (prod - cons) >>> 0;
+    if (total === 0) return;
+    const b = this.batch;
+    b.mem = n.dp.u8;
+    let keep = cons;
+    for (let first = 0; first < total; first += MAX_BURST) {
+      const k = Math.min(MAX_BURST, total - first);
+      for (let i = 0; i < k; i++) {
+        const e = tx + RING.ENTRIES + (((cons + first + i) & mask) << 1);
+        b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
+      }
+      b.count = k;
+      chain.run(b);
+      for (let i = 0; i < k; i++) {
+        const v = b.verdict[i];
+        if (v === Verdict.PASS || v === Verdict.TX) {       // on the way out, "back out its port" is out
+          const e = tx + RING.ENTRIES + ((keep & mask) << 1);
+          u32[e] = b.off[i]; u32[e + 1] = b.len[i];
+          keep++;
+          continue;
+        }
+        if (v === Verdict.REDIRECT) this.redirect(b.arg[i], b.mem, b.off[i], b.len[i]);
+        this.complete(u32, comp, b.off[i]);
+      }
+    }
+    u32[tx + RING.PROD] = keep;
+  }
+
+  /** Gives a slot back to the stack as a sent frame would come back. */
+  private complete(u32: Uint32Array, comp: number, off: number): void {
+    const p = u32[comp + RING.PROD];
+    u32[comp + RING.ENTRIES + ((p & u32[comp + RING.MASK]) << 1)] = off;
+    u32[comp + RING.PROD] = p + 1;
+  }
+
+  private redirect(port: number, mem: Uint8Array, off: number, len: number): void {
+    const to = this.group[port];
+    if (to && to.handle !== null) this.native.sendCopy(to.handle, mem, off, len);
   }
 
   /** Benchmark turn of a raw port: one native burst, one Wasm reflect of what arrived. */

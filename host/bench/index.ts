@@ -6,6 +6,7 @@ import { benchUdp } from "./udp.js";
 import { benchFabric } from "./fabric.js";
 import { benchTcp } from "./tcp.js";
 import { benchDpdk } from "./dpdk.js";
+import { benchNf } from "./nf.js";
 import { writeReport } from "./report.js";
 
 export interface BenchOptions { json: boolean; quick: boolean; report?: boolean; out?: string }
@@ -15,6 +16,7 @@ const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<stri
   fabric: benchFabric,
   tcp: benchTcp,
   dpdk: benchDpdk,
+  nf: benchNf,
 };
 
 export const SUITES = Object.keys(suites);

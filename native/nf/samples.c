@@ -1,0 +1,192 @@
+// The sample NFs' logic written in C, run natively over the same burst area layout as the Wasm
+// NFs (assembly/nf/sdk.ts): the baseline `demiwasm bench nf` measures them against.
+#include "samples.h"
+#include <string.h>
+
+static inline uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static inline void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
+
+static inline uint8_t *ipv4_at(uint8_t *p, uint32_t len) {
+  if (len < 34 || be16(p + 12) != 0x0800) return NULL;
+  uint8_t *ip = p + 14;
+  if ((ip[0] >> 4) != 4 || (ip[0] & 15) < 5 || 14u + ((ip[0] & 15u) << 2) > len) return NULL;
+  return ip;
+}
+
+static inline uint8_t *l4_at(uint8_t *ip, uint8_t *p, uint32_t len) {
+  if (ip[9] != 6 && ip[9] != 17) return NULL;
+  if (be16(ip + 6) & 0x3fff) return NULL;
+  uint8_t *l4 = ip + ((ip[0] & 15u) << 2);
+  return l4 + 8 <= p + len ? l4 : NULL;
+}
+
+static inline uint32_t csum16(uint32_t sum, uint32_t from, uint32_t to) {
+  uint32_t s = (~sum & 0xffff) + (~from & 0xffff) + (to & 0xffff);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return ~s & 0xffff;
+}
+static inline uint32_t csum32(uint32_t sum, uint32_t from, uint32_t to) { return csum16(csum16(sum, from >> 16, to >> 16), from & 0xffff, to & 0xffff); }
+
+static void fix_l4(uint8_t *ip, uint8_t *l4, uint32_t from, uint32_t to, int bits) {
+  if (!l4) return;
+  uint8_t *c = l4 + (ip[9] == 6 ? 16 : 6);
+  uint32_t sum = be16(c);
+  if (ip[9] == 17 && sum == 0) return;
+  uint32_t n = bits == 32 ? csum32(sum, from, to) : csum16(sum, from, to);
+  if (ip[9] == 17 && n == 0) n = 0xffff;
+  put16(c, n);
+}
+static void rewrite_addr(uint8_t *ip, uint8_t *l4, int dst, uint32_t addr) {
+  uint8_t *at = ip + (dst ? 16 : 12);
+  uint32_t old = be32(at);
+  put32(at, addr);
+  put16(ip + 10, csum32(be16(ip + 10), old, addr));
+  fix_l4(ip, l4, old, addr, 32);
+}
+static void rewrite_port(uint8_t *ip, uint8_t *l4, int dst, uint32_t port) {
+  uint8_t *at = l4 + (dst ? 2 : 0);
+  uint32_t old = be16(at);
+  put16(at, port);
+  fix_l4(ip, l4, old, port, 16);
+}
+
+static inline uint8_t *pkt(nf_area *a, uint32_t i) { return (uint8_t *)a + a->desc[i].off; }
+static inline void verdict(nf_area *a, uint32_t i, uint32_t v) { a->desc[i].verdict = v; a->desc[i].arg = 0; }
+static inline int64_t k0of(uint32_t s, uint32_t d) { return (int64_t)((uint64_t)s << 32 | d); }
+static inline int64_t k1of(uint32_t sp, uint32_t dp, uint32_t pr) { return (int64_t)((uint64_t)sp << 32 | (uint64_t)dp << 16 | pr); }
+
+void flowmon(nf_native *nf, nf_area *a, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
+    uint8_t *ip = ipv4_at(p, len);
+    int64_t k0 = 0, k1 = 0;
+    if (ip) {
+      uint8_t *l4 = l4_at(ip, p, len);
+      k0 = k0of(be32(ip + 12), be32(ip + 16));
+      k1 = k1of(l4 ? be16(l4) : 0, l4 ? be16(l4 + 2) : 0, ip[9]);
+    }
+    int64_t v = map_get(&nf->maps[0], k0, k1);
+    if (v == MAP_ABSENT) nf->counters[0]++;
+    uint64_t old = v == MAP_ABSENT ? 0 : (uint64_t)v;
+    uint64_t pk = ((old >> 32) + 1) & 0xffffffff, by = (old + len) & 0xffffffff;
+    map_put(&nf->maps[0], k0, k1, (int64_t)(pk << 32 | by));
+    verdict(a, i, 0);
+  }
+}
+
+void ratelimit(nf_native *nf, nf_area *a, uint32_t count) {
+  uint64_t now_ms = (uint64_t)(a->now_ns / 1e6) & 0xffffffff, full = nf->p[1] * 1000;
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *ip = ipv4_at(pkt(a, i), a->desc[i].len);
+    if (!ip) { verdict(a, i, 0); continue; }
+    int64_t src = be32(ip + 12);
+    int64_t v = map_get(&nf->maps[0], src, 0);
+    uint64_t tokens = full, last = now_ms;
+    if (v != MAP_ABSENT) {
+      tokens = (uint64_t)v >> 32; last = (uint64_t)v & 0xffffffff;
+      uint64_t t = tokens + ((now_ms - last) & 0xffffffff) * nf->p[0];
+      tokens = t < full ? t : full;
+    }
+    if (tokens >= 1000) { tokens -= 1000; verdict(a, i, 0); } else { verdict(a, i, 1); nf->counters[0]++; }
+    map_put(&nf->maps[0], src, 0, (int64_t)(tokens << 32 | now_ms));
+  }
+}
+
+void firewall(nf_native *nf, nf_area *a, uint32_t count) {
+  uint64_t now_ms = (uint64_t)(a->now_ns / 1e6);
+  int out = a->dir == 1;
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
+    uint8_t *ip = ipv4_at(p, len);
+    if (!ip) { verdict(a, i, 0); continue; }
+    uint8_t *l4 = l4_at(ip, p, len);
+    uint32_t proto = ip[9], sp = l4 ? be16(l4) : 0, dp = l4 ? be16(l4 + 2) : 0;
+    if (out) { map_put(&nf->maps[0], k0of(be32(ip + 12), be32(ip + 16)), k1of(sp, dp, proto), (int64_t)now_ms); verdict(a, i, 0); continue; }
+    int64_t seen = map_get(&nf->maps[0], k0of(be32(ip + 16), be32(ip + 12)), k1of(dp, sp, proto));
+    int ok = seen != MAP_ABSENT && now_ms - (uint64_t)seen <= nf->p[0];
+    for (uint32_t r = 0; !ok && r < nf->rules; r++) ok = nf->rule_proto[r] == proto && (nf->rule_port[r] < 0 || (uint32_t)nf->rule_port[r] == dp);
+    if (ok) verdict(a, i, 0); else { verdict(a, i, 1); nf->counters[0]++; }
+  }
+}
+
+void nat(nf_native *nf, nf_area *a, uint32_t count) {
+  int out = a->dir == 1;
+  uint32_t pub = (uint32_t)nf->p[0], net = (uint32_t)nf->p[1], mask = (uint32_t)nf->p[2], pmin = (uint32_t)nf->p[3], pmax = (uint32_t)nf->p[4];
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
+    uint8_t *ip = ipv4_at(p, len), *l4 = ip ? l4_at(ip, p, len) : NULL;
+    if (!l4) { verdict(a, i, 0); continue; }
+    uint32_t proto = ip[9];
+    if (out) {
+      uint32_t src = be32(ip + 12);
+      if ((src & mask) != net) { verdict(a, i, 0); continue; }
+      uint32_t sport = be16(l4);
+      int64_t k1 = (int64_t)(sport << 8 | proto);
+      int64_t pp = map_get(&nf->maps[0], src, k1);
+      if (pp == MAP_ABSENT) {
+        uint32_t port = 0;
+        for (uint32_t n = 0; n <= pmax - pmin; n++) {
+          uint32_t c = nf->cursor;
+          nf->cursor = nf->cursor == pmax ? pmin : nf->cursor + 1;
+          if (map_get(&nf->maps[1], c, proto) == MAP_ABSENT) { port = c; break; }
+        }
+        if (!port || map_put(&nf->maps[0], src, k1, port) != 0) { verdict(a, i, 1); nf->counters[0]++; continue; }
+        map_put(&nf->maps[1], port, proto, (int64_t)((uint64_t)src << 16 | sport));
+        pp = port;
+      }
+      rewrite_addr(ip, l4, 0, pub);
+      rewrite_port(ip, l4, 0, (uint32_t)pp);
+      verdict(a, i, 0);
+    } else {
+      if (be32(ip + 16) != pub) { verdict(a, i, 0); continue; }
+      int64_t inner = map_get(&nf->maps[1], be16(l4 + 2), proto);
+      if (inner == MAP_ABSENT) { verdict(a, i, 1); nf->counters[1]++; continue; }
+      rewrite_addr(ip, l4, 1, (uint32_t)((uint64_t)inner >> 16));
+      rewrite_port(ip, l4, 1, (uint32_t)(inner & 0xffff));
+      verdict(a, i, 0);
+    }
+  }
+}
+
+void maglev(nf_native *nf, nf_area *a, uint32_t count) {
+  uint32_t vip = (uint32_t)nf->p[0];
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
+    uint8_t *ip = ipv4_at(p, len);
+    if (!ip || be32(ip + 16) != vip) { verdict(a, i, 0); continue; }
+    uint8_t *l4 = l4_at(ip, p, len);
+    uint32_t h = be32(ip + 12) * 0x9e3779b1u ^ ip[9];
+    if (l4) h ^= (be16(l4) << 16 | be16(l4 + 2)) * 0x85ebca6bu;
+    h ^= h >> 15;
+    uint32_t b = nf->table[h % MAGLEV_M];
+    rewrite_addr(ip, l4, 1, nf->backend[b]);
+    memmove(p + 6, p, 6);
+    uint64_t mac = nf->mac[b];
+    for (int k = 0; k < 6; k++) p[k] = (uint8_t)(mac >> (40 - 8 * k));
+    nf->counters[b]++;
+    a->desc[i].verdict = 2; a->desc[i].arg = 0;
+  }
+}
+
+static uint32_t fnv(uint32_t v, uint32_t seed) {
+  uint32_t h = 2166136261u ^ seed;
+  for (int i = 0; i < 4; i++) { h ^= (v >> (8 * i)) & 0xff; h *= 16777619u; }
+  return h;
+}
+
+/** Maglev's table population, the same algorithm as the Wasm sample (hashing each backend's address). */
+void maglev_populate(nf_native *nf) {
+  uint32_t offset[32], skip[32], next[32] = {0};
+  for (uint32_t i = 0; i < nf->backends; i++) { offset[i] = fnv(nf->backend[i], 0) % MAGLEV_M; skip[i] = fnv(nf->backend[i], 0x5bd1e995) % (MAGLEV_M - 1) + 1; }
+  memset(nf->table, 0xff, sizeof nf->table);
+  for (uint32_t filled = 0; filled < MAGLEV_M;) {
+    for (uint32_t i = 0; i < nf->backends && filled < MAGLEV_M; i++) {
+      uint32_t c = (offset[i] + next[i] * skip[i]) % MAGLEV_M;
+      while (nf->table[c] != 0xff) { next[i]++; c = (offset[i] + next[i] * skip[i]) % MAGLEV_M; }
+      nf->table[c] = (uint8_t)i; next[i]++; filled++;
+    }
+  }
+}
