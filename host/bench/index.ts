@@ -51,6 +51,9 @@ async function runAll(config: Config, opts: BenchOptions): Promise<void> {
     results.udp && `UDP: ${results.udp.perIoNs} ns per I/O (goal ≤ 100)`,
     results.tcp && `TCP: ${results.tcp.perIoNs} ns per I/O with 32 requests in flight (goal ≤ 150)`,
     results.fabric && `RMA write, 64 KiB: ${results.fabric.rmaGBps} GB/s`,
+    results.nf && `NF fuel metering costs ${(results.nf as unknown as { nfs: { name: string; meteringOverhead: number }[] }).nfs
+      .map((n) => `${n.name} ${(n.meteringOverhead * 100).toFixed(0)}%`).join(", ")} (goal ≤ 10%)`,
+    results.dpdk && `DPDK memif RTT p99: ${results.dpdk.memifRttP99Us} µs`,
     ...skipped.map((s) => `not run: ${s}`),
   ].filter((x): x is string => typeof x === "string");
   if (opts.report) {

@@ -20,6 +20,10 @@ export function rowsOf(suite: string, j: Record<string, number>): Row[] {
     r.push({ what: "L2 reflect, 64 B, net_ring, zero-copy", ours: j.wasmMpps, base: j.nativeMpps, unit: "Mpps", baseName: "the same loop in C", lowerIsBetter: false, goal: "≥ 0.9×" });
     r.push({ what: "L2 reflect, 64 B, net_ring, copy mode", ours: j.copyMpps, base: j.nativeMpps, unit: "Mpps", baseName: "the same loop in C", lowerIsBetter: false });
     r.push({ what: "UDP RTT p50, two processes over memif", ours: j.memifRttP50Us, base: j.nodeRttP50Us, unit: "µs", baseName: "Node dgram", lowerIsBetter: true, goal: "≥ 10×" });
+  } else if (suite === "nf") {
+    for (const n of (j as unknown as { nfs: { name: string; wasmNs: number; nativeNs: number; meteredNs: number }[] }).nfs) {
+      r.push({ what: `NF ${n.name}, per packet`, ours: n.wasmNs, base: n.nativeNs, unit: "ns", baseName: "the same logic in C", lowerIsBetter: true, goal: "≤ 1.2× C" });
+    }
   } else if (suite === "fabric") {
     r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRxmRttUs, unit: "µs", baseName: "fi_pingpong (rxm RDM)", lowerIsBetter: true, goal: "within 10%" });
     r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRttUs, unit: "µs", baseName: "fi_pingpong -p tcp (MSG)", lowerIsBetter: true, goal: "within 10%" });
