@@ -1,7 +1,8 @@
 // Fuel metering, injected at load time with binaryen: a mutable i64 global `__fuel` (exported, so
-// the host sets the budget before each burst) is charged at every function entry and at the top
-// of every loop body with the number of expressions that body runs straight through; when it
-// drops below zero the NF executes `unreachable` and traps. Nested loops charge for themselves.
+// the host sets the budget before each burst) is charged at the entry of every function that
+// loops or calls, and at the top of every loop body, with the number of expressions that body
+// runs straight through; when it drops below zero the NF executes `unreachable` and traps.
+// Nested loops charge for themselves.
 import binaryen from "binaryen";
 
 const FUEL = "__fuel";
@@ -33,14 +34,16 @@ function children(info: Record<string, unknown>): number[] {
   return out;
 }
 
-/** Expressions in `expr` outside nested loops (the cost of one straight pass), and the loops. */
-function scan(expr: number, loops: number[]): number {
+/** Expressions in `expr` outside nested loops (the cost of one straight pass), and the loops;
+ *  `calls` counts the calls met on the way. */
+function scan(expr: number, loops: number[], calls = { n: 0 }): number {
   const id = binaryen.getExpressionId(expr);
   if (LEAVES.has(id)) return 1;                           // (getExpressionInfo fails on Unreachable)
   if (id === binaryen.LoopId) { loops.push(expr); return 1; }
+  if (id === binaryen.CallId || id === binaryen.CallIndirectId) calls.n++;
   const info = binaryen.getExpressionInfo(expr) as unknown as Record<string, unknown>;
   let n = 1;
-  for (const c of children(info)) n += scan(c, loops);
+  for (const c of children(info)) n += scan(c, loops, calls);
   return n;
 }
 
@@ -68,9 +71,14 @@ export function meter(bytes: Uint8Array): Metered {
       const fi = binaryen.getFunctionInfo(f);
       if (fi.module !== "" || fi.body === 0) continue;        // an import
       const loops: number[] = [];
-      const cost = scan(fi.body, loops);
-      B.Function.setBody(f, m.block(null, [charge(cost), fi.body], binaryen.getExpressionType(fi.body)));
-      fnCount++;
+      const calls = { n: 0 };
+      const cost = scan(fi.body, loops, calls);
+      // Unbounded work needs a loop or a call (recursion). A function with neither runs a bounded
+      // straight line each time something charged calls it: it needs no meter of its own.
+      if (loops.length > 0 || calls.n > 0) {
+        B.Function.setBody(f, m.block(null, [charge(cost), fi.body], binaryen.getExpressionType(fi.body)));
+        fnCount++;
+      }
       // Each loop's body, then the loops nested in it, until none is left.
       while (loops.length > 0) {
         const loop = loops.pop()!;
