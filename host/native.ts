@@ -46,6 +46,9 @@ export interface DpdkNative {
   stats(h: DpdkPortHandle, out: Float64Array): number;
   mac(h: DpdkPortHandle): string;
   ringPort(name: string, rxRing: string, txRing: string): void;
+  /** One port for several datapaths: configure it with N queue pairs, open one queue per datapath, then start it. */
+  configure(device: string, queues: number): void;
+  start(device: string): void;
   inject(h: DpdkPortHandle, count: number, len: number): number;
   injectBad(ring: string, kind: string): number;
   nativeReflect(h: DpdkPortHandle, bursts: number): [number, number];

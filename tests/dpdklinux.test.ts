@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { loadConfig } from "../host/config.js";
 import { LibOS, sockaddr, AF_INET, SOCK_STREAM } from "../host/libos.js";
 import type { DpdkLink } from "../host/backends/dpdk.js";
+import { DpdkWorkers } from "../host/backends/dpdkworkers.js";
 import { EchoServer } from "../examples/udp-echo.js";
 import { TcpEchoServer } from "../examples/tcp-echo.js";
 
@@ -168,6 +169,35 @@ t("net_af_packet on a veth: Linux in a network namespace pings and echoes UDP wi
     spawnSync("ip", ["netns", "del", ns]);        // takes the veth pair with it
   }
   assert.is(spawnSync("ip", ["link", "show", v0]).status, 1, "veth removed");
+});
+
+t("one TAP port, two queues, two worker threads: Linux's flows spread over the queues and every one is echoed", async () => {
+  const tap = `dwmq${process.pid % 10000}`;
+  const config = loadConfig({ env: {}, overrides: {
+    backend: "dpdk", "dpdk.device": `net_tap0,iface=${tap}`, local_ipv4: "198.19.5.2", mac: "02:00:00:00:05:02",
+    "arp.table": { "198.19.5.1": "02:00:00:00:05:01" },
+  } });
+  // One host on two queues: each worker must know Linux's MAC and Linux the stack's, since an
+  // ARP reply lands on one queue only. (Set once the port has started: net_tap resets the TAP then.)
+  const workers = await DpdkWorkers.startQueues({ config, port: 7 }, 2, () => execFileSync("sh", ["-c", [
+    `ip link set dev ${tap} address 02:00:00:00:05:01`, `ip addr add 198.19.5.1/24 dev ${tap}`, `ip link set ${tap} up`,
+    `sysctl -qw net.ipv6.conf.${tap}.disable_ipv6=1`, `ip neigh replace 198.19.5.2 lladdr 02:00:00:00:05:02 dev ${tap} nud permanent`,
+  ].join(" && ")]));
+  const socks = await Promise.all(Array.from({ length: 32 }, () => new Promise<ReturnType<typeof createSocket>>((res) => {
+    const s = createSocket("udp4");
+    s.bind(0, "198.19.5.1", () => res(s));
+  })));
+  let got = 0;
+  const all = new Promise<void>((resolve) => { for (const s of socks) s.on("message", () => { if (++got === 32 * 20) resolve(); }); });
+  for (let round = 0; round < 20; round++) for (const s of socks) s.send(`round ${round}`, 7, "198.19.5.2");
+  const timeout = new Promise<void>((r) => setTimeout(r, 10_000));
+  await Promise.race([all, timeout]);
+  for (const s of socks) s.close();
+  const stats = await workers.stop();
+  assert.is(got, 640, `echoes: ${got}; workers: ${JSON.stringify(stats)}`);
+  assert.is(stats[0].echoed + stats[1].echoed, 640);
+  assert.ok(stats[0].echoed > 0 && stats[1].echoed > 0, `both queues carried flows: ${stats.map((s) => s.echoed)}`);
+  assert.is(spawnSync("ip", ["link", "show", tap]).status, 1, "the last worker's close removed the TAP device");
 });
 
 test.run();

@@ -46,6 +46,7 @@ typedef struct wport {
   int zero_copy;            // mbuf data buffers are the Wasm pool's slots
   int raw;                  // benchmark mode: the pool is an ordinary free list, no fill/comp
   int started;
+  int shared;               // one queue of a port configured for several datapaths
   char name[64];            // the ethdev name (vdev name or PCI address)
   int owns_device;          // probed by us: removed on close
   uint8_t *mem;             // the Wasm memory
@@ -79,6 +80,8 @@ int fill_take(wport_t *w, uint32_t *off);
 
 // port.c
 const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc);
+const char *port_configure(const char *device, uint16_t queues);
+const char *port_start_shared(const char *device);
 void port_close(wport_t *w);
 uint32_t port_rx(wport_t *w);
 uint32_t port_tx(wport_t *w);

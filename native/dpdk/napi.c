@@ -233,6 +233,26 @@ static napi_value js_mac(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/** configure(device, queues): one port, several datapaths (one queue each), started by start(). */
+static napi_value js_configure(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return NULL;
+  if (eal_state != 1) return throw_line(env, "demiwasm: dpdk port configured before EAL init");
+  char device[256];
+  if (!get_string(env, argv[0], device, sizeof device)) return throw_line(env, "demiwasm: dpdk.device must be a string under 255 bytes");
+  const char *err = port_configure(device, (uint16_t)arg_num(env, argv[1]));
+  return err ? throw_line(env, err) : NULL;
+}
+
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  char device[256];
+  if (!get_string(env, argv[0], device, sizeof device)) return throw_line(env, "demiwasm: dpdk.device must be a string under 255 bytes");
+  const char *err = port_start_shared(device);
+  return err ? throw_line(env, err) : NULL;
+}
+
 static napi_value js_ring_port(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!args(env, info, 3, argv)) return NULL;
@@ -283,6 +303,8 @@ NAPI_MODULE_INIT() {
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
     { "mac", NULL, js_mac, NULL, NULL, NULL, napi_default, NULL },
+    { "configure", NULL, js_configure, NULL, NULL, NULL, napi_default, NULL },
+    { "start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL },
     { "ringPort", NULL, js_ring_port, NULL, NULL, NULL, napi_default, NULL },
     { "inject", NULL, js_inject, NULL, NULL, NULL, napi_default, NULL },
     { "injectBad", NULL, js_inject_bad, NULL, NULL, NULL, napi_default, NULL },

@@ -38,6 +38,58 @@ static const char *probe(wport_t *w, const char *device) {
   return NULL;
 }
 
+// Ports whose queues are shared out among several datapaths (workers): configured once with N
+// queue pairs (RSS where the PMD offers it), each queue set up by its own datapath, started once.
+static struct { uint16_t queues, users; uint8_t configured, started, owns_device; } shared[RTE_MAX_ETHPORTS];
+
+const char *port_configure(const char *device, uint16_t queues) {
+  wport_t probe_w;
+  memset(&probe_w, 0, sizeof probe_w);
+  const char *err = probe(&probe_w, device);
+  if (err) return err;
+  uint16_t port = probe_w.port;
+  struct rte_eth_dev_info info;
+  int rc;
+  if ((rc = rte_eth_dev_info_get(port, &info)) != 0) return fail("device info", &probe_w, rc);
+  if (queues == 0 || queues > info.max_rx_queues || queues > info.max_tx_queues) {
+    snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' has %u queues; %u asked", probe_w.name, info.max_rx_queues, queues);
+    return errbuf;
+  }
+  struct rte_eth_conf conf;
+  memset(&conf, 0, sizeof conf);
+  uint64_t rss = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
+  if (queues > 1 && rss != 0) {               // spread flows in the NIC; otherwise the device does (tun) or not
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = rss;
+  }
+  if ((rc = rte_eth_dev_configure(port, queues, queues, &conf)) != 0) return fail("configure", &probe_w, rc);
+  shared[port].queues = queues;
+  shared[port].configured = 1;
+  shared[port].started = 0;
+  shared[port].users = 0;
+  shared[port].owns_device = (uint8_t)probe_w.owns_device;
+  return NULL;
+}
+
+/** Starts a shared port once every queue has its datapath. */
+const char *port_start_shared(const char *device) {
+  char name[64];
+  const char *comma = strchr(device, ',');
+  size_t n = comma ? (size_t)(comma - device) : strlen(device);
+  uint16_t port;
+  if (n >= sizeof name) return "demiwasm: dpdk device name too long";
+  memcpy(name, device, n); name[n] = 0;
+  if (rte_eth_dev_get_port_by_name(name, &port) != 0 || !shared[port].configured) {
+    snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' was not configured for queues", name);
+    return errbuf;
+  }
+  int rc = rte_eth_dev_start(port);
+  if (rc != 0) { wport_t w; memset(&w, 0, sizeof w); snprintf(w.name, sizeof w.name, "%s", name); return fail("port start", &w, rc); }
+  rte_eth_promiscuous_enable(port);
+  shared[port].started = 1;
+  return NULL;
+}
+
 const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc) {
   const char *err = probe(w, device);
   if (err) return err;
@@ -66,7 +118,15 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
     snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' has %u queues; queue %u asked", w->name, info.max_rx_queues, w->queue);
     return errbuf;
   }
-  if ((rc = rte_eth_dev_configure(w->port, w->queue + 1, w->queue + 1, &conf)) != 0) return fail("configure", w, rc);
+  w->shared = shared[w->port].configured;
+  if (w->shared) {
+    if (w->queue >= shared[w->port].queues || shared[w->port].started) {
+      snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk device '%s' was configured with %u queues%s; queue %u asked", w->name,
+               shared[w->port].queues, shared[w->port].started ? " and already started" : "", w->queue);
+      return errbuf;
+    }
+    w->owns_device = 0;                        // the last of its datapaths removes it
+  } else if ((rc = rte_eth_dev_configure(w->port, w->queue + 1, w->queue + 1, &conf)) != 0) return fail("configure", w, rc);
   if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(w->port, &rx_desc, &tx_desc)) != 0) return fail("descriptor count", w, rc);
   if ((rc = rte_eth_rx_queue_setup(w->port, w->queue, rx_desc, rte_eth_dev_socket_id(w->port), NULL, w->mp)) != 0) {
     if (rc == -ENOMEM) {
@@ -77,6 +137,7 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
     return fail("rx queue setup", w, rc);
   }
   if ((rc = rte_eth_tx_queue_setup(w->port, w->queue, tx_desc, rte_eth_dev_socket_id(w->port), NULL)) != 0) return fail("tx queue setup", w, rc);
+  if (w->shared) { shared[w->port].users++; return NULL; }   // port_start_shared starts it
   if ((rc = rte_eth_dev_start(w->port)) != 0) return fail("port start", w, rc);
   rte_eth_promiscuous_enable(w->port);   // the stack filters by its own MAC
   w->started = 1;
@@ -84,6 +145,16 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
 }
 
 void port_close(wport_t *w) {
+  if (w->shared && w->mp) {
+    // A queue of a shared port: the port stops when the first of its datapaths closes (the
+    // device frees every queue's buffers then, while each datapath is still there to take them
+    // back), and goes away, if we made it, with the last.
+    if (shared[w->port].started) { rte_eth_dev_stop(w->port); shared[w->port].started = 0; }
+    if (--shared[w->port].users == 0) {
+      shared[w->port].configured = 0;
+      w->owns_device = shared[w->port].owns_device;
+    }
+  }
   if (w->started) { rte_eth_dev_stop(w->port); w->started = 0; }
   if (w->owns_device) {
     // Removing the device closes the port and, for net_tap, deletes the kernel's TAP interface.
