@@ -55,8 +55,11 @@ export function checkNfModule(name: string, bytes: Uint8Array, metered: boolean)
     }
   }
   if (!memory) throw new NfLoadError(name, "it must import its memory as env.memory (the host sizes it from the manifest)");
-  const exports = WebAssembly.Module.exports(plain).map((e) => e.name);
-  for (const e of REQUIRED_EXPORTS) if (!exports.includes(e)) throw new NfLoadError(name, `it does not export ${e}`);
+  const exported = WebAssembly.Module.exports(plain);
+  const exports = exported.map((e) => e.name);
+  for (const e of REQUIRED_EXPORTS) {
+    if (!exported.some((x) => x.name === e && x.kind === "function")) throw new NfLoadError(name, `it does not export ${e} as a function`);
+  }
   if (exports.includes("__fuel")) throw new NfLoadError(name, "it exports __fuel, the name fuel metering uses");
   const mod = binaryen.readBinary(bytes);
   const mem = mod.getMemoryInfo() as unknown as { initial: number; max?: number };

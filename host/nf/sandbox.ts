@@ -147,15 +147,26 @@ export class Nf {
         proc_exit: (code: number) => { throw new ProcExit(`NF exit ${code}`); },
       },
     };
-    const x = new WebAssembly.Instance(mod.module, imports).exports as unknown as NfExports;
+    let x: NfExports;
+    try {
+      x = new WebAssembly.Instance(mod.module, imports).exports as unknown as NfExports;   // runs its start function
+    } catch (e) {
+      throw new Error(`demiwasm: NF '${m.name}' could not start: ${(e as Error).message.split("\n")[0]}`);
+    }
     this.x = x;
     this.mem = mem;
     this.refreshViews();
     if (this.mod.metered) x.__fuel!.value = BigInt(m.initFuel);
-    const area = x.nf_area() >>> 0;
+    let area: number;
+    try { area = x.nf_area() >>> 0; } catch (e) { throw new Error(`demiwasm: NF '${m.name}' trapped in nf_area: ${trapKind(e, null)}`); }
     if (area % 8 !== 0 || area + AREA_BYTES > mem.buffer.byteLength) throw new Error(`demiwasm: NF '${m.name}' puts its burst area at ${area}, outside its memory or unaligned`);
     this.area = area;
-    const rc = x.nf_init();
+    let rc: number;
+    try {
+      rc = x.nf_init();
+    } catch (e) {
+      throw new Error(`demiwasm: NF '${m.name}' trapped in nf_init: ${trapKind(e, this.mod.metered ? (x.__fuel!.value as bigint) : null)}`);
+    }
     if (rc !== 0) throw new Error(`demiwasm: NF '${m.name}' refused its config (nf_init returned ${rc})`);
   }
 
