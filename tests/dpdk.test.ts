@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { rmSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../host/config.js";
 import { LibOS, sockaddr } from "../host/libos.js";
@@ -85,6 +85,13 @@ t("EAL that fails to start is one line, and the process goes on with the other b
   assert.is(lines[1], lines[0], "the second attempt gives the same answer instead of a crash");
   assert.is(lines[2], "loopback works: true");
   assert.is(r.status, 0);
+});
+
+t("EAL starts inside Node and gives the main thread its CPU affinity back", () => {
+  const allowed = () => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, "utf8"))![1];
+  const before = allowed();
+  dpdkInit(base().dpdk.eal_args);                       // -l 0 pins the calling thread to CPU 0
+  assert.is(allowed(), before);
 });
 
 t("a device that does not exist, a queue it does not have, a pool too small: one line each, and a good port still opens", () => {

@@ -20,7 +20,9 @@ export function sample(name: string, o: Record<string, unknown> = {}): Manifest 
 
 /** A module from WAT text, written to a scratch file; returns its path. */
 export function wat(text: string): string {
-  const m = binaryen.parseText(text);
+  let m: binaryen.Module;
+  // binaryen throws a non-Error object on bad text, which uvu cannot report: make it an Error.
+  try { m = binaryen.parseText(text); } catch (e) { throw new Error(`WAT: ${(e as { message?: string }).message ?? String(e)}`); }
   const F = binaryen.Features;
   m.setFeatures(F.MVP | F.MutableGlobals | F.BulkMemory | F.SignExt);   // what V8 reads (no compact imports)
   const bytes = m.emitBinary();

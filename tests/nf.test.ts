@@ -153,6 +153,31 @@ test("Maglev sends each flow to one backend, spreads flows evenly, and rewrites 
   assert.is(maps.get("hits", 6379n), 1n);
 });
 
+test("WASI preview1 as the ABI allows it: stdout becomes log lines, the clock is the host's, proc_exit is a trap", () => {
+  const wasi = `(import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (data (i32.const 1024) "hello from wasi\\n")`;
+  // iovec at 2048 = {1024, 16}; then clock into 2064, 16 random bytes into 2080; exit if count is 2.
+  const body = `(i32.store (i32.const 2048) (i32.const 1024)) (i32.store (i32.const 2052) (i32.const 16))
+    (drop (call $fd_write (i32.const 1) (i32.const 2048) (i32.const 1) (i32.const 2056)))
+    (drop (call $fd_write (i32.const 3) (i32.const 2048) (i32.const 1) (i32.const 2056)))
+    (drop (call $clock (i32.const 0) (i64.const 0) (i32.const 2064)))
+    (drop (call $random (i32.const 2080) (i32.const 16)))
+    (if (i32.eq (local.get 0) (i32.const 2)) (then (call $exit (i32.const 3))))`;
+  const c = chain([parseManifest({ name: "wasi", module: watNf(body, wasi), on_trap: "pass" })]);
+  c.run(batchOf([udpTo("198.18.0.1", 7)]));
+  const nf = c.nf("wasi");
+  assert.equal(nf.logLines, ["hello from wasi"], "fd 1 is a log line; fd 3 is refused (EBADF)");
+  assert.is(Number(new DataView(nf.memory.buffer).getBigUint64(2064, true)), clockNs, "the host clock, in ns");
+  assert.ok(nf.memory.subarray(2080, 2096).some((x) => x !== 0), "random bytes");
+  const b = batchOf([udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 7)]);
+  c.run(b);
+  assert.equal(c.nf("wasi").stats.trapsByKind, { exit: 1 });
+  assert.equal([b.verdict[0], b.verdict[1]], [Verdict.PASS, Verdict.PASS], "on_trap: pass");
+});
+
 // ---- hostile NFs ----
 
 const passAll = "(local $i i32) (loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
