@@ -61,15 +61,21 @@ export function checkNfModule(name: string, bytes: Uint8Array, metered: boolean)
     if (!exported.some((x) => x.name === e && x.kind === "function")) throw new NfLoadError(name, `it does not export ${e} as a function`);
   }
   if (exports.includes("__fuel")) throw new NfLoadError(name, "it exports __fuel, the name fuel metering uses");
-  const mod = binaryen.readBinary(bytes);
-  const mem = mod.getMemoryInfo() as unknown as { initial: number; max?: number };
-  mod.dispose();
+  let mem: { initial: number; max?: number };
+  try {
+    const mod = binaryen.readBinary(bytes);
+    mem = mod.getMemoryInfo() as unknown as { initial: number; max?: number };
+    mod.dispose();
+  } catch (e) {
+    // binaryen throws non-Error objects; V8 took the module, binaryen could not read it.
+    throw new NfLoadError(name, `binaryen cannot read it: ${String((e as { message?: string }).message ?? e).split("\n")[0]}`);
+  }
   let module = plain;
   if (metered) {
     try {
       module = new WebAssembly.Module(meter(bytes).bytes as unknown as BufferSource);
     } catch (e) {
-      throw new NfLoadError(name, `fuel metering failed: ${(e as Error).message.split("\n")[0]}`);
+      throw new NfLoadError(name, `fuel metering failed: ${String((e as { message?: string }).message ?? e).split("\n")[0]}`);
     }
   }
   const out: NfModule = {
