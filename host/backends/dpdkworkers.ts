@@ -45,12 +45,14 @@ const next = (what) => new Promise((r) => { const f = (m) => { if (m === what) {
   l.close(qd);
   l.detach();
   parentPort.postMessage({ closed: index });
+  process.exit(0);                                // ends this thread; the main thread waits for it
 })();`;
 
 export class DpdkWorkers {
   private readonly workers: Worker[] = [];
   private readonly results: Promise<WorkerStats>[] = [];
   private readonly closed: Promise<void>[] = [];
+  private readonly exited: Promise<void>[] = [];
 
   private constructor() {}
 
@@ -87,6 +89,7 @@ export class DpdkWorkers {
       let up!: () => void, fail!: (e: Error) => void, closed!: () => void;
       ready.push(new Promise<void>((res, rej) => { up = res; fail = rej; }));
       w.closed.push(new Promise<void>((res) => { closed = res; }));
+      w.exited.push(new Promise<void>((res) => worker.once("exit", () => res())));
       w.results.push(new Promise<WorkerStats>((resolve, reject) => {
         worker.on("message", (m) => {
           if (m.ready !== undefined) up();
@@ -94,7 +97,7 @@ export class DpdkWorkers {
           else if (m.done) resolve(m.done as WorkerStats);
           else if (m.closed !== undefined) closed();
         });
-        worker.once("error", (e) => { fail(e); reject(e); closed(); });
+        worker.on("error", (e) => { fail(e); reject(e); closed(); });
         worker.once("exit", () => closed());
       }));
     });
@@ -111,18 +114,23 @@ export class DpdkWorkers {
     return w;
   }
 
-  /** Stops every worker, then closes their ports one at a time; resolves with each one's counters. */
+  /** Stops every worker, then closes their ports one at a time; resolves with each one's
+   *  counters once every thread has ended (each ends itself; a stuck one is terminated). */
   async stop(): Promise<WorkerStats[]> {
     for (const w of this.workers) w.postMessage("stop");
+    let ok = false;
     try {
       const stats = await Promise.all(this.results);
       for (let i = 0; i < this.workers.length; i++) {
         this.workers[i].postMessage("close");
         await this.closed[i];
       }
+      ok = true;
       return stats;
     } finally {
-      await Promise.all(this.workers.map((w) => w.terminate()));
+      const late = new Promise<void>((r) => setTimeout(r, ok ? 10_000 : 0).unref());
+      await Promise.race([Promise.all(this.exited), late]);
+      await Promise.all(this.workers.map((w) => w.terminate()));   // no-op for the threads that ended
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <node_api.h>
 #include "../napi_util.h"
 #include "dpdk.h"
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@ int inject_bad(const char *ring, const char *kind);
 uint64_t native_reflect(wport_t *w, uint64_t bursts, double *ns);
 
 static int eal_state;            // 0 not started, 1 up, -1 failed (EAL cannot be retried)
+// DPDK's control path (probing, configuring, pools: and the process-wide mempool-ops choice
+// wasm_pool_create sets and restores) is not thread-safe; worker threads open and close ports at
+// the same time, so every control call holds this. Bursts do not.
+static pthread_mutex_t control = PTHREAD_MUTEX_INITIALIZER;
 static char eal_error[512];
 
 static napi_value throw_line(napi_env env, const char *msg) {
@@ -75,7 +80,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   int saved_out = dup(1), saved_err = dup(2);
   fflush(stdout); fflush(stderr);
   if (cap) { dup2(fileno(cap), 1); dup2(fileno(cap), 2); }
+  pthread_mutex_lock(&control);
   int rc = rte_eal_init((int)argc + 1, eal_argv);
+  pthread_mutex_unlock(&control);
   int eal_errno = rte_errno;
   fflush(stdout); fflush(stderr);
   if (cap) {
@@ -114,7 +121,9 @@ static void port_free(wport_t *w) {
 
 static void port_finalize(napi_env env, void *data, void *hint) {
   wport_t *w = data;
+  pthread_mutex_lock(&control);
   if (w->mp) port_close(w);
+  pthread_mutex_unlock(&control);
   if (w->mem_ref) napi_delete_reference(env, w->mem_ref);
   port_free(w);
 }
@@ -161,11 +170,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   w->comp_over = calloc(w->slots, sizeof *w->comp_over);
   w->held = calloc(w->rx->mask + 1, sizeof *w->held);
   if (!w->by_slot || !w->state || !w->idle || !w->comp_over || !w->held) { port_free(w); return throw_line(env, "demiwasm: out of memory"); }
+  pthread_mutex_lock(&control);
   const char *err = port_open(w, device, rx_desc, tx_desc);
+  char msg[512];
   if (err) {
-    char msg[512];
     snprintf(msg, sizeof msg, "%s", err);
     port_close(w);
+  }
+  pthread_mutex_unlock(&control);
+  if (err) {
     port_free(w);
     return throw_line(env, msg);
   }
@@ -200,7 +213,9 @@ static napi_value js_send_copy(napi_env env, napi_callback_info info) {
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   PORT_ARG(1);
+  pthread_mutex_lock(&control);
   port_close(w);
+  pthread_mutex_unlock(&control);
   return NULL;
 }
 
@@ -240,8 +255,12 @@ static napi_value js_configure(napi_env env, napi_callback_info info) {
   if (eal_state != 1) return throw_line(env, "demiwasm: dpdk port configured before EAL init");
   char device[256];
   if (!get_string(env, argv[0], device, sizeof device)) return throw_line(env, "demiwasm: dpdk.device must be a string under 255 bytes");
+  pthread_mutex_lock(&control);
   const char *err = port_configure(device, (uint16_t)arg_num(env, argv[1]));
-  return err ? throw_line(env, err) : NULL;
+  char msg[512];
+  if (err) snprintf(msg, sizeof msg, "%s", err);
+  pthread_mutex_unlock(&control);
+  return err ? throw_line(env, msg) : NULL;
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
@@ -249,8 +268,12 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (!args(env, info, 1, argv)) return NULL;
   char device[256];
   if (!get_string(env, argv[0], device, sizeof device)) return throw_line(env, "demiwasm: dpdk.device must be a string under 255 bytes");
+  pthread_mutex_lock(&control);
   const char *err = port_start_shared(device);
-  return err ? throw_line(env, err) : NULL;
+  char msg[512];
+  if (err) snprintf(msg, sizeof msg, "%s", err);
+  pthread_mutex_unlock(&control);
+  return err ? throw_line(env, msg) : NULL;
 }
 
 static napi_value js_ring_port(napi_env env, napi_callback_info info) {
@@ -260,7 +283,9 @@ static napi_value js_ring_port(napi_env env, napi_callback_info info) {
   char name[64], rx[32], tx[32];
   if (!get_string(env, argv[0], name, sizeof name) || !get_string(env, argv[1], rx, sizeof rx) || !get_string(env, argv[2], tx, sizeof tx))
     return throw_line(env, "demiwasm: dpdk ring port names must be short strings");
+  pthread_mutex_lock(&control);
   int rc = ring_port(name, rx, tx);
+  pthread_mutex_unlock(&control);
   if (rc < 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "demiwasm: dpdk ring port '%s' failed: %s", name, rte_strerror(-rc));
