@@ -35,7 +35,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   else if (!strcmp(name, "ratelimit")) { nf->process = ratelimit; rc = map_init(&nf->maps[0], MAP_LRU, (uint32_t)nf->p[2]); }
   else if (!strcmp(name, "firewall")) {
     nf->process = firewall; rc = map_init(&nf->maps[0], MAP_LRU, (uint32_t)nf->p[1]);
-    for (size_t i = 0; i + 1 < ne && nf->rules < 64; i += 2) { nf->rule_proto[nf->rules] = (uint8_t)e[i]; nf->rule_port[nf->rules++] = (int32_t)e[i + 1]; }
+    for (size_t i = 0; i + 1 < ne; i += 2) {
+      int pi = e[i] == 1 ? 0 : e[i] == 6 ? 1 : e[i] == 17 ? 2 : -1;
+      int port = (int)e[i + 1];
+      if (pi < 0 || port > 65535) continue;
+      if (port < 0) nf->any_port[pi] = 1; else nf->port_bits[pi][port >> 3] |= (uint8_t)(1u << (port & 7));
+    }
   } else if (!strcmp(name, "nat")) {
     nf->process = nat; nf->cursor = (uint32_t)nf->p[3];
     rc = map_init(&nf->maps[0], MAP_HASH, (uint32_t)nf->p[5]) | map_init(&nf->maps[1], MAP_HASH, (uint32_t)nf->p[5]);

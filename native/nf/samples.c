@@ -107,7 +107,8 @@ void firewall(nf_native *nf, nf_area *a, uint32_t count) {
     if (out) { map_put(&nf->maps[0], k0of(be32(ip + 12), be32(ip + 16)), k1of(sp, dp, proto), (int64_t)now_ms); verdict(a, i, 0); continue; }
     int64_t seen = map_get(&nf->maps[0], k0of(be32(ip + 16), be32(ip + 12)), k1of(dp, sp, proto));
     int ok = seen != MAP_ABSENT && now_ms - (uint64_t)seen <= nf->p[0];
-    for (uint32_t r = 0; !ok && r < nf->rules; r++) ok = nf->rule_proto[r] == proto && (nf->rule_port[r] < 0 || (uint32_t)nf->rule_port[r] == dp);
+    int pi = proto == 1 ? 0 : proto == 6 ? 1 : proto == 17 ? 2 : -1;
+    if (!ok && pi >= 0) ok = nf->any_port[pi] || (nf->port_bits[pi][dp >> 3] & (1u << (dp & 7)));
     if (ok) verdict(a, i, 0); else { verdict(a, i, 1); nf->counters[0]++; }
   }
 }

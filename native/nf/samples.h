@@ -21,7 +21,7 @@ typedef struct nf_native {
   map_t maps[2];
   uint64_t p[8];                 // the NF's numeric parameters
   uint64_t counters[32];
-  uint32_t rules; uint8_t rule_proto[64]; int32_t rule_port[64];
+  uint8_t any_port[3]; uint8_t port_bits[3][8192];   // the firewall's ACL, as the Wasm sample compiles it
   uint32_t cursor;
   uint32_t backends, backend[32]; uint64_t mac[32];
   uint8_t table[MAGLEV_M];

@@ -7,10 +7,13 @@ import { pkt, pktLen, verdict, PASS, DROP, DIR_OUT, burstDir, mapOpen, mapGet, m
          PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../sdk";
 export { nf_area } from "../sdk";
 
-const MAX_RULES = 64;
-const ruleProto = new StaticArray<u8>(MAX_RULES);
-const rulePort = new StaticArray<i32>(MAX_RULES);   // -1: any port
-let rules = 0;
+// The ACL compiled at init into one bit per (protocol, port) and a whole-protocol flag, so a
+// packet's check is two loads whatever the number of rules.
+const PROTOS = 3;                                      // icmp, tcp, udp
+const anyPort = new StaticArray<u8>(PROTOS);
+const portBits = new StaticArray<u8>(PROTOS * 8192);
+
+function protoIndex(p: u8): i32 { return p == PROTO_ICMP ? 0 : p == PROTO_TCP ? 1 : p == PROTO_UDP ? 2 : -1; }
 let conntrack: i32 = -1;
 let timeoutMs: u64 = 60000;
 
@@ -21,24 +24,23 @@ export function nf_init(): i32 {
   if (allow !== null && allow.length > 0) {
     const items = allow.split(",");
     for (let i = 0; i < items.length; i++) {
-      if (rules == MAX_RULES) return 2;
       const it = items[i].trim(), slash = it.indexOf("/");
       const name = slash < 0 ? it : it.substring(0, slash);
-      const proto: u8 = name == "icmp" ? PROTO_ICMP : name == "tcp" ? PROTO_TCP : name == "udp" ? PROTO_UDP : 0;
-      if (proto == 0) return 3;
-      ruleProto[rules] = proto;
-      rulePort[rules] = slash < 0 ? -1 : I32.parseInt(it.substring(slash + 1));
-      rules++;
+      const proto = name == "icmp" ? 0 : name == "tcp" ? 1 : name == "udp" ? 2 : -1;
+      if (proto < 0) return 3;
+      if (slash < 0) { anyPort[proto] = 1; continue; }
+      const port = I32.parseInt(it.substring(slash + 1));
+      if (port < 0 || port > 65535) return 4;
+      portBits[proto * 8192 + (port >> 3)] |= <u8>(1 << <u8>(port & 7));
     }
   }
   return conntrack < 0 ? 1 : 0;
 }
 
-function allowed(proto: u8, dport: u32): bool {
-  for (let r = 0; r < rules; r++) {
-    if (ruleProto[r] == proto && (rulePort[r] < 0 || <u32>rulePort[r] == dport)) return true;
-  }
-  return false;
+@inline function allowed(proto: u8, dport: u32): bool {
+  const p = protoIndex(proto);
+  if (p < 0) return false;
+  return anyPort[p] != 0 || ((<u32>portBits[p * 8192 + <i32>(dport >> 3)] >> (dport & 7)) & 1) != 0;
 }
 
 export function nf_process(count: u32): void {
