@@ -10,6 +10,16 @@
 #include <rte_ring.h>
 #include <rte_errno.h>
 
+// Ring ports we made, and how many of them use each ring: a port goes away when the datapath
+// that opened it closes, and a ring when no port uses it any more.
+static struct { struct rte_ring *rx, *tx; uint8_t made, unclaimed; } ring_ports[RTE_MAX_ETHPORTS];
+
+static int ring_users(const struct rte_ring *r) {
+  int n = 0;
+  for (int p = 0; p < RTE_MAX_ETHPORTS; p++) n += ring_ports[p].made && (ring_ports[p].rx == r) + (ring_ports[p].tx == r);
+  return n;
+}
+
 static struct rte_ring *ring_get(const char *name) {
   struct rte_ring *r = rte_ring_lookup(name);
   return r ? r : rte_ring_create(name, 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -19,10 +29,33 @@ static struct rte_ring *ring_get(const char *name) {
  *  ports cross them, a loop when they are the same). Returns 0 or a negative errno. */
 int ring_port(const char *name, const char *rx, const char *tx) {
   uint16_t id;
-  if (rte_eth_dev_get_port_by_name(name, &id) == 0) return 0;
+  char full[RTE_ETH_NAME_MAX_LEN];
+  snprintf(full, sizeof full, "net_ring_%s", name);
+  if (rte_eth_dev_get_port_by_name(full, &id) == 0) return 0;
   struct rte_ring *r = ring_get(rx), *t = ring_get(tx);
   if (r == NULL || t == NULL) return -rte_errno;
-  return rte_eth_from_rings(name, &r, 1, &t, 1, SOCKET_ID_ANY) < 0 ? -rte_errno : 0;
+  int port = rte_eth_from_rings(name, &r, 1, &t, 1, SOCKET_ID_ANY);
+  if (port < 0) return -rte_errno;
+  ring_ports[port].rx = r; ring_ports[port].tx = t;
+  ring_ports[port].made = 1; ring_ports[port].unclaimed = 1;
+  return 0;
+}
+
+/** True once for a ring port we made: the datapath that opens it first owns (and removes) it. */
+int ring_port_claim(uint16_t port) {
+  if (!ring_ports[port].made || !ring_ports[port].unclaimed) return 0;
+  ring_ports[port].unclaimed = 0;
+  return 1;
+}
+
+/** After its port is removed: frees the port's rings that no other port uses. */
+void ring_port_release(uint16_t port) {
+  if (!ring_ports[port].made) return;
+  struct rte_ring *r = ring_ports[port].rx, *t = ring_ports[port].tx;
+  ring_ports[port].made = 0;
+  // Frames still in a freed ring would belong to pools that are gone: drop them with the ring.
+  if (ring_users(r) == 0) rte_ring_free(r);
+  if (t != r && ring_users(t) == 0) rte_ring_free(t);
 }
 
 /** Appends an Ethernet frame of `len` bytes (IPv4 ethertype, zero payload); 0 if it cannot. */

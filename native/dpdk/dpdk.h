@@ -78,6 +78,10 @@ void comp_push(wport_t *w, uint32_t slot);
 void comp_flush(wport_t *w);
 int fill_take(wport_t *w, uint32_t *off);
 
+// bench.c (ring ports)
+int ring_port_claim(uint16_t port);
+void ring_port_release(uint16_t port);
+
 // port.c
 const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc);
 const char *port_configure(const char *device, uint16_t queues);

@@ -26,7 +26,11 @@ static const char *probe(wport_t *w, const char *device) {
   memcpy(w->name, device, n);
   w->name[n] = 0;
   uint16_t id;
-  if (rte_eth_dev_get_port_by_name(w->name, &id) == 0) { w->port = id; return NULL; }
+  if (rte_eth_dev_get_port_by_name(w->name, &id) == 0) {
+    w->port = id;
+    w->owns_device = ring_port_claim(id);    // a ring port ringPort made goes with its first datapath
+    return NULL;
+  }
   int rc = strncmp(w->name, "net_", 4) == 0 ? rte_vdev_init(w->name, comma ? comma + 1 : "") : rte_dev_probe(device);
   if (rc != 0) return fail("device probe", w, rc);
   if (rte_eth_dev_get_port_by_name(w->name, &id) != 0) {
@@ -161,6 +165,7 @@ void port_close(wport_t *w) {
     struct rte_eth_dev_info info;
     if (rte_eth_dev_info_get(w->port, &info) == 0 && info.device != NULL) rte_dev_remove(info.device);
     else rte_eth_dev_close(w->port);
+    ring_port_release(w->port);
     w->owns_device = 0;
   }
   if (w->mp && w->mp != w->copy_mp) rte_mempool_free(w->mp);
