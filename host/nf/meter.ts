@@ -1,12 +1,18 @@
 // Fuel metering, injected at load time with binaryen: a mutable i64 global `__fuel` (exported, so
 // the host sets the budget before each burst) is charged at the entry of every function that
-// loops or calls, and at the top of every loop body, with the number of expressions that body
-// runs straight through; when it drops below zero the NF executes `unreachable` and traps.
-// Nested loops charge for themselves.
+// loops or calls, and at the top of every loop body (through a local, below), with the number of
+// expressions that body runs straight through; when it drops below zero the NF executes
+// `unreachable` and traps. Nested loops charge for themselves.
 import binaryen from "binaryen";
 
 const FUEL = "__fuel";
 const START_FUEL = 100_000_000n;
+// Loops charge a local first and move it to the global once it reaches BATCH: a register add and
+// compare per iteration instead of a global load and store. A function that returns early drops
+// less than BATCH units, so accounting is exact to within BATCH per call; an endless loop still
+// reaches the global every BATCH units and traps.
+const BATCH = 1024;
+const addVar = (binaryen as unknown as { _BinaryenFunctionAddVar(f: number, t: number): number })._BinaryenFunctionAddVar;
 
 // binaryen.js has these wrappers at run time; its typings do not declare them.
 const B = binaryen as unknown as typeof binaryen & {
@@ -65,6 +71,14 @@ export function meter(bytes: Uint8Array): Metered {
       m.global.set(FUEL, m.i64.sub(m.global.get(FUEL, binaryen.i64), m.i64.const(BigInt(cost) as unknown as number))),
       m.if(m.i64.lt_s(m.global.get(FUEL, binaryen.i64), m.i64.const(0n as unknown as number)), m.unreachable()),
     ], binaryen.none);
+    const chargeLoop = (pending: number, cost: number) => m.block(null, [
+      m.local.set(pending, m.i32.add(m.local.get(pending, binaryen.i32), m.i32.const(cost))),
+      m.if(m.i32.ge_u(m.local.get(pending, binaryen.i32), m.i32.const(BATCH)), m.block(null, [
+        m.global.set(FUEL, m.i64.sub(m.global.get(FUEL, binaryen.i64), m.i64.extend_u(m.local.get(pending, binaryen.i32)))),
+        m.local.set(pending, m.i32.const(0)),
+        m.if(m.i64.lt_s(m.global.get(FUEL, binaryen.i64), m.i64.const(0n as unknown as number)), m.unreachable()),
+      ], binaryen.none)),
+    ], binaryen.none);
     let loopCount = 0, fnCount = 0;
     for (let i = 0; i < m.getNumFunctions(); i++) {
       const f = m.getFunctionByIndex(i);
@@ -80,12 +94,13 @@ export function meter(bytes: Uint8Array): Metered {
         fnCount++;
       }
       // Each loop's body, then the loops nested in it, until none is left.
+      const pending = loops.length > 0 ? addVar(f, binaryen.i32) : -1;
       while (loops.length > 0) {
         const loop = loops.pop()!;
         const body = B.Loop.getBody(loop);
         const inner: number[] = [];
         const c = scan(body, inner);
-        B.Loop.setBody(loop, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
+        B.Loop.setBody(loop, m.block(null, [chargeLoop(pending, Math.min(c, BATCH)), body], binaryen.getExpressionType(body)));
         loops.push(...inner);
         loopCount++;
       }
