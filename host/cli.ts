@@ -94,22 +94,23 @@ function configFrom(values: Record<string, string | boolean | undefined>): Confi
 /** One side per process (--peer server): echo every datagram on --address until --duration or a signal. */
 function udpEchoServerRole(config: Config, v: Record<string, string | boolean | undefined>): void {
   const at = address(v.address as string | undefined);
+  const duration = num(v.duration as string, "duration", Infinity, 0);
   const l = openLibOS(config) as Pdpix;
   const qd = l.socket();
   l.bind(qd, at);
   const srv = new EchoServer(l, qd);
   process.stdout.write(`udp-echo server on ${v.address} (${config.backend})\n`);
-  serveUntilStopped(v, () => { l.poll(); srv.step(); }, () => {
+  serveUntilStopped(duration, () => { l.poll(); srv.step(); }, () => {
     process.stdout.write(`udp-echo server: echoed ${srv.echoed}\n`);
     l.close(qd);
     if ("detach" in l) (l as LibOS).detach();
   });
 }
 
-/** Runs `turn` until --duration passes or SIGINT/SIGTERM arrives, giving the event loop a turn
- *  every few thousand (signals arrive through it), then `done`. */
-function serveUntilStopped(v: Record<string, string | boolean | undefined>, turn: () => void, done: () => void): void {
-  const end = Date.now() + num(v.duration as string, "duration", Infinity, 0) * 1000;
+/** Runs `turn` for `seconds` or until SIGINT/SIGTERM arrives, giving the event loop a turn every
+ *  few thousand (signals arrive through it), then `done`. */
+function serveUntilStopped(seconds: number, turn: () => void, done: () => void = () => {}): void {
+  const end = Date.now() + seconds * 1000;
   let stop = false;
   process.once("SIGINT", () => { stop = true; });
   process.once("SIGTERM", () => { stop = true; });
@@ -231,15 +232,7 @@ function tcpEchoServerRole(config: Config, v: Record<string, string | boolean | 
   l.listen(lqd, 128);
   const srv = new TcpEchoServer(l, lqd);
   process.stdout.write(`tcp-echo server on ${v.address} (${config.backend})\n`);
-  const end = Date.now() + num(v.duration as string, "duration", Infinity, 0) * 1000;
-  let stop = false;
-  process.once("SIGINT", () => { stop = true; });
-  process.once("SIGTERM", () => { stop = true; });
-  const loop = () => {
-    for (let i = 0; i < 5000 && !stop; i++) { l.poll(); srv.step(); }
-    if (!stop && Date.now() < end) setImmediate(loop);
-  };
-  loop();
+  serveUntilStopped(num(v.duration as string, "duration", Infinity, 0), () => { l.poll(); srv.step(); });
 }
 
 function tcpEchoCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
@@ -283,7 +276,7 @@ function pktgenCmd(config: Config, v: Record<string, string | boolean | undefine
 }
 
 function kvCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
-  if (config.backend === "loopback") throw new UsageError("kv serves real clients: run it with --backend posix (dpdk when its issue lands)");
+  if (config.backend === "loopback") throw new UsageError("kv serves real clients: run it with --backend posix or dpdk");
   const address = (v.address as string | undefined) ?? "127.0.0.1";
   const port = num(v.port as string, "port", 6379, 1, 65535);
   const duration = num(v.duration as string, "duration", Infinity, 0);
@@ -293,18 +286,10 @@ function kvCmd(config: Config, v: Record<string, string | boolean | undefined>):
   l.listen(lqd, 128);
   const srv = new KvServer(l, lqd, new KvStore(() => Date.now()));
   process.stdout.write(`kv: listening on ${address}:${port} (${config.backend} backend)\n`);
-  const end = Date.now() + duration * 1000;
-  let stop = false;
-  process.once("SIGINT", () => { stop = true; });
-  process.once("SIGTERM", () => { stop = true; });
-  // Signals arrive through the event loop: give it a turn every few thousand polls.
-  const loop = () => {
-    for (let i = 0; i < 5000 && !stop; i++) { l.poll(); srv.step(); }
-    if (!stop && Date.now() < end) { setImmediate(loop); return; }
+  serveUntilStopped(duration, () => { l.poll(); srv.step(); }, () => {
     process.stdout.write(`kv: ${srv.commands} commands, ${srv.errors} errors, ${srv.store.size} keys\n`);
     l.close(lqd);
-  };
-  loop();
+  });
 }
 
 function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
@@ -322,16 +307,8 @@ function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefi
   const bqd = behind.client.socket();
   const relay = new UdpRelay(front, fqd, behind.client, bqd, { addr: behind.server.ip, port: 7 });
   process.stdout.write(`udp-relay: ${address}:${port} (${config.backend}) -> ${formatIpv4(behind.server.ip)}:7 (loopback link, Wasm echo server)\n`);
-  const end = Date.now() + duration * 1000;
-  let stop = false;
-  process.once("SIGINT", () => { stop = true; });
-  process.once("SIGTERM", () => { stop = true; });
-  const loop = () => {
-    for (let i = 0; i < 5000 && !stop; i++) { front.poll(); behind.link.poll(); relay.step(); echo.step(); }
-    if (!stop && Date.now() < end) { setImmediate(loop); return; }
-    process.stdout.write(`udp-relay: forwarded ${relay.forwarded}, returned ${relay.returned}\n`);
-  };
-  loop();
+  serveUntilStopped(duration, () => { front.poll(); behind.link.poll(); relay.step(); echo.step(); },
+    () => process.stdout.write(`udp-relay: forwarded ${relay.forwarded}, returned ${relay.returned}\n`));
 }
 
 /** `nf run CHAIN` / `nf stats [FILE]`. */
