@@ -2,9 +2,8 @@
 // demiwasm: the command line. Every failure is one line on stderr and a non-zero exit.
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
-import { loopbackPair, stacksFor, type Stacks, type Pair, type DpdkPair } from "./topology.js";
-import { loadChainFile, installChains, watchSources, writeStats, printStatsFile, formatStats, nfTargetOf, DEFAULT_STATS_FILE,
-         type NfRunTarget } from "./nf/run.js";
+import { loopbackPair, stacksFor, type Stacks, type Pair } from "./topology.js";
+import { loadChainFile, installChains, watchSources, writeStats, printStatsFile, formatStats, nfTargetOf, DEFAULT_STATS_FILE } from "./nf/run.js";
 import { sockaddr, AF_INET, SOCK_STREAM, LibOS } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
@@ -320,11 +319,8 @@ function nfCmd(config: Config, rest: string[], v: Record<string, string | boolea
   if (problem) throw new UsageError(problem);
   const file = loadChainFile(arg);
   const p = stacksFor(config);
-  const target = p.server instanceof LibOS && "attachChain" in p.server.link
-    ? { attach: (dir: "in" | "out", c: Parameters<NfRunTarget["attach"]>[1]) => attachTo(p, dir, c), ports: portsOf(p), now: () => p.clock.now() }
-    : null;
-  if (target === null) throw new UsageError("nf run: this backend cannot carry NF chains");
-  const { chains, reload } = installChains(file, target);
+  if (!p.serverChains) throw new UsageError("nf run: this backend cannot carry NF chains");
+  const { chains, reload } = installChains(file, { ...p.serverChains, now: () => p.clock.now() });
   const statsPath = (v.stats as string | undefined) ?? DEFAULT_STATS_FILE;
   const pending = new Set<string>();
   const unwatch = v.watch === true ? watchSources(file, (name) => pending.add(name)) : () => {};
@@ -360,15 +356,6 @@ function nfCmd(config: Config, rest: string[], v: Record<string, string | boolea
     else process.stdout.write(`sent ${cli.sent}, echoed ${cli.echoed}\n${formatStats(all)}\n`);
   };
   loop();
-}
-
-function attachTo(p: Stacks, dir: "in" | "out", c: Parameters<NfRunTarget["attach"]>[1]): void {
-  if ("link" in p) (p as Pair).link.attachChain((p as Pair).server, dir, c);
-  else (p as DpdkPair).serverLink.attachChain(dir, c);
-}
-
-function portsOf(p: Stacks): number {
-  return "link" in p ? (p as Pair).link.ports : (p as DpdkPair).serverLink.ports;
 }
 
 function printConfig(config: Config): void {

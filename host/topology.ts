@@ -9,6 +9,7 @@ import { RealClock, type Clock } from "./clock.js";
 import { formatIpv4, formatMac, parseIpv4, parseMac, type Config } from "./config.js";
 import { backendUnavailable } from "./backends/index.js";
 import type { Pdpix } from "./pdpix.js";
+import type { Chain } from "./nf/chain.js";
 
 /** Two stacks and a way to run them: what every example needs of a backend. */
 export interface Stacks {
@@ -24,6 +25,8 @@ export interface Stacks {
   /** Writes the traffic to a pcap file (physical backends only). */
   capture(path: string): void;
   stopCapture(): void;
+  /** NF chains on the server's port (physical backends only): REDIRECT numbers `ports` of them. */
+  serverChains?: { attach(dir: "in" | "out", chain: Chain): void; readonly ports: number };
 }
 
 export interface Pair extends Stacks { link: LoopbackLink; server: LibOS; client: LibOS }
@@ -43,6 +46,7 @@ export function loopbackPair(config: Config, clock: Clock = new RealClock(), qui
     link, server, client, serverIp: server.ip, clock: link.clock,
     poll: () => link.poll(), nextEvent: () => link.nextEvent(),
     capture: (p) => link.capture(p), stopCapture: () => link.stopCapture(),
+    serverChains: { attach: (dir, c) => link.attachChain(server, dir, c), get ports() { return link.ports; } },
   };
 }
 
@@ -70,6 +74,7 @@ export function dpdkPair(config: Config): DpdkPair {
     server, client, serverLink, clientLink, serverIp: server.ip, clock: serverLink.clock,
     poll: () => serverLink.poll(), nextEvent: () => serverLink.clock.now(),
     capture: () => serverLink.capture(), stopCapture: () => {},
+    serverChains: { attach: (dir, c) => serverLink.attachChain(dir, c), get ports() { return serverLink.ports; } },
     close: () => { serverLink.close(); clientLink.close(); },
   };
 }

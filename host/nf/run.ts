@@ -76,10 +76,9 @@ export function installChains(file: ChainFile, target: NfRunTarget): { chains: C
 
 /** Watches each manifest and its module; calls `changed(name)` (debounced by the caller's loop). */
 export function watchSources(file: ChainFile, changed: (name: string) => void): () => void {
-  const watchers = [...file.sources.entries()].flatMap(([name, path]) => {
-    const m = loadManifest(path);
-    return [path, m.module].filter(existsSync).map((p) => watch(p, () => changed(name)));
-  });
+  const modules = new Map([...file.in, ...file.out].map((m) => [m.name, m.module]));
+  const watchers = [...file.sources.entries()].flatMap(([name, path]) =>
+    [path, modules.get(name)!].filter(existsSync).map((p) => watch(p, () => changed(name))));
   return () => { for (const w of watchers) w.close(); };
 }
 
