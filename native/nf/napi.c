@@ -61,7 +61,7 @@ static napi_value js_process(napi_env env, napi_callback_info info) {
   nf_native *nf; napi_typedarray_type t; void *d; size_t len;
   if (napi_get_value_external(env, argv[0], (void **)&nf) != napi_ok ||
       napi_get_typedarray_info(env, argv[1], &t, &len, &d, NULL, NULL) != napi_ok || t != napi_uint8_array ||
-      len < sizeof(nf_area) + (size_t)NF_MAX_BURST * NF_SLOT) {
+      len < sizeof(nf_area)) {
     napi_throw_type_error(env, NULL, "demiwasm: process(nf, area, count)");
     return NULL;
   }

@@ -73,7 +73,7 @@ void flowmon(nf_native *nf, nf_area *a, uint32_t count) {
     uint64_t old = v == MAP_ABSENT ? 0 : (uint64_t)v;
     uint64_t pk = ((old >> 32) + 1) & 0xffffffff, by = (old + len) & 0xffffffff;
     map_put(&nf->maps[0], k0, k1, (int64_t)(pk << 32 | by));
-    verdict(a, i, 0);
+    verdict(a, i, NF_PASS);
   }
 }
 
@@ -81,7 +81,7 @@ void ratelimit(nf_native *nf, nf_area *a, uint32_t count) {
   uint64_t now_ms = (uint64_t)(a->now_ns / 1e6) & 0xffffffff, full = nf->p[1] * 1000;
   for (uint32_t i = 0; i < count; i++) {
     uint8_t *ip = ipv4_at(pkt(a, i), a->desc[i].len);
-    if (!ip) { verdict(a, i, 0); continue; }
+    if (!ip) { verdict(a, i, NF_PASS); continue; }
     int64_t src = be32(ip + 12);
     int64_t v = map_get(&nf->maps[0], src, 0);
     uint64_t tokens = full, last = now_ms;
@@ -90,7 +90,7 @@ void ratelimit(nf_native *nf, nf_area *a, uint32_t count) {
       uint64_t t = tokens + ((now_ms - last) & 0xffffffff) * nf->p[0];
       tokens = t < full ? t : full;
     }
-    if (tokens >= 1000) { tokens -= 1000; verdict(a, i, 0); } else { verdict(a, i, 1); nf->counters[0]++; }
+    if (tokens >= 1000) { tokens -= 1000; verdict(a, i, NF_PASS); } else { verdict(a, i, NF_DROP); nf->counters[0]++; }
     map_put(&nf->maps[0], src, 0, (int64_t)(tokens << 32 | now_ms));
   }
 }
@@ -101,15 +101,15 @@ void firewall(nf_native *nf, nf_area *a, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
     uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
     uint8_t *ip = ipv4_at(p, len);
-    if (!ip) { verdict(a, i, 0); continue; }
+    if (!ip) { verdict(a, i, NF_PASS); continue; }
     uint8_t *l4 = l4_at(ip, p, len);
     uint32_t proto = ip[9], sp = l4 ? be16(l4) : 0, dp = l4 ? be16(l4 + 2) : 0;
-    if (out) { map_put(&nf->maps[0], k0of(be32(ip + 12), be32(ip + 16)), k1of(sp, dp, proto), (int64_t)now_ms); verdict(a, i, 0); continue; }
+    if (out) { map_put(&nf->maps[0], k0of(be32(ip + 12), be32(ip + 16)), k1of(sp, dp, proto), (int64_t)now_ms); verdict(a, i, NF_PASS); continue; }
     int64_t seen = map_get(&nf->maps[0], k0of(be32(ip + 16), be32(ip + 12)), k1of(dp, sp, proto));
     int ok = seen != MAP_ABSENT && now_ms - (uint64_t)seen <= nf->p[0];
     int pi = proto == 1 ? 0 : proto == 6 ? 1 : proto == 17 ? 2 : -1;
     if (!ok && pi >= 0) ok = nf->any_port[pi] || (nf->port_bits[pi][dp >> 3] & (1u << (dp & 7)));
-    if (ok) verdict(a, i, 0); else { verdict(a, i, 1); nf->counters[0]++; }
+    if (ok) verdict(a, i, NF_PASS); else { verdict(a, i, NF_DROP); nf->counters[0]++; }
   }
 }
 
@@ -119,11 +119,11 @@ void nat(nf_native *nf, nf_area *a, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
     uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
     uint8_t *ip = ipv4_at(p, len), *l4 = ip ? l4_at(ip, p, len) : NULL;
-    if (!l4) { verdict(a, i, 0); continue; }
+    if (!l4) { verdict(a, i, NF_PASS); continue; }
     uint32_t proto = ip[9];
     if (out) {
       uint32_t src = be32(ip + 12);
-      if ((src & mask) != net) { verdict(a, i, 0); continue; }
+      if ((src & mask) != net) { verdict(a, i, NF_PASS); continue; }
       uint32_t sport = be16(l4);
       int64_t k1 = (int64_t)(sport << 8 | proto);
       int64_t pp = map_get(&nf->maps[0], src, k1);
@@ -134,20 +134,20 @@ void nat(nf_native *nf, nf_area *a, uint32_t count) {
           nf->cursor = nf->cursor == pmax ? pmin : nf->cursor + 1;
           if (map_get(&nf->maps[1], c, proto) == MAP_ABSENT) { port = c; break; }
         }
-        if (!port || map_put(&nf->maps[0], src, k1, port) != 0) { verdict(a, i, 1); nf->counters[0]++; continue; }
+        if (!port || map_put(&nf->maps[0], src, k1, port) != 0) { verdict(a, i, NF_DROP); nf->counters[0]++; continue; }
         map_put(&nf->maps[1], port, proto, (int64_t)((uint64_t)src << 16 | sport));
         pp = port;
       }
       rewrite_addr(ip, l4, 0, pub);
       rewrite_port(ip, l4, 0, (uint32_t)pp);
-      verdict(a, i, 0);
+      verdict(a, i, NF_PASS);
     } else {
-      if (be32(ip + 16) != pub) { verdict(a, i, 0); continue; }
+      if (be32(ip + 16) != pub) { verdict(a, i, NF_PASS); continue; }
       int64_t inner = map_get(&nf->maps[1], be16(l4 + 2), proto);
-      if (inner == MAP_ABSENT) { verdict(a, i, 1); nf->counters[1]++; continue; }
+      if (inner == MAP_ABSENT) { verdict(a, i, NF_DROP); nf->counters[1]++; continue; }
       rewrite_addr(ip, l4, 1, (uint32_t)((uint64_t)inner >> 16));
       rewrite_port(ip, l4, 1, (uint32_t)(inner & 0xffff));
-      verdict(a, i, 0);
+      verdict(a, i, NF_PASS);
     }
   }
 }
@@ -157,7 +157,7 @@ void maglev(nf_native *nf, nf_area *a, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
     uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
     uint8_t *ip = ipv4_at(p, len);
-    if (!ip || be32(ip + 16) != vip) { verdict(a, i, 0); continue; }
+    if (!ip || be32(ip + 16) != vip) { verdict(a, i, NF_PASS); continue; }
     uint8_t *l4 = l4_at(ip, p, len);
     uint32_t h = be32(ip + 12) * 0x9e3779b1u ^ ip[9];
     if (l4) h ^= (be16(l4) << 16 | be16(l4 + 2)) * 0x85ebca6bu;
@@ -168,7 +168,7 @@ void maglev(nf_native *nf, nf_area *a, uint32_t count) {
     uint64_t mac = nf->mac[b];
     for (int k = 0; k < 6; k++) p[k] = (uint8_t)(mac >> (40 - 8 * k));
     nf->counters[b]++;
-    a->desc[i].verdict = 2; a->desc[i].arg = 0;
+    verdict(a, i, NF_TX);
   }
 }
 

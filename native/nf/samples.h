@@ -3,18 +3,10 @@
 #define DEMIWASM_NF_SAMPLES_H
 #include <stdint.h>
 #include "maps.h"
+#include "../../nf/c/demiwasm_nf_abi.h"     // the burst area, as the Wasm NFs see it
 
-#define NF_MAX_BURST 32
-#define NF_SLOT 2048
 #define MAGLEV_M 4099
-
-typedef struct { uint32_t off, len, verdict, arg; } nf_desc;
-typedef struct {
-  uint32_t count, port, dir, reserved;
-  double now_ns;
-  uint64_t pad;
-  nf_desc desc[NF_MAX_BURST];
-} nf_area;   // followed by the packet slots
+typedef nf_area_t nf_area;
 
 typedef struct nf_native {
   void (*process)(struct nf_native *, nf_area *, uint32_t);

@@ -11,22 +11,7 @@
 #define DEMIWASM_NF_H
 #include <stdint.h>
 #include <string.h>
-
-#define NF_MAX_BURST 32
-#define NF_SLOT 2048
-enum { NF_PASS = 0, NF_DROP = 1, NF_TX = 2, NF_REDIRECT = 3 };
-enum { NF_DIR_IN = 0, NF_DIR_OUT = 1 };
-#define NF_SHARED (1u << 16)
-#define NF_ABSENT ((int64_t)-1)
-
-typedef struct { uint32_t off, len, verdict, arg; } nf_desc;
-typedef struct {
-  uint32_t count, port, dir, reserved;
-  double now_ns;
-  uint64_t pad;
-  nf_desc desc[NF_MAX_BURST];
-  uint8_t data[NF_MAX_BURST][NF_SLOT];
-} nf_area_t;
+#include "demiwasm_nf_abi.h"
 
 #define NF_IMPORT(name) __attribute__((import_module("nf"), import_name(name)))
 NF_IMPORT("map_get") int64_t nf_priv_get(uint32_t id, int64_t k0, int64_t k1);
