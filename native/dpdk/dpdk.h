@@ -70,6 +70,12 @@ typedef struct wport {
   struct napi_ref__ *mem_ref;        // napi_ref holding the Wasm memory while the port lives
 } wport_t;
 
+/** Where small slot `slot` starts in the Wasm memory, and its data (past the headroom). */
+static inline uint32_t slot_base(const wport_t *w, uint32_t slot) { return w->slots_off + slot * SLOT_SIZE; }
+static inline uint32_t slot_data(const wport_t *w, uint32_t slot) { return slot_base(w, slot) + SLOT_HEADROOM; }
+/** The slot an offset falls in; callers check off >= slots_off and the result < slots. */
+static inline uint32_t slot_at(const wport_t *w, uint32_t off) { return (off - w->slots_off) / SLOT_SIZE; }
+
 // wasm_pool.c
 extern const char WASM_POOL_OPS[];
 struct rte_mempool *wasm_pool_create(wport_t *w, const char *name);

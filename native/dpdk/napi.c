@@ -248,6 +248,15 @@ static napi_value js_mac(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/** Leaves the control lock; a control call's error (which may live in a shared buffer) is copied
+ *  first and thrown as the one line. */
+static napi_value unlock_and_answer(napi_env env, const char *err) {
+  char msg[512];
+  if (err) snprintf(msg, sizeof msg, "%s", err);
+  pthread_mutex_unlock(&control);
+  return err ? throw_line(env, msg) : NULL;
+}
+
 /** configure(device, queues): one port, several datapaths (one queue each), started by start(). */
 static napi_value js_configure(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -256,11 +265,7 @@ static napi_value js_configure(napi_env env, napi_callback_info info) {
   char device[256];
   if (!get_string(env, argv[0], device, sizeof device)) return throw_line(env, "demiwasm: dpdk.device must be a string under 255 bytes");
   pthread_mutex_lock(&control);
-  const char *err = port_configure(device, (uint16_t)arg_num(env, argv[1]));
-  char msg[512];
-  if (err) snprintf(msg, sizeof msg, "%s", err);
-  pthread_mutex_unlock(&control);
-  return err ? throw_line(env, msg) : NULL;
+  return unlock_and_answer(env, port_configure(device, (uint16_t)arg_num(env, argv[1])));
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
@@ -269,11 +274,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   char device[256];
   if (!get_string(env, argv[0], device, sizeof device)) return throw_line(env, "demiwasm: dpdk.device must be a string under 255 bytes");
   pthread_mutex_lock(&control);
-  const char *err = port_start_shared(device);
-  char msg[512];
-  if (err) snprintf(msg, sizeof msg, "%s", err);
-  pthread_mutex_unlock(&control);
-  return err ? throw_line(env, msg) : NULL;
+  return unlock_and_answer(env, port_start_shared(device));
 }
 
 static napi_value js_ring_port(napi_env env, napi_callback_info info) {

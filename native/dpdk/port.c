@@ -199,7 +199,7 @@ uint32_t port_rx(wport_t *w) {
       uint32_t s = wasm_slot_of(w, m->buf_addr);
       if (w->state[s] == S_FILL) {
         w->state[s] = S_WASM;      // the fill reference becomes the frame's
-        wring_push(w->rx, w->slots_off + s * SLOT_SIZE + SLOT_HEADROOM, len);
+        wring_push(w->rx, slot_data(w, s), len);
         w->st.rx++; w->st.rx_bytes += len; got++;
         continue;
       }
@@ -223,14 +223,14 @@ uint32_t port_tx(wport_t *w) {
   for (uint32_t i = 0; i < n; i++) {
     uint32_t c = w->tx->cons + i;
     uint32_t off = w->tx->e[(c & w->tx->mask) * 2], len = w->tx->e[(c & w->tx->mask) * 2 + 1];
-    uint32_t s = (off - w->slots_off) / SLOT_SIZE;
+    uint32_t s = slot_at(w, off);
     int in_slots = off >= w->slots_off && s < w->slots;
     if ((size_t)off + len > w->mem_len || len == 0 || len > RTE_MBUF_DEFAULT_DATAROOM) {
       w->st.drop_tx_bad_desc++;
       if (in_slots) comp_push(w, s);
       continue;
     }
-    uint32_t in_off = off - w->slots_off - s * SLOT_SIZE;
+    uint32_t in_off = off - slot_base(w, s);
     if (w->zero_copy && in_slots && w->state[s] == S_WASM && in_off + len <= SLOT_SIZE) {
       struct rte_mbuf *m = w->by_slot[s];
       m->data_off = (uint16_t)in_off;
@@ -275,7 +275,7 @@ uint32_t raw_rx(wport_t *w) {
     if (w->zero_copy) {
       off = (uint32_t)(rte_pktmbuf_mtod(m, uint8_t *) - w->mem);
     } else {
-      off = w->slots_off + (p & (w->slots - 1)) * SLOT_SIZE + SLOT_HEADROOM;
+      off = slot_data(w, p & (w->slots - 1));
       memcpy(w->mem + off, rte_pktmbuf_mtod(m, void *), m->data_len);
       w->held[p & mask] = m;
     }
@@ -297,9 +297,9 @@ uint32_t raw_tx(wport_t *w) {
     uint32_t off = t->e[(c & mask) * 2], len = t->e[(c & mask) * 2 + 1];
     struct rte_mbuf *m;
     if (w->zero_copy) {
-      uint32_t rel = off - w->slots_off, s = rel / SLOT_SIZE;
+      uint32_t s = slot_at(w, off);
       m = w->by_slot[s];
-      m->data_off = (uint16_t)(rel - s * SLOT_SIZE);
+      m->data_off = (uint16_t)(off - slot_base(w, s));
     } else {
       m = w->held[c & mask];
       memcpy(rte_pktmbuf_mtod(m, void *), w->mem + off, len);

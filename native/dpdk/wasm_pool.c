@@ -18,10 +18,6 @@ uint32_t wasm_slot_of(const wport_t *w, const void *p) {
   return (uint32_t)(off / SLOT_SIZE);
 }
 
-static inline uint32_t slot_data(const wport_t *w, uint32_t slot) {
-  return w->slots_off + slot * SLOT_SIZE + SLOT_HEADROOM;
-}
-
 /** Tells Wasm a sent slot is free again; when its comp ring is full the slot waits here. */
 void comp_push(wport_t *w, uint32_t slot) {
   if (w->comp_over_n == 0 && wring_push(w->comp, slot_data(w, slot), 0)) return;
@@ -91,7 +87,7 @@ static int ops_dequeue(struct rte_mempool *mp, void **objs, unsigned n) {
       uint32_t c = w->fill->cons;
       uint32_t off = w->fill->e[(c & w->fill->mask) * 2];
       w->fill->cons = c + 1;
-      uint32_t s = (off - w->slots_off) / SLOT_SIZE;
+      uint32_t s = slot_at(w, off);
       if (off < w->slots_off || s >= w->slots || off != slot_data(w, s) || w->state[s] != S_WASM) {
         // Not a slot of ours: count it, give back what this call took, and fail the allocation.
         w->st.bad_free++;
