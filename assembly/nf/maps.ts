@@ -100,6 +100,11 @@ function pushFront(m: usize, i: u32): void {
   store<u32>(m, i + 1, 20);
 }
 
+/** Makes slot i the most recently used. */
+@inline function touch(m: usize, i: u32): void {
+  if (load<u32>(m, 20) != i + 1) { unlink(m, i); pushFront(m, i); }
+}
+
 /** Moves slot `from` to slot `to` (backward shift), fixing the LRU links that name it. */
 function move(m: usize, from: u32, to: u32, lru: bool): void {
   const s = slotAt(m, from), d = slotAt(m, to);
@@ -140,7 +145,7 @@ export function map_get(id: u32, k0: i64, k1: i64): i64 {
   if (kind == ARRAY) return <u64>k0 < <u64>load<u32>(m, 4) ? load<i64>(slotAt(m, <u32>k0), 16) : ABSENT;
   const i = find(m, k0, k1);
   if (i < 0) return ABSENT;
-  if (kind == LRU && load<u32>(m, 20) != <u32>i + 1) { unlink(m, <u32>i); pushFront(m, <u32>i); }
+  if (kind == LRU) touch(m, <u32>i);
   return load<i64>(slotAt(m, <u32>i), 16);
 }
 
@@ -158,7 +163,7 @@ export function map_put(id: u32, k0: i64, k1: i64, v: i64): i32 {
   let i = find(m, k0, k1);
   if (i >= 0) {
     store<i64>(slotAt(m, <u32>i), v, 16);
-    if (lru && load<u32>(m, 20) != <u32>i + 1) { unlink(m, <u32>i); pushFront(m, <u32>i); }
+    if (lru) touch(m, <u32>i);
     return 0;
   }
   if (load<u32>(m, 12) >= load<u32>(m, 4)) {

@@ -53,6 +53,11 @@ static inline void map_front(map_t *m, uint32_t i) {
   m->head = i + 1;
 }
 
+/** Makes slot i the most recently used. */
+static inline void map_touch(map_t *m, uint32_t i) {
+  if (m->head != i + 1) { map_unlink(m, i); map_front(m, i); }
+}
+
 static inline void map_remove_at(map_t *m, uint32_t i) {
   int lru = m->kind == MAP_LRU;
   if (lru) map_unlink(m, i);
@@ -79,7 +84,7 @@ static inline int64_t map_get(map_t *m, int64_t k0, int64_t k1) {
   if (m->kind == MAP_ARRAY) return (uint64_t)k0 < m->capacity ? m->e[k0].v : MAP_ABSENT;
   int32_t i = map_find(m, k0, k1);
   if (i < 0) return MAP_ABSENT;
-  if (m->kind == MAP_LRU && m->head != (uint32_t)i + 1) { map_unlink(m, (uint32_t)i); map_front(m, (uint32_t)i); }
+  if (m->kind == MAP_LRU) map_touch(m, (uint32_t)i);
   return m->e[i].v;
 }
 
@@ -89,7 +94,7 @@ static inline int32_t map_put(map_t *m, int64_t k0, int64_t k1, int64_t v) {
   int32_t i = map_find(m, k0, k1);
   if (i >= 0) {
     m->e[i].v = v;
-    if (m->kind == MAP_LRU && m->head != (uint32_t)i + 1) { map_unlink(m, (uint32_t)i); map_front(m, (uint32_t)i); }
+    if (m->kind == MAP_LRU) map_touch(m, (uint32_t)i);
     return 0;
   }
   if (m->count >= m->capacity) {
