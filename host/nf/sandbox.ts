@@ -38,19 +38,20 @@ interface NfExports {
   __fuel?: WebAssembly.Global;
 }
 
+/** The NF called WASI proc_exit: a trap of its own kind. */
+class ProcExit extends Error {}
+
 /** What a trap was, from the engine's message. */
 export function trapKind(e: unknown, fuelLeft: bigint | null): string {
+  if (e instanceof ProcExit) return "exit";
   if (fuelLeft !== null && fuelLeft < 0n) return "fuel";
   const m = e instanceof Error ? e.message : String(e);
   if (/call stack/i.test(m)) return "stack_overflow";
   if (/divi(de|sion) by zero|remainder by zero/i.test(m)) return "division_by_zero";
   if (/out of bounds/i.test(m)) return "out_of_bounds";
   if (/unreachable/i.test(m)) return "unreachable";
-  if (/exit/i.test(m)) return "exit";
   return "other";
 }
-
-class ProcExit extends Error {}
 
 export class Nf {
   readonly stats: NfStats;
@@ -226,7 +227,7 @@ export class Nf {
 
   private trapped(e: unknown): void {
     const fuelLeft = this.mod.metered ? (this.x.__fuel!.value as bigint) : null;
-    const kind = e instanceof ProcExit ? "exit" : trapKind(e, fuelLeft);
+    const kind = trapKind(e, fuelLeft);
     const s = this.stats;
     s.traps++;
     s.trapsByKind[kind] = (s.trapsByKind[kind] ?? 0) + 1;
