@@ -2,7 +2,7 @@
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
 import { layoutBegin, layoutEnd, carve } from "./mem/layout";
 import {poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
-import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE,
+import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qOrphan, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE, OP_POP, OP_ACCEPT,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
 import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
@@ -13,12 +13,12 @@ import { linkInit, linkPollRx, linkPollComp, linkRefill, linkReflect, fillRing, 
 import { arpInit, arpTimer, arpAddStatic as addStatic, arpDump as dumpArp, T_ARP } from "./net/arp";
 import { ipInit } from "./net/ip";
 import { reasmInit, reasmTimer, T_REASM } from "./net/reassembly";
-import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpPopPoll, udpClose, K_UDP_POP } from "./net/udp";
+import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpPopPoll, udpPopCancel, udpClose, K_UDP_POP } from "./net/udp";
 import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LPORT,
          S_RIP, S_RPORT, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./net/socket";
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
-         tcpPopPoll, tcpPushPoll, tcpAcceptPoll, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
+         tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
 import {tcpTimer, T_TCP_RTO, T_TCP_KEEPALIVE } from "./net/tcp/engine";
 import { tcb, tcbCount, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
@@ -119,7 +119,7 @@ export function accept(qd: i32): i32 {
   return q < 0 ? q : <i32>qtOf(<u32>q);
 }
 
-/** UDP connect completes at once; TCP's completes when the handshake does (or fails). */
+/** UDP connect completes at once ((0, 0) dissolves the default peer); TCP's completes when the handshake does (or fails). */
 export function connect(qd: i32, ip: u32, port: u32): i32 {
   if (!qdValid(qd)) return -EBADF;
   if (isStream(qd)) {
@@ -144,6 +144,12 @@ export function close(qd: i32): i32 {
   else udpClose(<u32>qd);
   sockFree(<u32>qd);
   return 0;
+}
+
+/** shutdown(SHUT_WR) of a stream socket: FIN after the queued data; pops go on. 0 or an errno. */
+export function shutdown(qd: i32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  return isStream(qd) ? tcpShutdown(<u32>qd) : ENOTSUP;
 }
 
 export function pushto(qd: i32, ptr: u32, len: u32, ip: u32, port: u32): i32 {
@@ -261,6 +267,33 @@ export function take(qt: u32): i32 {
   store<u32>(result + 28, load<u32>(e + Q_PORT));
   store<i32>(result + 32, load<i32>(e + Q_NEWQD));
   qFree(<u32>i);
+  return 0;
+}
+
+/**
+ * Cancels qt (demi's missing cancel). A pending pop or accept leaves its wait list and will take
+ * nothing; a pending TCP push leaves its queue (bytes it already put in the send buffer are sent);
+ * a connect under way or a datagram waiting for ARP goes on, its qtoken released when it ends. A
+ * completed operation is released with what it held: a popped buffer is freed, an accepted socket
+ * closed. Returns 0, or EINVAL for a stale or foreign qtoken.
+ */
+export function cancel(qt: u32): i32 {
+  const i = qIndex(qt);
+  if (i < 0) return EINVAL;
+  const q = <u32>i;
+  const e = qEntry(q);
+  if (qState(q) == QS_DONE) {
+    const op = qOp(q);
+    if (op == OP_POP && load<u32>(e + Q_LEN) != 0) sgafree(load<u32>(e + Q_PTR));
+    else if (op == OP_ACCEPT) close(load<i32>(e + Q_NEWQD));
+    qFree(q);
+    return 0;
+  }
+  const kind = load<u8>(e + Q_KIND);
+  if (kind == K_UDP_POP) udpPopCancel(q);
+  else if (kind == K_TCP_POP || kind == K_TCP_PUSH || kind == K_TCP_ACCEPT) tcpCancel(q, kind);
+  else { qOrphan(q); return 0; }
+  qFree(q);
   return 0;
 }
 

@@ -15,6 +15,8 @@ export interface DatapathExports {
   accept(qd: number): number;
   connect(qd: number, ip: number, port: number): number;
   close(qd: number): number;
+  shutdown(qd: number): number;
+  cancel(qt: number): number;
   pushto(qd: number, ptr: number, len: number, ip: number, port: number): number;
   pop(qd: number): number;
   sockname(qd: number, peer: number): number;

@@ -39,6 +39,11 @@ export interface Config {
     tx_desc: number;
     burst: number;               // frames per rx/tx burst
   };
+  poll: {
+    mode: "busy" | "adaptive";   // how an event-loop driver (openStack) turns the datapath
+    spin_us: number;             // adaptive: keep polling this long after the last work, then sleep
+    sleep_max_ms: number;        // adaptive on dpdk and fabric (no readiness to wait on): the longest nap
+  };
   fabric: {
     provider: string;            // libfabric provider (FI_PROVIDER overrides); verbs on RDMA NICs
     node: string;                // the local address the endpoint binds to
@@ -74,6 +79,7 @@ export const DEFAULTS: Config = {
     eal_args: "--no-huge -m 512 --no-pci --no-shconf --no-telemetry -l 0 --log-level=warning",
     device: "net_tap0,iface=dwtap0", mode: "zerocopy", queue: 0, rx_desc: 256, tx_desc: 256, burst: 32,
   },
+  poll: { mode: "adaptive", spin_us: 200, sleep_max_ms: 1 },
   fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
 
@@ -157,6 +163,9 @@ const SCHEMA: Record<string, Check> = {
   "dpdk.rx_desc": int(16, 4096),
   "dpdk.tx_desc": int(16, 4096),
   "dpdk.burst": int(1, 64),
+  "poll.mode": oneOf("busy", "adaptive"),
+  "poll.spin_us": int(0, 10_000_000),
+  "poll.sleep_max_ms": int(1, 1000),
   "fabric.provider": (v) => { if (typeof v !== "string" || !/^[\w;.-]{1,64}$/.test(v)) throw `expected a libfabric provider name like tcp;ofi_rxm, got ${JSON.stringify(v)}`; return v; },
   "fabric.node": ipv4,
   "fabric.recv_depth": int(1, 4096),

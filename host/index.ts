@@ -20,3 +20,8 @@ export { DpdkLink, DPDK_STAT_NAMES } from "./backends/dpdk.js";
 export type { DpdkStats } from "./backends/dpdk.js";
 export { DpdkWorkers } from "./backends/dpdkworkers.js";
 export type { Link, LinkNode } from "./link.js";
+export { openStack, Stack } from "./stack/stack.js";
+export type { OpOptions, OpenStackOptions, AnyLibOS } from "./stack/stack.js";
+export type { Socket as StackSocket, Server as StackServer, SocketOptions, ServerOptions, TcpConnectOptions, NetFace } from "./stack/net.js";
+export type { DgramSocket, DgramOptions, RemoteInfo, DgramFace } from "./stack/dgram.js";
+export type { HttpFace } from "./stack/http.js";

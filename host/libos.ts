@@ -89,6 +89,8 @@ export class LibOS {
   readonly u8: Uint8Array;
   readonly mac: [number, number];
   readonly ip: number;
+  /** Called by every queue operation, so that an event-loop driver knows to turn the datapath. */
+  onActivity: (() => void) | null = null;
   private readonly x: DatapathExports;
   private readonly res: Int32Array;
   private readonly resBase: number;
@@ -160,6 +162,7 @@ export class LibOS {
   // ---- sockets ----
 
   socket(domain = AF_INET, type = SOCK_DGRAM, protocol = 0): number {
+    this.onActivity?.();
     return this.check(this.x.socket(domain, type, protocol), "socket");
   }
 
@@ -175,25 +178,47 @@ export class LibOS {
     return this.check(this.x.accept(qd), "accept");
   }
 
+  /** TCP: starts the handshake. UDP: sets the default peer at once; { addr: 0, port: 0 } dissolves it. */
   connect(qd: number, remote: SockAddr): number {
+    this.onActivity?.();
     return this.check(this.x.connect(qd, remote.addr, remote.port), "connect");
   }
 
   close(qd: number): void {
+    this.onActivity?.();
     this.status(this.x.close(qd), "close");
   }
 
+  /** shutdown(SHUT_WR) of a stream: a FIN after the data pushed so far; pops go on to end of stream. */
+  shutdownWrite(qd: number): void {
+    this.onActivity?.();
+    this.status(this.x.shutdown(qd), "shutdownWrite");
+  }
+
   pushto(qd: number, sga: Sga, to: SockAddr): number {
+    this.onActivity?.();
     return this.check(this.x.pushto(qd, sga.buf, sga.len, to.addr, to.port), "pushto");
   }
 
   /** Push on a connected socket. */
   push(qd: number, sga: Sga): number {
+    this.onActivity?.();
     return this.check(this.x.pushto(qd, sga.buf, sga.len, 0, 0), "push");
   }
 
   pop(qd: number): number {
+    this.onActivity?.();
     return this.check(this.x.pop(qd), "pop");
+  }
+
+  /**
+   * Cancels qt: a pending pop or accept will take nothing (no data is lost to it), a pending push
+   * stops (bytes already in the send buffer go out), a connect goes on without its qtoken. A
+   * completed result that was never taken is released with what it held (the popped buffer, the
+   * accepted socket). EINVAL for a stale or foreign qtoken.
+   */
+  cancel(qt: number): void {
+    this.status(this.x.cancel(qt), "cancel");
   }
 
   /**
@@ -326,6 +351,24 @@ export class LibOS {
     if (d < 0) throw new DemiError(-d, "isDone");
     return d === 1;
   }
+
+  /**
+   * Hands every completed qtoken not yet taken to `fn`, lowest table index first (an event-loop
+   * driver takes the ones it watches; a later call reports the others again). Returns how many.
+   */
+  drainDone(fn: (qt: number) => void): number {
+    let from = 0, n = 0;
+    for (;;) {
+      const qt = this.x.nextDone(from);
+      if (qt < 0) return n;
+      from = (qt & 0xfff) + 1;
+      n++;
+      fn(qt >>> 0);
+    }
+  }
+
+  /** The earliest time (ns) anything on this backend is due, Infinity when nothing is. */
+  nextEvent(): number { return this.link.nextEvent(); }
 
   /** One turn of the backend (every stack on this link). Returns the work done. */
   poll(): number {

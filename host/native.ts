@@ -28,6 +28,14 @@ export interface PosixNative {
   send(fd: number, mem: Uint8Array, off: number, len: number, ip: number, port: number): number;
   sockname(fd: number, peer: boolean, out: Uint32Array): number;
   close(fd: number): number;
+  /** TCP_NODELAY (1) or SO_KEEPALIVE (2). */
+  setsockopt(fd: number, opt: number, on: number): number;
+  /** SHUT_WR: the FIN of a half-close. */
+  shutdown(fd: number): number;
+  /** The one process-wide function a ready watched fd calls with the fd (native/watch.c), or null. */
+  setWaker(fn: ((fd: number) => void) | null): void;
+  /** Watches fd for READABLE (1) and/or WRITABLE (2) through libuv; 0 stops. 0 or -errno. */
+  watch(fd: number, events: number): number;
 }
 
 /** A DPDK port bound to one datapath (native/dpdk); it holds the Wasm memory alive. */

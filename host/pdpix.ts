@@ -27,5 +27,16 @@ export interface Pdpix {
   waitAny(qts: readonly number[], timeoutMs?: number): { index: number; result: QResult };
   waitNextN(n: number, timeoutMs?: number): QResult[];
   isDone(qt: number): boolean;
+  /** Withdraws a pending operation or releases a completed one (see LibOS.cancel). */
+  cancel(qt: number): void;
   poll(): number;
+  /** The earliest time (ns) something on the backend is due; Infinity when nothing is. */
+  nextEvent(): number;
+  /** Completed, untaken qtokens to `fn` (see LibOS.drainDone); an event-loop driver's view. */
+  drainDone(fn: (qt: number) => void): number;
+  /** Called by every queue operation while an event-loop driver is attached. */
+  onActivity: (() => void) | null;
+  /** shutdown(SHUT_WR), where the backend has a half-close. */
+  shutdownWrite?(qd: number): void;
+  setsockopt?(qd: number, opt: "TCP_NODELAY" | "SO_KEEPALIVE", value: boolean): void;
 }

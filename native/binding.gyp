@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "demiwasm_posix",
-      "sources": ["posix.c"],
+      "sources": ["posix.c", "watch.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     },
     {

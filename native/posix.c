@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <node_api.h>
 #include "napi_util.h"
+#include "watch.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -41,8 +42,12 @@ static napi_value p_socket(napi_env env, napi_callback_info info) {
   int fd = socket(AF_INET, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return num(env, -errno);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (stream) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // as the Wasm stack: Nagle off
+  if (stream) {
+    // A server may listen again on a port whose connections are in TIME_WAIT (as node:net's
+    // servers do); on a datagram socket SO_REUSEADDR would let two sockets share a port.
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // as the Wasm stack: Nagle off
+  }
   return num(env, fd);
 }
 
@@ -55,11 +60,13 @@ static napi_value p_bind(napi_env env, napi_callback_info info) {
   return num(env, bind((int)arg_num(env, a[0]), (struct sockaddr *)&s, sizeof s) == 0 ? 0 : -errno);
 }
 
+// connect to 0.0.0.0:0 dissolves a datagram socket's default peer (AF_UNSPEC, POSIX).
 static napi_value p_connect(napi_env env, napi_callback_info info) {
   napi_value a[3];
   if (!args(env, info, 3, a)) return NULL;
   struct sockaddr_in s;
   sin_of(&s, arg_num(env, a[1]), arg_num(env, a[2]));
+  if (s.sin_addr.s_addr == 0 && s.sin_port == 0) s.sin_family = AF_UNSPEC;
   return num(env, connect((int)arg_num(env, a[0]), (struct sockaddr *)&s, sizeof s) == 0 ? 0 : -errno);
 }
 
@@ -181,7 +188,30 @@ static napi_value p_sockname(napi_env env, napi_callback_info info) {
 static napi_value p_close(napi_env env, napi_callback_info info) {
   napi_value a[1];
   if (!args(env, info, 1, a)) return NULL;
-  return num(env, close((int)arg_num(env, a[0])) == 0 ? 0 : -errno);
+  int fd = (int)arg_num(env, a[0]);
+  watch_forget(fd);                     // libuv must stop polling an fd before it is closed
+  return num(env, close(fd) == 0 ? 0 : -errno);
+}
+
+// setsockopt(fd, opt: 1 TCP_NODELAY | 2 SO_KEEPALIVE, on) -> 0 or -errno
+static napi_value p_setsockopt(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  if (!args(env, info, 3, a)) return NULL;
+  int opt = (int)arg_num(env, a[1]);
+  int on = arg_num(env, a[2]) != 0;
+  int fd = (int)arg_num(env, a[0]);
+  int r;
+  if (opt == 1) r = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  else if (opt == 2) r = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  else return num(env, -ENOPROTOOPT);
+  return num(env, r == 0 ? 0 : -errno);
+}
+
+// shutdown(fd) -> 0 or -errno: SHUT_WR, the FIN of a half-close
+static napi_value p_shutdown(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  if (!args(env, info, 1, a)) return NULL;
+  return num(env, shutdown((int)arg_num(env, a[0]), SHUT_WR) == 0 ? 0 : -errno);
 }
 
 napi_value posix_init(napi_env env, napi_value exports) {
@@ -197,8 +227,11 @@ napi_value posix_init(napi_env env, napi_value exports) {
     { "send", NULL, p_send, NULL, NULL, NULL, napi_default, NULL },
     { "sockname", NULL, p_sockname, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, p_close, NULL, NULL, NULL, napi_default, NULL },
+    { "shutdown", NULL, p_shutdown, NULL, NULL, NULL, napi_default, NULL },
+    { "setsockopt", NULL, p_setsockopt, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  watch_init(env, exports);
   return exports;
 }
 

@@ -11,7 +11,7 @@ import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../config";
 import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
-import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
+import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
 import {sock, S_BOUND, S_CONNECTED, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT, S_POPHEAD, S_POPTAIL } from "./socket";
 import { ipOutput } from "./ip";
 import { arpAddWaiter } from "./arp";
@@ -31,9 +31,11 @@ export function udpBind(qd: u32, ip: u32, port: u32): i32 {
   return bindSocket(ports, qd, ip, port);
 }
 
+/** Sets the default peer; (0, 0) dissolves it, as connect with AF_UNSPEC does (POSIX). */
 export function udpConnect(qd: u32, ip: u32, port: u32): i32 {
-  if (ip == 0 || port == 0 || port > 65535) return EINVAL;
   const s = sock(qd);
+  if (ip == 0 && port == 0) { store<u8>(s + S_CONNECTED, 0); return 0; }
+  if (ip == 0 || port == 0 || port > 65535) return EINVAL;
   if (load<u8>(s + S_BOUND) == 0) { const r = udpBind(qd, 0, 0); if (r != 0) return r; }
   store<u8>(s + S_CONNECTED, 1);
   store<u32>(s + S_RIP, ip);
@@ -112,6 +114,13 @@ export function udpPopPoll(q: u32): void {
   store<u32>(e + Q_PORT, load<u32>(m + M_PORT));
   qComplete(q, 0);
   if (qnext != 0 && load<u32>(s + S_RXCOUNT) != 0) qWake(qnext - 1);
+}
+
+/** Withdraws a pending pop: it takes no datagram; the next pop in line may. */
+export function udpPopCancel(q: u32): void {
+  const s = sock(<u32>load<i32>(qEntry(q) + Q_QD));
+  const head = qListRemove(s + S_POPHEAD, s + S_POPTAIL, q);
+  if (head != 0 && load<u32>(s + S_RXCOUNT) != 0) qWake(head - 1);
 }
 
 export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {

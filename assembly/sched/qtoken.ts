@@ -28,6 +28,7 @@ export const OP_FAILED: u8 = 6;
 const Q_STATE: usize = 0;    // u8
 const Q_OP: usize = 1;       // u8 opcode
 export const Q_KIND: usize = 2;     // u8 task kind (sched/tasks.ts)
+const Q_ORPHAN: usize = 3;   // u8: cancelled while pending; released as soon as it completes
 const Q_GEN: usize = 4;      // u32 generation
 export const Q_QD: usize = 8;       // i32
 export const Q_RET: usize = 12;     // i32 errno, 0 on success
@@ -89,6 +90,7 @@ export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
   store<u8>(e + Q_STATE, QS_PENDING);
   store<u8>(e + Q_OP, op);
   store<u8>(e + Q_KIND, kind);
+  store<u8>(e + Q_ORPHAN, 0);
   store<i32>(e + Q_QD, qd);
   return <i32>i;
 }
@@ -113,6 +115,7 @@ export function qWake(i: u32): void {
 /** Completes an operation; a failure turns the opcode into FAILED as Demikernel reports it. */
 export function qComplete(i: u32, ret: i32): void {
   const e = qEntry(i);
+  if (load<u8>(e + Q_ORPHAN) != 0) { qFree(i); return; }
   store<i32>(e + Q_RET, ret);
   if (ret != 0) store<u8>(e + Q_OP, OP_FAILED);
   store<u8>(e + Q_STATE, QS_DONE);
@@ -122,6 +125,15 @@ export function qComplete(i: u32, ret: i32): void {
 
 @inline export function qState(i: u32): u8 { return load<u8>(qEntry(i) + Q_STATE); }
 @inline export function qOp(i: u32): u8 { return load<u8>(qEntry(i) + Q_OP); }
+
+/**
+ * Cancels a pending operation that cannot be taken back (a connect under way, a datagram waiting
+ * for ARP, which hold their own buffer references): it goes on, and its qtoken is released when
+ * it completes instead of waiting to be taken.
+ */
+export function qOrphan(i: u32): void {
+  store<u8>(qEntry(i) + Q_ORPHAN, 1);
+}
 
 /** Releases a completed (or abandoned) qtoken. */
 export function qFree(i: u32): void {
@@ -182,6 +194,22 @@ export function qListShift(headPtr: usize, tailPtr: usize, q: u32): u32 {
   store<u32>(headPtr, next);
   if (next == 0) store<u32>(tailPtr, 0);
   return next;
+}
+
+/**
+ * Unlinks qtoken q from the list wherever it is; returns the head afterwards (index + 1) when q
+ * was the head, so that the caller can wake the next waiter, else 0.
+ */
+export function qListRemove(headPtr: usize, tailPtr: usize, q: u32): u32 {
+  let prev: u32 = 0;
+  let cur = load<u32>(headPtr);
+  while (cur != 0 && cur != q + 1) { prev = cur; cur = load<u32>(qEntry(cur - 1) + Q_NEXT); }
+  if (cur == 0) return 0;
+  const next = load<u32>(qEntry(q) + Q_NEXT);
+  if (prev == 0) store<u32>(headPtr, next);
+  else store<u32>(qEntry(prev - 1) + Q_NEXT, next);
+  if (load<u32>(tailPtr) == q + 1) store<u32>(tailPtr, prev);
+  return prev == 0 ? next : 0;
 }
 
 /** Completes every qtoken of the list starting at head (index + 1) with `ret`. */

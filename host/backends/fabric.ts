@@ -7,7 +7,7 @@
 // data for connection c travels as tagged messages with tag c, so that receives pre-posted for c
 // match only c's messages. Control messages (hello, ack, bye) use tags with CTRL_BIT set.
 import { fabricNative, type FabricNative } from "../native.js";
-import { TransportQueues } from "./transport.js";
+import { TransportQueues, type Pending } from "./transport.js";
 import { DemiError, EAGAIN, EAFNOSUPPORT, EBADF, ECANCELED, EINVAL, EISCONN, EMSGSIZE, ENOTCONN, ENOTSUP, ETIMEDOUT,
          ECONNRESET, ENOMEM } from "../errno.js";
 import { RealClock, type Clock } from "../clock.js";
@@ -186,6 +186,23 @@ export class FabricLibOS extends TransportQueues {
     q.pops = []; q.accepts = []; q.rx = [];
     this.queues.delete(qd);
     if (q.local) this.byConn.delete(q.local);
+  }
+
+  /** Pops and accepts leave their queue; sends and RMA stay with the provider (it holds their buffers). */
+  protected withdraw(qt: number, p: Pending): boolean {
+    const q = this.queues.get(p.qd);
+    if (q === undefined) return false;
+    for (const list of [q.pops, q.accepts]) {
+      const i = list.indexOf(qt);
+      if (i >= 0) { list.splice(i, 1); return true; }
+    }
+    return false;
+  }
+
+  /** Sends and RMA time out (fabric.op_timeout_ms): the driver must look again by then. */
+  nextEvent(): number {
+    for (const deadline of this.timed.values()) return deadline;     // oldest first: the earliest
+    return Infinity;
   }
 
   getsockname(qd: number): SockAddr {

@@ -3,7 +3,7 @@
 // operations run directly on non-blocking sockets (native/posix.c) that poll() retries, and data
 // moves between the socket and pool slots of the Wasm memory without a JS copy.
 import { posixNative, type PosixNative } from "../native.js";
-import { TransportQueues } from "./transport.js";
+import { TransportQueues, type Pending } from "./transport.js";
 import { DemiError, EAGAIN, EBADF, ECANCELED, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EDESTADDRREQ } from "../errno.js";
 import { RealClock, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
@@ -21,13 +21,30 @@ interface Sock {
   pops: number[];
   pushes: PushOp[];
   accepts: number[];
+  watching: number;                             // the readiness events libuv watches for (native/watch.c)
+  shutdownPending: boolean;                     // shutdownWrite waits for the pushes before it
 }
+
+function newSock(fd: number, stream: boolean): Sock {
+  return { fd, stream, connecting: 0, pops: [], pushes: [], accepts: [], watching: 0, shutdownPending: false };
+}
+
+const READABLE = 1, WRITABLE = 2;
+
+/**
+ * Who turns when a watched fd is ready: the native waker is one per process, the stacks many
+ * (two posix stacks in one process each watch their own fds).
+ */
+const wakers = new Map<number, () => void>();
+let wakerSet = false;
+function dispatchReady(fd: number): void { wakers.get(fd)?.(); }
 
 export class PosixLibOS extends TransportQueues {
   private readonly nat: PosixNative;
   private readonly socks = new Map<number, Sock>();
   private nextQd = 1;
   private readonly addr = new Uint32Array(2);
+  private wake: (() => void) | null = null;
 
   constructor(config: Config, clock: Clock = new RealClock()) {
     const nat = posixNative();                  // one clear line if the bridge is missing
@@ -42,7 +59,7 @@ export class PosixLibOS extends TransportQueues {
     const fd = this.nat.socket(type === SOCK_STREAM);
     if (fd < 0) throw new DemiError(-fd, "socket");
     const qd = this.nextQd++;
-    this.socks.set(qd, { fd, stream: type === SOCK_STREAM, connecting: 0, pops: [], pushes: [], accepts: [] });
+    this.socks.set(qd, newSock(fd, type === SOCK_STREAM));
     return qd;
   }
 
@@ -67,9 +84,25 @@ export class PosixLibOS extends TransportQueues {
     const qt = this.newQt(Opcode.CONNECT, qd);
     const r = this.nat.connect(s.fd, remote.addr, remote.port);
     if (r === 0) this.complete(qt, 0);
-    else if (r === -EINPROGRESS && s.stream) s.connecting = qt;
+    else if (r === -EINPROGRESS && s.stream) { s.connecting = qt; this.watch(s); }
     else this.complete(qt, -r);
     return qt;
+  }
+
+  /** As LibOS.setsockopt: TCP_NODELAY (on by default here too) and SO_KEEPALIVE. */
+  setsockopt(qd: number, opt: "TCP_NODELAY" | "SO_KEEPALIVE", value: boolean): void {
+    const s = this.sock(qd, "setsockopt");
+    if (!s.stream) throw new DemiError(92, "setsockopt");
+    this.status(this.nat.setsockopt(s.fd, opt === "TCP_NODELAY" ? 1 : 2, value ? 1 : 0), "setsockopt");
+  }
+
+  /** shutdown(SHUT_WR) of a stream: FIN once the pushes before it are sent; pops go on. */
+  shutdownWrite(qd: number): void {
+    const s = this.sock(qd, "shutdownWrite");
+    if (!s.stream) throw new DemiError(95, "shutdownWrite");
+    this.progress(s);
+    if (s.pushes.length > 0) { s.shutdownPending = true; return; }
+    this.status(this.nat.shutdown(s.fd), "shutdownWrite");
   }
 
   pushto(qd: number, sga: Sga, to: SockAddr): number {
@@ -93,8 +126,46 @@ export class PosixLibOS extends TransportQueues {
     for (const qt of [...s.pops, ...s.accepts]) this.complete(qt, ECANCELED);
     for (const p of s.pushes) { this.dp.exports.bufRelease(p.buf); this.complete(p.qt, ECANCELED); }
     if (s.connecting) this.complete(s.connecting, ECANCELED);
-    this.nat.close(s.fd);
+    if (s.watching !== 0) wakers.delete(s.fd);
+    this.nat.close(s.fd);                       // also stops its readiness watcher
     this.socks.delete(qd);
+  }
+
+  protected withdraw(qt: number, p: Pending): boolean {
+    const s = this.socks.get(p.qd);
+    if (s === undefined) return false;
+    const drop = (list: number[]) => { const i = list.indexOf(qt); if (i >= 0) list.splice(i, 1); return i >= 0; };
+    if (drop(s.pops) || drop(s.accepts)) { this.watch(s); return true; }
+    const i = s.pushes.findIndex((op) => op.qt === qt);
+    if (i < 0) return false;                    // a connect under way: it goes on, unwatched
+    this.dp.exports.bufRelease(s.pushes[i].buf);
+    s.pushes.splice(i, 1);
+    this.watch(s);
+    return true;
+  }
+
+  /**
+   * Readiness through libuv instead of spinning: while on, each socket's fd is watched for what
+   * its pending operations wait for, and a ready fd calls `wake` (an event-loop driver's turn).
+   */
+  setReadiness(wake: (() => void) | null): void {
+    if (!wakerSet) { this.nat.setWaker(dispatchReady); wakerSet = true; }
+    this.wake = wake;
+    for (const s of this.socks.values()) this.watch(s);
+  }
+
+  /** Brings the fd's libuv watcher in line with the socket's pending operations. */
+  private watch(s: Sock): void {
+    let want = 0;
+    if (this.wake !== null) {
+      if (s.pops.length > 0 || s.accepts.length > 0) want |= READABLE;
+      if (s.pushes.length > 0 || s.connecting !== 0) want |= WRITABLE;
+    }
+    if (want === s.watching) return;
+    s.watching = want;
+    if (want !== 0) wakers.set(s.fd, this.wake!);
+    else wakers.delete(s.fd);
+    this.nat.watch(s.fd, want);
   }
 
   getsockname(qd: number): SockAddr { return this.name(qd, false); }
@@ -131,7 +202,7 @@ export class PosixLibOS extends TransportQueues {
       n++;
       if (fd < 0) { this.complete(qt, -fd); continue; }
       const nqd = this.nextQd++;
-      this.socks.set(nqd, { fd, stream: true, connecting: 0, pops: [], pushes: [], accepts: [] });
+      this.socks.set(nqd, newSock(fd, true));
       const p = this.pending.get(qt)!;
       p.newQd = nqd;
       p.addr = { addr: this.addr[0], port: this.addr[1] };
@@ -147,6 +218,7 @@ export class PosixLibOS extends TransportQueues {
       this.complete(p.qt, r < 0 ? -r : 0);
       n++;
     }
+    if (s.shutdownPending && s.pushes.length === 0) { s.shutdownPending = false; this.nat.shutdown(s.fd); }
     while (s.pops.length > 0) {
       const size = s.stream ? STREAM_POP_BYTES : this.nat.pending(s.fd);
       if (size === -EAGAIN) break;
@@ -164,6 +236,7 @@ export class PosixLibOS extends TransportQueues {
       p.addr = { addr: this.addr[0], port: this.addr[1] };
       this.complete(qt, 0);
     }
+    this.watch(s);
     return n;
   }
 

@@ -10,6 +10,7 @@ import { Opcode, newResultBuffer, type QResult, type QResultBuffer, type Sga, ty
 
 export interface Pending {
   done: boolean; op: Opcode; qd: number; ret: number; buf: number; len: number; newQd: number; addr: SockAddr;
+  orphan: boolean;             // cancelled while under way: forgotten when it completes
 }
 
 export abstract class TransportQueues {
@@ -18,7 +19,11 @@ export abstract class TransportQueues {
   readonly u8: Uint8Array;
   readonly clock: Clock;
   protected readonly pending = new Map<number, Pending>();
+  /** Completed since the last drainDone, in order. */
+  private completed: number[] = [];
   private nextQt = 1;
+  /** Called by every queue operation, so that an event-loop driver knows to turn the backend. */
+  onActivity: (() => void) | null = null;
 
   constructor(config: Config, clock: Clock = new RealClock()) {
     this.config = config;
@@ -41,15 +46,57 @@ export abstract class TransportQueues {
   /** Advances every pending operation the backend can; returns how many it moved. */
   abstract poll(): number;
 
+  /** Takes a pending operation off the backend's wait lists; false when it cannot be taken back. */
+  protected abstract withdraw(qt: number, p: Pending): boolean;
+
+  /** Closes a socket (an accepted one nobody took, when its accept is cancelled). */
+  abstract close(qd: number): void;
+
+  /** The earliest time (ns) a deadline of the backend falls due; Infinity when none does. */
+  nextEvent(): number { return Infinity; }
+
   protected newQt(op: Opcode, qd: number): number {
     const qt = this.nextQt++;
-    this.pending.set(qt, { done: false, op, qd, ret: 0, buf: 0, len: 0, newQd: -1, addr: { addr: 0, port: 0 } });
+    this.onActivity?.();
+    this.pending.set(qt, { done: false, op, qd, ret: 0, buf: 0, len: 0, newQd: -1, addr: { addr: 0, port: 0 }, orphan: false });
     return qt;
   }
 
   protected complete(qt: number, ret: number): void {
     const p = this.pending.get(qt);
-    if (p && !p.done) { p.done = true; p.ret = ret; }
+    if (!p || p.done) return;
+    if (p.orphan) { this.pending.delete(qt); return; }
+    p.done = true;
+    p.ret = ret;
+    if (this.onActivity !== null) this.completed.push(qt);   // only a driver drains them
+  }
+
+  /** As LibOS.cancel: withdraws a pending operation, or releases a completed one and what it holds. */
+  cancel(qt: number): void {
+    const p = this.pending.get(qt);
+    if (p === undefined || p.orphan) throw new DemiError(EINVAL, "cancel");
+    if (p.done) {
+      this.pending.delete(qt);
+      if (p.ret !== 0) return;
+      if (p.op === Opcode.POP && p.len > 0) this.dp.exports.sgafree(p.buf);
+      else if (p.op === Opcode.ACCEPT) this.close(p.newQd);
+      return;
+    }
+    if (this.withdraw(qt, p)) this.pending.delete(qt);
+    else p.orphan = true;
+  }
+
+  /** As LibOS.drainDone: each completed, untaken qtoken to `fn`, at least once after it completes. */
+  drainDone(fn: (qt: number) => void): number {
+    const list = this.completed;
+    if (list.length === 0) return 0;
+    this.completed = [];
+    let n = 0;
+    for (const qt of list) {
+      const p = this.pending.get(qt);
+      if (p !== undefined && p.done) { n++; fn(qt); }
+    }
+    return n;
   }
 
   sgaalloc(size: number): Sga {

@@ -3,7 +3,7 @@
 // pop (in-order bytes; a zero-length result at end of stream) and close (FIN after the data).
 import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LARGE_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER } from "../../counters";
-import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
+import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
 import { localIp, mtu, tcpRtoInitialNs } from "../../config";
 import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../errno";
@@ -291,6 +291,47 @@ export function tcpPopPoll(q: u32): void {
   qComplete(q, 0);
   if (t.ackPending != 0 && t.state >= ESTABLISHED) sendAckNow(t);
   if (next != 0 && (t.rlen > 0 || t.peerFin != 0)) qWake(next - 1);
+}
+
+/**
+ * Withdraws a pending pop, accept or push (kind K_TCP_*): it leaves its wait list, and the next in
+ * line is woken if it can go on. Bytes a cancelled push already put in the send buffer are sent.
+ */
+export function tcpCancel(q: u32, kind: u8): void {
+  const e = qEntry(q);
+  const qd = <u32>load<i32>(e + Q_QD);
+  if (kind == K_TCP_ACCEPT) {
+    const s = sock(qd);
+    const head = qListRemove(s + S_POPHEAD, s + S_POPTAIL, q);
+    if (head != 0 && load<u32>(s + S_ACCEPT_HEAD) != 0) qWake(head - 1);
+    return;
+  }
+  const t = tcbOf(qd);
+  if (t === null) return;
+  const tp = changetype<usize>(t);
+  if (kind == K_TCP_POP) {
+    const head = qListRemove(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
+    if (head != 0 && (t.rlen > 0 || t.peerFin != 0 || t.reset != 0)) qWake(head - 1);
+  } else {
+    const head = qListRemove(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), q);
+    if (head != 0) qWake(head - 1);
+  }
+}
+
+/**
+ * shutdown(SHUT_WR): a FIN after the queued data while the socket still receives (RFC 9293
+ * §3.6 "half-closed"). Returns 0, or ENOTCONN before the connection exists or after it died.
+ */
+export function tcpShutdown(qd: u32): i32 {
+  const t = tcbOf(qd);
+  if (t === null || t.state == SYN_SENT || t.state == CLOSED || t.reset != 0) return ENOTCONN;
+  if (t.state == DONE) return ENOTCONN;
+  if (t.finQueued != 0) return 0;
+  if (t.state == SYN_RCVD || t.state == ESTABLISHED || t.state == CLOSE_WAIT) {
+    t.finQueued = 1;
+    tcpOutput(t);
+  }
+  return 0;
 }
 
 export function tcpClose(qd: u32): void {
