@@ -12,7 +12,9 @@ import { tcpEcho, tcpEchoClients, TcpEchoServer } from "../examples/tcp-echo.js"
 import { KvServer, KvStore } from "../examples/kv.js";
 import { UdpRelay } from "../examples/udp-relay.js";
 import { pktgen } from "../examples/pktgen.js";
+import { fixedBodyServer, keepAliveLoad } from "../examples/http-serve.js";
 import { openLibOS } from "./open.js";
+import { openStack, Stack } from "./stack/stack.js";
 import type { Pdpix } from "./pdpix.js";
 import { percentile, formatRate, dropSummary, LiveLine } from "./stats.js";
 import { runBench, SUITES } from "./bench/index.js";
@@ -37,6 +39,9 @@ commands:
                     two backends in one process
   kv                a key-value server speaking RESP (redis-cli, redis-benchmark) on
                     --backend posix, at --address (127.0.0.1) --port (6379)
+  http-serve        Node's http module on the stack, every request answered with --body-bytes
+                    (64) bytes, on --address (posix: 127.0.0.1) --port (8080); on loopback a
+                    client stack runs Node's keep-alive http client for --duration, prints rps
   nf run CHAIN      runs UDP echo traffic through the NF chains of CHAIN.yaml on the server's
                     port (loopback or dpdk), writes per-NF stats every second (--stats FILE),
                     hot-reloads changed manifests and modules with --watch
@@ -94,31 +99,35 @@ function configFrom(values: Record<string, string | boolean | undefined>): Confi
 function udpEchoServerRole(config: Config, v: Record<string, string | boolean | undefined>): void {
   const at = address(v.address as string | undefined);
   const duration = num(v.duration as string, "duration", Infinity, 0);
-  const l = openLibOS(config) as Pdpix;
+  const stack = openStack(config);
+  const l = stack.libos as Pdpix;
   const qd = l.socket();
   l.bind(qd, at);
   const srv = new EchoServer(l, qd);
   process.stdout.write(`udp-echo server on ${v.address} (${config.backend})\n`);
-  serveUntilStopped(duration, () => { l.poll(); srv.step(); }, () => {
-    process.stdout.write(`udp-echo server: echoed ${srv.echoed}\n`);
-    l.close(qd);
-    if ("detach" in l) (l as LibOS).detach();
-  });
+  serve(duration, [[stack, () => srv.step()]], () => process.stdout.write(`udp-echo server: echoed ${srv.echoed}\n`));
 }
 
-/** Runs `turn` for `seconds` or until SIGINT/SIGTERM arrives, giving the event loop a turn every
- *  few thousand (signals arrive through it), then `done`. */
-function serveUntilStopped(seconds: number, turn: () => void, done: () => void = () => {}): void {
-  const end = Date.now() + seconds * 1000;
-  let stop = false;
-  process.once("SIGINT", () => { stop = true; });
-  process.once("SIGTERM", () => { stop = true; });
-  const loop = () => {
-    for (let i = 0; i < 5000 && !stop; i++) turn();
-    if (!stop && Date.now() < end) { setImmediate(loop); return; }
+/**
+ * Serves on the event-loop driver (config poll.*), so that an idle server sleeps: each step (a
+ * PDPIX state machine) runs after every turn of its stack; null for servers on stack.net/http. Until --duration passes or SIGINT/SIGTERM arrives; then `done`
+ * reports, and the stacks close.
+ */
+function serve(seconds: number, steps: [Stack, (() => void) | null][], done: () => void = () => {}): void {
+  const stacks = [...new Set(steps.map(([s]) => s))];
+  for (const [s, step] of steps) if (step !== null) s.onTurn(step);
+  for (const s of stacks) s.ref();
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    clearTimeout(timer);
     done();
+    for (const s of stacks) { s.unref(); void s.close(); }
   };
-  loop();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  if (Number.isFinite(seconds)) timer = setTimeout(stop, seconds * 1000);
 }
 
 function udpEcho(config: Config, v: Record<string, string | boolean | undefined>): void {
@@ -225,13 +234,14 @@ function address(v: string | undefined): { addr: number; port: number } {
 /** Demikernel's --peer server: echo every connection on --address until --duration or a signal. */
 function tcpEchoServerRole(config: Config, v: Record<string, string | boolean | undefined>): void {
   const at = address(v.address as string | undefined);
-  const l = openLibOS(config) as Pdpix;
+  const stack = openStack(config);
+  const l = stack.libos as Pdpix;
   const lqd = l.socket(AF_INET, SOCK_STREAM);
   l.bind(lqd, at);
   l.listen(lqd, 128);
   const srv = new TcpEchoServer(l, lqd);
   process.stdout.write(`tcp-echo server on ${v.address} (${config.backend})\n`);
-  serveUntilStopped(num(v.duration as string, "duration", Infinity, 0), () => { l.poll(); srv.step(); });
+  serve(num(v.duration as string, "duration", Infinity, 0), [[stack, () => srv.step()]]);
 }
 
 function tcpEchoCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
@@ -279,16 +289,15 @@ function kvCmd(config: Config, v: Record<string, string | boolean | undefined>):
   const address = (v.address as string | undefined) ?? "127.0.0.1";
   const port = num(v.port as string, "port", 6379, 1, 65535);
   const duration = num(v.duration as string, "duration", Infinity, 0);
-  const l = openLibOS(config) as Pdpix;
+  const stack = openStack(config);
+  const l = stack.libos as Pdpix;
   const lqd = l.socket(AF_INET, SOCK_STREAM);
   l.bind(lqd, sockaddr(address, port));
   l.listen(lqd, 128);
   const srv = new KvServer(l, lqd, new KvStore(() => Date.now()));
   process.stdout.write(`kv: listening on ${address}:${port} (${config.backend} backend)\n`);
-  serveUntilStopped(duration, () => { l.poll(); srv.step(); }, () => {
-    process.stdout.write(`kv: ${srv.commands} commands, ${srv.errors} errors, ${srv.store.size} keys\n`);
-    l.close(lqd);
-  });
+  serve(duration, [[stack, () => srv.step()]],
+    () => process.stdout.write(`kv: ${srv.commands} commands, ${srv.errors} errors, ${srv.store.size} keys\n`));
 }
 
 function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefined>): void {
@@ -296,7 +305,8 @@ function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefi
   const address = (v.address as string | undefined) ?? "127.0.0.1";
   const port = num(v.port as string, "port", 7000, 1, 65535);
   const duration = num(v.duration as string, "duration", Infinity, 0);
-  const front = openLibOS(config) as Pdpix;
+  const frontStack = openStack(config);
+  const front = frontStack.libos as Pdpix;
   const fqd = front.socket();
   front.bind(fqd, sockaddr(address, port));
   const behind = loopbackPair({ ...config, backend: "loopback" });
@@ -306,8 +316,54 @@ function udpRelayCmd(config: Config, v: Record<string, string | boolean | undefi
   const bqd = behind.client.socket();
   const relay = new UdpRelay(front, fqd, behind.client, bqd, { addr: behind.server.ip, port: 7 });
   process.stdout.write(`udp-relay: ${address}:${port} (${config.backend}) -> ${formatIpv4(behind.server.ip)}:7 (loopback link, Wasm echo server)\n`);
-  serveUntilStopped(duration, () => { front.poll(); behind.link.poll(); relay.step(); echo.step(); },
+  const serverStack = new Stack(behind.server), clientStack = new Stack(behind.client);
+  const step = () => relay.step();
+  serve(duration, [[frontStack, step], [clientStack, step], [serverStack, () => echo.step()]],
     () => process.stdout.write(`udp-relay: forwarded ${relay.forwarded}, returned ${relay.returned}\n`));
+}
+
+/**
+ * Node's own http server on the stack, answering every request with --body-bytes bytes. On
+ * loopback a second stack on the link runs Node's keep-alive http client against it for
+ * --duration and prints requests/s; on posix and dpdk it serves real clients (curl, wrk, ab).
+ */
+async function httpServeCmd(config: Config, v: Record<string, string | boolean | undefined>): Promise<void> {
+  if (config.backend === "fabric") throw new UsageError("http-serve: the fabric backend carries messages, not TCP; use loopback, posix or dpdk");
+  const bodyBytes = num(v["body-bytes"] as string, "body-bytes", 64, 0, 1 << 26);
+  const port = num(v.port as string, "port", 8080, 1, 65535);
+  if (config.backend === "loopback") {
+    const duration = num(v.duration as string, "duration", 3, 0, 86400);
+    const p = loopbackPair(config);
+    const server = new Stack(p.server), client = new Stack(p.client);
+    const address = (v.address as string | undefined) ?? formatIpv4(p.serverIp);
+    const srv = fixedBodyServer(server.http, bodyBytes);
+    await new Promise<void>((resolve, reject) => { srv.server.once("error", reject); srv.server.listen(port, address, resolve); });
+    await keepAliveLoad(client.http, address, port, { seconds: Math.min(0.5, duration) });   // warm-up: ARP and V8's tiers
+    const r = await keepAliveLoad(client.http, address, port, { seconds: duration });
+    await new Promise<void>((resolve) => srv.server.close(() => resolve()));
+    await client.close();
+    await server.close();
+    const lat = r.latNs.sort((a, b) => a - b);
+    const out = { command: "http-serve", backend: config.backend, bodyBytes, requests: r.requests, failed: r.failed, served: srv.requests(),
+                  rps: Math.round(r.requests / r.seconds), p50Us: +(percentile(lat, 50) / 1e3).toFixed(2), p99Us: +(percentile(lat, 99) / 1e3).toFixed(2) };
+    if (v.json === true) process.stdout.write(JSON.stringify(out) + "\n");
+    else process.stdout.write(`http-serve (loopback): ${out.requests} requests (${out.failed} failed) on one keep-alive connection, ` +
+      `${formatRate(out.rps)}rps, p50 ${out.p50Us} us, p99 ${out.p99Us} us\n`);
+    if (r.failed > 0) process.exitCode = 1;
+    return;
+  }
+  const stack = openStack(config);
+  const address = (v.address as string | undefined) ?? (stack.libos instanceof LibOS ? formatIpv4(stack.libos.ip) : "127.0.0.1");
+  const srv = fixedBodyServer(stack.http, bodyBytes);
+  await new Promise<void>((resolve, reject) => {
+    srv.server.once("error", (e) => { void stack.close(); reject(new Error(`demiwasm: http-serve: ${e.message}`)); });
+    srv.server.listen(port, address, resolve);
+  });
+  process.stdout.write(`http-serve: listening on ${address}:${port} (${config.backend}), ${bodyBytes}-byte bodies\n`);
+  serve(num(v.duration as string, "duration", Infinity, 0), [[stack, null]], () => {
+    process.stdout.write(`http-serve: ${srv.requests()} requests\n`);
+    srv.server.close();
+  });
 }
 
 /** `nf run CHAIN` / `nf stats [FILE]`. */
@@ -376,7 +432,7 @@ async function main(argv: string[]): Promise<void> {
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
         backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
         report: { type: "boolean" }, out: { type: "string" }, peer: { type: "string" }, device: { type: "string" },
-        stats: { type: "string" }, watch: { type: "boolean" },
+        stats: { type: "string" }, watch: { type: "boolean" }, "body-bytes": { type: "string" },
       },
     });
   } catch (e) {
@@ -393,6 +449,7 @@ async function main(argv: string[]): Promise<void> {
     case "kv": return kvCmd(config, values);
     case "pktgen": return pktgenCmd(config, values);
     case "udp-relay": return udpRelayCmd(config, values);
+    case "http-serve": return httpServeCmd(config, values);
     case "config": return printConfig(config);
     case "nf": return nfCmd(config, rest, values);
     case "bench": {

@@ -79,7 +79,7 @@ export const DEFAULTS: Config = {
     eal_args: "--no-huge -m 512 --no-pci --no-shconf --no-telemetry -l 0 --log-level=warning",
     device: "net_tap0,iface=dwtap0", mode: "zerocopy", queue: 0, rx_desc: 256, tx_desc: 256, burst: 32,
   },
-  poll: { mode: "adaptive", spin_us: 200, sleep_max_ms: 1 },
+  poll: { mode: "adaptive", spin_us: 200, sleep_max_ms: 10 },
   fabric: { provider: "tcp;ofi_rxm", node: "127.0.0.1", recv_depth: 64, message_bytes: 2046, op_timeout_ms: 2000 },
 };
 

@@ -6,6 +6,7 @@ import { randomBytes, createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { PAIRS, posixPair, wasmPair, until, collect, nextError, poolFull } from "./stack.helpers.js";
 import type { Socket } from "../host/stack/net.js";
+import type { LibOS } from "../host/libos.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -219,6 +220,25 @@ test("wasm: 10,000 connections opened and torn down (one in ten reset) leave the
   await until(() => p.a.libos.dp.exports.tcpConnections(3) === 0, 5000);
   await new Promise((r) => setTimeout(r, 50));
   assert.equal([p.a, p.b].map((s) => s.libos.dp.exports.poolAvailable()), start);
+  await p.close();
+});
+
+test("wasm: a server that closes first recycles its TIME_WAIT slots: 100 connections through 8 slots with 60 s of TIME_WAIT", async () => {
+  const p = wasmPair({ "tcp.max_connections": 8, "tcp.time_wait_ms": 60_000 });
+  const server = p.a.net.createServer((s) => { s.once("data", () => s.end("bye")); });   // as HTTP without keep-alive
+  await new Promise<void>((r) => server.listen(80, p.serverIp, r));
+  for (let i = 0; i < 100; i++) {
+    const c = p.b.net.connect({ port: 80, host: p.serverIp, allowHalfOpen: false });
+    const got = await new Promise<string>((resolve, reject) => {
+      c.once("error", reject);
+      c.once("connect", () => c.write("hi"));
+      c.on("data", (d) => resolve(d.toString()));
+    });
+    assert.is(got, "bye", `connection ${i}`);
+    await new Promise((r) => c.once("close", r));
+  }
+  assert.is((p.a.libos as LibOS).counters()["drop.tcp_no_tcb"] ?? 0, 0);
+  server.close();
   await p.close();
 });
 

@@ -198,8 +198,14 @@ export class DpdkLink implements Link {
     return moved + this.node!.dp.exports.l2Reflect(64);
   }
 
-  /** A device delivers whenever it likes: there is always something to poll for. */
-  nextEvent(): number { return this.clock.now(); }
+  /**
+   * The datapath's next timer deadline (Infinity when none). The device delivers whenever it
+   * likes and has no readiness to wait on: an event-loop driver naps between polls for that.
+   */
+  nextEvent(): number {
+    const d = this.node === null ? -1 : this.node.dp.exports.nextDeadline();
+    return d >= 0 ? d : Infinity;
+  }
 
   get portHandle(): DpdkPortHandle {
     if (this.handle === null) throw new Error("demiwasm: dpdk port is closed");

@@ -7,6 +7,7 @@ import { benchFabric } from "./fabric.js";
 import { benchTcp } from "./tcp.js";
 import { benchDpdk } from "./dpdk.js";
 import { benchNf } from "./nf.js";
+import { benchHttp } from "./http.js";
 import { writeReport } from "./report.js";
 
 export interface BenchOptions { json: boolean; quick: boolean; report?: boolean; out?: string }
@@ -17,6 +18,7 @@ const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<stri
   tcp: benchTcp,
   dpdk: benchDpdk,
   nf: benchNf,
+  http: benchHttp,
   fabric: benchFabric,
 };
 

@@ -143,8 +143,8 @@ export class Driver {
     }
     let ms = next === Infinity ? FOREVER_MS : Math.max(0, Math.ceil((next - now) / 1e6));
     if (this.o.sleep === "nap") {
-      // A device is always "due" (it may deliver at any time): only a later deadline cuts a nap.
-      ms = next > now ? Math.min(ms, this.napMs) : this.napMs;
+      // A device may deliver at any time and cannot wake us: nap, and a sooner deadline cuts it.
+      ms = Math.min(ms, this.napMs);
       this.napMs = Math.min(this.napMs * 2, this.o.sleepMaxMs);
     }
     if (ms >= FOREVER_MS && this.refs === 0) return;   // nothing due, nothing keeps us alive: a kick wakes us

@@ -15,6 +15,7 @@ export interface HttpFace {
   /** The agent request/get use when the options name none. */
   globalAgent: http.Agent;
   request(url: string | URL, options?: http.RequestOptions, cb?: (res: http.IncomingMessage) => void): http.ClientRequest;
+  request(url: string | URL, cb?: (res: http.IncomingMessage) => void): http.ClientRequest;
   request(options: http.RequestOptions, cb?: (res: http.IncomingMessage) => void): http.ClientRequest;
   get: HttpFace["request"];
 }

@@ -82,18 +82,36 @@ export function tcbInit(): bool {
 @inline export function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
 
 /** A free control block, zeroed, with its buffers attached; -1 when the table is full. */
+/**
+ * A free connection slot, or -1. When none is CLOSED, the TIME_WAIT connection the application
+ * has let go of that heard last from its peer longest ago is recycled: with a server closing
+ * its connections (HTTP without keep-alive), 2MSL of TIME_WAIT would otherwise hold the table
+ * full. Its quiet time still guards the old sequence space the way Linux's reuse does: a new
+ * connection on the same four-tuple starts from a fresh ISN (RFC 6191 §2), and a stray segment
+ * of the old one finds no TIME_WAIT to answer it, only an RST.
+ */
 export function tcbAlloc(): i32 {
+  let victim: i32 = -1;
+  let oldest: f64 = Infinity;
   for (let i: u32 = 0; i < nTcb; i++) {
     const t = tcb(i);
+    if (t.state == TIME_WAIT && t.qd < 0 && t.lastRx < oldest) { victim = <i32>i; oldest = t.lastRx; }
     if (t.state != CLOSED) continue;
-    memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
-    t.qd = -1;
-    t.listener = -1;
-    t.sbuf = <u32>(buffers + <usize>i * <usize>bufSize * 2);
-    t.rbuf = t.sbuf + bufSize;
-    return <i32>i;
+    return tcbTake(i);
   }
-  return -1;
+  if (victim < 0) return -1;
+  tcbFree(tcb(<u32>victim));
+  return tcbTake(<u32>victim);
+}
+
+function tcbTake(i: u32): i32 {
+  const t = tcb(i);
+  memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
+  t.qd = -1;
+  t.listener = -1;
+  t.sbuf = <u32>(buffers + <usize>i * <usize>bufSize * 2);
+  t.rbuf = t.sbuf + bufSize;
+  return <i32>i;
 }
 
 export function tcbStopTimers(t: Tcb): void {
