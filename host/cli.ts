@@ -3,7 +3,6 @@
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
 import { loopbackPair, stacksFor, type Stacks, type Pair } from "./topology.js";
-import { loadChainFile, installChains, watchSources, writeStats, printStatsFile, formatStats, nfTargetOf, DEFAULT_STATS_FILE } from "./nf/run.js";
 import { sockaddr, AF_INET, SOCK_STREAM, LibOS } from "./libos.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
@@ -366,8 +365,9 @@ async function httpServeCmd(config: Config, v: Record<string, string | boolean |
   });
 }
 
-/** `nf run CHAIN` / `nf stats [FILE]`. */
-function nfCmd(config: Config, rest: string[], v: Record<string, string | boolean | undefined>): void {
+/** `nf run CHAIN` / `nf stats [FILE]`. The NF parts (and binaryen) load only for this command. */
+async function nfCmd(config: Config, rest: string[], v: Record<string, string | boolean | undefined>): Promise<void> {
+  const { loadChainFile, installChains, watchSources, writeStats, printStatsFile, formatStats, nfTargetOf, DEFAULT_STATS_FILE } = await import("./nf/run.js");
   const [sub, arg] = rest;
   if (sub === "stats") { process.stdout.write(printStatsFile(arg ?? (v.stats as string | undefined) ?? DEFAULT_STATS_FILE) + "\n"); return; }
   if (sub !== "run" || arg === undefined) throw new UsageError("nf takes 'run CHAIN.yaml' or 'stats [FILE]'");

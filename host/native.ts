@@ -1,6 +1,7 @@
 // The optional native bridge (native/, raw N-API). Loaded on first use; when it was not built,
 // the error is one line naming what to install.
 import { createRequire } from "node:module";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export interface FabricNative {
@@ -62,14 +63,33 @@ export interface DpdkNative {
   nativeReflect(h: DpdkPortHandle, bursts: number): [number, number];
 }
 
-/** DEMIWASM_NATIVE_DIR points at another build of the bridge (packaging, tests of its absence). */
-function load<T>(name: string, missing: string): T {
+/** What scripts/build-native.mjs wrote: the parts it built, or why it failed. */
+interface BuildStatus { parts: string[]; why: string | null }
+
+function buildStatus(dir: string): BuildStatus | null {
+  try { return JSON.parse(readFileSync(`${dir}/../demiwasm-build.json`, "utf8")) as BuildStatus; } catch { return null; }
+}
+
+/**
+ * Loads one part of the native bridge, or throws one line that says why it is not there: it
+ * failed to load, the bridge did not build (and why), it was built without the library the part
+ * needs (`needs`: what to install), or it was never built because npm did not run the install
+ * script. DEMIWASM_NATIVE_DIR points at another build (packaging, tests of its absence).
+ */
+function load<T>(name: string, needs: string | null): T {
   const dir = process.env.DEMIWASM_NATIVE_DIR ?? fileURLToPath(new URL("../../native/build/Release", import.meta.url));
-  try {
-    return createRequire(import.meta.url)(`${dir}/demiwasm_${name}.node`) as T;
-  } catch {
-    throw new Error(missing);
+  const file = `${dir}/demiwasm_${name}.node`;
+  const head = name === "nfnative" ? "demiwasm: the C baselines of the NF benchmark are not available: " : `demiwasm: backend '${name}' is not available: `;
+  if (existsSync(file)) {
+    try { return createRequire(import.meta.url)(file) as T; } catch (e) {
+      throw new Error(`${head}its native part failed to load (${(e as Error).message.split("\n")[0]})`);
+    }
   }
+  const status = buildStatus(dir);
+  if (status?.why) throw new Error(`${head}the native bridge did not build when demiwasm was installed (${status.why}); fix that, then npm rebuild demiwasm`);
+  if (needs !== null) throw new Error(`${head}the native bridge was built without it; ${needs}, then npm rebuild demiwasm`);
+  throw new Error(`${head}the native bridge was never built: npm did not run demiwasm's install script (--ignore-scripts, ` +
+    "or npm 11+ waiting for approval: see 'Install as a dependency' in the README); npm rebuild demiwasm builds it");
 }
 
 let fabric: FabricNative | null = null;
@@ -77,18 +97,15 @@ let dpdk: DpdkNative | null = null;
 let posix: PosixNative | null = null;
 
 export function fabricNative(): FabricNative {
-  return fabric ??= load<FabricNative>("fabric", "demiwasm: backend 'fabric' is not available: the native bridge is not built; " +
-    "apt-get install libfabric-dev libfabric-bin pkg-config, then npm rebuild");
+  return fabric ??= load<FabricNative>("fabric", "apt-get install libfabric-dev libfabric-bin pkg-config");
 }
 
 export function posixNative(): PosixNative {
-  return posix ??= load<PosixNative>("posix", "demiwasm: backend 'posix' is not available: the native bridge did not build; " +
-    "it needs a C toolchain (apt-get install build-essential python3), then npm rebuild");
+  return posix ??= load<PosixNative>("posix", null);
 }
 
 export function dpdkNative(): DpdkNative {
-  return dpdk ??= load<DpdkNative>("dpdk", "demiwasm: backend 'dpdk' is not available: the native bridge was built without DPDK; " +
-    "apt-get install dpdk libdpdk-dev pkg-config, then npm rebuild");
+  return dpdk ??= load<DpdkNative>("dpdk", "apt-get install dpdk libdpdk-dev pkg-config");
 }
 
 /** The sample NFs' logic in C (native/nf), the baseline of `demiwasm bench nf`. */
@@ -100,6 +117,5 @@ export interface NfNative {
 let nfnative: NfNative | null = null;
 
 export function nfNative(): NfNative {
-  return nfnative ??= load<NfNative>("nfnative", "demiwasm: the native NF baselines did not build; " +
-    "they need a C toolchain (apt-get install build-essential python3), then npm rebuild");
+  return nfnative ??= load<NfNative>("nfnative", null);
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
 import { parseManifest, type Manifest } from "../host/nf/manifest.js";
-import { newBatch, type FrameBatch } from "../host/nf/chain.js";
+import { newBatch, type FrameBatch } from "../host/nf/abi.js";
 import { eth, ipv4, udp, checksum } from "./helpers.js";
 
 export const NF_DIR = fileURLToPath(new URL("../../build/nf/", import.meta.url));

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Chain } from "../host/nf/chain.js";
 import { checkNfModule } from "../host/nf/loader.js";
 import { parseManifest } from "../host/nf/manifest.js";
-import { Verdict } from "../host/nf/sandbox.js";
+import { Verdict } from "../host/nf/abi.js";
 import { NF_DIR, sample, watNf, wat, udpTo, batchOf, frameOut, checksumsOk, SRC } from "./nf.helpers.js";
 
 const hasC = existsSync(join(NF_DIR, "portblock.wasm"));

@@ -7,8 +7,8 @@ import { RealClock, type Clock } from "../clock.js";
 import { ConfigError, type Config } from "../config.js";
 import type { Link, LinkNode } from "../link.js";
 import { RING } from "../rings.js";
-import { newBatch, type Chain, type FrameBatch } from "../nf/chain.js";
-import { Verdict, MAX_BURST } from "../nf/sandbox.js";
+import type { Chain } from "../nf/chain.js";
+import { newBatch, Verdict, MAX_BURST, type FrameBatch } from "../nf/abi.js";
 
 /** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
 export const DPDK_STAT_NAMES = [
@@ -114,7 +114,7 @@ export class DpdkLink implements Link {
 
   /** Puts an NF chain on this port: "in" sees what the device received, "out" what the stack
    *  sends. REDIRECT names a port of this link's group (DpdkLink.group order). */
-  attachChain(dir: "in" | "out", chain: Chain): void {
+  attachChain(dir: "in" | "out", chain: Chain | null): void {
     if (dir === "in") this.inChain = chain; else this.outChain = chain;
   }
 

@@ -10,8 +10,8 @@ import { RING } from "../rings.js";
 
 const { PROD, CONS, MASK, ENTRIES } = RING;
 import type { Link, LinkNode } from "../link.js";
-import { newBatch, type Chain, type FrameBatch } from "../nf/chain.js";
-import { Verdict, MAX_BURST } from "../nf/sandbox.js";
+import type { Chain } from "../nf/chain.js";
+import { newBatch, Verdict, MAX_BURST, type FrameBatch } from "../nf/abi.js";
 
 export interface LinkFaults {
   loss: number;        // probability a frame is lost
@@ -253,13 +253,14 @@ export class LoopbackLink implements Link {
   /**
    * Puts an NF chain on a host's port: "out" sees the frames it sends, "in" the unicast frames
    * sent to it (broadcasts reach every host unfiltered). A chain's port numbers are the hosts'
-   * places on the link (attach order), for REDIRECT.
+   * places on the link (attach order), for REDIRECT. null takes the chain off.
    */
-  attachChain(e: Endpoint, dir: "in" | "out", chain: Chain): void {
+  attachChain(e: Endpoint, dir: "in" | "out", chain: Chain | null): void {
     const st = this.stationOf(e);
     if (!st) throw new Error("demiwasm: that host is not on this link");
     const c = this.chains.get(st) ?? {};
-    c[dir] = chain;
+    if (chain === null) delete c[dir];
+    else c[dir] = chain;
     this.chains.set(st, c);
   }
 

@@ -6,7 +6,6 @@ import { benchUdp } from "./udp.js";
 import { benchFabric } from "./fabric.js";
 import { benchTcp } from "./tcp.js";
 import { benchDpdk } from "./dpdk.js";
-import { benchNf } from "./nf.js";
 import { benchHttp } from "./http.js";
 import { writeReport } from "./report.js";
 
@@ -17,7 +16,7 @@ const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<stri
   udp: benchUdp,
   tcp: benchTcp,
   dpdk: benchDpdk,
-  nf: benchNf,
+  nf: async (c, o) => (await import("./nf.js")).benchNf(c, o),   // loads binaryen only when run
   http: benchHttp,
   fabric: benchFabric,
 };

@@ -4,25 +4,10 @@
 // what to do: pass (on to the stack, or to the wire), drop, transmit back out the port it came
 // in on, or redirect to another port. Replacing an NF happens between bursts, so a running flow
 // loses and reorders nothing.
-import { Nf, Verdict, MAX_BURST, type NfStats } from "./sandbox.js";
+import { Nf, type NfStats } from "./sandbox.js";
+import { Verdict, MAX_BURST, type FrameBatch } from "./abi.js";
 import { MapSet } from "./maps.js";
 import { loadManifest, type Manifest } from "./manifest.js";
-
-/** Frames of one burst in some memory (a datapath's, or a test's buffer). */
-export interface FrameBatch {
-  mem: Uint8Array;
-  off: Uint32Array;      // where each frame starts
-  len: Uint32Array;      // its length; the chain updates it when an NF rewrites the frame
-  cap: Uint32Array;      // how long it may become in place
-  verdict: Uint8Array;   // out: Verdict per frame
-  arg: Uint32Array;      // out: the port of a REDIRECT
-  count: number;
-}
-
-export function newBatch(mem: Uint8Array): FrameBatch {
-  return { mem, off: new Uint32Array(MAX_BURST), len: new Uint32Array(MAX_BURST), cap: new Uint32Array(MAX_BURST),
-           verdict: new Uint8Array(MAX_BURST), arg: new Uint32Array(MAX_BURST), count: 0 };
-}
 
 export interface ChainStats { frames: number; passed: number; dropped: number; transmitted: number; redirected: number; tooLong: number }
 

@@ -8,14 +8,8 @@ import { performance } from "node:perf_hooks";
 import type { Manifest } from "./manifest.js";
 import { loadNfModule, type NfModule } from "./loader.js";
 import { MapSet } from "./maps.js";
+import { SLOT, DESC, DATA, AREA_BYTES, Verdict, SHARED_BASE } from "./abi.js";
 
-export const MAX_BURST = 32;
-export const SLOT = 2048;
-export const DESC = 32;
-export const DATA = DESC + MAX_BURST * 16;
-export const AREA_BYTES = DATA + MAX_BURST * SLOT;
-export const Verdict = { PASS: 0, DROP: 1, TX: 2, REDIRECT: 3 } as const;
-export const SHARED_BASE = 1 << 16;
 const COUNTERS = 32;
 const LOG_PER_SECOND = 20;
 const TIME_EVERY = 16;

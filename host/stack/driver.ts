@@ -77,7 +77,10 @@ export class Driver {
     if (this.immediate !== null) return;
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
     this.immediate = setImmediate(this.turn);
-    if (this.refs === 0) this.immediate.unref();
+    // Busy polling must not keep a process alive by itself. An adaptive turn is work asked for
+    // (a call, a frame, the spin after them), like a pending I/O callback: unref'd, libuv's poll
+    // phase would block on the next timer and leave the turn waiting behind it.
+    if (this.refs === 0 && this.o.mode === "busy") this.immediate.unref();
   };
 
   /** A handle that keeps the process alive (node:net's ref()). */
@@ -91,7 +94,7 @@ export class Driver {
 
   unref(): void {
     if (this.refs === 0) return;
-    if (--this.refs === 0) { this.immediate?.unref(); this.timer?.unref(); }
+    if (--this.refs === 0) { if (this.o.mode === "busy") this.immediate?.unref(); this.timer?.unref(); }
   }
 
   stop(): void {
