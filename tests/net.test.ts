@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes, createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { PAIRS, posixPair, wasmPair, until, collect, nextError, poolFull } from "./stack.helpers.js";
+import { PAIRS, posixPair, wasmPair, until, collect, nextError, poolFull, sinkAndClient } from "./stack.helpers.js";
 import type { Socket } from "../host/stack/net.js";
 import type { LibOS } from "../host/libos.js";
 
@@ -76,11 +76,7 @@ for (const [kind, make] of PAIRS) {
 
   test(`${kind}: write after end is ERR_STREAM_WRITE_AFTER_END, write after destroy ERR_STREAM_DESTROYED`, async () => {
     const p = make();
-    const server = p.a.net.createServer((s) => s.resume());
-    await new Promise<void>((r) => server.listen(0, p.serverIp, r));
-    const port = (server.address() as { port: number }).port;
-    const c = p.b.net.connect(port, p.serverIp);
-    await new Promise((r) => c.once("connect", r));
+    const { server, port, c } = await sinkAndClient(p);
     c.on("error", () => {});                          // node:net also emits the error
     c.end();
     const e1 = await new Promise<Error & { code?: string }>((r) => c.write("x", (err) => r(err as Error)));
@@ -139,11 +135,7 @@ for (const [kind, make] of PAIRS) {
 
   test(`${kind}: setTimeout emits 'timeout' on an idle socket and not while data flows`, async () => {
     const p = make();
-    const server = p.a.net.createServer((s) => s.resume());
-    await new Promise<void>((r) => server.listen(0, p.serverIp, r));
-    const port = (server.address() as { port: number }).port;
-    const c = p.b.net.connect(port, p.serverIp);
-    await new Promise((r) => c.once("connect", r));
+    const { server, c } = await sinkAndClient(p);
     let timeouts = 0;
     c.setTimeout(80, () => { timeouts++; });
     const busyUntil = Date.now() + 250;
@@ -176,11 +168,7 @@ for (const [kind, make] of PAIRS) {
 
   test(`${kind}: closing the stack under open sockets and servers closes them; pending promises reject ECANCELED`, async () => {
     const p = make();
-    const server = p.a.net.createServer((s) => s.resume());
-    await new Promise<void>((r) => server.listen(0, p.serverIp, r));
-    const port = (server.address() as { port: number }).port;
-    const c = p.b.net.connect(port, p.serverIp);
-    await new Promise((r) => c.once("connect", r));
+    const { server, c } = await sinkAndClient(p);
     const qd = p.b.libos.socket(2, 2, 0);
     p.b.libos.bind(qd, { addr: 0, port: 0 });
     const pending = p.b.pop(qd).catch((x) => x);   // rejects inside close()

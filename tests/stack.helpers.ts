@@ -57,3 +57,13 @@ export function nextError(e: NodeJS.EventEmitter): Promise<Error & { code?: stri
 export function poolFull(p: StackPair): boolean {
   return [p.a, p.b].every((s) => s.libos.dp.exports.poolAvailable() === s.libos.dp.exports.poolSize());
 }
+
+/** A server on p.a that reads and discards everything, and a client on p.b connected to it. */
+export async function sinkAndClient(p: StackPair): Promise<{ server: ReturnType<Stack["net"]["createServer"]>; port: number; c: ReturnType<Stack["net"]["connect"]> }> {
+  const server = p.a.net.createServer((s) => s.resume());
+  await new Promise<void>((r) => server.listen(0, p.serverIp, r));
+  const port = (server.address() as { port: number }).port;
+  const c = p.b.net.connect(port, p.serverIp);
+  await new Promise((r) => c.once("connect", r));
+  return { server, port, c };
+}
