@@ -56,6 +56,8 @@ async function runAll(config: Config, opts: BenchOptions): Promise<void> {
     results.nf && `NF fuel metering costs ${(results.nf as unknown as { nfs: { name: string; meteringOverhead: number }[] }).nfs
       .map((n) => `${n.name} ${(n.meteringOverhead * 100).toFixed(0)}%`).join(", ")} (goal ≤ 10%)`,
     results.dpdk && `DPDK memif RTT p99: ${results.dpdk.memifRttP99Us} µs`,
+    results.http && `Idle http server: ${results.http.idleCpuPosixPct}% of a core on posix, ${results.http.idleCpuLoopbackPct}% on loopback` +
+      (results.http.idleCpuDpdkPct === null ? "" : `, ${results.http.idleCpuDpdkPct}% on dpdk`) + " (goal ≤ 2%, dpdk ≤ 10%)",
     ...skipped.map((s) => `not run: ${s}`),
   ].filter((x): x is string => typeof x === "string");
   if (opts.report) {

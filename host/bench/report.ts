@@ -24,6 +24,9 @@ export function rowsOf(suite: string, j: Record<string, number>): Row[] {
     for (const n of (j as unknown as { nfs: { name: string; wasmNs: number; nativeNs: number; meteredNs: number }[] }).nfs) {
       r.push({ what: `NF ${n.name}, per packet`, ours: n.wasmNs, base: n.nativeNs, unit: "ns", baseName: "the same logic in C", lowerIsBetter: true, goal: "≤ 1.2× C" });
     }
+  } else if (suite === "http") {
+    r.push({ what: "http requests/s, one keep-alive connection", ours: j.rps, base: j.nodeRps, unit: "rps", baseName: "Node http on kernel sockets", lowerIsBetter: false, goal: "≥ 1.5×" });
+    r.push({ what: "http request p50", ours: j.p50Us, base: j.nodeP50Us, unit: "µs", baseName: "Node http on kernel sockets", lowerIsBetter: true, goal: "≤ 0.6×" });
   } else if (suite === "fabric") {
     r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRxmRttUs, unit: "µs", baseName: "fi_pingpong (rxm RDM)", lowerIsBetter: true, goal: "within 10%" });
     r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRttUs, unit: "µs", baseName: "fi_pingpong -p tcp (MSG)", lowerIsBetter: true, goal: "within 10%" });
