@@ -230,6 +230,23 @@ test("wasm: a server that closes first recycles its TIME_WAIT slots: 100 connect
   await p.close();
 });
 
+test("wasm: a connection the full table cannot take is refused at once (ECONNREFUSED, counted), not left to retry SYNs", async () => {
+  const p = wasmPair({}, { "tcp.max_connections": 2 });
+  const server = p.a.net.createServer((s) => s.resume());
+  await new Promise<void>((r) => server.listen(80, p.serverIp, r));
+  const held = [0, 1].map(() => p.b.net.connect(80, p.serverIp));
+  await Promise.all(held.map((c) => new Promise((r) => c.once("connect", r))));
+  const t0 = Date.now();
+  const extra = p.b.net.connect(80, p.serverIp);
+  const e = await nextError(extra);
+  assert.is(e.code, "ECONNREFUSED");
+  assert.ok(Date.now() - t0 < 500, "refused at once, not after SYN retries");
+  assert.is((p.a.libos as LibOS).counters()["drop.tcp_no_tcb"], 1);
+  for (const c of held) c.destroy();
+  server.close();
+  await p.close();
+});
+
 test("posix: a Node net client in another process talks to a server on the stack", async () => {
   const p = posixPair();
   const server = p.a.net.createServer((s) => s.pipe(s));

@@ -12,10 +12,12 @@ export interface StackPair { kind: "wasm" | "posix"; a: Stack; b: Stack; serverI
 
 const BASE = { memory_mb: 24, "pool.small_buffers": 2048, "tcp.max_connections": 128, "tcp.time_wait_ms": 5 };
 
-export function wasmPair(overrides: Record<string, unknown> = {}): StackPair {
+/** Two Wasm stacks on a fresh loopback link; `serverOverrides` apply to a (the server) alone. */
+export function wasmPair(overrides: Record<string, unknown> = {}, serverOverrides: Record<string, unknown> = {}): StackPair {
   const link = new LoopbackLink({ seed: 1 }, new RealClock(), true);
-  const cfg = (ip: string, mac: string) => loadConfig({ env: {}, overrides: { ...BASE, local_ipv4: ip, mac, seed: 7, ...overrides } });
-  const a = new Stack(new LibOS({ config: cfg(A_IP, A_MAC), link }));
+  const cfg = (ip: string, mac: string, more: Record<string, unknown> = {}) =>
+    loadConfig({ env: {}, overrides: { ...BASE, local_ipv4: ip, mac, seed: 7, ...overrides, ...more } });
+  const a = new Stack(new LibOS({ config: cfg(A_IP, A_MAC, serverOverrides), link }));
   const b = new Stack(new LibOS({ config: cfg(B_IP, B_MAC), link }));
   return { kind: "wasm", a, b, serverIp: A_IP, close: async () => { await a.close(); await b.close(); } };
 }

@@ -164,9 +164,9 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
       else if (t.state == LAST_ACK) { tcbFinish(t); return true; }
     }
     wakePushers(t);
-  } else if (ack == t.sndUna && dlen == 0 && !flagsFin && flight > 0 && wnd == t.sndWnd) {
-    // A duplicate ACK (RFC 5681 §2).
-    sackUpdate(t);
+  } else if (ack == t.sndUna && dlen == 0 && !flagsFin && flight > 0 && (sackUpdate(t) || wnd == t.sndWnd)) {
+    // A duplicate ACK: RFC 5681 §2 asks for an unchanged window; RFC 6675 §2 also counts an ACK
+    // that SACKs new data whatever its window (Linux grows its window while asking for a hole).
     t.dupAcks++;
     if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
       t.ssthresh = ccOnLoss(t, flight);

@@ -52,7 +52,14 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
   const pending = load<u32>(s + S_PENDING);
   if (pending >= load<u32>(s + S_BACKLOG)) { count(D_TCP_SYN_QUEUE_FULL); return; }
   const i = tcbAlloc();
-  if (i < 0) { count(D_TCP_NO_TCB); return; }
+  if (i < 0) {
+    // The table is full of live connections: refuse at once (the peer sees ECONNREFUSED) rather
+    // than leave it retrying SYNs into silence. A full SYN queue stays silent, as Linux's: that
+    // is a burst, and the peer's retry will find room.
+    count(D_TCP_NO_TCB);
+    sendReset(src, tcpDstPort, tcpSrcPort, 0, tcpSeq + 1, true);
+    return;
+  }
   const t = tcb(<u32>i);
   t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
   t.listener = lqd;

@@ -35,8 +35,10 @@ function insert(t: Tcb, s: u32, e: u32): void {
 }
 
 /** Takes the SACK blocks of the segment just parsed, and forgets what SND.UNA has passed. */
-export function sackUpdate(t: Tcb): void {
-  if (t.sackOk == 0) return;
+/** Takes the SACK blocks of the segment at hand into the scoreboard; true when they SACK new bytes. */
+export function sackUpdate(t: Tcb): bool {
+  if (t.sackOk == 0 || tcpSackCount == 0) return false;
+  const before = sacked(t);
   for (let i: u32 = 0; i < tcpSackCount; i++) {
     const s = load<u32>(tcpSackBlocks + (<usize>i << 3));
     const e = load<u32>(tcpSackBlocks + (<usize>i << 3) + 4);
@@ -46,6 +48,7 @@ export function sackUpdate(t: Tcb): void {
   }
   while (t.skN > 0 && seqLe(re(t, 0), t.sndUna)) remove(t, 0);
   if (t.skN > 0 && seqLt(rs(t, 0), t.sndUna)) store<u32>(board(t), t.sndUna);
+  return sacked(t) > before;
 }
 
 export function sackReset(t: Tcb): void { t.skN = 0; }
