@@ -34,6 +34,28 @@ test("flowmon counts packets and bytes per 5-tuple and passes everything", () =>
   assert.is(c.nf("flowmon").stats.counters[0], 3, "counter 0: flows seen");
 });
 
+test("the lossy link drops its seeded share of the chosen protocol, the same frames for the same seed", () => {
+  const run = (seed: number) => {
+    const c = chain([sample("lossy", { memory_pages: 4, config: { loss_ppm: 200000, seed, proto: "udp" } })]);
+    const drops: number[] = [];
+    for (let k = 0; k < 50; k++) {
+      const b = batchOf(Array.from({ length: 20 }, () => udpTo("198.18.0.1", 7)));
+      c.run(b);
+      b.verdict.subarray(0, 20).forEach((v, i) => { if (v === Verdict.DROP) drops.push(k * 20 + i); });
+    }
+    assert.is(c.nf("lossy").stats.counters[0], drops.length);
+    return drops;
+  };
+  const a = run(7);
+  assert.ok(a.length > 150 && a.length < 250, `${a.length} of 1000 dropped at 20%`);
+  assert.equal(run(7), a, "the same seed drops the same frames");
+  assert.not.equal(run(8), a);
+  const tcpOnly = chain([sample("lossy", { memory_pages: 4, config: { loss_ppm: 1000000, seed: 1 } })]);
+  const b = batchOf([udpTo("198.18.0.1", 7)]);
+  tcpOnly.run(b);
+  assert.is(b.verdict[0], Verdict.PASS, "proto tcp (the default) leaves UDP alone");
+});
+
 test("the rate limiter passes a burst per source, drops the excess, and refills with time", () => {
   const c = chain([sample("ratelimit", { maps: [{ name: "buckets", kind: "lru", capacity: 64 }], config: { rate: 10, burst: 5 } })]);
   const b = batchOf([...Array.from({ length: 20 }, () => udpTo(SRC.replace(".2", ".2"), 7)), udpTo("198.18.0.1", 7, "10.9.9.9")]);
