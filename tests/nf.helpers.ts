@@ -1,6 +1,6 @@
 // Driving NF chains in tests: manifests for the built samples, hostile modules written in WAT,
 // and bursts of frames built independently of the NFs.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ import { eth, ipv4, udp, checksum } from "./helpers.js";
 
 export const NF_DIR = fileURLToPath(new URL("../../build/nf/", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "demiwasm-nf-"));
+process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));   // the WAT modules a suite wrote
 let n = 0;
 
 /** A manifest for a built sample (build/nf/NAME.wasm) with overrides. */

@@ -3,7 +3,7 @@
 // refused at load, quarantine, and hot reload without losing or reordering a packet.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Chain } from "../host/nf/chain.js";
@@ -360,6 +360,7 @@ test("1000 mutated NF modules: each is refused in one line, or starts and is con
     assert.ok(batch.verdict[0] <= Verdict.REDIRECT && batch.verdict[1] <= Verdict.REDIRECT);
     seen.ran++;
   }
+  rmSync(join(tmpdir(), `demiwasm-mut-${process.pid}.wasm`), { force: true });
   assert.is(seen.refused + seen.startFailed + seen.ran, 1000);
   assert.ok(seen.refused > 500, JSON.stringify(seen));
 });
