@@ -34,6 +34,7 @@ function tapStack(): LibOS {
   } });
   const l = new LibOS({ config });
   execFileSync("sh", ["-c", `ip addr add ${LINUX_IP}/24 dev ${TAP} && ip link set ${TAP} up && sysctl -qw net.ipv6.conf.${TAP}.disable_ipv6=1`]);
+  assertRoutedVia(STACK_IP, TAP);
   return l;
 }
 
