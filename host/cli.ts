@@ -109,8 +109,8 @@ function udpEchoServerRole(config: Config, v: Record<string, string | boolean | 
 
 /**
  * Serves on the event-loop driver (config poll.*), so that an idle server sleeps: each step (a
- * PDPIX state machine) runs after every turn of its stack; null for servers on stack.net/http. Until --duration passes or SIGINT/SIGTERM arrives; then `done`
- * reports, and the stacks close.
+ * PDPIX state machine) runs after every turn of its stack; null for servers on stack.net/http.
+ * Until --duration passes or SIGINT/SIGTERM arrives; then `done` reports, and the stacks close.
  */
 function serve(seconds: number, steps: [Stack, (() => void) | null][], done: () => void = () => {}): void {
   const stacks = [...new Set(steps.map(([s]) => s))];

@@ -2,7 +2,7 @@
 // operations that return qtokens, and wait/waitAny/waitNextN that run the datapath until an
 // operation completes. Synchronous failures throw DemiError with a positive errno; asynchronous
 // ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
-import { instantiate, readCounters, CFG, type Datapath, type DatapathExports } from "./abi.js";
+import { instantiate, readCounters, CFG, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, ConfigError, type Config } from "./config.js";
 import { DemiError, EAGAIN, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
 import { Rng, randomSeed } from "./rng.js";
@@ -175,6 +175,7 @@ export class LibOS {
   }
 
   accept(qd: number): number {
+    this.onActivity?.();
     return this.check(this.x.accept(qd), "accept");
   }
 
@@ -332,13 +333,7 @@ export class LibOS {
     const out: QResult[] = [];
     let deadline = NaN;
     for (;;) {
-      let from = 0;
-      while (out.length < n) {
-        const qt = this.x.nextDone(from);
-        if (qt < 0) break;
-        from = (qt & 0xfff) + 1;
-        out.push(this.take(qt));
-      }
+      if (out.length < n) this.drainDone((qt) => { out.push(this.take(qt)); return out.length < n; });
       if (out.length >= n) return out;
       if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
       if (this.turn(deadline)) return out;
@@ -353,17 +348,18 @@ export class LibOS {
   }
 
   /**
-   * Hands every completed qtoken not yet taken to `fn`, lowest table index first (an event-loop
-   * driver takes the ones it watches; a later call reports the others again). Returns how many.
+   * Hands every completed qtoken not yet taken to `fn`, lowest table index first, until `fn`
+   * returns false (an event-loop driver takes the ones it watches; a later call reports the others
+   * again). Returns how many it handed over.
    */
-  drainDone(fn: (qt: number) => void): number {
+  drainDone(fn: (qt: number) => boolean | void): number {
     let from = 0, n = 0;
     for (;;) {
       const qt = this.x.nextDone(from);
       if (qt < 0) return n;
-      from = (qt & 0xfff) + 1;
+      from = (qt & QT_INDEX_MASK) + 1;              // the table index: the qtoken's low bits
       n++;
-      fn(qt >>> 0);
+      if (fn(qt >>> 0) === false) return n;
     }
   }
 

@@ -4,7 +4,7 @@
 // moves between the socket and pool slots of the Wasm memory without a JS copy.
 import { posixNative, type PosixNative } from "../native.js";
 import { TransportQueues, type Pending } from "./transport.js";
-import { DemiError, EAGAIN, EBADF, ECANCELED, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EDESTADDRREQ } from "../errno.js";
+import { DemiError, EAGAIN, EBADF, ECANCELED, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EDESTADDRREQ, ENOPROTOOPT, ENOTSUP } from "../errno.js";
 import { RealClock, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { Opcode, AF_INET, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr } from "../libos.js";
@@ -67,7 +67,7 @@ export class PosixLibOS extends TransportQueues {
 
   listen(qd: number, backlog = 16): void {
     const s = this.sock(qd, "listen");
-    if (!s.stream) throw new DemiError(95, "listen");
+    if (!s.stream) throw new DemiError(ENOTSUP, "listen");
     this.status(this.nat.listen(s.fd, backlog), "listen");
   }
 
@@ -92,14 +92,14 @@ export class PosixLibOS extends TransportQueues {
   /** As LibOS.setsockopt: TCP_NODELAY (on by default here too) and SO_KEEPALIVE. */
   setsockopt(qd: number, opt: "TCP_NODELAY" | "SO_KEEPALIVE", value: boolean): void {
     const s = this.sock(qd, "setsockopt");
-    if (!s.stream) throw new DemiError(92, "setsockopt");
+    if (!s.stream) throw new DemiError(ENOPROTOOPT, "setsockopt");
     this.status(this.nat.setsockopt(s.fd, opt === "TCP_NODELAY" ? 1 : 2, value ? 1 : 0), "setsockopt");
   }
 
   /** shutdown(SHUT_WR) of a stream: FIN once the pushes before it are sent; pops go on. */
   shutdownWrite(qd: number): void {
     const s = this.sock(qd, "shutdownWrite");
-    if (!s.stream) throw new DemiError(95, "shutdownWrite");
+    if (!s.stream) throw new DemiError(ENOTSUP, "shutdownWrite");
     this.progress(s);
     if (s.pushes.length > 0) { s.shutdownPending = true; return; }
     this.status(this.nat.shutdown(s.fd), "shutdownWrite");

@@ -3,8 +3,7 @@
 // without a native handle it parses through the 'data' path); the client side is Node's own
 // http.request and http.Agent with createConnection taken from stack.net.
 import * as http from "node:http";
-import type { StackCore } from "./core.js";
-import { netFace, type Server as NetServer, type Socket, type TcpConnectOptions } from "./net.js";
+import type { NetFace, Server as NetServer, Socket, TcpConnectOptions } from "./net.js";
 
 export interface HttpFace {
   /** A real http.Server whose listen/close/address/ref/unref act on a server of the stack. */
@@ -20,8 +19,8 @@ export interface HttpFace {
   get: HttpFace["request"];
 }
 
-export function httpFace(stack: StackCore): HttpFace {
-  const net = netFace(stack);
+/** node:http over `net`, the stack's own node:net face. */
+export function httpFace(net: NetFace): HttpFace {
 
   const createServer = (a?: http.ServerOptions | http.RequestListener, b?: http.RequestListener): http.Server => {
     const server = typeof a === "function" ? http.createServer(a) : http.createServer(a ?? {}, b);

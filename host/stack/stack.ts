@@ -73,7 +73,7 @@ export class Stack implements StackCore, TurnClient {
     this.driver.add(this);
     this.net = netFace(this);
     this.dgram = dgramFace(this);
-    this.http = httpFace(this);
+    this.http = httpFace(this.net);
   }
 
   get closed(): boolean { return this._closed; }

@@ -34,8 +34,10 @@ function insert(t: Tcb, s: u32, e: u32): void {
   t.skN++;
 }
 
-/** Takes the SACK blocks of the segment just parsed, and forgets what SND.UNA has passed. */
-/** Takes the SACK blocks of the segment at hand into the scoreboard; true when they SACK new bytes. */
+/**
+ * Takes the SACK blocks of the segment just parsed, and forgets what SND.UNA has passed; true
+ * when the blocks SACKed bytes the scoreboard did not hold.
+ */
 export function sackUpdate(t: Tcb): bool {
   if (t.sackOk == 0 || tcpSackCount == 0) return false;
   const before = sacked(t);

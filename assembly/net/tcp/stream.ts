@@ -324,8 +324,7 @@ export function tcpCancel(q: u32, kind: u8): void {
  */
 export function tcpShutdown(qd: u32): i32 {
   const t = tcbOf(qd);
-  if (t === null || t.state == SYN_SENT || t.state == CLOSED || t.reset != 0) return ENOTCONN;
-  if (t.state == DONE) return ENOTCONN;
+  if (t === null || t.state == SYN_SENT || t.state == CLOSED || t.state == DONE || t.reset != 0) return ENOTCONN;
   if (t.finQueued != 0) return 0;
   if (t.state == SYN_RCVD || t.state == ESTABLISHED || t.state == CLOSE_WAIT) {
     t.finQueued = 1;

@@ -81,14 +81,13 @@ export function tcbInit(): bool {
 @inline export function seqGt(a: u32, b: u32): bool { return <i32>(a - b) > 0; }
 @inline export function seqGe(a: u32, b: u32): bool { return <i32>(a - b) >= 0; }
 
-/** A free control block, zeroed, with its buffers attached; -1 when the table is full. */
 /**
- * A free connection slot, or -1. When none is CLOSED, the TIME_WAIT connection the application
- * has let go of that heard last from its peer longest ago is recycled: with a server closing
- * its connections (HTTP without keep-alive), 2MSL of TIME_WAIT would otherwise hold the table
- * full. Its quiet time still guards the old sequence space the way Linux's reuse does: a new
- * connection on the same four-tuple starts from a fresh ISN (RFC 6191 §2), and a stray segment
- * of the old one finds no TIME_WAIT to answer it, only an RST.
+ * A free control block, zeroed, with its buffers attached; -1 when the table is full. When none
+ * is CLOSED, the TIME_WAIT connection the application has let go of that heard last from its
+ * peer longest ago is recycled: with a server closing its connections (HTTP without keep-alive),
+ * 2MSL of TIME_WAIT would otherwise hold the table full. A new connection on the same four-tuple
+ * starts from a fresh, clock-driven ISN (RFC 6191 §2), and a stray segment of the old one finds
+ * no TIME_WAIT to answer it, only an RST.
  */
 export function tcbAlloc(): i32 {
   let victim: i32 = -1;
