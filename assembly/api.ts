@@ -19,8 +19,8 @@ import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
-import {tcpTimer, T_TCP_RTO, T_TCP_KEEPALIVE } from "./net/tcp/engine";
-import { tcb, tcbCount, bufSize as tcpBufSize } from "./net/tcp/tcb";
+import { tcpTimer, tcpFlushOutput, T_TCP_RTO, T_TCP_KEEPALIVE } from "./net/tcp/engine";
+import { tcb, tcbCount, seqGt, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
 import { tcpCongestion } from "./config";
 function bufSizeOf(): u32 { return tcpBufSize; }
@@ -76,17 +76,19 @@ function fireTimer(kind: u32, arg: u32): void {
 @inline function isStream(qd: i32): bool { return load<u8>(sock(<u32>qd) + S_TYPE) == SOCK_STREAM; }
 
 /**
- * One turn of the datapath at time `now` (ns): TX completions, a burst of RX, ready tasks, then
- * timers (so that an ACK which arrived in time cancels the retransmission it makes needless),
- * fill-ring refill. Returns the number of frames, tasks and timers handled (0 means idle).
+ * One turn of the datapath at time `now` (ns): TX completions, the TCP output pushes left
+ * waiting, a burst of RX, ready tasks, then timers (so that an ACK which arrived in time cancels
+ * the retransmission it makes needless), the output of the turn's pushes, fill-ring refill. Returns the number of frames, tasks and timers handled (0 means idle).
  */
 export function poll(now: f64): i32 {
   setNow(now);
   let work = linkPollComp();
+  work += tcpFlushOutput();                    // what the application pushed since the last turn
   work += linkPollRx(RX_BUDGET);
   work += qRunReady(pollTask);
   work += timersAdvance(now, fireTimer);
   work += qRunReady(pollTask);                 // tasks the timers woke
+  work += tcpFlushOutput();                    // pushes those tasks completed
   linkRefill();
   return work;
 }
@@ -349,6 +351,7 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 32, t.sndNxt - t.sndUna);
   store<u32>(o + 36, t.retries);
   store<u32>(o + 40, <u32>tcpCongestion);
+  store<u32>(o + 44, seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0);
   return 0;
 }
 

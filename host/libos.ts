@@ -56,6 +56,7 @@ const SOCKOPTS: Record<SockOpt, number> = { TCP_NODELAY: 1, SO_KEEPALIVE: 2 };
 export interface TcpInfo {
   state: string; mss: number; cwnd: number; ssthresh: number; srttUs: number; rtoUs: number;
   sendWindow: number; receiveWindow: number; unacked: number; retransmits: number; congestion: "cubic" | "newreno";
+  advertisedWindow: number;
 }
 
 export interface LibOSOptions {
@@ -420,9 +421,10 @@ export class LibOS {
   /** TCP_INFO of a stream socket: the connection's state, windows, RTT and congestion control. */
   tcpInfo(qd: number): TcpInfo {
     this.status(this.x.tcpInfo(qd), "tcpInfo");
-    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 11);
+    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 12);
     return { state: TCP_STATES[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
-             receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic" };
+             receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic",
+             advertisedWindow: u[11] };
   }
 
   /** Buffers that nobody holds (free, or empty in the fill ring), and the pool's size. */

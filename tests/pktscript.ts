@@ -3,7 +3,7 @@
 //
 //   TIME  < FLAGS [seq N] [ack N] [len N] [win N] [mss N] [sackok] [ts V E] [ws N] [sack L:R ...]
 //   TIME  > FLAGS ...                         (the same fields; "*" matches anything)
-//   TIME  app listen PORT | accept | connect PORT | push N | pop N | pop-eof | pop-reset | close
+//   TIME  app listen PORT | accept | connect PORT | push N [N ...] | pop N | pop-eof | pop-reset | close
 //         | state NAME | cwnd BYTES | ssthresh BYTES | nodelay 0|1 | keepalive 0|1 | pop-timeout
 //
 // TIME is seconds from the start, or +SECONDS after the previous line. FLAGS: S F R P and "."
@@ -17,7 +17,6 @@ import { VirtualClock } from "../host/clock.js";
 import { stack, mac, eth, ipv4, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
 import { hostSegment } from "./tcp.helpers.js";
 
-const PEER_ISS = 1000000;
 const PEER_PORT = 40000;
 const FLAG_BITS: Record<string, number> = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, ".": 0x10 };
 
@@ -83,7 +82,9 @@ function parseOut(f: Uint8Array): Parsed {
 
 export interface ScriptResult { ok: boolean; error?: string; line?: number }
 
-export function runScript(path: string, overrides: Record<string, unknown> = {}): ScriptResult {
+/** Runs a script; `peerIss` is the peer's initial sequence number (near 2^32, its numbers wrap). */
+export function runScript(path: string, overrides: Record<string, unknown> = {}, peerIss = 1000000): ScriptResult {
+  const PEER_ISS = peerIss;
   const lines = readFileSync(path, "utf8").split("\n");
   const clock = new VirtualClock();
   const link = new LoopbackLink({ seed: 1 }, clock, true);
@@ -120,10 +121,10 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
     try {
       if (toks[1] === "<") {
         runTo(when);
-        if (inbox.length > 0) { const x = inbox[0]; return fail(`unexpected segment from the stack at ${((x.at - t0) / 1e9).toFixed(3)} s: flags 0x${x.p.flags.toString(16)} seq ${x.p.seq - (ourIss ?? 0)} ack ${x.p.ack - PEER_ISS} len ${x.p.len}`); }
+        if (inbox.length > 0) { const x = inbox[0]; return fail(`unexpected segment from the stack at ${((x.at - t0) / 1e9).toFixed(3)} s: flags 0x${x.p.flags.toString(16)} seq ${x.p.seq - (ourIss ?? 0)} ack ${(x.p.ack - PEER_ISS) >>> 0} len ${x.p.len}`); }
         const seg = parseSeg(toks.slice(2), raw);
         ourIssForSack = ourIss ?? 0;
-        const tcp = hostSegment(PEER_PORT, localPort, PEER_ISS + (seg.seq ?? 0), (ourIss ?? 0) + (seg.ack ?? 0), seg.flags, seg.win ?? 65535,
+        const tcp = hostSegment(PEER_PORT, localPort, (PEER_ISS + (seg.seq ?? 0)) >>> 0, ((ourIss ?? 0) + (seg.ack ?? 0)) >>> 0, seg.flags, seg.win ?? 65535,
           options(seg), streamBytes(seg.seq ?? 1, seg.len), checksum);
         peer.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, tcp)));
       } else if (toks[1] === ">") {
@@ -168,7 +169,9 @@ export function runScript(path: string, overrides: Record<string, unknown> = {})
           case "connect": localPort = 0; qd = s.socket(AF_INET, SOCK_STREAM); connectQt = s.connect(qd, sockaddr(HOST_IP, PEER_PORT)); localPort = s.getsockname(qd).port; break;
           case "connected": { const r = s.wait(connectQt, 0); if (r.opcode !== Opcode.CONNECT) return fail(`connect: ${r.ret}`); break; }
           case "connect-failed": { const r = s.wait(connectQt, 0); if (r.ret !== Number(toks[3])) return fail(`connect ret ${r.ret}, expected ${toks[3]}`); break; }
-          case "push": { const g = s.sgaalloc(arg); s.bytes(g).fill(0x62); const r = s.wait(s.push(qd, g), 0); s.sgafree(g); if (r.ret !== 0) return fail(`push: ${r.ret}`); break; }
+          case "push": for (const n of toks.slice(3).map(Number)) {     // several sizes: pushes within one turn
+            const g = s.sgaalloc(n); s.bytes(g).fill(0x62); const r = s.wait(s.push(qd, g), 0); s.sgafree(g); if (r.ret !== 0) return fail(`push: ${r.ret}`);
+          } break;
           case "pop": {
             const r = s.wait(s.pop(qd), 0);
             if (r.ret !== 0 || r.sga!.len !== arg) return fail(`pop gave ret ${r.ret} len ${r.sga?.len}`);

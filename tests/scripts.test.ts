@@ -9,14 +9,21 @@ const dir = fileURLToPath(new URL("../../tests/scripts/", import.meta.url));
 const overrides: Record<string, Record<string, unknown>> = {
   "fin-ours-time-wait.pkt": { "tcp.time_wait_ms": 1000 },
   "fast-retransmit-newreno.pkt": { "tcp.congestion": "newreno" },
+  "rcv-window-steps.pkt": { "tcp.buffer_bytes": 4096 },
   "keepalive.pkt": { "tcp.keepalive_idle_ms": 1000, "tcp.keepalive_interval_ms": 500, "tcp.keepalive_probes": 2 },
 };
 
+// Each script runs three times, with the peer's sequence numbers in the lower half of the space,
+// in the upper half, and wrapping past 2^32 right after its SYN: every comparison is modulo 2^32
+// (RFC 9293 §3.4), and no state may start at a zero that means something only in one half.
+const PEER_ISS: [number, string][] = [[1000000, ""], [0x9e3779b9, " (peer ISS in the upper half)"], [0xffffff00, " (peer sequence numbers wrap)"]];
 for (const f of readdirSync(dir).filter((f) => f.endsWith(".pkt")).sort()) {
-  test(`script ${f}`, () => {
-    const r = runScript(dir + f, overrides[f] ?? {});
-    assert.ok(r.ok, r.error);
-  });
+  for (const [iss, label] of PEER_ISS) {
+    test(`script ${f}${label}`, () => {
+      const r = runScript(dir + f, overrides[f] ?? {}, iss);
+      assert.ok(r.ok, r.error);
+    });
+  }
 }
 
 test("a script that expects the wrong thing fails, naming the line", () => {

@@ -11,7 +11,7 @@ import { timerStart, timerCancel } from "../../sched/timers";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
 import { sendSegment } from "./output";
-import { Tcb, tcbIndex, tcbFree, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO,
+import { Tcb, tcbIndex, tcbFree, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
@@ -53,9 +53,18 @@ export function rttSample(t: Tcb, r: f64): void {
   t.rto = min(RTO_MAX_NS, max(tcpRtoMinNs, t.srtt + max(CLOCK_G_NS, 4 * t.rttvar)));
 }
 
-/** Sends whatever the send and congestion windows allow, then a FIN once the data is out. */
-export function tcpOutput(t: Tcb): void {
+/** Output marked during the turn (tcbQueueOutput), sent at its end; returns how many connections. */
+export function tcpFlushOutput(): u32 { return tcbTakeOutput(flushOne); }
+
+function flushOne(t: Tcb): void { if (t.state >= ESTABLISHED && t.state <= TIME_WAIT) tcpOutput(t); }
+
+/**
+ * Sends whatever the send and congestion windows allow, then a FIN once the data is out.
+ * `force` is the sender's SWS override timeout (RFC 9293 §3.8.6.2.1): one short segment may go.
+ */
+export function tcpOutput(t: Tcb, force: bool = false): void {
   if (t.state < ESTABLISHED) return;
+  if (t.sndWnd > t.maxSndWnd) t.maxSndWnd = t.sndWnd;
   for (;;) {
     const end = t.sndUna + t.slen;                      // first sequence number not queued
     const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
@@ -65,6 +74,14 @@ export function tcpOutput(t: Tcb): void {
     const usable: u32 = wnd > used ? wnd - used : 0;
     if (unsent > 0 && usable > 0) {
       const n = min(min(t.mss, unsent), usable);
+      // Sender-side SWS avoidance (RFC 9293 §3.8.6.2.1): send a full segment, or all that is
+      // queued, or at least half the largest window the peer has offered; otherwise wait for
+      // the window to open (an ACK is due for what is in flight; else the override timer).
+      if (n < t.mss && n < unsent && n < (t.maxSndWnd >> 1) && !force) {
+        if (inFlight(t) == 0 && t.rtoTimer == 0) armRto(t);
+        break;
+      }
+      force = false;
       // Nagle (RFC 896, RFC 1122 §4.2.3.4), when asked for: hold a small segment while data is
       // unacknowledged, unless it is the last before our FIN.
       if (t.nagle != 0 && n < t.mss && inFlight(t) > 0 && t.finQueued == 0) break;
@@ -296,6 +313,10 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     count(C_TCP_RETRANSMITS);
     sendSegment(t, t.iss, 0, t.state == SYN_SENT ? SYN : SYN | ACK);
     armRto(t);
+    return;
+  }
+  if (t.sndWnd > 0 && t.slen > 0 && inFlight(t) == 0) {
+    tcpOutput(t, true);                                // SWS override: the window stayed small
     return;
   }
   if (t.sndWnd == 0 && t.slen > 0 && inFlight(t) == 0) {

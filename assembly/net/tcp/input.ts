@@ -64,6 +64,7 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
   t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
   t.listener = lqd;
   t.irs = tcpSeq; t.rcvNxt = tcpSeq + 1;
+  t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space
   t.iss = tcpIsn(dst, tcpDstPort, src, tcpSrcPort);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
   negotiate(t, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, true);
@@ -89,6 +90,7 @@ function synSent(t: Tcb): void {
   if ((flags & SYN) == 0) return;
   t.irs = tcpSeq;
   t.rcvNxt = tcpSeq + 1;
+  t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space
   negotiate(t, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, true);
   t.sndWnd = tcpWindow;
   t.sndWl1 = tcpSeq;

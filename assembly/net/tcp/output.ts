@@ -8,13 +8,25 @@ import { ETH_HLEN } from "../../wire/eth";
 import { localIp, mtu } from "../../config";
 import { ipOutput } from "../ip";
 import { nowNs } from "../clock";
-import { Tcb, ringRead, bufSize, SYN_SENT } from "./tcb";
+import { Tcb, ringRead, bufSize, seqGe, seqGt, SYN_SENT } from "./tcb";
 
 /** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks). */
 @inline export function tsNow(): u32 { return <u32>(<u64>(nowNs / 1e6)); }
 
-/** The receive window we advertise, before scaling. */
+/** Free space in the receive ring: what the peer may send beyond RCV.NXT without loss. */
 @inline export function rcvWindow(t: Tcb): u32 { return bufSize - t.rlen; }
+
+/**
+ * The receive window to advertise (RFC 9293 §3.8.6.2.2, receiver-side SWS avoidance): the right
+ * edge moves right only by at least min(MSS, half the buffer), so the peer is never invited to
+ * send a sliver, and it never moves left (RFC 9293 §3.8.6.2.2: shrinking is "strongly
+ * discouraged"). Before scaling.
+ */
+export function windowToAdvertise(t: Tcb): u32 {
+  const edge = t.rcvNxt + rcvWindow(t);
+  if (seqGe(edge, t.rcvAdv + min(t.mss, bufSize >> 1))) return rcvWindow(t);
+  return seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0;
+}
 
 /** Copies up to 3 (with timestamps) or 4 out-of-order ranges into the SACK block scratch. */
 function sackBlocks(t: Tcb, max: u32): u32 {
@@ -46,8 +58,10 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): bool {
   // Never more than one MTU, whatever the options took.
   len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
   if (len > 0) ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
-  let win = rcvWindow(t);
+  let win = windowToAdvertise(t);
   win = syn ? min(win, 65535) : min(win >> t.rcvShift, 65535);
+  const edge = t.rcvNxt + (syn ? win : win << t.rcvShift);
+  if ((flags & ACK) != 0 && seqGt(edge, t.rcvAdv)) t.rcvAdv = edge;
   const ackNo = (flags & ACK) != 0 ? t.rcvNxt : 0;
   tcpEmitHeader(tcp, t.lport, t.rport, seq, ackNo, flags, win, 0, optLen, len, localIp, t.rip);
   if ((flags & ACK) != 0) {

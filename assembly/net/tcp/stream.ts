@@ -13,10 +13,10 @@ import { IP_HLEN } from "../../wire/ipv4";
 import {sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
 import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
-import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, nTcb, bufSize, ringWrite, ringRead,
+import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, tcbQueueOutput, nTcb, bufSize, ringWrite, ringRead, seqGt,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
 import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
-import { sendSegment, sendReset, rcvWindow } from "./output";
+import { sendSegment, sendReset, windowToAdvertise } from "./output";
 import { unlistenOne } from "./events";
 
 export const K_TCP_POP: u8 = 3;
@@ -241,7 +241,7 @@ export function tcpPushPoll(q: u32): void {
     qComplete(q, 0);
     if (next != 0) qWake(next - 1);
   }
-  if (n > 0) tcpOutput(t);
+  if (n > 0) tcbQueueOutput(t);
 }
 
 export function tcpPop(qd: u32): i32 {
@@ -271,7 +271,6 @@ export function tcpPopPoll(q: u32): void {
     const n = min(t.rlen, t.rlen <= SMALL_CAP - 2 ? SMALL_CAP - 2 : LARGE_CAP - 2);
     const s = slotAlloc(n + 2);
     if (s < 0) { count(D_NO_BUFFER); return; }       // retried on the next wake
-    const before = rcvWindow(t);
     const dst = slotData(<u32>s) + 2;
     // The unread bytes end at RCV.NXT, less the sequence number a FIN took (RFC 9293 §3.4).
     ringRead(t.rbuf, t.rcvNxt - t.peerFin - t.rlen, dst, n);
@@ -279,8 +278,11 @@ export function tcpPopPoll(q: u32): void {
     giveToApp(<u32>s, dst);
     store<u32>(e + Q_PTR, <u32>dst);
     store<u32>(e + Q_LEN, n);
-    // RFC 9293 §3.8.6.2.2: announce the window once it has opened by a segment or half the buffer.
-    if (before < t.mss || rcvWindow(t) - before >= bufSize / 2) t.ackPending++;
+    // Announce the window the read opened when it at least doubles what the peer may send now
+    // (Linux's rule) by a step SWS avoidance allows: a closed window reopens at once.
+    const offered: u32 = seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0;
+    const now = windowToAdvertise(t);
+    if (now > offered && now >= 2 * offered) t.ackPending++;
   } else {
     store<u32>(e + Q_PTR, 0);                         // end of stream: a zero-length result
     store<u32>(e + Q_LEN, 0);

@@ -35,10 +35,12 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   listener: i32;         // the listening socket of a passive open, -1 otherwise
   lip: u32; lport: u32; rip: u32; rport: u32;
   iss: u32; sndUna: u32; sndNxt: u32; sndMax: u32; sndWnd: u32; sndWl1: u32; sndWl2: u32;
+  maxSndWnd: u32;        // the largest window the peer has offered (sender SWS avoidance)
   sndShift: u32;         // the peer's window scale
   rcvShift: u32;         // ours
   mss: u32;              // what we send per segment
   irs: u32; rcvNxt: u32;
+  rcvAdv: u32;           // the right edge of the window we last advertised (never moves left)
   tsRecent: u32;
   srtt: f64; rttvar: f64; rto: f64; rttTime: f64;
   rttSeq: u32; retries: u32;
@@ -61,6 +63,8 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
 
 let table: usize = 0;
 let buffers: usize = 0;
+let outputBits: usize = 0;        // one bit per connection whose output waits for the end of the turn
+let outputPending: u32 = 0;
 export let nTcb: u32 = 0;
 export let bufSize: u32 = 0;
 let memo: i32 = -1;
@@ -70,7 +74,42 @@ export function tcbInit(): bool {
   bufSize = <u32>tcpBuffer;
   table = carve(<usize>nTcb * offsetof<Tcb>(), 64);
   buffers = carve(<usize>nTcb * <usize>bufSize * 2, 4096);
-  return table != 0 && buffers != 0;
+  outputBits = carve(<usize>((nTcb + 31) >> 5) << 2, 8);
+  return table != 0 && buffers != 0 && outputBits != 0;
+}
+
+/**
+ * Marks a connection's output for the end of the turn, so that data pushed in several pieces
+ * within one turn leaves in full segments (RFC 9293 §3.8.6.2.1) rather than one per push.
+ */
+export function tcbQueueOutput(t: Tcb): void {
+  const i = tcbIndex(t);
+  const w = outputBits + (<usize>(i >> 5) << 2);
+  const bit: u32 = 1 << (i & 31);
+  const v = load<u32>(w);
+  if ((v & bit) != 0) return;
+  store<u32>(w, v | bit);
+  outputPending++;
+}
+
+/** Calls `send` for every connection marked since the last call; returns how many. */
+export function tcbTakeOutput(send: (t: Tcb) => void): u32 {
+  if (outputPending == 0) return 0;
+  let n: u32 = 0;
+  for (let k: u32 = 0; k < (nTcb + 31) >> 5 && outputPending > 0; k++) {
+    const w = outputBits + (<usize>k << 2);
+    let v = load<u32>(w);
+    if (v == 0) continue;
+    store<u32>(w, 0);
+    while (v != 0) {
+      const i = (k << 5) + <u32>ctz(v);
+      v &= v - 1;
+      outputPending--;
+      n++;
+      send(tcb(i));
+    }
+  }
+  return n;
 }
 
 @inline export function tcb(i: u32): Tcb { return changetype<Tcb>(table + <usize>i * offsetof<Tcb>()); }
@@ -105,6 +144,9 @@ export function tcbAlloc(): i32 {
 
 function tcbTake(i: u32): i32 {
   const t = tcb(i);
+  const w = outputBits + (<usize>(i >> 5) << 2);
+  const bit: u32 = 1 << (i & 31);
+  if ((load<u32>(w) & bit) != 0) { store<u32>(w, load<u32>(w) & ~bit); outputPending--; }
   memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
   t.qd = -1;
   t.listener = -1;
