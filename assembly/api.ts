@@ -19,9 +19,10 @@ import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
-import { tcpTimer, tcpFlushOutput, T_TCP_RTO, T_TCP_KEEPALIVE } from "./net/tcp/engine";
+import { tcpTimer, tcpFlushOutput, T_TCP_RTO, T_TCP_PTO } from "./net/tcp/engine";
 import { tcb, tcbCount, seqGt, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
+import { lostBytes } from "./net/tcp/rack";
 import { tcpCongestion } from "./config";
 function bufSizeOf(): u32 { return tcpBufSize; }
 
@@ -70,7 +71,7 @@ function pollTask(i: u32): void {
 function fireTimer(kind: u32, arg: u32): void {
   if (kind == T_ARP) arpTimer(arg);
   else if (kind == T_REASM) reasmTimer(arg);
-  else if (kind >= T_TCP_RTO && kind <= T_TCP_KEEPALIVE) tcpTimer(kind, tcb(arg));
+  else if (kind >= T_TCP_RTO && kind <= T_TCP_PTO) tcpTimer(kind, tcb(arg));
 }
 
 @inline function isStream(qd: i32): bool { return load<u8>(sock(<u32>qd) + S_TYPE) == SOCK_STREAM; }
@@ -332,8 +333,9 @@ export function openSockets(): u32 { return socketsOpen(); }
 export function localAddress(): u32 { return localIp; }
 /**
  * TCP_INFO for a socket, written to the scratch area as u32s: state, mss, cwnd, ssthresh,
- * srtt (µs), rto (µs), snd wnd, rcv wnd, bytes unacked, retransmits, then the congestion
- * algorithm. Returns 0, EBADF or ENOTCONN.
+ * srtt (µs), rto (µs), snd wnd, rcv wnd, bytes unacked, consecutive timeouts, the congestion
+ * algorithm, the advertised window, then what loss recovery did (host/libos.ts TcpInfo names
+ * them in this order). Returns 0, EBADF or ENOTCONN.
  */
 export function tcpInfo(qd: i32): i32 {
   if (!qdValid(qd) || !isStream(qd)) return EBADF;
@@ -352,6 +354,16 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 36, t.retries);
   store<u32>(o + 40, <u32>tcpCongestion);
   store<u32>(o + 44, seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0);
+  store<u32>(o + 48, t.nRetrans);
+  store<u32>(o + 52, t.nFastRecoveries);
+  store<u32>(o + 56, t.nRtoRetrans);
+  store<u32>(o + 60, t.nTlp);
+  store<u32>(o + 64, t.nRackLost);
+  store<u32>(o + 68, t.nSpurious);
+  store<u32>(o + 72, t.nUndo);
+  store<u32>(o + 76, t.nDsackSent);
+  store<u32>(o + 80, lostBytes(t));
+  store<u32>(o + 84, t.minRttUs);
   return 0;
 }
 

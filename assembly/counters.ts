@@ -62,7 +62,13 @@ export const C_TCP_RESETS_SENT: i32 = 56;
 export const C_TCP_CHALLENGE_ACKS: i32 = 57;
 export const C_TCP_FAST_RETRANSMITS: i32 = 58;
 export const D_RX_FILTERED: i32 = 59;       // the host's NF chain dropped (or took) the frame: length 0
-export const NUM_COUNTERS: i32 = 60;
+export const C_TCP_RTO_RETRANSMITS: i32 = 60;   // segments retransmitted on a timeout (RFC 6298), the last resort
+export const C_TCP_TLP_PROBES: i32 = 61;        // tail loss probes sent (RFC 8985 §7)
+export const C_TCP_RACK_LOSSES: i32 = 62;       // segments RACK deemed lost (RFC 8985 §6.2)
+export const C_TCP_SPURIOUS_RETRANSMITS: i32 = 63; // retransmissions the peer reported as duplicates (D-SACK, RFC 2883)
+export const C_TCP_UNDOS: i32 = 64;             // congestion responses undone as spurious (RFC 3522, RFC 2883)
+export const C_TCP_DSACKS_SENT: i32 = 65;       // D-SACK blocks we sent for duplicate segments
+export const NUM_COUNTERS: i32 = 66;
 
 let countersBase: usize = 0;
 

@@ -17,6 +17,7 @@ export const COUNTER_NAMES = [
   "drop.tcp_malformed", "drop.tcp_no_listener", "drop.tcp_out_of_window", "drop.tcp_syn_queue_full", "drop.tcp_no_tcb",
   "tcp.segments_in", "tcp.segments_out", "tcp.retransmits", "tcp.resets_sent", "tcp.challenge_acks", "tcp.fast_retransmits",
   "drop.rx_filtered",
+  "tcp.rto_retransmits", "tcp.tlp_probes", "tcp.rack_losses", "tcp.spurious_retransmits", "tcp.undos", "tcp.dsacks_sent",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

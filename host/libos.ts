@@ -56,7 +56,28 @@ const SOCKOPTS: Record<SockOpt, number> = { TCP_NODELAY: 1, SO_KEEPALIVE: 2 };
 export interface TcpInfo {
   state: string; mss: number; cwnd: number; ssthresh: number; srttUs: number; rtoUs: number;
   sendWindow: number; receiveWindow: number; unacked: number; retransmits: number; congestion: "cubic" | "newreno";
+  /** The window our last ACK offered (the receive buffer's free space may be larger: RFC 9293 §3.8.6.2.2). */
   advertisedWindow: number;
+  /** Segments retransmitted over the connection's life (Linux's tcpi_total_retrans). */
+  totalRetransmits: number;
+  /** Loss recoveries entered: fast retransmit on SACK/RACK or three duplicate ACKs. */
+  fastRecoveries: number;
+  /** Retransmission timeouts that fired with data outstanding (RFC 6298), the last resort. */
+  rtoTimeouts: number;
+  /** Tail loss probes sent (RFC 8985 §7). */
+  tlpProbes: number;
+  /** Segments RACK deemed lost (RFC 8985 §6.2). */
+  rackLosses: number;
+  /** Retransmissions the peer reported as duplicates with a D-SACK (RFC 2883). */
+  spuriousRetransmits: number;
+  /** Congestion responses undone as spurious (D-SACK, or Eifel timestamps, RFC 3522). */
+  undos: number;
+  /** D-SACK blocks we sent for duplicate segments. */
+  dsacksSent: number;
+  /** Bytes deemed lost now and not yet retransmitted (Linux's tcpi_lost, in bytes). */
+  lostBytes: number;
+  /** The smallest RTT measured (RACK's min_RTT), µs. */
+  minRttUs: number;
 }
 
 export interface LibOSOptions {
@@ -421,10 +442,11 @@ export class LibOS {
   /** TCP_INFO of a stream socket: the connection's state, windows, RTT and congestion control. */
   tcpInfo(qd: number): TcpInfo {
     this.status(this.x.tcpInfo(qd), "tcpInfo");
-    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 12);
+    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 22);
     return { state: TCP_STATES[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
              receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic",
-             advertisedWindow: u[11] };
+             advertisedWindow: u[11], totalRetransmits: u[12], fastRecoveries: u[13], rtoTimeouts: u[14], tlpProbes: u[15],
+             rackLosses: u[16], spuriousRetransmits: u[17], undos: u[18], dsacksSent: u[19], lostBytes: u[20], minRttUs: u[21] };
   }
 
   /** Buffers that nobody holds (free, or empty in the fill ring), and the pool's size. */

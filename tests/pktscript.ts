@@ -4,7 +4,8 @@
 //   TIME  < FLAGS [seq N] [ack N] [len N] [win N] [mss N] [sackok] [ts V E] [ws N] [sack L:R ...]
 //   TIME  > FLAGS ...                         (the same fields; "*" matches anything)
 //   TIME  app listen PORT | accept | connect PORT | push N [N ...] | pop N | pop-eof | pop-reset | close
-//         | state NAME | cwnd BYTES | ssthresh BYTES | nodelay 0|1 | keepalive 0|1 | pop-timeout
+//         | state NAME | cwnd BYTES | ssthresh BYTES | info FIELD N (a tcpInfo field) | nodelay 0|1
+//         | keepalive 0|1 | pop-timeout
 //
 // TIME is seconds from the start, or +SECONDS after the previous line. FLAGS: S F R P and "."
 // for ACK ("S." is SYN+ACK). Sequence numbers are relative, as packetdrill's: what the peer
@@ -189,6 +190,8 @@ export function runScript(path: string, overrides: Record<string, unknown> = {},
           case "keepalive": s.setsockopt(qd >= 0 ? qd : lqd, "SO_KEEPALIVE", arg === 1); break;
           case "pop-timeout": { const r = s.wait(s.pop(qd), 0); if (r.ret !== 110) return fail(`expected ETIMEDOUT, got ret ${r.ret}`); break; }
           case "cwnd": case "ssthresh": { const v = s.tcpInfo(qd)[toks[2] as "cwnd" | "ssthresh"]; if (v !== arg) return fail(`${toks[2]} ${v}, expected ${arg}`); break; }
+          case "info": { const v = (s.tcpInfo(qd) as unknown as Record<string, unknown>)[toks[3]], want = Number(toks[4]);
+            if (v !== want) return fail(`tcpInfo ${toks[3]} is ${v}, expected ${want}`); break; }
           case "state": { const name = toks[3];
             const i = (TCP_STATES as readonly string[]).indexOf(name); if (i < 0 || name === "DONE") return fail(`unknown state ${name}`);
             const want = i === 0 ? s.dp.exports.tcpConnections(0) === s.config.tcp.max_connections : s.dp.exports.tcpConnections(i) === 1;

@@ -3,25 +3,29 @@
 // recovery (fast retransmit and NewReno's partial ACKs, RFC 5681, RFC 6582; the window sizes
 // come from cc.ts), zero-window probes (RFC 9293 §3.8.6.1), receive
 // reassembly into the ring with out-of-order ranges, and the connection timers.
-import { count, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS } from "../../counters";
+import { count, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS, C_TCP_RTO_RETRANSMITS, C_TCP_TLP_PROBES, C_TCP_UNDOS } from "../../counters";
 import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
 import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs, tcpKeepIdleNs, tcpKeepIntervalNs,
          tcpKeepProbes } from "../../config";
 import { timerStart, timerCancel } from "../../sched/timers";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
-import { sendSegment } from "./output";
+import { sendSegment, tsNow } from "./output";
 import { Tcb, tcbIndex, tcbFree, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
-import { sackUpdate, sackPipe, sackRetransmit, sackReset } from "./sack";
+import { sackUpdate, retransmitLost } from "./sack";
+import { logAcked, logPipe, logAllLost, logClearLost, lostBytes, firstLost, lastSent, rackDetectLoss, eStart, eEnd } from "./rack";
 import { rangeStart, rangeEnd, rangeRemove, rangeInsert } from "./ranges";
 
 export const T_TCP_RTO: u32 = 3;
 export const T_TCP_TIME_WAIT: u32 = 4;
 export const T_TCP_DELACK: u32 = 5;
 export const T_TCP_KEEPALIVE: u32 = 6;
+export const T_TCP_REORDER: u32 = 7;   // RACK's reordering window ran out (RFC 8985 §6.2)
+export const T_TCP_PTO: u32 = 8;       // tail loss probe timeout (RFC 8985 §7.2), in the RTO's slot
+const TLP_MAX_ACK_DELAY_NS: f64 = 200e6; // RFC 8985 §7.2 WCDelAckT
 const RTO_MAX_NS: f64 = 60e9;          // RFC 6298 §2.5 allows a cap of at least 60 s
 const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
 
@@ -59,19 +63,18 @@ export function tcpFlushOutput(): u32 { return tcbTakeOutput(flushOne); }
 function flushOne(t: Tcb): void { if (t.state >= ESTABLISHED && t.state <= TIME_WAIT) tcpOutput(t); }
 
 /**
- * Sends whatever the send and congestion windows allow, then a FIN once the data is out.
- * `force` is the sender's SWS override timeout (RFC 9293 §3.8.6.2.1): one short segment may go.
+ * Sends whatever the send and congestion windows allow: first the segments deemed lost, then
+ * new data, then a FIN once the data is out. `force` is the sender's SWS override timeout
+ * (RFC 9293 §3.8.6.2.1): one short segment may go.
  */
 export function tcpOutput(t: Tcb, force: bool = false): void {
   if (t.state < ESTABLISHED) return;
   if (t.sndWnd > t.maxSndWnd) t.maxSndWnd = t.sndWnd;
+  if (t.sackOk != 0) retransmitLost(t);
   for (;;) {
     const end = t.sndUna + t.slen;                      // first sequence number not queued
     const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
-    const wnd = min(t.sndWnd, t.cwnd);
-    // In SACK recovery the window is measured against the pipe estimate (RFC 6675 §5).
-    const used = t.inRecovery != 0 && t.skN > 0 ? sackPipe(t) : inFlight(t);
-    const usable: u32 = wnd > used ? wnd - used : 0;
+    const usable = sendRoom(t);
     if (unsent > 0 && usable > 0) {
       const n = min(min(t.mss, unsent), usable);
       // Sender-side SWS avoidance (RFC 9293 §3.8.6.2.1): send a full segment, or all that is
@@ -85,15 +88,11 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
       // Nagle (RFC 896, RFC 1122 §4.2.3.4), when asked for: hold a small segment while data is
       // unacknowledged, unless it is the last before our FIN.
       if (t.nagle != 0 && n < t.mss && inFlight(t) > 0 && t.finQueued == 0) break;
-      if (!sendSegment(t, t.sndNxt, n, n == unsent ? ACK | PSH : ACK)) return;
-      if (t.rttTime == 0 && t.retransmitting == 0) { t.rttTime = nowNs; t.rttSeq = t.sndNxt + n; }
-      t.sndNxt += n;
-      if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
-      if (t.rtoTimer == 0) armRto(t);
+      if (!sendNew(t, n, n == unsent ? ACK | PSH : ACK)) return;
       continue;
     }
     if (unsent == 0 && t.finQueued != 0 && t.sndNxt == end && (t.finSent == 0 || seqLt(t.sndNxt, t.sndMax))) {
-      if (!sendSegment(t, t.sndNxt, 0, FIN | ACK)) return;
+      if (sendSegment(t, t.sndNxt, 0, FIN | ACK) < 0) return;
       t.finSent = 1;
       t.sndNxt += 1;
       if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
@@ -107,6 +106,34 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
     break;
   }
   if (t.ackPending != 0) sendAckNow(t);
+}
+
+/**
+ * Room for new data: the congestion window less the pipe (what is in flight and neither SACKed
+ * nor lost, RFC 6675 §4), and the peer's window less everything outstanding. Without SACK, the
+ * first two duplicate ACKs each let one more segment go (limited transmit, RFC 3042); with SACK
+ * the pipe already counts what those ACKs reported as having left the network.
+ */
+function sendRoom(t: Tcb): u32 {
+  const flight = inFlight(t);
+  const used = t.sackOk != 0 ? logPipe(t) : flight;
+  let cwnd = t.cwnd;
+  if (t.sackOk == 0 && t.inRecovery == 0 && t.dupAcks > 0) cwnd += min<u32>(t.dupAcks, 2) * t.mss;
+  const cwndRoom: u32 = cwnd > used ? cwnd - used : 0;
+  const wndRoom: u32 = t.sndWnd > flight ? t.sndWnd - flight : 0;
+  return min(cwndRoom, wndRoom);
+}
+
+/** Sends up to n new bytes from SND.NXT, times them for an RTT sample and arms a timer. */
+function sendNew(t: Tcb, want: u32, flags: u32): bool {
+  const sent = sendSegment(t, t.sndNxt, want, flags);
+  if (sent < 0) return false;
+  const n = <u32>sent;
+  if (t.rttTime == 0 && t.retransmitting == 0) { t.rttTime = nowNs; t.rttSeq = t.sndNxt + n; }
+  t.sndNxt += n;
+  if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+  if (t.rtoTimer == 0) armRetransmitTimer(t);
+  return true;
 }
 
 /**
@@ -128,11 +155,137 @@ export function scheduleAck(t: Tcb, immediate: bool): void {
   if (t.ackTimer == 0) t.ackTimer = timerStart(T_TCP_DELACK, tcbIndex(t), nowNs + tcpDelayedAckNs);
 }
 
-/** Retransmits the first unacknowledged segment (fast retransmit, partial ACKs). */
+/** Retransmits the first unacknowledged segment (NewReno's fast retransmit and partial ACKs; a lost FIN). */
 function retransmitFirst(t: Tcb): void {
   if (t.slen > 0) sendSegment(t, t.sndUna, min(t.mss, t.slen), ACK);
-  else if (t.finSent != 0) sendSegment(t, t.sndUna, 0, FIN | ACK);
-  count(C_TCP_RETRANSMITS);
+  else if (t.finSent != 0) { sendSegment(t, t.sndUna, 0, FIN | ACK); count(C_TCP_RETRANSMITS); t.nRetrans++; }
+}
+
+/**
+ * The timer for what is outstanding: a tail loss probe timeout (RFC 8985 §7.2) while SACK is on,
+ * no recovery runs and no probe is out, else the retransmission timeout.
+ */
+export function armRetransmitTimer(t: Tcb): void {
+  timerCancel(t.rtoTimer);
+  if (t.sackOk != 0 && t.inRecovery == 0 && t.tlpActive == 0 && t.srtt > 0 && t.logN > 0) {
+    // PTO = 2·SRTT, plus the peer's delayed-ACK allowance when one segment is out (RFC 8985 §7.2).
+    let pto = 2 * t.srtt;
+    if (inFlight(t) <= t.mss) pto += TLP_MAX_ACK_DELAY_NS;
+    t.rtoTimer = timerStart(T_TCP_PTO, tcbIndex(t), nowNs + min(pto, t.rto));
+    return;
+  }
+  t.rtoTimer = timerStart(T_TCP_RTO, tcbIndex(t), nowNs + t.rto);
+}
+
+/** RFC 8985 §7.3: the probe is new data if the windows allow, else the last segment sent again. */
+function tailLossProbe(t: Tcb): void {
+  t.rtoTimer = 0;
+  if (t.sndMax == t.sndUna) return;
+  const end = t.sndUna + t.slen;
+  const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
+  const wndRoom: u32 = t.sndWnd > inFlight(t) ? t.sndWnd - inFlight(t) : 0;
+  let sent = false;
+  if (unsent > 0 && wndRoom > 0) {
+    sent = sendNew(t, min(min(t.mss, unsent), wndRoom), ACK | PSH);
+    t.tlpRetx = 0;
+  } else {
+    const x = lastSent(t);
+    if (x != 0) {
+      const s = seqGt(eStart(x), eEnd(x) - t.mss) ? eStart(x) : eEnd(x) - t.mss;
+      sent = sendSegment(t, s, eEnd(x) - s, ACK | PSH) >= 0;
+      t.tlpRetx = 1;
+    }
+  }
+  if (sent) {
+    t.tlpActive = 1;
+    t.tlpEnd = t.sndMax;
+    t.nTlp++;
+    count(C_TCP_TLP_PROBES);
+  }
+  armRto(t);
+}
+
+/** A congestion response begins (recovery or timeout): remember what undoing it restores. */
+function beginUndoEpisode(t: Tcb): void {
+  t.priorCwnd = t.cwnd;
+  t.priorSsthresh = t.ssthresh;
+  t.undoRetrans = 0;
+  t.undoMarker = t.sndUna;
+  t.undoPossible = 1;
+}
+
+/** The congestion response was needless: restore the window (RFC 3522 §3, RFC 2883 §5). */
+function undo(t: Tcb): void {
+  t.cwnd = max(t.cwnd, t.priorCwnd);
+  t.ssthresh = max(t.ssthresh, t.priorSsthresh);
+  t.undoPossible = 0;
+  t.retxTsVal = 0;
+  t.reordSeen = 1;                                     // what looked like loss was reordering or delay
+  t.inRecovery = 0;
+  logClearLost(t);                                     // nothing outstanding was lost after all
+  t.nUndo++;
+  count(C_TCP_UNDOS);
+}
+
+/** A D-SACK: one retransmission of this episode was needless; when none was needed, undo. */
+function onDsack(t: Tcb, s: u32, e: u32): void {
+  t.reordSeen = 1;
+  if (t.tlpActive != 0 && t.tlpRetx != 0 && e == t.tlpEnd) { t.tlpActive = 0; return; }   // the probe was needless
+  if (t.undoPossible == 0 || seqLt(s, t.undoMarker)) return;
+  t.undoRetrans -= <i32>((e - s + t.mss - 1) / t.mss);
+  if (t.undoRetrans <= 0 && (t.inRecovery == 0 || t.retxTsVal != 0)) undo(t);
+}
+
+/** SACK loss recovery for one ACK: RACK marks losses, recovery begins, PRR sizes the window. */
+function sackRecovery(t: Tcb, delivered: u32, flight: u32): void {
+  const wait = rackDetectLoss(t, t.inRecovery != 0, <u32>(t.srtt / 1e3));
+  armReorderTimer(t, wait);
+  if (t.inRecovery == 0 && lostBytes(t) > 0) {
+    beginUndoEpisode(t);
+    t.ssthresh = ccOnLoss(t, flight);
+    t.recover = t.sndMax;
+    t.inRecovery = 1;
+    t.recoverFs = flight;
+    t.prrDelivered = 0;
+    t.prrOut = 0;
+    t.nFastRecoveries++;
+    count(C_TCP_FAST_RETRANSMITS);
+  }
+  if (t.inRecovery != 0) prr(t, delivered);
+}
+
+/**
+ * Proportional rate reduction (RFC 6937 §3): during recovery, send in proportion to what is
+ * delivered so the window comes down to ssthresh smoothly, and (PRR-SSRB) rebuild it by slow
+ * start when the pipe fell below. The result becomes cwnd = pipe + sndcnt, as Linux does.
+ */
+function prr(t: Tcb, delivered: u32): void {
+  t.prrDelivered += delivered;
+  const pipe = logPipe(t);
+  let sndcnt: i64;
+  if (pipe > t.ssthresh) {
+    const fs = max<u32>(t.recoverFs, 1);
+    sndcnt = (<i64>t.prrDelivered * <i64>t.ssthresh + <i64>fs - 1) / <i64>fs - <i64>t.prrOut;
+  } else {
+    const limit = max<i64>(<i64>t.prrDelivered - <i64>t.prrOut, <i64>delivered) + <i64>t.mss;
+    sndcnt = min<i64>(<i64>t.ssthresh - <i64>pipe, limit);
+  }
+  if (t.prrOut == 0 && sndcnt < <i64>t.mss) sndcnt = <i64>t.mss;   // the fast retransmit goes at once
+  if (sndcnt < 0) sndcnt = 0;
+  t.cwnd = pipe + <u32>sndcnt;
+}
+
+function armReorderTimer(t: Tcb, waitUs: u32): void {
+  timerCancel(t.rackTimer);
+  t.rackTimer = waitUs > 0 ? timerStart(T_TCP_REORDER, tcbIndex(t), nowNs + <f64>waitUs * 1e3) : 0;
+}
+
+/** RFC 8985 §6.2: the reordering window ran out for a segment still neither SACKed nor ACKed. */
+function reorderTimer(t: Tcb): void {
+  t.rackTimer = 0;
+  if (t.state < ESTABLISHED || t.sndUna == t.sndMax) return;
+  sackRecovery(t, 0, inFlight(t));
+  tcpOutput(t);
 }
 
 /**
@@ -142,12 +295,30 @@ function retransmitFirst(t: Tcb): void {
 export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEcr: u32, hasTs: bool, flagsFin: bool): bool {
   if (seqGt(ack, t.sndMax)) return false;
   const flight = inFlight(t);
-  if (seqGt(ack, t.sndUna)) {
+  const advanced = seqGt(ack, t.sndUna);
+  // DeliveredData (RFC 6937 §3): bytes newly acknowledged or SACKed.
+  let deliveredBytes: u32 = 0;
+  if (advanced) deliveredBytes += logAcked(t, ack);
+  const newlySacked = sackUpdate(t, ack, onDsack);
+  deliveredBytes += newlySacked;
+  if (advanced) {
     let acked = ack - t.sndUna;
     // RTT: the echoed timestamp, or the timed segment when nothing was retransmitted (Karn).
     if (hasTs && tsEcr != 0) rttSample(t, (<f64>(<u32>(<u64>(nowNs / 1e6)) - tsEcr)) * 1e6);
     else if (t.rttTime != 0 && seqGe(ack, t.rttSeq)) rttSample(t, nowNs - t.rttTime);
     if (t.rttTime != 0 && seqGe(ack, t.rttSeq)) t.rttTime = 0;
+    // Eifel (RFC 3522 §3): the first ACK after a timeout echoes a timestamp older than the
+    // retransmission: the original arrived, the timeout was spurious. Undo, and go on from
+    // SND.MAX rather than send everything again (RFC 4015 §2).
+    if (t.retxTsVal != 0) {
+      if (t.undoPossible != 0 && hasTs && tsEcr != 0 && seqLt(tsEcr, t.retxTsVal)) {
+        undo(t);
+        t.sndNxt = t.sndMax;
+        t.retransmitting = 0;
+        logClearLost(t);
+      }
+      t.retxTsVal = 0;
+    }
     const finAcked = t.finSent != 0 && seqGe(ack, finSeq(t) + 1);
     const dataAcked = min(acked, t.slen);
     t.slen -= dataAcked;
@@ -155,16 +326,16 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
     t.retries = 0;
     t.retransmitting = 0;
-    // Congestion control: NewReno.
-    sackUpdate(t);
+    if (t.tlpActive != 0 && seqGe(ack, t.tlpEnd)) {
+      // RFC 8985 §7.4: a probe that retransmitted and was needed repaired a real tail loss.
+      if (t.tlpRetx != 0) { t.ssthresh = ccOnLoss(t, flight); t.cwnd = t.ssthresh; }
+      t.tlpActive = 0;
+    }
     if (t.inRecovery != 0) {
-      if (seqGe(ack, t.recover)) {                     // full ACK: leave recovery (RFC 6582 §3.2 step 3)
-        t.cwnd = min(t.ssthresh, max(flight - acked, t.mss) + t.mss);
+      if (seqGe(ack, t.recover)) {                     // full ACK: leave recovery (RFC 6582 §3.2, RFC 6937 §3)
+        t.cwnd = t.sackOk != 0 ? max(t.ssthresh, t.mss) : min(t.ssthresh, max(flight - acked, t.mss) + t.mss);
         t.inRecovery = 0;
-        sackReset(t);
-      } else if (t.sackOk != 0 && t.skN > 0) {         // RFC 6675: fill the holes the pipe allows
-        sackRetransmit(t);
-      } else {                                         // NewReno partial ACK: next hole, deflate
+      } else if (t.sackOk == 0) {                      // NewReno partial ACK: next hole, deflate
         retransmitFirst(t);
         t.cwnd = t.cwnd > acked ? t.cwnd - acked + t.mss : t.mss;
       }
@@ -174,36 +345,20 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
       ccOnAck(t, acked);                               // congestion avoidance: CUBIC or NewReno
     }
     t.dupAcks = 0;
-    if (t.sndUna == t.sndMax) stopRto(t); else armRto(t);
+    if (t.sndUna == t.sndMax) { stopRto(t); t.tlpActive = 0; } else armRetransmitTimer(t);
     if (finAcked) {
       if (t.state == FIN_WAIT_1) t.state = FIN_WAIT_2;
       else if (t.state == CLOSING) enterTimeWait(t);
       else if (t.state == LAST_ACK) { tcbFinish(t); return true; }
     }
     wakePushers(t);
-  } else if (ack == t.sndUna && dlen == 0 && !flagsFin && flight > 0 && (sackUpdate(t) || wnd == t.sndWnd)) {
+  } else if (ack == t.sndUna && dlen == 0 && !flagsFin && flight > 0 && (newlySacked > 0 || wnd == t.sndWnd)) {
     // A duplicate ACK: RFC 5681 §2 asks for an unchanged window; RFC 6675 §2 also counts an ACK
     // that SACKs new data whatever its window (Linux grows its window while asking for a hole).
     t.dupAcks++;
-    if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
-      t.ssthresh = ccOnLoss(t, flight);
-      t.recover = t.sndMax;
-      t.inRecovery = 1;
-      count(C_TCP_FAST_RETRANSMITS);
-      if (t.sackOk != 0 && t.skN > 0) {
-        // RFC 6675 §5: cwnd = ssthresh, then every hole the pipe allows, first one included.
-        t.cwnd = t.ssthresh;
-        t.highRxt = t.sndUna;
-        if (!sackRetransmit(t)) retransmitFirst(t);
-      } else {
-        t.cwnd = t.ssthresh + 3 * t.mss;              // RFC 5681 §3.2: inflate by the three
-        retransmitFirst(t);
-      }
-    } else if (t.dupAcks > 3 && t.inRecovery != 0) {
-      if (t.sackOk != 0 && t.skN > 0) sackRetransmit(t);
-      else t.cwnd += t.mss;                            // each further dup ACK: a segment left
-    }
+    if (t.sackOk == 0) newRenoDupAck(t, ack, flight);
   }
+  if (t.sackOk != 0 && (advanced || newlySacked > 0)) sackRecovery(t, deliveredBytes, flight);
   // Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule).
   if (seqLt(t.sndWl1, seq) || (t.sndWl1 == seq && seqLe(t.sndWl2, ack))) {
     t.sndWnd = wnd;
@@ -213,18 +368,39 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
   return true;
 }
 
+/** Without SACK: three duplicate ACKs start fast retransmit, more inflate the window (RFC 5681 §3.2, RFC 6582). */
+function newRenoDupAck(t: Tcb, ack: u32, flight: u32): void {
+  if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
+    beginUndoEpisode(t);
+    t.ssthresh = ccOnLoss(t, flight);
+    t.recover = t.sndMax;
+    t.inRecovery = 1;
+    t.nFastRecoveries++;
+    count(C_TCP_FAST_RETRANSMITS);
+    t.cwnd = t.ssthresh + 3 * t.mss;                  // inflate by the three
+    retransmitFirst(t);
+  } else if (t.dupAcks > 3 && t.inRecovery != 0) {
+    t.cwnd += t.mss;                                   // each further dup ACK: a segment left
+  }
+}
+
 /** Accepts segment data into the receive ring; true when it should be acknowledged at once (out of order, or filling a gap). */
 export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
-  if (seqLt(seq, t.rcvNxt)) {                          // trim what we already have
+  if (seqLt(seq, t.rcvNxt)) {                          // trim what we already have, and say so
     const skip = t.rcvNxt - seq;
-    if (skip >= dlen) return false;
+    noteDuplicate(t, seq, seq + min(skip, dlen));
+    if (skip >= dlen) return true;
     data += skip; dlen -= skip; seq = t.rcvNxt;
   }
   const maxEnd = t.rcvNxt + (bufSize - t.rlen);        // never past the window we offered
   if (seqGt(seq + dlen, maxEnd)) dlen = maxEnd - seq;
   if (dlen == 0 || seqGe(seq, maxEnd)) return true;
   ringWrite(t.rbuf, seq, data, dlen);
-  if (seq != t.rcvNxt) { addRange(t, seq, seq + dlen); return true; }
+  if (seq != t.rcvNxt) {
+    if (heldOutOfOrder(t, seq, seq + dlen)) noteDuplicate(t, seq, seq + dlen);
+    addRange(t, seq, seq + dlen);
+    return true;
+  }
   // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
   const filledGap = t.ooN > 0;
   t.rcvNxt += dlen;
@@ -247,6 +423,23 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
 }
 
 @inline function oo(t: Tcb): usize { return changetype<usize>(t) + offsetof<Tcb>("ooS0"); }
+
+/**
+ * A segment brought bytes we already hold: our next ACK reports them first, as a D-SACK block
+ * (RFC 2883 §4), so the sender learns its retransmission was needless.
+ */
+export function noteDuplicate(t: Tcb, s: u32, e: u32): void {
+  if (t.sackOk == 0) return;
+  t.dsackS = s;
+  t.dsackE = e;
+  t.dsackPending = 1;
+}
+
+/** Whether an out-of-order range already holds all of [s, e). */
+function heldOutOfOrder(t: Tcb, s: u32, e: u32): bool {
+  for (let i: u32 = 0; i < t.ooN; i++) if (seqLe(rangeStart(oo(t), i), s) && seqLe(e, rangeEnd(oo(t), i))) return true;
+  return false;
+}
 
 function removeRange(t: Tcb, i: u32): void {
   rangeRemove(oo(t), t.ooN, i);
@@ -305,6 +498,8 @@ export function tcpTimer(kind: u32, t: Tcb): void {
   if (kind == T_TCP_KEEPALIVE) { keepaliveTimer(t); return; }
   if (kind == T_TCP_TIME_WAIT) { t.twTimer = 0; tcbFinish(t); return; }
   if (kind == T_TCP_DELACK) { t.ackTimer = 0; if (t.ackPending != 0) sendAckNow(t); return; }
+  if (kind == T_TCP_REORDER) { reorderTimer(t); return; }
+  if (kind == T_TCP_PTO) { tailLossProbe(t); return; }
   t.rtoTimer = 0;
   if (t.state == SYN_SENT || t.state == SYN_RCVD) {
     if (<i32>t.retries >= tcpSynRetries) { connReset(t, ETIMEDOUT); return; }
@@ -329,20 +524,30 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     return;
   }
   if (t.sndMax != t.sndUna) {
-    // RFC 6298 §5.4–5.7 and RFC 5681 §3.1: back off, collapse the window, go back to SND.UNA.
+    // RFC 6298 §5.4–5.7 and RFC 5681 §3.1: back off and collapse the window. With SACK every
+    // outstanding segment is deemed lost and resent as the window allows (RFC 8985 §6.3);
+    // without, go back to SND.UNA.
     if (<i32>t.retries >= tcpMaxRetries) { connReset(t, ETIMEDOUT); return; }
     t.retries++;
+    if (t.retries == 1) {
+      if (t.inRecovery == 0) beginUndoEpisode(t);
+      t.retxTsVal = tsNow();                           // Eifel: an echo older than this says "spurious"
+    }
     t.ssthresh = ccOnLoss(t, inFlight(t));
     t.cwnd = t.mss;
     t.inRecovery = 0;
     t.dupAcks = 0;
     t.recover = t.sndMax;
-    sackReset(t);                                      // RFC 6675 §5.1: after a timeout, start over
-    t.sndNxt = t.sndUna;
+    t.tlpActive = 0;
+    t.nRtoRetrans++;
+    count(C_TCP_RTO_RETRANSMITS);
+    if (t.sackOk != 0) {
+      logAllLost(t);
+      if (logPipe(t) == 0 && firstLost(t) == 0) retransmitFirst(t);   // only our FIN is out
+    } else t.sndNxt = t.sndUna;
     t.retransmitting = 1;
     t.rttTime = 0;
     t.rto = min(RTO_MAX_NS, t.rto * 2);
-    count(C_TCP_RETRANSMITS);
     tcpOutput(t);
     if (t.rtoTimer == 0) armRto(t);
     return;

@@ -12,7 +12,7 @@ import { qComplete } from "../../sched/qtoken";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
 import { Tcb, tcb, tcbAlloc, tcbLookup, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
-import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto } from "./engine";
+import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
 import { sendSegment, sendReset, rcvWindow } from "./output";
 import { connReset, wakePops } from "./events";
@@ -149,7 +149,9 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
   const paws = t.tsOk != 0 && tcpHasTs && (flags & RST) == 0 && seqLt(tcpTsVal, t.tsRecent);
   if (paws || !acceptable(t, seq, segLen, rcvWindow(t))) {
     count(D_TCP_OUT_OF_WINDOW);
-    if ((flags & RST) == 0) sendAckNow(t);
+    if ((flags & RST) != 0) return;
+    if (dlen > 0 && seqLe(seq + dlen, t.rcvNxt)) noteDuplicate(t, seq, seq + dlen);   // an old duplicate
+    sendAckNow(t);
     return;
   }
   if ((flags & RST) != 0) {

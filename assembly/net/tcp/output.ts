@@ -1,7 +1,7 @@
 // Building and sending segments. Data comes from the connection's send ring; options follow
 // RFC 7323 (timestamps, window scale) and RFC 2018 (SACK), written by wire/tcp.ts in Linux's order.
 import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
-import { count, D_NO_BUFFER, C_TCP_SEGS_OUT, C_TCP_RESETS_SENT } from "../../counters";
+import { count, D_NO_BUFFER, C_TCP_SEGS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
 import { tcpEmitOptions, tcpEmitHeader, tcpSackBlocks, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
 import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
 import { ETH_HLEN } from "../../wire/eth";
@@ -9,6 +9,7 @@ import { localIp, mtu } from "../../config";
 import { ipOutput } from "../ip";
 import { nowNs } from "../clock";
 import { Tcb, ringRead, bufSize, seqGe, seqGt, SYN_SENT } from "./tcb";
+import { logSent } from "./rack";
 
 /** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks). */
 @inline export function tsNow(): u32 { return <u32>(<u64>(nowNs / 1e6)); }
@@ -28,24 +29,38 @@ export function windowToAdvertise(t: Tcb): u32 {
   return seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0;
 }
 
-/** Copies up to 3 (with timestamps) or 4 out-of-order ranges into the SACK block scratch. */
+/**
+ * Fills the SACK block scratch with up to 3 (with timestamps) or 4 blocks: a pending D-SACK
+ * first (RFC 2883 §4: the duplicate range, reported once), then the out-of-order ranges, newest
+ * first (RFC 2018 §4).
+ */
 function sackBlocks(t: Tcb, max: u32): u32 {
-  const n = min(t.ooN, max);
+  let n: u32 = 0;
+  if (t.dsackPending != 0) {
+    store<u32>(tcpSackBlocks, t.dsackS);
+    store<u32>(tcpSackBlocks + 4, t.dsackE);
+    t.dsackPending = 0;
+    t.nDsackSent++;
+    count(C_TCP_DSACKS_SENT);
+    n = 1;
+  }
   const src = changetype<usize>(t) + offsetof<Tcb>("ooS0");
-  for (let i: u32 = 0; i < n; i++) {
-    store<u32>(tcpSackBlocks + (<usize>i << 3), load<u32>(src + (<usize>i << 3)));
-    store<u32>(tcpSackBlocks + (<usize>i << 3) + 4, load<u32>(src + (<usize>i << 3) + 4));
+  for (let i: u32 = 0; i < t.ooN && n < max; i++, n++) {
+    store<u32>(tcpSackBlocks + (<usize>n << 3), load<u32>(src + (<usize>i << 3)));
+    store<u32>(tcpSackBlocks + (<usize>n << 3) + 4, load<u32>(src + (<usize>i << 3) + 4));
   }
   return n;
 }
 
 /**
- * Sends one segment: `len` bytes of the send ring from `seq` with `flags`. SYN segments carry
- * MSS, SACK-permitted, timestamps and window scale (a SYN-ACK only those the peer offered).
+ * Sends one segment: up to `len` bytes of the send ring from `seq` with `flags`. SYN segments
+ * carry MSS, SACK-permitted, timestamps and window scale (a SYN-ACK only those the peer
+ * offered). Returns the data bytes sent — fewer than `len` when SACK blocks took room in the
+ * MTU — or -1 when no buffer was free.
  */
-export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): bool {
+export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   const s = slotAlloc(SMALL_CAP);
-  if (s < 0) { count(D_NO_BUFFER); return false; }
+  if (s < 0) { count(D_NO_BUFFER); return -1; }
   const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
   const syn = (flags & SYN) != 0;
   const offerAll = syn && t.state == SYN_SENT;
@@ -57,7 +72,15 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): bool {
   const optLen = tcpEmitOptions(tcp + TCP_HLEN, mss, ws, sackPerm, ts, tsNow(), t.tsRecent, sacks);
   // Never more than one MTU, whatever the options took.
   len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
-  if (len > 0) ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
+  if (len > 0) {
+    ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
+    if (logSent(t, seq, seq + len)) {
+      t.nRetrans++;
+      count(C_TCP_RETRANSMITS);
+      if (t.undoPossible != 0) t.undoRetrans++;
+    }
+    if (t.inRecovery != 0) t.prrOut += len;
+  }
   let win = windowToAdvertise(t);
   win = syn ? min(win, 65535) : min(win >> t.rcvShift, 65535);
   const edge = t.rcvNxt + (syn ? win : win << t.rcvShift);
@@ -68,7 +91,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): bool {
     t.ackPending = 0;
   }
   count(C_TCP_SEGS_OUT);
-  return ipOutput(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) >= 0;
+  return ipOutput(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) >= 0 ? <i32>len : -1;
 }
 
 /** A reset for a segment that has no connection (RFC 9293 §3.10.7.1), from our address. */

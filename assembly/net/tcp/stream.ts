@@ -18,6 +18,7 @@ import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, tcbQueueOutput, nTcb, b
 import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
 import { sendSegment, sendReset, windowToAdvertise } from "./output";
 import { unlistenOne } from "./events";
+import { rackInit } from "./rack";
 
 export const K_TCP_POP: u8 = 3;
 export const K_TCP_PUSH: u8 = 4;
@@ -60,7 +61,7 @@ let isnKey: u32 = 0;
 
 export function tcpInit(): bool {
   isnKey = hostRandom();
-  return tcbInit() && portMapInit(tcpPorts);
+  return tcbInit() && rackInit() && portMapInit(tcpPorts);
 }
 
 /** RFC 6528: a 4 µs clock plus a keyed hash of the connection's addresses. */

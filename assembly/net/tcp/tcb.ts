@@ -46,9 +46,18 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   rttSeq: u32; retries: u32;
   cwnd: u32; ssthresh: u32; dupAcks: u32; recover: u32; inRecovery: u32;
   ccWmax: f64; ccK: f64; ccEpoch: f64; ccWest: f64;   // CUBIC's state (cc.ts)
-  skN: u32;              // the peer's SACKed ranges above SND.UNA (RFC 6675 scoreboard), sorted
-  sk0s: u32; sk0e: u32; sk1s: u32; sk1e: u32; sk2s: u32; sk2e: u32; sk3s: u32; sk3e: u32;
-  highRxt: u32;          // RFC 6675 HighRxt: the end of what this recovery has retransmitted
+  // RACK-TLP (RFC 8985, rack.ts): the log of segments in flight, and the most recently delivered one.
+  logHead: u32; logN: u32;
+  rackXmitUs: u32; rackEnd: u32; rackRttUs: u32; minRttUs: u32; rackTimer: u32;
+  reordSeen: u8; tlpActive: u8; tlpRetx: u8; pad1: u8;
+  tlpEnd: u32;
+  // D-SACK (RFC 2883): the duplicate range our next ACK reports first, and undo (RFC 3522/5682).
+  dsackS: u32; dsackE: u32; dsackPending: u32;
+  priorCwnd: u32; priorSsthresh: u32; undoRetrans: i32; undoMarker: u32; retxTsVal: u32; undoPossible: u32;
+  // PRR (RFC 6937).
+  prrDelivered: u32; prrOut: u32; recoverFs: u32;
+  // What happened to this connection (tcpInfo).
+  nRetrans: u32; nFastRecoveries: u32; nRtoRetrans: u32; nTlp: u32; nRackLost: u32; nSpurious: u32; nUndo: u32; nDsackSent: u32;
   rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32; keepTimer: u32;
   lastRx: f64;           // when the last segment arrived (keepalive idleness)
   sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
@@ -160,7 +169,8 @@ export function tcbStopTimers(t: Tcb): void {
   timerCancel(t.twTimer);
   timerCancel(t.ackTimer);
   timerCancel(t.keepTimer);
-  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0; t.keepTimer = 0;
+  timerCancel(t.rackTimer);
+  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0; t.keepTimer = 0; t.rackTimer = 0;
 }
 
 export function tcbFree(t: Tcb): void {

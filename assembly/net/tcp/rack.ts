@@ -1,0 +1,212 @@
+// RACK-TLP (RFC 8985): loss detection by time over a log of the segments in flight. Each entry
+// is one segment as first sent, with the time of its latest transmission and whether the peer
+// SACKed it, it is deemed lost, or it was ever retransmitted. A segment is lost when a segment
+// sent at least a reordering window after it has been delivered (RFC 8985 §6.2), so lost
+// retransmissions are found as quickly as first losses, without waiting for an RTO. The log is
+// also the SACK scoreboard: pipe (RFC 6675 §4) counts what is neither SACKed nor lost.
+import { carve } from "../../mem/layout";
+import { count, C_TCP_RACK_LOSSES } from "../../counters";
+import { nowNs } from "../clock";
+import { Tcb, tcbIndex, nTcb, seqLt, seqLe, seqGt, seqGe } from "./tcb";
+
+export const LOG_N: u32 = 128;         // segments tracked per connection; beyond, the last entry grows
+const ENTRY: u32 = 16;
+const E_START: u32 = 0, E_END: u32 = 4, E_XMIT: u32 = 8, E_FLAGS: u32 = 12;
+export const F_SACKED: u32 = 1;
+export const F_LOST: u32 = 2;
+export const F_RETX: u32 = 4;          // retransmitted at least once
+
+let logs: usize = 0;
+
+export function rackInit(): bool {
+  logs = carve(<usize>nTcb * LOG_N * ENTRY, 64);
+  return logs != 0;
+}
+
+@inline export function nowUs(): u32 { return <u32>(<u64>(nowNs / 1e3)); }
+
+/** The k-th entry (0 = oldest) of a connection's log. */
+@inline export function entry(t: Tcb, k: u32): usize {
+  return logs + (<usize>tcbIndex(t) * LOG_N + <usize>((t.logHead + k) & (LOG_N - 1))) * ENTRY;
+}
+@inline export function eStart(e: usize): u32 { return load<u32>(e, E_START); }
+@inline export function eEnd(e: usize): u32 { return load<u32>(e, E_END); }
+@inline export function eFlags(e: usize): u32 { return load<u32>(e, E_FLAGS); }
+@inline function eXmit(e: usize): u32 { return load<u32>(e, E_XMIT); }
+
+/** Time order with wrap-around (µs clock, RFC 8985 §6.2 "sent after"). */
+@inline function sentAfter(xa: u32, ea: u32, xb: u32, eb: u32): bool {
+  return <i32>(xa - xb) > 0 || (xa == xb && seqGt(ea, eb));
+}
+
+/**
+ * Records a transmission of [s, e): new data is appended (the last entry grows when the log is
+ * full); a retransmission restamps every entry it overlaps, no longer lost. Returns true for a
+ * retransmission.
+ */
+export function logSent(t: Tcb, s: u32, e: u32): bool {
+  const now = nowUs();
+  const last = t.logN > 0 ? entry(t, t.logN - 1) : 0;
+  if (last == 0 ? seqGe(s, t.sndMax) : seqGe(s, eEnd(last))) {
+    if (t.logN == LOG_N) {
+      // Full: the last entry grows, and forgets being SACKed or lost (resending what the peer
+      // holds is safe; treating unsent data as SACKed would not be).
+      store<u32>(last, e, E_END); store<u32>(last, now, E_XMIT); store<u32>(last, 0, E_FLAGS);
+      return false;
+    }
+    const n = entry(t, t.logN);
+    store<u32>(n, s, E_START); store<u32>(n, e, E_END); store<u32>(n, now, E_XMIT); store<u32>(n, 0, E_FLAGS);
+    t.logN++;
+    return false;
+  }
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    if (seqLe(eEnd(x), s)) continue;
+    if (seqGe(eStart(x), e)) break;
+    store<u32>(x, now, E_XMIT);
+    store<u32>(x, (eFlags(x) & ~F_LOST) | F_RETX, E_FLAGS);
+  }
+  return true;
+}
+
+/** RFC 8985 §6.2 steps 1–3: a delivered segment moves RACK's reference forward. */
+function delivered(t: Tcb, x: usize): void {
+  const now = nowUs();
+  const rtt = now - eXmit(x);
+  // Step 2: an ACK for a retransmitted segment sooner than the minimum RTT acknowledges the
+  // original; its send time says nothing.
+  if ((eFlags(x) & F_RETX) != 0 && t.minRttUs != 0 && rtt < t.minRttUs) return;
+  if (t.minRttUs == 0 || rtt < t.minRttUs) t.minRttUs = max<u32>(rtt, 1);
+  // Step 3: delivered below a segment delivered earlier, never retransmitted: reordering.
+  if (seqLt(eEnd(x), t.rackEnd) && (eFlags(x) & F_RETX) == 0) t.reordSeen = 1;
+  if (sentAfter(eXmit(x), eEnd(x), t.rackXmitUs, t.rackEnd) || t.rackEnd == 0) {
+    t.rackXmitUs = eXmit(x);
+    t.rackEnd = eEnd(x);
+    t.rackRttUs = rtt;
+  }
+}
+
+/**
+ * SND.UNA moved to `ack`: entries below it leave the log (delivered, unless already SACKed);
+ * returns how many bytes of them were not SACKed before (RFC 6937 DeliveredData's share).
+ */
+export function logAcked(t: Tcb, ack: u32): u32 {
+  let bytes: u32 = 0;
+  while (t.logN > 0) {
+    const x = entry(t, 0);
+    if (seqGt(eEnd(x), ack)) {
+      if (seqLt(eStart(x), ack)) {                    // partly acknowledged: trim
+        if ((eFlags(x) & F_SACKED) == 0) bytes += ack - eStart(x);
+        store<u32>(x, ack, E_START);
+      }
+      break;
+    }
+    if ((eFlags(x) & F_SACKED) == 0) { bytes += eEnd(x) - eStart(x); delivered(t, x); }
+    t.logHead = (t.logHead + 1) & (LOG_N - 1);
+    t.logN--;
+  }
+  return bytes;
+}
+
+/** A SACK block [s, e): entries wholly inside are SACKed; returns the bytes newly SACKed. */
+export function logSacked(t: Tcb, s: u32, e: u32): u32 {
+  let bytes: u32 = 0;
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    if (seqLe(eEnd(x), s)) continue;
+    if (seqGt(eEnd(x), e)) break;
+    if (seqLt(eStart(x), s) || (eFlags(x) & F_SACKED) != 0) continue;
+    store<u32>(x, (eFlags(x) & ~F_LOST) | F_SACKED, E_FLAGS);
+    bytes += eEnd(x) - eStart(x);
+    delivered(t, x);
+  }
+  return bytes;
+}
+
+/** Whether every byte of [s, e) was retransmitted (a D-SACK for it means the retransmission was needless). */
+export function logRetransmitted(t: Tcb, s: u32, e: u32): bool {
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    if (seqLe(eEnd(x), s)) continue;
+    if (seqGe(eStart(x), e)) break;
+    if ((eFlags(x) & F_RETX) == 0) return false;
+  }
+  return true;
+}
+
+/**
+ * RFC 8985 §6.2 steps 4–5: marks lost every unSACKed segment sent a reordering window before
+ * the latest delivered one and an RTT ago; returns the time in µs until the next one would be
+ * (for the reordering timer), 0 when none waits.
+ */
+export function rackDetectLoss(t: Tcb, inRecovery: bool, srttUs: u32): u32 {
+  if (t.rackEnd == 0) return 0;
+  // Step 4: no reordering window while none was seen and loss is evident (RFC 8985 §6.2).
+  let reo: u32 = t.minRttUs >> 2;
+  if (t.reordSeen == 0 && (inRecovery || sackedBytes(t) >= 3 * t.mss)) reo = 0;
+  else if (srttUs > 0) reo = min(reo, srttUs);
+  const now = nowUs();
+  let wait: u32 = 0;
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    const f = eFlags(x);
+    if ((f & (F_SACKED | F_LOST)) != 0) continue;
+    if (!sentAfter(t.rackXmitUs, t.rackEnd, eXmit(x), eEnd(x))) continue;
+    const left = <i32>(eXmit(x) + t.rackRttUs + reo - now);
+    if (left <= 0) {
+      store<u32>(x, f | F_LOST, E_FLAGS);
+      t.nRackLost++;
+      count(C_TCP_RACK_LOSSES);
+    } else if (<u32>left > wait) wait = <u32>left;
+  }
+  return wait;
+}
+
+/** After a timeout every outstanding segment is lost (RFC 8985 §6.3); SACKed ones stay so. */
+export function logAllLost(t: Tcb): void {
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    if ((eFlags(x) & F_SACKED) == 0) store<u32>(x, eFlags(x) | F_LOST, E_FLAGS);
+  }
+}
+
+/** A timeout proved spurious: nothing outstanding is lost after all. */
+export function logClearLost(t: Tcb): void {
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    store<u32>(x, eFlags(x) & ~F_LOST, E_FLAGS);
+  }
+}
+
+/** Bytes of the entries whose flags under `mask` equal `want`. */
+function logBytes(t: Tcb, mask: u32, want: u32): u32 {
+  let n: u32 = 0;
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    if ((eFlags(x) & mask) == want) n += eEnd(x) - eStart(x);
+  }
+  return n;
+}
+
+/** Bytes the peer has SACKed above SND.UNA. */
+export function sackedBytes(t: Tcb): u32 { return logBytes(t, F_SACKED, F_SACKED); }
+
+/** Bytes deemed lost and not retransmitted since. */
+export function lostBytes(t: Tcb): u32 { return logBytes(t, F_LOST, F_LOST); }
+
+/** RFC 6675 §4 pipe: data in flight, neither SACKed nor lost (a retransmission counts once). */
+export function logPipe(t: Tcb): u32 { return logBytes(t, F_SACKED | F_LOST, 0); }
+
+/** The oldest entry deemed lost, or 0. */
+export function firstLost(t: Tcb): usize {
+  for (let k: u32 = 0; k < t.logN; k++) {
+    const x = entry(t, k);
+    if ((eFlags(x) & F_LOST) != 0) return x;
+  }
+  return 0;
+}
+
+/** The newest entry, or 0 (the tail loss probe retransmits it). */
+export function lastSent(t: Tcb): usize { return t.logN > 0 ? entry(t, t.logN - 1) : 0; }
+
+export function logClear(t: Tcb): void { t.logN = 0; t.logHead = 0; }
