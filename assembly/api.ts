@@ -22,7 +22,7 @@ import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tc
 import { tcpTimer, tcpFlushOutput, T_TCP_RTO, T_TCP_PTO } from "./net/tcp/engine";
 import { tcb, tcbCount, seqGt, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
-import { lostBytes } from "./net/tcp/rack";
+import { lostBytes, logPipe } from "./net/tcp/rack";
 import { tcpCongestion } from "./config";
 function bufSizeOf(): u32 { return tcpBufSize; }
 
@@ -364,6 +364,9 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 76, t.nDsackSent);
   store<u32>(o + 80, lostBytes(t));
   store<u32>(o + 84, t.minRttUs);
+  store<u32>(o + 88, logPipe(t));
+  store<u32>(o + 92, t.slen - min(t.slen, t.sndNxt - t.sndUna));
+  store<u32>(o + 96, t.inRecovery);
   return 0;
 }
 

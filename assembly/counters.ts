@@ -68,7 +68,8 @@ export const C_TCP_RACK_LOSSES: i32 = 62;       // segments RACK deemed lost (RF
 export const C_TCP_SPURIOUS_RETRANSMITS: i32 = 63; // retransmissions the peer reported as duplicates (D-SACK, RFC 2883)
 export const C_TCP_UNDOS: i32 = 64;             // congestion responses undone as spurious (RFC 3522, RFC 2883)
 export const C_TCP_DSACKS_SENT: i32 = 65;       // D-SACK blocks we sent for duplicate segments
-export const NUM_COUNTERS: i32 = 66;
+export const D_TCP_OOO_FULL: i32 = 66;          // out-of-order segment not kept: every range in use (never renege)
+export const NUM_COUNTERS: i32 = 67;
 
 let countersBase: usize = 0;
 

@@ -78,6 +78,12 @@ export interface TcpInfo {
   lostBytes: number;
   /** The smallest RTT measured (RACK's min_RTT), µs. */
   minRttUs: number;
+  /** Bytes in flight by RFC 6675's reckoning: sent, neither acknowledged, SACKed nor lost. */
+  pipe: number;
+  /** Bytes queued and not yet sent (Linux's tcpi_notsent_bytes). */
+  notSent: number;
+  /** In fast recovery (RFC 6675, RFC 6937). */
+  inRecovery: boolean;
 }
 
 export interface LibOSOptions {
@@ -442,11 +448,12 @@ export class LibOS {
   /** TCP_INFO of a stream socket: the connection's state, windows, RTT and congestion control. */
   tcpInfo(qd: number): TcpInfo {
     this.status(this.x.tcpInfo(qd), "tcpInfo");
-    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 22);
+    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 25);
     return { state: TCP_STATES[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
              receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic",
              advertisedWindow: u[11], totalRetransmits: u[12], fastRecoveries: u[13], rtoTimeouts: u[14], tlpProbes: u[15],
-             rackLosses: u[16], spuriousRetransmits: u[17], undos: u[18], dsacksSent: u[19], lostBytes: u[20], minRttUs: u[21] };
+             rackLosses: u[16], spuriousRetransmits: u[17], undos: u[18], dsacksSent: u[19], lostBytes: u[20], minRttUs: u[21],
+             pipe: u[22], notSent: u[23], inRecovery: u[24] === 1 };
   }
 
   /** Buffers that nobody holds (free, or empty in the fill ring), and the pool's size. */

@@ -242,4 +242,23 @@ t("one TAP port, two queues, two worker threads: Linux's flows spread over the q
   assert.is(spawnSync("ip", ["link", "show", tap]).status, 1, "the last worker's close removed the TAP device");
 });
 
+
+t("bench tcp-loss --quick: Linux and the Wasm stack, Linux and Linux through the same seeded filter, byte-exact, in JSON", async () => {
+  const r = await run(`${process.execPath} dist/host/cli.js bench tcp-loss --quick --json`);
+  assert.is(r.code, 0, r.err);
+  const out = JSON.parse(r.out.trim().split("\n").pop()!) as { suite: string; cases: Record<string, number>[] };
+  assert.is(out.suite, "tcp-loss");
+  assert.is(out.cases.length, 1);
+  const c = out.cases[0];
+  assert.is(c.loss, 0.02);
+  for (const k of ["wasmLinuxMbps", "linuxLinuxMbps", "wasmWasmMbps"]) assert.ok(c[k] > 0, `${k} ${c[k]}`);
+  for (const k of ["rtoShare", "spuriousShare"]) assert.ok(c[k] >= 0 && c[k] <= 1, `${k} ${c[k]}`);
+  // The filter really dropped about 2% on both paths (seeded: the same frames of the same runs).
+  for (const m of r.err.matchAll(/\((\d+\.\d+)%\)/g)) assert.ok(Math.abs(Number(m[1]) - 2) < 0.8, r.err);
+  assert.is([...r.err.matchAll(/\((\d+\.\d+)%\)/g)].length, 2, r.err);
+  // It removed its namespaces and veths.
+  assert.not.match(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), /dwt[lb]/);
+  assert.not.match(execFileSync("ip", ["link", "show"], { encoding: "utf8" }), /dwt[lb]\d/);
+});
+
 test.run();

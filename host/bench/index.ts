@@ -18,6 +18,7 @@ const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<stri
   dpdk: benchDpdk,
   nf: async (c, o) => (await import("./nf.js")).benchNf(c, o),   // loads binaryen only when run
   http: benchHttp,
+  "tcp-loss": async (c, o) => (await import("./tcploss.js")).benchTcpLoss(c, o),
   fabric: benchFabric,
 };
 
@@ -56,6 +57,8 @@ async function runAll(config: Config, opts: BenchOptions): Promise<void> {
     results.nf && `NF fuel metering costs ${(results.nf as unknown as { nfs: { name: string; meteringOverhead: number }[] }).nfs
       .map((n) => `${n.name} ${(n.meteringOverhead * 100).toFixed(0)}%`).join(", ")} (goal ≤ 10%)`,
     results.dpdk && `DPDK memif RTT p99: ${results.dpdk.memifRttP99Us} µs`,
+    results["tcp-loss"] && `TCP under loss, Wasm stack against Linux: ${(results["tcp-loss"] as unknown as { cases: { loss: number; rtoShare: number; spuriousShare: number }[] }).cases
+      .map((c) => `${c.loss * 100}%: rtoShare ${c.rtoShare}, spuriousShare ${c.spuriousShare}`).join("; ")} (goals ≤ 0.1, ≤ 0.01)`,
     results.http && `Idle http server: ${results.http.idleCpuPosixPct}% of a core on posix, ${results.http.idleCpuLoopbackPct}% on loopback` +
       (results.http.idleCpuDpdkPct === null ? "" : `, ${results.http.idleCpuDpdkPct}% on dpdk`) + " (goal ≤ 2%, dpdk ≤ 10%)",
     ...skipped.map((s) => `not run: ${s}`),

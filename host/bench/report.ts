@@ -27,6 +27,11 @@ export function rowsOf(suite: string, j: Record<string, number>): Row[] {
   } else if (suite === "http") {
     r.push({ what: "http requests/s, one keep-alive connection", ours: j.rps, base: j.nodeRps, unit: "rps", baseName: "Node http on kernel sockets", lowerIsBetter: false, goal: "≥ 1.5×" });
     r.push({ what: "http request p50", ours: j.p50Us, base: j.nodeP50Us, unit: "µs", baseName: "Node http on kernel sockets", lowerIsBetter: true, goal: "≤ 0.6×" });
+  } else if (suite === "tcp-loss") {
+    for (const c of (j as unknown as { cases: { loss: number; wasmLinuxMbps: number; linuxLinuxMbps: number }[] }).cases) {
+      r.push({ what: `TCP goodput with ${c.loss * 100}% loss each way, echo of 64 MiB`, ours: c.wasmLinuxMbps, base: c.linuxLinuxMbps, unit: "Mbit/s",
+               baseName: "Linux ↔ Linux through the same filter", lowerIsBetter: false, goal: "≥ 0.8×" });
+    }
   } else if (suite === "fabric") {
     r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRxmRttUs, unit: "µs", baseName: "fi_pingpong (rxm RDM)", lowerIsBetter: true, goal: "within 10%" });
     r.push({ what: "RDMA message RTT p50, 64 B", ours: j.rttP50Us, base: j.fiPingpongRttUs, unit: "µs", baseName: "fi_pingpong -p tcp (MSG)", lowerIsBetter: true, goal: "within 10%" });

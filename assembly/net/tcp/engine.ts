@@ -3,7 +3,7 @@
 // recovery (fast retransmit and NewReno's partial ACKs, RFC 5681, RFC 6582; the window sizes
 // come from cc.ts), zero-window probes (RFC 9293 §3.8.6.1), receive
 // reassembly into the ring with out-of-order ranges, and the connection timers.
-import { count, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS, C_TCP_RTO_RETRANSMITS, C_TCP_TLP_PROBES, C_TCP_UNDOS } from "../../counters";
+import { count, D_TCP_OOO_FULL, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS, C_TCP_RTO_RETRANSMITS, C_TCP_TLP_PROBES, C_TCP_UNDOS } from "../../counters";
 import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
 import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs, tcpKeepIdleNs, tcpKeepIntervalNs,
          tcpKeepProbes } from "../../config";
@@ -11,12 +11,12 @@ import { timerStart, timerCancel } from "../../sched/timers";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
 import { sendSegment, tsNow } from "./output";
-import { Tcb, tcbIndex, tcbFree, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO,
+import { Tcb, tcbIndex, tcbFree, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO, oo,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
 import { sackUpdate, retransmitLost } from "./sack";
-import { logAcked, logPipe, logAllLost, logClearLost, lostBytes, firstLost, lastSent, rackDetectLoss, eStart, eEnd } from "./rack";
+import { logAcked, logPipe, logAllLost, logClearLost, lostBytes, sackedBytes, firstLost, lastSent, rackDetectLoss, eStart, eEnd } from "./rack";
 import { rangeStart, rangeEnd, rangeRemove, rangeInsert } from "./ranges";
 
 export const T_TCP_RTO: u32 = 3;
@@ -37,12 +37,14 @@ const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
 
 export function armRto(t: Tcb): void {
   timerCancel(t.rtoTimer);
+  t.ptoArmed = 0;
   t.rtoTimer = timerStart(T_TCP_RTO, tcbIndex(t), nowNs + t.rto);
 }
 
 export function stopRto(t: Tcb): void {
   timerCancel(t.rtoTimer);
   t.rtoTimer = 0;
+  t.ptoArmed = 0;
 }
 
 /** RFC 6298 §2.2–2.3 with a configurable floor. */
@@ -132,7 +134,9 @@ function sendNew(t: Tcb, want: u32, flags: u32): bool {
   if (t.rttTime == 0 && t.retransmitting == 0) { t.rttTime = nowNs; t.rttSeq = t.sndNxt + n; }
   t.sndNxt += n;
   if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
-  if (t.rtoTimer == 0) armRetransmitTimer(t);
+  // A running RTO keeps its deadline (RFC 6298 §5.1); the PTO moves with every transmission of
+  // new data (RFC 8985 §7.2), so that it is 2·SRTT after the last segment, not the first.
+  if (t.rtoTimer == 0 || t.ptoArmed != 0) armRetransmitTimer(t);
   return true;
 }
 
@@ -167,10 +171,13 @@ function retransmitFirst(t: Tcb): void {
  */
 export function armRetransmitTimer(t: Tcb): void {
   timerCancel(t.rtoTimer);
-  if (t.sackOk != 0 && t.inRecovery == 0 && t.tlpActive == 0 && t.srtt > 0 && t.logN > 0) {
+  t.ptoArmed = 0;
+  // RFC 8985 §7.2: SACK on, nothing SACKed (else RACK's own timer watches), no recovery, no probe out.
+  if (t.sackOk != 0 && t.inRecovery == 0 && t.tlpActive == 0 && t.srtt > 0 && t.logN > 0 && sackedBytes(t) == 0) {
     // PTO = 2·SRTT, plus the peer's delayed-ACK allowance when one segment is out (RFC 8985 §7.2).
     let pto = 2 * t.srtt;
     if (inFlight(t) <= t.mss) pto += TLP_MAX_ACK_DELAY_NS;
+    t.ptoArmed = 1;
     t.rtoTimer = timerStart(T_TCP_PTO, tcbIndex(t), nowNs + min(pto, t.rto));
     return;
   }
@@ -180,6 +187,7 @@ export function armRetransmitTimer(t: Tcb): void {
 /** RFC 8985 §7.3: the probe is new data if the windows allow, else the last segment sent again. */
 function tailLossProbe(t: Tcb): void {
   t.rtoTimer = 0;
+  t.ptoArmed = 0;
   if (t.sndMax == t.sndUna) return;
   const end = t.sndUna + t.slen;
   const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
@@ -398,7 +406,7 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
   ringWrite(t.rbuf, seq, data, dlen);
   if (seq != t.rcvNxt) {
     if (heldOutOfOrder(t, seq, seq + dlen)) noteDuplicate(t, seq, seq + dlen);
-    addRange(t, seq, seq + dlen);
+    else if (!addRange(t, seq, seq + dlen)) count(D_TCP_OOO_FULL);
     return true;
   }
   // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
@@ -422,7 +430,6 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
   return filledGap || t.ooN > 0;
 }
 
-@inline function oo(t: Tcb): usize { return changetype<usize>(t) + offsetof<Tcb>("ooS0"); }
 
 /**
  * A segment brought bytes we already hold: our next ACK reports them first, as a D-SACK block
@@ -446,8 +453,13 @@ function removeRange(t: Tcb, i: u32): void {
   t.ooN--;
 }
 
-/** Records [s, e), merging with ranges it touches; the newest range goes first (RFC 2018 §4). */
-function addRange(t: Tcb, s: u32, e: u32): void {
+/**
+ * Records [s, e), merging with ranges it touches; the newest range goes first (RFC 2018 §4).
+ * With every range in use and none touched, the segment is not kept (false): forgetting a range
+ * we have SACKed instead would renege, and a sender that trusts its scoreboard (Linux's does)
+ * would not resend those bytes until its retransmission timer fired.
+ */
+function addRange(t: Tcb, s: u32, e: u32): bool {
   for (let i: u32 = 0; i < t.ooN;) {
     const rs = rangeStart(oo(t), i), re = rangeEnd(oo(t), i);
     if (seqLe(rs, e) && seqLe(s, re)) {
@@ -456,10 +468,10 @@ function addRange(t: Tcb, s: u32, e: u32): void {
       removeRange(t, i);
     } else i++;
   }
-  // Full: forget the oldest range (its bytes will simply be sent again).
-  if (<i32>t.ooN >= MAX_OOO) t.ooN--;
+  if (t.ooN >= MAX_OOO) return false;                  // no merge happened, or there would be room
   rangeInsert(oo(t), t.ooN, 0, s, e);
   t.ooN++;
+  return true;
 }
 
 export function enterTimeWait(t: Tcb): void {
@@ -501,6 +513,7 @@ export function tcpTimer(kind: u32, t: Tcb): void {
   if (kind == T_TCP_REORDER) { reorderTimer(t); return; }
   if (kind == T_TCP_PTO) { tailLossProbe(t); return; }
   t.rtoTimer = 0;
+  t.ptoArmed = 0;
   if (t.state == SYN_SENT || t.state == SYN_RCVD) {
     if (<i32>t.retries >= tcpSynRetries) { connReset(t, ETIMEDOUT); return; }
     t.retries++;

@@ -114,7 +114,11 @@ function synSent(t: Tcb): void {
 
 /** RFC 9293 §3.10.7.4: the acceptability test, for a window of `wnd` bytes. */
 function acceptable(t: Tcb, seq: u32, segLen: u32, wnd: u32): bool {
-  if (segLen == 0) return wnd == 0 ? seq == t.rcvNxt : seqGe(seq, t.rcvNxt) && seqLt(seq, t.rcvNxt + wnd);
+  // A segment without data may sit at the right edge: a sender that filled our window and lost
+  // a segment in it sends its ACKs from there, and they carry what it acknowledges of ours.
+  // RFC 9293 §3.10.7.4 asks for "special allowance" for such ACKs; Linux's tcp_sequence() takes
+  // SEG.SEQ <= RCV.NXT + RCV.WND, and so do we (for a zero window: SEG.SEQ = RCV.NXT).
+  if (segLen == 0) return seqGe(seq, t.rcvNxt) && seqLe(seq, t.rcvNxt + wnd);
   if (wnd == 0) return false;
   return (seqGe(seq, t.rcvNxt) && seqLt(seq, t.rcvNxt + wnd))
       || (seqGe(seq + segLen - 1, t.rcvNxt) && seqLt(seq + segLen - 1, t.rcvNxt + wnd));

@@ -8,7 +8,7 @@ import { ETH_HLEN } from "../../wire/eth";
 import { localIp, mtu } from "../../config";
 import { ipOutput } from "../ip";
 import { nowNs } from "../clock";
-import { Tcb, ringRead, bufSize, seqGe, seqGt, SYN_SENT } from "./tcb";
+import { Tcb, ringRead, bufSize, seqGe, seqGt, oo, SYN_SENT } from "./tcb";
 import { logSent } from "./rack";
 
 /** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks). */
@@ -44,7 +44,7 @@ function sackBlocks(t: Tcb, max: u32): u32 {
     count(C_TCP_DSACKS_SENT);
     n = 1;
   }
-  const src = changetype<usize>(t) + offsetof<Tcb>("ooS0");
+  const src = oo(t);
   for (let i: u32 = 0; i < t.ooN && n < max; i++, n++) {
     store<u32>(tcpSackBlocks + (<usize>n << 3), load<u32>(src + (<usize>i << 3)));
     store<u32>(tcpSackBlocks + (<usize>n << 3) + 4, load<u32>(src + (<usize>i << 3) + 4));

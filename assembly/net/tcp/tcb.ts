@@ -16,7 +16,7 @@ export const LAST_ACK: u8 = 8;
 export const TIME_WAIT: u8 = 9;
 export const DONE: u8 = 10;       // over, but its socket still names it: not reused until closed
 
-export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as SACK blocks)
+export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (reported as SACK blocks)
 
 @unmanaged export class Tcb {
   state: u8;
@@ -49,7 +49,7 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   // RACK-TLP (RFC 8985, rack.ts): the log of segments in flight, and the most recently delivered one.
   logHead: u32; logN: u32;
   rackXmitUs: u32; rackEnd: u32; rackRttUs: u32; minRttUs: u32; rackTimer: u32;
-  reordSeen: u8; tlpActive: u8; tlpRetx: u8; pad1: u8;
+  reordSeen: u8; tlpActive: u8; tlpRetx: u8; ptoArmed: u8;   // ptoArmed: rtoTimer holds the PTO
   tlpEnd: u32;
   // D-SACK (RFC 2883): the duplicate range our next ACK reports first, and undo (RFC 3522/5682).
   dsackS: u32; dsackE: u32; dsackPending: u32;
@@ -62,8 +62,7 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
   lastRx: f64;           // when the last segment arrived (keepalive idleness)
   sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
   rbuf: u32; rlen: u32;  // in-order bytes not yet popped, ending at rcvNxt
-  ooN: u32;
-  ooS0: u32; ooE0: u32; ooS1: u32; ooE1: u32; ooS2: u32; ooE2: u32; ooS3: u32; ooE3: u32;
+  ooN: u32;              // out-of-order ranges held (oo(t): MAX_OOO pairs beside the table)
   popHead: u32; popTail: u32;    // pop qtokens + 1
   pushHead: u32; pushTail: u32;  // push qtokens + 1 waiting for send-buffer room
   connectQt: u32;                // + 1
@@ -72,6 +71,7 @@ export const MAX_OOO: i32 = 4;    // out-of-order ranges kept (and reported as S
 
 let table: usize = 0;
 let buffers: usize = 0;
+let ooRanges: usize = 0;          // MAX_OOO [start, end) pairs per connection
 let outputBits: usize = 0;        // one bit per connection whose output waits for the end of the turn
 let outputPending: u32 = 0;
 export let nTcb: u32 = 0;
@@ -84,8 +84,12 @@ export function tcbInit(): bool {
   table = carve(<usize>nTcb * offsetof<Tcb>(), 64);
   buffers = carve(<usize>nTcb * <usize>bufSize * 2, 4096);
   outputBits = carve(<usize>((nTcb + 31) >> 5) << 2, 8);
-  return table != 0 && buffers != 0 && outputBits != 0;
+  ooRanges = carve(<usize>nTcb * <usize>MAX_OOO * 8, 8);
+  return table != 0 && buffers != 0 && outputBits != 0 && ooRanges != 0;
 }
+
+/** A connection's out-of-order ranges (ranges.ts pairs; t.ooN of them in use, newest first). */
+@inline export function oo(t: Tcb): usize { return ooRanges + <usize>tcbIndex(t) * <usize>MAX_OOO * 8; }
 
 /**
  * Marks a connection's output for the end of the turn, so that data pushed in several pieces
