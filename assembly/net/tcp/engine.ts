@@ -11,7 +11,7 @@ import { timerStart, timerCancel } from "../../sched/timers";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
 import { sendSegment, tsNow } from "./output";
-import { Tcb, tcbIndex, tcbFree, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO, oo,
+import { Tcb, tcbIndex, tcbFree, tcbDone, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO, oo,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
@@ -495,7 +495,7 @@ export function enterTimeWait(t: Tcb): void {
 export function tcbFinish(t: Tcb): void {
   stopRto(t);
   if (t.qd < 0) tcbFree(t);
-  else { timerCancel(t.twTimer); timerCancel(t.ackTimer); t.twTimer = 0; t.ackTimer = 0; t.state = DONE; }
+  else { timerCancel(t.twTimer); timerCancel(t.ackTimer); t.twTimer = 0; t.ackTimer = 0; tcbDone(t); }
 }
 
 /** (Re)arms the keepalive timer from the last segment received. */

@@ -2,7 +2,7 @@
 // through the scheduler's readiness bits, a reset fails everything pending.
 import { qComplete, qWake, qListComplete } from "../../sched/qtoken";
 import { sock, S_PENDING } from "../socket";
-import { Tcb, tcbFree, tcbStopTimers, DONE, SYN_RCVD } from "./tcb";
+import { Tcb, tcbFree, tcbDone, tcbStopTimers, SYN_RCVD } from "./tcb";
 
 export function wakePops(t: Tcb): void { if (t.popHead != 0) qWake(t.popHead - 1); }
 export function wakePushers(t: Tcb): void { if (t.pushHead != 0) qWake(t.pushHead - 1); }
@@ -14,10 +14,10 @@ export function connReset(t: Tcb, err: i32): void {
   t.popHead = t.popTail = t.pushHead = t.pushTail = 0;
   if (t.connectQt != 0) { qComplete(t.connectQt - 1, err); t.connectQt = 0; }
   t.reset = <u8>err;                                   // later calls fail with the same errno
-  if (t.qd >= 0) { tcbStopTimers(t); t.state = DONE; return; }    // the socket still names it
+  if (t.qd >= 0) { tcbStopTimers(t); tcbDone(t); return; }       // the socket still names it
   if (t.listener >= 0) {
     if (t.state == SYN_RCVD) { unlistenOne(t); tcbFree(t); }
-    else { tcbStopTimers(t); t.state = DONE; }                   // queued: accept skips and frees it
+    else { tcbStopTimers(t); tcbDone(t); }                       // queued: accept skips and frees it
     return;
   }
   tcbFree(t);

@@ -10,7 +10,7 @@ import { tcpRtoInitialNs } from "../../config";
 import { ECONNREFUSED, ECONNRESET } from "../../errno";
 import { qComplete } from "../../sched/qtoken";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
-import { Tcb, tcb, tcbAlloc, tcbLookup, seqLt, seqLe, seqGt, seqGe,
+import { Tcb, tcb, tcbAlloc, tcbLookup, tcbHash, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
 import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
@@ -62,6 +62,7 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
   }
   const t = tcb(<u32>i);
   t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
+  tcbHash(t);
   t.listener = lqd;
   t.irs = tcpSeq; t.rcvNxt = tcpSeq + 1;
   t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space

@@ -7,9 +7,8 @@
 import { carve } from "../../mem/layout";
 import { count, C_TCP_RACK_LOSSES } from "../../counters";
 import { nowNs } from "../clock";
-import { Tcb, tcbIndex, nTcb, seqLt, seqLe, seqGt, seqGe } from "./tcb";
+import { Tcb, tcbIndex, nTcb, bufSize, seqLt, seqLe, seqGt, seqGe } from "./tcb";
 
-export const LOG_N: u32 = 128;         // segments tracked per connection; beyond, the last entry grows
 const ENTRY: u32 = 16;
 const E_START: u32 = 0, E_END: u32 = 4, E_XMIT: u32 = 8, E_FLAGS: u32 = 12;
 export const F_SACKED: u32 = 1;
@@ -17,11 +16,19 @@ export const F_LOST: u32 = 2;
 export const F_RETX: u32 = 4;          // retransmitted at least once
 
 let logs: usize = 0;
+// Segments tracked per connection: what the send buffer holds in segments of 1 KiB or more
+// (8 to 256, a power of two). Beyond that the last entry grows (see logSent).
+let LOG_N: u32 = 0;
 
 export function rackInit(): bool {
+  LOG_N = 8;
+  while (LOG_N < 256 && LOG_N * 1024 < bufSize) LOG_N <<= 1;
   logs = carve(<usize>nTcb * LOG_N * ENTRY, 64);
   return logs != 0;
 }
+
+/** Bytes of segment log per connection (bench tcp: bytesPerIdleConn). */
+export function rackBytesEach(): u32 { return LOG_N * ENTRY; }
 
 @inline export function nowUs(): u32 { return <u32>(<u64>(nowNs / 1e3)); }
 

@@ -13,7 +13,7 @@ import { IP_HLEN } from "../../wire/ipv4";
 import {sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
 import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
-import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbIndex, tcbQueueOutput, nTcb, bufSize, ringWrite, ringRead, seqGt,
+import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbHash, tcbIndex, tcbQueueOutput, nTcb, bufSize, ringWrite, ringRead, seqGt,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
 import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
 import { sendSegment, sendReset, windowToAdvertise } from "./output";
@@ -184,6 +184,7 @@ export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
   if (q < 0) { tcbFree(tcb(<u32>i)); return -ENOBUFS; }
   const t = tcb(<u32>i);
   t.lip = localIp; t.lport = load<u32>(s + S_LPORT); t.rip = ip; t.rport = port;
+  tcbHash(t);
   t.iss = tcpIsn(t.lip, t.lport, ip, port);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
   t.rcvShift = ourWindowShift();

@@ -3,6 +3,7 @@
 import { carve } from "../../mem/layout";
 import { tcpMaxConnections, tcpBuffer } from "../../config";
 import { timerCancel } from "../../sched/timers";
+import { demuxInit, demuxInsert, demuxRemove, demuxFind } from "./demux";
 
 export const CLOSED: u8 = 0;
 export const SYN_SENT: u8 = 1;
@@ -30,7 +31,8 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
   nagle: u8;             // RFC 896, off unless the application asks (TCP_NODELAY = 0)
   keepalive: u8;         // RFC 1122 §4.2.3.6, off unless SO_KEEPALIVE
   keepProbes: u8;        // unanswered keepalive probes
-  pad0: u8;
+  hashed: u8;            // in the four-tuple index (demux.ts): a live connection
+  onFreeList: u8;
   qd: i32;               // the socket, -1 while embryonic or after the application closed it
   listener: i32;         // the listening socket of a passive open, -1 otherwise
   lip: u32; lport: u32; rip: u32; rport: u32;
@@ -67,6 +69,7 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
   pushHead: u32; pushTail: u32;  // push qtokens + 1 waiting for send-buffer room
   connectQt: u32;                // + 1
   nextAccept: u32;               // tcb + 1: the listener's queue of established, unaccepted connections
+  nextFree: u32;                 // tcb + 1: the free list, while CLOSED
 }
 
 let table: usize = 0;
@@ -77,6 +80,7 @@ let outputPending: u32 = 0;
 export let nTcb: u32 = 0;
 export let bufSize: u32 = 0;
 let memo: i32 = -1;
+let freeHead: u32 = 0;            // tcb + 1: the CLOSED control blocks, most recently freed first
 
 export function tcbInit(): bool {
   nTcb = <u32>tcpMaxConnections;
@@ -85,7 +89,27 @@ export function tcbInit(): bool {
   buffers = carve(<usize>nTcb * <usize>bufSize * 2, 4096);
   outputBits = carve(<usize>((nTcb + 31) >> 5) << 2, 8);
   ooRanges = carve(<usize>nTcb * <usize>MAX_OOO * 8, 8);
-  return table != 0 && buffers != 0 && outputBits != 0 && ooRanges != 0;
+  if (table == 0 || buffers == 0 || outputBits == 0 || ooRanges == 0 || !demuxInit(nTcb)) return false;
+  for (let i = nTcb; i > 0; i--) { tcb(i - 1).nextFree = freeHead; tcb(i - 1).onFreeList = 1; freeHead = i; }
+  return true;
+}
+
+/** Bytes the connection table takes per connection, buffers included (bench tcp: bytesPerIdleConn). */
+export function tcbBytesEach(): u32 { return <u32>offsetof<Tcb>() + 2 * bufSize + MAX_OOO * 8; }
+
+/** Puts a connection whose four-tuple is set into the index segments are matched against. */
+export function tcbHash(t: Tcb): void {
+  if (t.hashed != 0) return;
+  demuxInsert(t.lip, t.lport, t.rip, t.rport, tcbIndex(t));
+  t.hashed = 1;
+}
+
+/** Takes a connection out of the index: it is over (DONE) or freed; no segment finds it again. */
+export function tcbUnhash(t: Tcb): void {
+  if (t.hashed == 0) return;
+  demuxRemove(t.lip, t.lport, t.rip, t.rport, tcbIndex(t));
+  t.hashed = 0;
+  if (memo == <i32>tcbIndex(t)) memo = -1;
 }
 
 /** A connection's out-of-order ranges (ranges.ts pairs; t.ooN of them in use, newest first). */
@@ -142,16 +166,20 @@ export function tcbTakeOutput(send: (t: Tcb) => void): u32 {
  * no TIME_WAIT to answer it, only an RST.
  */
 export function tcbAlloc(): i32 {
+  if (freeHead != 0) {
+    const i = freeHead - 1;
+    freeHead = tcb(i).nextFree;
+    return tcbTake(i);
+  }
   let victim: i32 = -1;
   let oldest: f64 = Infinity;
   for (let i: u32 = 0; i < nTcb; i++) {
     const t = tcb(i);
     if (t.state == TIME_WAIT && t.qd < 0 && t.lastRx < oldest) { victim = <i32>i; oldest = t.lastRx; }
-    if (t.state != CLOSED) continue;
-    return tcbTake(i);
   }
   if (victim < 0) return -1;
   tcbFree(tcb(<u32>victim));
+  freeHead = tcb(<u32>victim).nextFree;               // tcbFree put it first on the list
   return tcbTake(<u32>victim);
 }
 
@@ -177,23 +205,32 @@ export function tcbStopTimers(t: Tcb): void {
   t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0; t.keepTimer = 0; t.rackTimer = 0;
 }
 
+/** Frees a control block (once: a second call does nothing). */
 export function tcbFree(t: Tcb): void {
+  if (t.onFreeList != 0) return;
   tcbStopTimers(t);
+  tcbUnhash(t);
   t.state = CLOSED;
-  if (memo == <i32>tcbIndex(t)) memo = -1;
+  t.onFreeList = 1;
+  t.nextFree = freeHead;
+  freeHead = tcbIndex(t) + 1;
+}
+
+/** The connection is over on our side but its socket still names it: no segment finds it. */
+export function tcbDone(t: Tcb): void {
+  tcbUnhash(t);
+  t.state = DONE;
 }
 
 /** The connection for a segment's 4-tuple (src is the peer), or -1. */
 export function tcbLookup(lip: u32, lport: u32, rip: u32, rport: u32): i32 {
   if (memo >= 0) {
     const m = tcb(<u32>memo);
-    if (m.state != CLOSED && m.state != DONE && m.rport == rport && m.lport == lport && m.rip == rip && m.lip == lip) return memo;
+    if (m.hashed != 0 && m.rport == rport && m.lport == lport && m.rip == rip && m.lip == lip) return memo;
   }
-  for (let i: u32 = 0; i < nTcb; i++) {
-    const t = tcb(i);
-    if (t.state != CLOSED && t.state != DONE && t.rport == rport && t.lport == lport && t.rip == rip && t.lip == lip) { memo = <i32>i; return <i32>i; }
-  }
-  return -1;
+  const i = demuxFind(lip, lport, rip, rport);
+  if (i >= 0) memo = i;
+  return i;
 }
 
 /** Connections in a state, for tests and stats. */
