@@ -6,7 +6,7 @@ import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qOrphan,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
 import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
-import { localIp, mtu, poolSmall, poolLarge, configure as setConfig } from "./config";
+import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, configure as setConfig } from "./config";
 import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./errno";
 import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollRx, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
@@ -49,8 +49,11 @@ export function init(): i32 {
   result = carve(64, 64);
   scratch = carve(4096, 64);
   if (counters() == 0 || result == 0 || scratch == 0) return ENOMEM;
-  if (!qtInit() || !timersInit() || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
-      || !socketsInit() || !udpInit() || !tcpInit()) return ENOMEM;
+  // Every connection may be a socket with operations pending and timers running: the tables of
+  // sockets, qtokens and timers grow with tcp.max_connections (1024 sockets at least).
+  const sockets = max<u32>(1024, <u32>tcpMaxConnections + 64);
+  if (!qtInit(sockets) || !timersInit(max<u32>(2048, sockets * 4)) || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
+      || !socketsInit(sockets) || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
   if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
   ipInit();

@@ -71,8 +71,8 @@ export const CFG = {
  */
 export const RESULT_SIZE = 36;
 
-/** A qtoken is generation << 12 | table index (assembly/sched/qtoken.ts QBITS). */
-export const QT_INDEX_MASK = 0xfff;
+/** A qtoken is generation << 16 | table index (assembly/sched/qtoken.ts QBITS). */
+export const QT_INDEX_MASK = 0xffff;
 
 const wasmPath = (debug: boolean) =>
   fileURLToPath(new URL(`../../build/datapath${debug ? ".debug" : ""}.wasm`, import.meta.url));

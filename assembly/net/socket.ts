@@ -2,7 +2,7 @@
 // datagrams (slots linked through their metadata) and a FIFO of pop operations waiting for one.
 import { carve } from "../mem/layout";
 
-export const SMAX: u32 = 1024;
+export let SMAX: u32 = 0;            // sockets (qds), from the connection count (socketsInit)
 const S_SIZE: usize = 80;
 export const S_STATE: usize = 0;     // u8: 0 free, 1 open
 export const S_TYPE: usize = 1;      // u8: SOCK_STREAM or SOCK_DGRAM
@@ -32,7 +32,8 @@ export const SOCK_DGRAM: u8 = 2;
 let table: usize = 0;
 let lowestFree: u32 = 0;
 
-export function socketsInit(): bool {
+export function socketsInit(count: u32): bool {
+  SMAX = count;
   table = carve(<usize>SMAX * S_SIZE, 64);
   return table != 0;
 }

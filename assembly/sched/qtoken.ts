@@ -6,9 +6,8 @@
 // The scheduler and waitNextN find the next set bit with ctz, as Demikernel's waker pages do.
 import { carve } from "../mem/layout";
 
-export const QBITS: u32 = 12;
-export const QMAX: u32 = 1 << QBITS;
-const WORDS: u32 = QMAX / 64;
+export const QBITS: u32 = 16;        // a qtoken's index bits (the table holds up to 2^16); 15 of generation
+const QMASK: u32 = (1 << QBITS) - 1;
 export const Q_SIZE: usize = 48;
 
 export const QS_FREE: u8 = 0;
@@ -43,16 +42,30 @@ export const Q_AUX: usize = 44;     // u32 task-private
 let table: usize = 0;
 let freeStack: usize = 0;
 let nFree: u32 = 0;
+// Ready and done bitmaps, each with a summary above it (bit w set: word w may be non-zero), so
+// that finding the set bits among 65536 costs a few dozen loads, not a thousand.
 let ready: usize = 0;
 let done: usize = 0;
+let readySum: usize = 0;
+let doneSum: usize = 0;
+let QMAX: u32 = 0;                  // the table's size, from the socket count (qtInit)
+let WORDS: u32 = 0;
+let SUM_WORDS: u32 = 0;
 let nReady: u32 = 0;
 
-export function qtInit(): bool {
+/** Sizes the table for `sockets` sockets: four operations each, 4096 at least, 65536 at most. */
+export function qtInit(sockets: u32): bool {
+  QMAX = 4096;
+  while (QMAX < (1 << QBITS) && QMAX < sockets * 4) QMAX <<= 1;
+  WORDS = QMAX / 64;
+  SUM_WORDS = (WORDS + 63) / 64;
   table = carve(<usize>QMAX * Q_SIZE, 64);
   freeStack = carve(<usize>QMAX << 2, 4);
   ready = carve(<usize>WORDS << 3, 8);
   done = carve(<usize>WORDS << 3, 8);
-  if (table == 0 || freeStack == 0 || ready == 0 || done == 0) return false;
+  readySum = carve(<usize>SUM_WORDS << 3, 8);
+  doneSum = carve(<usize>SUM_WORDS << 3, 8);
+  if (table == 0 || freeStack == 0 || ready == 0 || done == 0 || readySum == 0 || doneSum == 0) return false;
   for (let i: u32 = 0; i < QMAX; i++) store<u32>(freeStack + (<usize>i << 2), QMAX - 1 - i);
   nFree = QMAX;
   return true;
@@ -68,7 +81,8 @@ export function qtInit(): bool {
 
 /** Index of a live qtoken, or -1 when qt is stale, forged or already taken. */
 export function qIndex(qt: u32): i32 {
-  const i = qt & (QMAX - 1);
+  const i = qt & QMASK;
+  if (i >= QMAX) return -1;
   const e = qEntry(i);
   if (load<u8>(e + Q_STATE) == QS_FREE) return -1;
   if (load<u32>(e + Q_GEN) != qt >> QBITS) return -1;
@@ -95,9 +109,11 @@ export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
   return <i32>i;
 }
 
-@inline function setBit(map: usize, i: u32): void {
+@inline function setBit(map: usize, sum: usize, i: u32): void {
   const w = map + (<usize>(i >> 6) << 3);
   store<u64>(w, load<u64>(w) | (<u64>1 << (i & 63)));
+  const sw = sum + (<usize>(i >> 12) << 3);
+  store<u64>(sw, load<u64>(sw) | (<u64>1 << ((i >> 6) & 63)));
 }
 
 @inline function clearBit(map: usize, i: u32): void {
@@ -108,7 +124,7 @@ export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
 /** Marks a pending task to be polled on the next scheduler pass. */
 export function qWake(i: u32): void {
   if (load<u8>(qEntry(i) + Q_STATE) != QS_PENDING) return;
-  setBit(ready, i);
+  setBit(ready, readySum, i);
   nReady++;
 }
 
@@ -120,7 +136,7 @@ export function qComplete(i: u32, ret: i32): void {
   if (ret != 0) store<u8>(e + Q_OP, OP_FAILED);
   store<u8>(e + Q_STATE, QS_DONE);
   clearBit(ready, i);
-  setBit(done, i);
+  setBit(done, doneSum, i);
 }
 
 @inline export function qState(i: u32): u8 { return load<u8>(qEntry(i) + Q_STATE); }
@@ -149,16 +165,23 @@ export function qRunReady(poll: (i: u32) => void): i32 {
   if (nReady == 0) return 0;
   nReady = 0;
   let n = 0;
-  for (let w: u32 = 0; w < WORDS; w++) {
-    const p = ready + (<usize>w << 3);
-    let bits = load<u64>(p);
-    if (bits == 0) continue;
-    store<u64>(p, 0);
-    while (bits != 0) {
-      const b = <u32>ctz(bits);
-      bits &= bits - 1;
-      poll((w << 6) | b);
-      n++;
+  for (let sw: u32 = 0; sw < SUM_WORDS; sw++) {
+    const sp = readySum + (<usize>sw << 3);
+    let words = load<u64>(sp);
+    if (words == 0) continue;
+    store<u64>(sp, 0);
+    while (words != 0) {
+      const w = (sw << 6) | <u32>ctz(words);
+      words &= words - 1;
+      const p = ready + (<usize>w << 3);
+      let bits = load<u64>(p);
+      store<u64>(p, 0);
+      while (bits != 0) {
+        const b = <u32>ctz(bits);
+        bits &= bits - 1;
+        poll((w << 6) | b);
+        n++;
+      }
     }
   }
   return n;
@@ -166,10 +189,18 @@ export function qRunReady(poll: (i: u32) => void): i32 {
 
 /** The lowest completed qtoken at or after index `from`, or -1. */
 export function qNextDone(from: u32): i32 {
-  for (let w: u32 = from >> 6; w < WORDS; w++) {
-    let bits = load<u64>(done + (<usize>w << 3));
-    if (w == from >> 6) bits &= ~<u64>0 << (from & 63);
-    if (bits != 0) return <i32>((w << 6) | <u32>ctz(bits));
+  for (let sw: u32 = from >> 12; sw < SUM_WORDS; sw++) {
+    const sp = doneSum + (<usize>sw << 3);
+    let words = load<u64>(sp);
+    if (sw == from >> 12) words &= ~<u64>0 << ((from >> 6) & 63);
+    while (words != 0) {
+      const w = (sw << 6) | <u32>ctz(words);
+      words &= words - 1;
+      let bits = load<u64>(done + (<usize>w << 3));
+      if (bits == 0) { store<u64>(sp, load<u64>(sp) & ~(<u64>1 << (w & 63))); continue; }   // emptied since
+      if (w == from >> 6) bits &= ~<u64>0 << (from & 63);
+      if (bits != 0) return <i32>((w << 6) | <u32>ctz(bits));
+    }
   }
   return -1;
 }

@@ -5,7 +5,7 @@ import { carve } from "../mem/layout";
 
 const BUCKETS: u32 = 256;
 const TICK_NS: f64 = 1e6;
-const TMAX: u32 = 2048;
+let TMAX: u32 = 0;            // timers at once (timersInit)
 const T_SIZE: usize = 32;
 const T_DEADLINE: usize = 0;  // f64
 const T_KIND: usize = 8;      // u32, 0 when free
@@ -21,7 +21,8 @@ let expired: usize = 0;     // scratch (kind, arg) pairs of one bucket's expired
 let nFree: u32 = 0;
 let lastTick: i64 = -1;
 
-export function timersInit(): bool {
+export function timersInit(capacity: u32): bool {
+  TMAX = capacity;
   table = carve(<usize>TMAX * T_SIZE, 64);
   heads = carve(<usize>BUCKETS << 2, 4);
   freeStack = carve(<usize>TMAX << 2, 4);

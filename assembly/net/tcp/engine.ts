@@ -92,11 +92,11 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
       // Nagle (RFC 896, RFC 1122 §4.2.3.4), when asked for: hold a small segment while data is
       // unacknowledged, unless it is the last before our FIN.
       if (t.nagle != 0 && n < t.mss && inFlight(t) > 0 && t.finQueued == 0) break;
-      if (!sendNew(t, n, n == unsent ? ACK | PSH : ACK)) return;
+      if (!sendNew(t, n, n == unsent ? ACK | PSH : ACK)) { retryLater(t); return; }
       continue;
     }
     if (unsent == 0 && t.finQueued != 0 && t.sndNxt == end && (t.finSent == 0 || seqLt(t.sndNxt, t.sndMax))) {
-      if (sendSegment(t, t.sndNxt, 0, FIN | ACK) < 0) return;
+      if (sendSegment(t, t.sndNxt, 0, FIN | ACK) < 0) { retryLater(t); return; }
       t.finSent = 1;
       t.sndNxt += 1;
       if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
@@ -111,6 +111,12 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
   }
   if (t.ackPending != 0) sendAckNow(t);
 }
+
+/**
+ * A segment could not be sent (no buffer, the transmit ring full): nothing else may come to
+ * wake this connection (no ACK is due when nothing is in flight), so its timer will try again.
+ */
+function retryLater(t: Tcb): void { if (t.rtoTimer == 0) armRto(t); }
 
 /**
  * Room for new data: the congestion window less the pipe (what is in flight and neither SACKed
@@ -533,8 +539,8 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     armRto(t);
     return;
   }
-  if (t.sndWnd > 0 && t.slen > 0 && inFlight(t) == 0) {
-    tcpOutput(t, true);                                // SWS override: the window stayed small
+  if (inFlight(t) == 0 && (t.sndWnd > 0 && t.slen > 0 || t.finQueued != 0 && t.finSent == 0)) {
+    tcpOutput(t, true);                                // SWS override, or a send that had failed
     return;
   }
   if (t.sndWnd == 0 && t.slen > 0 && inFlight(t) == 0) {
