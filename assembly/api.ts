@@ -20,9 +20,9 @@ import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
 import { tcpTimer, tcpFlushOutput, T_TCP_RTO, T_TCP_PTO } from "./net/tcp/engine";
-import { tcb, tcbCount, seqGt, bufSize as tcpBufSize } from "./net/tcp/tcb";
+import { tcb, tcbCount, tcbBytesEach, seqGt, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
-import { lostBytes, logPipe } from "./net/tcp/rack";
+import { lostBytes, logPipe, rackBytesEach } from "./net/tcp/rack";
 import { tcpCongestion } from "./config";
 function bufSizeOf(): u32 { return tcpBufSize; }
 
@@ -371,6 +371,16 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 92, t.slen - min(t.slen, t.sndNxt - t.sndUna));
   store<u32>(o + 96, t.inRecovery);
   return 0;
+}
+
+/**
+ * Bytes the stack sets aside per TCP connection: `withBuffers` 1 counts the send and receive
+ * rings (tcp.buffer_bytes each, carved at init), 0 only the bookkeeping (control block,
+ * out-of-order ranges, segment log, index slots).
+ */
+export function tcpBytesPerConnection(withBuffers: i32): u32 {
+  const rings: u32 = withBuffers != 0 ? 0 : 2 * <u32>tcpBufSize;
+  return tcbBytesEach() - rings + rackBytesEach() + 32;
 }
 
 /** Connections in a TCP state (tcb.ts numbering), for tests and stats. */

@@ -49,6 +49,7 @@ export interface DatapathExports {
   openSockets(): number;
   heapTop(): number;
   tcpConnections(state: number): number;
+  tcpBytesPerConnection(withBuffers: number): number;
   tcpInfo(qd: number): number;
   setsockopt(qd: number, opt: number, value: number): number;
   getsockopt(qd: number, opt: number): number;

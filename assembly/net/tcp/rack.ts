@@ -41,6 +41,26 @@ export function rackBytesEach(): u32 { return LOG_N * ENTRY; }
 @inline export function eFlags(e: usize): u32 { return load<u32>(e, E_FLAGS); }
 @inline function eXmit(e: usize): u32 { return load<u32>(e, E_XMIT); }
 
+/**
+ * Keeps the connection's totals (bytes logged, SACKed, lost; entries retransmitted) in step with
+ * one entry: -1 takes it out before a change, +1 puts it back after, so pipe and the rest cost
+ * nothing to read on every segment.
+ */
+function account(t: Tcb, x: usize, sign: i32): void {
+  const len = <u32>(<i32>(eEnd(x) - eStart(x)) * sign);
+  const f = eFlags(x);
+  t.logBytes += len;
+  if ((f & F_SACKED) != 0) t.logSacked += len;
+  if ((f & F_LOST) != 0) t.logLost += len;
+  if ((f & F_RETX) != 0) t.logRetx += <u32>sign;
+}
+
+@inline function setFlags(t: Tcb, x: usize, f: u32): void {
+  account(t, x, -1);
+  store<u32>(x, f, E_FLAGS);
+  account(t, x, 1);
+}
+
 /** Time order with wrap-around (µs clock, RFC 8985 §6.2 "sent after"). */
 @inline function sentAfter(xa: u32, ea: u32, xb: u32, eb: u32): bool {
   return <i32>(xa - xb) > 0 || (xa == xb && seqGt(ea, eb));
@@ -58,11 +78,14 @@ export function logSent(t: Tcb, s: u32, e: u32): bool {
     if (t.logN == LOG_N) {
       // Full: the last entry grows, and forgets being SACKed or lost (resending what the peer
       // holds is safe; treating unsent data as SACKed would not be).
+      account(t, last, -1);
       store<u32>(last, e, E_END); store<u32>(last, now, E_XMIT); store<u32>(last, 0, E_FLAGS);
+      account(t, last, 1);
       return false;
     }
     const n = entry(t, t.logN);
     store<u32>(n, s, E_START); store<u32>(n, e, E_END); store<u32>(n, now, E_XMIT); store<u32>(n, 0, E_FLAGS);
+    account(t, n, 1);
     t.logN++;
     return false;
   }
@@ -71,7 +94,7 @@ export function logSent(t: Tcb, s: u32, e: u32): bool {
     if (seqLe(eEnd(x), s)) continue;
     if (seqGe(eStart(x), e)) break;
     store<u32>(x, now, E_XMIT);
-    store<u32>(x, (eFlags(x) & ~F_LOST) | F_RETX, E_FLAGS);
+    setFlags(t, x, (eFlags(x) & ~F_LOST) | F_RETX);
   }
   return true;
 }
@@ -104,11 +127,14 @@ export function logAcked(t: Tcb, ack: u32): u32 {
     if (seqGt(eEnd(x), ack)) {
       if (seqLt(eStart(x), ack)) {                    // partly acknowledged: trim
         if ((eFlags(x) & F_SACKED) == 0) bytes += ack - eStart(x);
+        account(t, x, -1);
         store<u32>(x, ack, E_START);
+        account(t, x, 1);
       }
       break;
     }
     if ((eFlags(x) & F_SACKED) == 0) { bytes += eEnd(x) - eStart(x); delivered(t, x); }
+    account(t, x, -1);
     t.logHead = (t.logHead + 1) & (LOG_N - 1);
     t.logN--;
   }
@@ -123,7 +149,7 @@ export function logSacked(t: Tcb, s: u32, e: u32): u32 {
     if (seqLe(eEnd(x), s)) continue;
     if (seqGt(eEnd(x), e)) break;
     if (seqLt(eStart(x), s) || (eFlags(x) & F_SACKED) != 0) continue;
-    store<u32>(x, (eFlags(x) & ~F_LOST) | F_SACKED, E_FLAGS);
+    setFlags(t, x, (eFlags(x) & ~F_LOST) | F_SACKED);
     bytes += eEnd(x) - eStart(x);
     delivered(t, x);
   }
@@ -158,10 +184,12 @@ export function rackDetectLoss(t: Tcb, inRecovery: bool, srttUs: u32): u32 {
     const x = entry(t, k);
     const f = eFlags(x);
     if ((f & (F_SACKED | F_LOST)) != 0) continue;
-    if (!sentAfter(t.rackXmitUs, t.rackEnd, eXmit(x), eEnd(x))) continue;
+    // Sent after the reference segment: not lost by this rule. Without retransmissions in the
+    // log, entries are in order of sending, so none further on is either.
+    if (!sentAfter(t.rackXmitUs, t.rackEnd, eXmit(x), eEnd(x))) { if (t.logRetx == 0) break; continue; }
     const left = <i32>(eXmit(x) + t.rackRttUs + reo - now);
     if (left <= 0) {
-      store<u32>(x, f | F_LOST, E_FLAGS);
+      setFlags(t, x, f | F_LOST);
       t.nRackLost++;
       count(C_TCP_RACK_LOSSES);
     } else if (<u32>left > wait) wait = <u32>left;
@@ -173,7 +201,7 @@ export function rackDetectLoss(t: Tcb, inRecovery: bool, srttUs: u32): u32 {
 export function logAllLost(t: Tcb): void {
   for (let k: u32 = 0; k < t.logN; k++) {
     const x = entry(t, k);
-    if ((eFlags(x) & F_SACKED) == 0) store<u32>(x, eFlags(x) | F_LOST, E_FLAGS);
+    if ((eFlags(x) & F_SACKED) == 0) setFlags(t, x, eFlags(x) | F_LOST);
   }
 }
 
@@ -181,31 +209,22 @@ export function logAllLost(t: Tcb): void {
 export function logClearLost(t: Tcb): void {
   for (let k: u32 = 0; k < t.logN; k++) {
     const x = entry(t, k);
-    store<u32>(x, eFlags(x) & ~F_LOST, E_FLAGS);
+    setFlags(t, x, eFlags(x) & ~F_LOST);
   }
-}
-
-/** Bytes of the entries whose flags under `mask` equal `want`. */
-function logBytes(t: Tcb, mask: u32, want: u32): u32 {
-  let n: u32 = 0;
-  for (let k: u32 = 0; k < t.logN; k++) {
-    const x = entry(t, k);
-    if ((eFlags(x) & mask) == want) n += eEnd(x) - eStart(x);
-  }
-  return n;
 }
 
 /** Bytes the peer has SACKed above SND.UNA. */
-export function sackedBytes(t: Tcb): u32 { return logBytes(t, F_SACKED, F_SACKED); }
+@inline export function sackedBytes(t: Tcb): u32 { return t.logSacked; }
 
 /** Bytes deemed lost and not retransmitted since. */
-export function lostBytes(t: Tcb): u32 { return logBytes(t, F_LOST, F_LOST); }
+@inline export function lostBytes(t: Tcb): u32 { return t.logLost; }
 
 /** RFC 6675 §4 pipe: data in flight, neither SACKed nor lost (a retransmission counts once). */
-export function logPipe(t: Tcb): u32 { return logBytes(t, F_SACKED | F_LOST, 0); }
+@inline export function logPipe(t: Tcb): u32 { return t.logBytes - t.logSacked - t.logLost; }
 
 /** The oldest entry deemed lost, or 0. */
 export function firstLost(t: Tcb): usize {
+  if (t.logLost == 0) return 0;
   for (let k: u32 = 0; k < t.logN; k++) {
     const x = entry(t, k);
     if ((eFlags(x) & F_LOST) != 0) return x;
@@ -216,4 +235,3 @@ export function firstLost(t: Tcb): usize {
 /** The newest entry, or 0 (the tail loss probe retransmits it). */
 export function lastSent(t: Tcb): usize { return t.logN > 0 ? entry(t, t.logN - 1) : 0; }
 
-export function logClear(t: Tcb): void { t.logN = 0; t.logHead = 0; }

@@ -50,6 +50,7 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
   ccWmax: f64; ccK: f64; ccEpoch: f64; ccWest: f64;   // CUBIC's state (cc.ts)
   // RACK-TLP (RFC 8985, rack.ts): the log of segments in flight, and the most recently delivered one.
   logHead: u32; logN: u32;
+  logBytes: u32; logSacked: u32; logLost: u32; logRetx: u32;   // running totals over the log's entries
   rackXmitUs: u32; rackEnd: u32; rackRttUs: u32; minRttUs: u32; rackTimer: u32;
   reordSeen: u8; tlpActive: u8; tlpRetx: u8; ptoArmed: u8;   // ptoArmed: rtoTimer holds the PTO
   tlpEnd: u32;
