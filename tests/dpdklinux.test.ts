@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from "no
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadConfig } from "../host/config.js";
 import { LibOS, sockaddr, AF_INET, SOCK_STREAM } from "../host/libos.js";
 import type { DpdkLink } from "../host/backends/dpdk.js";
@@ -259,6 +260,44 @@ t("bench tcp-loss --quick: Linux and the Wasm stack, Linux and Linux through the
   // It removed its namespaces and veths.
   assert.not.match(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), /dwt[lb]/);
   assert.not.match(execFileSync("ip", ["link", "show"], { encoding: "utf8" }), /dwt[lb]\d/);
+});
+t("10,000 connections from Linux at once over net_tap: all asked, answered and held, then closed; the stack's tables and pool come back", async () => {
+  const N = 10_000, PROCS = 4;
+  const tap = `dwtc${process.pid % 10000}`;
+  const config = loadConfig({ env: {}, overrides: {
+    backend: "dpdk", "dpdk.device": `net_tap1,iface=${tap}`, local_ipv4: "198.19.15.2", mac: "02:00:00:00:0f:02",
+    "tcp.max_connections": N + 64, "tcp.buffer_bytes": 4096, memory_mb: 256,
+  } });
+  const stack = openStack(config);
+  const lib = stack.libos as LibOS;
+  const start = lib.poolAvailable();
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-crowd-"));
+  const hold = join(dir, "release");
+  const server = stack.net.createServer((s) => s.pipe(s));
+  try {
+    execFileSync("sh", ["-c", `ip addr add 198.19.15.1/24 dev ${tap} && ip link set ${tap} up && sysctl -qw net.ipv6.conf.${tap}.disable_ipv6=1`]);
+    await new Promise<void>((r) => server.listen({ port: 7, host: "198.19.15.2", backlog: 4096 }, r));
+    assertRoutedVia("198.19.15.2", tap);
+    const script = fileURLToPath(new URL("../../tests/fixtures/many-clients.cjs", import.meta.url));
+    const crowd = Array.from({ length: PROCS }, (_, k) =>
+      run(`ulimit -n 20000 && ${process.execPath} ${script} 198.19.15.2 7 ${N / PROCS} c${k} ${hold}`));
+    // Every connection is up and answered at the same time: then they may go.
+    const deadline = Date.now() + 120_000;
+    while (lib.dp.exports.tcpConnections(3) < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const established = lib.dp.exports.tcpConnections(3);
+    writeFileSync(hold, "");
+    const outs = await Promise.all(crowd);
+    assert.is(established, N, `${established} connections established at once`);
+    for (const o of outs) assert.match(o.out, new RegExp(`answered ${N / PROCS} failed 0`), o.out + o.err);
+    const until = Date.now() + 30_000;
+    while (lib.dp.exports.tcpConnections(0) < N + 64 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.is(lib.dp.exports.tcpConnections(0), N + 64, "every control block free again");
+    assert.is(lib.poolAvailable(), start);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
