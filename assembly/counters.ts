@@ -69,7 +69,9 @@ export const C_TCP_SPURIOUS_RETRANSMITS: i32 = 63; // retransmissions the peer r
 export const C_TCP_UNDOS: i32 = 64;             // congestion responses undone as spurious (RFC 3522, RFC 2883)
 export const C_TCP_DSACKS_SENT: i32 = 65;       // D-SACK blocks we sent for duplicate segments
 export const D_TCP_OOO_FULL: i32 = 66;          // out-of-order segment not kept: every range in use (never renege)
-export const NUM_COUNTERS: i32 = 67;
+export const C_TCP_SYN_COOKIES_SENT: i32 = 67;  // SYN-ACKs with a cookie: the listener's queue was full (RFC 4987)
+export const C_TCP_SYN_COOKIES_OK: i32 = 68;    // connections opened by a valid cookie in an ACK
+export const NUM_COUNTERS: i32 = 69;
 
 let countersBase: usize = 0;
 

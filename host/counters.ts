@@ -18,7 +18,7 @@ export const COUNTER_NAMES = [
   "tcp.segments_in", "tcp.segments_out", "tcp.retransmits", "tcp.resets_sent", "tcp.challenge_acks", "tcp.fast_retransmits",
   "drop.rx_filtered",
   "tcp.rto_retransmits", "tcp.tlp_probes", "tcp.rack_losses", "tcp.spurious_retransmits", "tcp.undos", "tcp.dsacks_sent",
-  "drop.tcp_ooo_full",
+  "drop.tcp_ooo_full", "tcp.syn_cookies_sent", "tcp.syn_cookies_accepted",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -296,6 +296,40 @@ test("100,000 SYNs from random ports: the backlog bounds the half-open connectio
   assert.is(s.poolAvailable(), start);
 });
 
+test("SYN cookies (RFC 4987): a full queue answers with a cookie and holds nothing; the cookie's ACK opens the connection, a forged one gets RST", () => {
+  const { s, host, link, clock } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC } });
+  const l = s.socket(AF_INET, SOCK_STREAM);
+  s.bind(l, sockaddr(A_IP, 80));
+  s.listen(l, 1);
+  const send = (sport: number, seq: number, ack: number, flags: number, opts: number[] = [], data = new Uint8Array(0)) =>
+    host.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, hostSegment(sport, 80, seq, ack, flags, 65535, opts, data, checksum))));
+  const reply = () => { link.poll(); link.poll(); const f = host.take(); assert.is(f.length, 1, f.map((x) => Buffer.from(x.subarray(34, 54)).toString("hex")).join(" ")); const t = f[0].subarray(34); return { dv: new DataView(t.buffer, t.byteOffset), t }; };
+  send(40001, 5000, 0, 0x02, [2, 4, 5, 0xb4]);                  // fills the queue of 1: half open
+  assert.is(reply().t[13], 0x12);
+  send(40002, 7000, 0, 0x02, [2, 4, 5, 0xb4, 4, 2, 1, 1]);      // MSS 1460, SACK-permitted: queue full
+  const { dv, t } = reply();
+  assert.is(t[13], 0x12, "a SYN-ACK, not silence");
+  assert.is(dv.getUint32(8), 7001);
+  assert.is(states(s).SYN_RCVD, 1, "nothing held for the second SYN");
+  assert.is(s.counters()["tcp.syn_cookies_sent"], 1);
+  const cookie = dv.getUint32(4);
+  send(40002, 7001, cookie + 1, 0x18, [], new TextEncoder().encode("hello"));
+  link.poll();
+  const aq = s.accept(l);
+  const a = s.wait(aq, 100);
+  assert.is(a.opcode, Opcode.ACCEPT);
+  assert.is(a.addr!.port, 40002);
+  const r = s.wait(s.pop(a.acceptedQd!), 100);
+  assert.is(new TextDecoder().decode(s.bytes(r.sga!)), "hello");
+  assert.is(s.tcpInfo(a.acceptedQd!).mss, 1460, "the MSS the cookie kept");
+  assert.is(s.counters()["tcp.syn_cookies_accepted"], 1);
+  clock.advance(50e6); link.poll(); host.take();               // the delayed ACK for "hello"
+  send(40003, 9001, (cookie ^ 0x5a5a5a00) + 1, 0x10);          // a forged cookie
+  const rst = reply();
+  assert.is(rst.t[13] & 0x04, 0x04, "RST");
+  assert.is(states(s).ESTABLISHED, 1);
+});
+
 test("50,000 hostile segments (random flags, options with bad lengths, stray sequence numbers, RST and SYN storms): no trap, no leak", () => {
   const { s, host, link, clock } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC } });
   const rng = new Rng(Number(process.env.DEMIWASM_TEST_SEED ?? 77));

@@ -3,20 +3,22 @@
 // RST (RFC 5961 §3 challenge ACK unless exact), SYN (RFC 5961 §4 challenge ACK), ACK, data, FIN.
 import { slotUnref } from "../../mem/pool";
 import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OUT_OF_WINDOW,
-         D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGS_IN, C_TCP_CHALLENGE_ACKS } from "../../counters";
+         D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGS_IN, C_TCP_CHALLENGE_ACKS, C_TCP_SYN_COOKIES_SENT,
+         C_TCP_SYN_COOKIES_OK } from "../../counters";
 import { tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck,
          tcpHlen, tcpFlags, tcpWindow, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, tcpTsEcr } from "../../wire/tcp";
 import { tcpRtoInitialNs } from "../../config";
 import { ECONNREFUSED, ECONNRESET } from "../../errno";
 import { qComplete } from "../../sched/qtoken";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
-import { Tcb, tcb, tcbAlloc, tcbLookup, tcbHash, seqLt, seqLe, seqGt, seqGe,
+import { Tcb, tcb, tcbAlloc, tcbLookup, tcbHash, tcbScratch, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
 import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
 import { sendSegment, sendReset, rcvWindow } from "./output";
 import { connReset, wakePops } from "./events";
 import { listenerFor, tcpIsn, negotiate, queueAccepted } from "./stream";
+import { cookieMake, cookieCheck } from "./cookie";
 
 export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
   const r = tcpParse(p, len, src, dst);
@@ -24,7 +26,7 @@ export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
   if (dst == 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }   // TCP is unicast only
   count(C_TCP_SEGS_IN);
   const i = tcbLookup(dst, tcpDstPort, src, tcpSrcPort);
-  if (i < 0) noConnection(src, dst, len - tcpHlen);
+  if (i < 0) noConnection(src, dst, p + tcpHlen, len - tcpHlen);
   else {
     const t = tcb(<u32>i);
     if (t.state == SYN_SENT) synSent(t);
@@ -33,12 +35,19 @@ export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
   slotUnref(slot);
 }
 
-/** RFC 9293 §3.10.7.1–2: a SYN for a listener opens a connection; anything else gets a RST. */
-function noConnection(src: u32, dst: u32, dlen: u32): void {
+/**
+ * RFC 9293 §3.10.7.1–2: a SYN for a listener opens a connection, an ACK with a valid SYN cookie
+ * completes one (RFC 4987); anything else gets a RST.
+ */
+function noConnection(src: u32, dst: u32, data: usize, dlen: u32): void {
   const flags = tcpFlags;
   if ((flags & RST) != 0) return;
   const l = listenerFor(tcpDstPort);
   if (l >= 0 && (flags & (SYN | ACK)) == SYN) { passiveOpen(l, src, dst); return; }
+  if (l >= 0 && (flags & (SYN | ACK)) == ACK) {
+    const mss = cookieCheck(dst, tcpDstPort, src, tcpSrcPort, tcpSeq - 1, tcpAck - 1);
+    if (mss != 0) { cookieOpen(l, src, dst, mss, data, dlen); return; }
+  }
   count(D_TCP_NO_LISTENER);
   if ((flags & ACK) != 0) sendReset(src, tcpDstPort, tcpSrcPort, tcpAck, 0, false);
   else {
@@ -50,7 +59,17 @@ function noConnection(src: u32, dst: u32, dlen: u32): void {
 function passiveOpen(lqd: i32, src: u32, dst: u32): void {
   const s = sock(<u32>lqd);
   const pending = load<u32>(s + S_PENDING);
-  if (pending >= load<u32>(s + S_BACKLOG)) { count(D_TCP_SYN_QUEUE_FULL); return; }
+  if (pending >= load<u32>(s + S_BACKLOG)) {
+    // The queue is full (a burst, or a flood): answer with a cookie and hold nothing.
+    count(D_TCP_SYN_QUEUE_FULL);
+    const t = tcbScratch();
+    t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
+    t.rcvNxt = tcpSeq + 1; t.rcvAdv = t.rcvNxt;
+    t.state = SYN_RCVD;
+    sendSegment(t, cookieMake(dst, tcpDstPort, src, tcpSrcPort, tcpSeq, tcpMss), 0, SYN | ACK);
+    count(C_TCP_SYN_COOKIES_SENT);
+    return;
+  }
   const i = tcbAlloc();
   if (i < 0) {
     // The table is full of live connections: refuse at once (the peer sees ECONNREFUSED) rather
@@ -76,6 +95,32 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
   store<u32>(s + S_PENDING, pending + 1);
   sendSegment(t, t.iss, 0, SYN | ACK);
   armRto(t);
+}
+
+/**
+ * An ACK that returns a SYN cookie: the connection its SYN asked for, established at once, with
+ * the MSS the cookie kept and no other option (RFC 4987 §3.6); data riding on the ACK is taken.
+ */
+function cookieOpen(lqd: i32, src: u32, dst: u32, mss: u32, data: usize, dlen: u32): void {
+  const i = tcbAlloc();
+  if (i < 0) { count(D_TCP_NO_TCB); sendReset(src, tcpDstPort, tcpSrcPort, tcpAck, 0, false); return; }
+  const t = tcb(<u32>i);
+  t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
+  tcbHash(t);
+  t.listener = lqd;
+  t.irs = tcpSeq - 1; t.rcvNxt = tcpSeq; t.rcvAdv = t.rcvNxt;
+  t.iss = tcpAck - 1; t.sndUna = tcpAck; t.sndNxt = tcpAck; t.sndMax = tcpAck;
+  negotiate(t, mss, -1, false, false, 0, false);
+  t.sndWnd = tcpWindow;
+  t.sndWl1 = tcpSeq; t.sndWl2 = tcpAck;
+  t.rto = tcpRtoInitialNs;
+  t.state = ESTABLISHED;
+  const s = sock(<u32>lqd);
+  store<u32>(s + S_PENDING, load<u32>(s + S_PENDING) + 1);
+  count(C_TCP_SYN_COOKIES_OK);
+  queueAccepted(t);
+  t.lastRx = nowNs;
+  if (dlen > 0 || (tcpFlags & FIN) != 0) segment(t, data, dlen);
 }
 
 /** RFC 9293 §3.10.7.3. */

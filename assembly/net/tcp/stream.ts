@@ -19,6 +19,7 @@ import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
 import { sendSegment, sendReset, windowToAdvertise } from "./output";
 import { unlistenOne } from "./events";
 import { rackInit } from "./rack";
+import { cookieInit } from "./cookie";
 
 export const K_TCP_POP: u8 = 3;
 export const K_TCP_PUSH: u8 = 4;
@@ -61,6 +62,7 @@ let isnKey: u32 = 0;
 
 export function tcpInit(): bool {
   isnKey = hostRandom();
+  cookieInit();
   return tcbInit() && rackInit() && portMapInit(tcpPorts);
 }
 

@@ -86,13 +86,25 @@ let freeHead: u32 = 0;            // tcb + 1: the CLOSED control blocks, most re
 export function tcbInit(): bool {
   nTcb = <u32>tcpMaxConnections;
   bufSize = <u32>tcpBuffer;
-  table = carve(<usize>nTcb * offsetof<Tcb>(), 64);
+  table = carve(<usize>(nTcb + 1) * offsetof<Tcb>(), 64);     // one more: tcbScratch
   buffers = carve(<usize>nTcb * <usize>bufSize * 2, 4096);
   outputBits = carve(<usize>((nTcb + 31) >> 5) << 2, 8);
   ooRanges = carve(<usize>nTcb * <usize>MAX_OOO * 8, 8);
   if (table == 0 || buffers == 0 || outputBits == 0 || ooRanges == 0 || !demuxInit(nTcb)) return false;
   for (let i = nTcb; i > 0; i--) { tcb(i - 1).nextFree = freeHead; tcb(i - 1).onFreeList = 1; freeHead = i; }
   return true;
+}
+
+/**
+ * A control block outside the table, zeroed, for building a segment that belongs to no
+ * connection (a SYN-ACK carrying a SYN cookie); never looked up, never freed.
+ */
+export function tcbScratch(): Tcb {
+  const t = tcb(nTcb);
+  memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
+  t.qd = -1;
+  t.listener = -1;
+  return t;
 }
 
 /** Bytes the connection table takes per connection, buffers included (bench tcp: bytesPerIdleConn). */
