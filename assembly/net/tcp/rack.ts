@@ -11,34 +11,34 @@ import { Tcb, tcbIndex, nTcb, bufSize, seqLt, seqLe, seqGt, seqGe } from "./tcb"
 
 const ENTRY: u32 = 16;
 const E_START: u32 = 0, E_END: u32 = 4, E_XMIT: u32 = 8, E_FLAGS: u32 = 12;
-export const F_SACKED: u32 = 1;
-export const F_LOST: u32 = 2;
-export const F_RETX: u32 = 4;          // retransmitted at least once
+const F_SACKED: u32 = 1;
+const F_LOST: u32 = 2;
+const F_RETX: u32 = 4;          // retransmitted at least once
 
 let logs: usize = 0;
 // Segments tracked per connection: what the send buffer holds in segments of 1 KiB or more
 // (8 to 256, a power of two). Beyond that the last entry grows (see logSent).
-let LOG_N: u32 = 0;
+let logCap: u32 = 0;
 
 export function rackInit(): bool {
-  LOG_N = 8;
-  while (LOG_N < 256 && LOG_N * 1024 < bufSize) LOG_N <<= 1;
-  logs = carve(<usize>nTcb * LOG_N * ENTRY, 64);
+  logCap = 8;
+  while (logCap < 256 && logCap * 1024 < bufSize) logCap <<= 1;
+  logs = carve(<usize>nTcb * logCap * ENTRY, 64);
   return logs != 0;
 }
 
 /** Bytes of segment log per connection (bench tcp: bytesPerIdleConn). */
-export function rackBytesEach(): u32 { return LOG_N * ENTRY; }
+export function rackBytesEach(): u32 { return logCap * ENTRY; }
 
-@inline export function nowUs(): u32 { return <u32>(<u64>(nowNs / 1e3)); }
+@inline function nowUs(): u32 { return <u32>(<u64>(nowNs / 1e3)); }
 
 /** The k-th entry (0 = oldest) of a connection's log. */
-@inline export function entry(t: Tcb, k: u32): usize {
-  return logs + (<usize>tcbIndex(t) * LOG_N + <usize>((t.logHead + k) & (LOG_N - 1))) * ENTRY;
+@inline function entry(t: Tcb, k: u32): usize {
+  return logs + (<usize>tcbIndex(t) * logCap + <usize>((t.logHead + k) & (logCap - 1))) * ENTRY;
 }
 @inline export function eStart(e: usize): u32 { return load<u32>(e, E_START); }
 @inline export function eEnd(e: usize): u32 { return load<u32>(e, E_END); }
-@inline export function eFlags(e: usize): u32 { return load<u32>(e, E_FLAGS); }
+@inline function eFlags(e: usize): u32 { return load<u32>(e, E_FLAGS); }
 @inline function eXmit(e: usize): u32 { return load<u32>(e, E_XMIT); }
 
 /**
@@ -75,7 +75,7 @@ export function logSent(t: Tcb, s: u32, e: u32): bool {
   const now = nowUs();
   const last = t.logN > 0 ? entry(t, t.logN - 1) : 0;
   if (last == 0 ? seqGe(s, t.sndMax) : seqGe(s, eEnd(last))) {
-    if (t.logN == LOG_N) {
+    if (t.logN == logCap) {
       // Full: the last entry grows, and forgets being SACKed or lost (resending what the peer
       // holds is safe; treating unsent data as SACKed would not be).
       account(t, last, -1);
@@ -135,7 +135,7 @@ export function logAcked(t: Tcb, ack: u32): u32 {
     }
     if ((eFlags(x) & F_SACKED) == 0) { bytes += eEnd(x) - eStart(x); delivered(t, x); }
     account(t, x, -1);
-    t.logHead = (t.logHead + 1) & (LOG_N - 1);
+    t.logHead = (t.logHead + 1) & (logCap - 1);
     t.logN--;
   }
   return bytes;
@@ -154,17 +154,6 @@ export function logSacked(t: Tcb, s: u32, e: u32): u32 {
     delivered(t, x);
   }
   return bytes;
-}
-
-/** Whether every byte of [s, e) was retransmitted (a D-SACK for it means the retransmission was needless). */
-export function logRetransmitted(t: Tcb, s: u32, e: u32): bool {
-  for (let k: u32 = 0; k < t.logN; k++) {
-    const x = entry(t, k);
-    if (seqLe(eEnd(x), s)) continue;
-    if (seqGe(eStart(x), e)) break;
-    if ((eFlags(x) & F_RETX) == 0) return false;
-  }
-  return true;
 }
 
 /**
