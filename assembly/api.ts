@@ -19,8 +19,9 @@ import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
-import { tcpTimer, tcpFlushOutput, T_TCP_RTO, T_TCP_PTO } from "./net/tcp/engine";
-import { tcb, tcbCount, tcbBytesEach, seqGt, bufSize as tcpBufSize } from "./net/tcp/tcb";
+import { tcpTimer, tcpFlushOutput, unsentBytes, T_TCP_RTO, T_TCP_PTO } from "./net/tcp/engine";
+import { advertisedWindow } from "./net/tcp/output";
+import { tcb, tcbCount, tcbBytesEach, bufSize as tcpBufSize } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
 import { lostBytes, logPipe, rackBytesEach } from "./net/tcp/rack";
 import { tcpCongestion } from "./config";
@@ -82,7 +83,8 @@ function fireTimer(kind: u32, arg: u32): void {
 /**
  * One turn of the datapath at time `now` (ns): TX completions, the TCP output pushes left
  * waiting, a burst of RX, ready tasks, then timers (so that an ACK which arrived in time cancels
- * the retransmission it makes needless), the output of the turn's pushes, fill-ring refill. Returns the number of frames, tasks and timers handled (0 means idle).
+ * the retransmission it makes needless), the output of the turn's pushes, fill-ring refill.
+ * Returns the number of frames, tasks and timers handled (0 means idle).
  */
 export function poll(now: f64): i32 {
   setNow(now);
@@ -356,7 +358,7 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 32, t.sndNxt - t.sndUna);
   store<u32>(o + 36, t.retries);
   store<u32>(o + 40, <u32>tcpCongestion);
-  store<u32>(o + 44, seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0);
+  store<u32>(o + 44, advertisedWindow(t));
   store<u32>(o + 48, t.nRetrans);
   store<u32>(o + 52, t.nFastRecoveries);
   store<u32>(o + 56, t.nRtoRetrans);
@@ -368,7 +370,7 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 80, lostBytes(t));
   store<u32>(o + 84, t.minRttUs);
   store<u32>(o + 88, logPipe(t));
-  store<u32>(o + 92, t.slen - min(t.slen, t.sndNxt - t.sndUna));
+  store<u32>(o + 92, unsentBytes(t));
   store<u32>(o + 96, t.inRecovery);
   return 0;
 }
@@ -376,11 +378,11 @@ export function tcpInfo(qd: i32): i32 {
 /**
  * Bytes the stack sets aside per TCP connection: `withBuffers` 1 counts the send and receive
  * rings (tcp.buffer_bytes each, carved at init), 0 only the bookkeeping (control block,
- * out-of-order ranges, segment log, index slots).
+ * out-of-order ranges, segment log, its share of the four-tuple index).
  */
 export function tcpBytesPerConnection(withBuffers: i32): u32 {
   const rings: u32 = withBuffers != 0 ? 0 : 2 * <u32>tcpBufSize;
-  return tcbBytesEach() - rings + rackBytesEach() + 32;
+  return tcbBytesEach() - rings + rackBytesEach();
 }
 
 /** Connections in a TCP state (tcb.ts numbering), for tests and stats. */

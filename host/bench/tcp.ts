@@ -12,17 +12,18 @@ import { percentile, median } from "../stats.js";
 import { nodeTcp } from "./nodetcp.js";
 
 /** One connection and the pops kept outstanding on it across every phase of the bench. */
-interface Rig { p: Pair; sqd: number; cqd: number; serverPop: number; clientPop: number }
+export interface Rig { p: Pair; sqd: number; cqd: number; serverPop: number; clientPop: number }
 
-function connectPair(p: Pair, port: number): Rig {
+/** The client connects to a listener on `port`, which then closes; a pop is posted at each end. */
+export function connectPair(p: Pair, port: number, timeoutMs = 5000): Rig {
   const { server, client } = p;
   const l = server.socket(AF_INET, SOCK_STREAM);
   server.bind(l, sockaddr(formatIpv4(server.ip), port));
   server.listen(l, 16);
   const aq = server.accept(l);
   const cqd = client.socket(AF_INET, SOCK_STREAM);
-  const c = client.wait(client.connect(cqd, { addr: server.ip, port }), 5000);
-  const a = server.wait(aq, 5000);
+  const c = client.wait(client.connect(cqd, { addr: server.ip, port }), timeoutMs);
+  const a = server.wait(aq, timeoutMs);
   if (c.opcode !== Opcode.CONNECT || a.opcode !== Opcode.ACCEPT) throw new Error(`demiwasm: bench connect failed (errno ${c.ret || a.ret})`);
   server.close(l);
   const sqd = a.acceptedQd!;

@@ -18,12 +18,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.js";
 import type { BenchOptions } from "./index.js";
-import { loadConfig, formatIpv4 } from "../config.js";
+import { loadConfig } from "../config.js";
 import { openStack } from "../stack/stack.js";
-import { LibOS, sockaddr, AF_INET, SOCK_STREAM, Opcode, newResultBuffer } from "../libos.js";
+import { LibOS, newResultBuffer } from "../libos.js";
 import { DpdkLink } from "../backends/dpdk.js";
 import { dpdkNative } from "../native.js";
 import { loopbackPair } from "../topology.js";
+import { connectPair } from "./tcp.js";
 import { attachChain, parseManifest, type Manifest, type AttachedChain } from "../nf/index.js";
 import { type Counters } from "../counters.js";
 
@@ -176,19 +177,11 @@ function wasmWasm(config: Config, loss: number, bytes: number): number {
                 link: { ...config.link, loss, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: 1 } };
   const p = loopbackPair(cfg, undefined, true);
   const { server, client, link } = p;
-  const l = server.socket(AF_INET, SOCK_STREAM);
-  server.bind(l, sockaddr(formatIpv4(server.ip), 7));
-  server.listen(l, 4);
-  const aq = server.accept(l);
-  const cqd = client.socket(AF_INET, SOCK_STREAM);
-  const cq = client.connect(cqd, { addr: server.ip, port: 7 });
-  const a = server.wait(aq, 10000), c = client.wait(cq, 10000);
-  if (a.opcode !== Opcode.ACCEPT || c.opcode !== Opcode.CONNECT) throw new Error("demiwasm: bench tcp-loss: loopback connect failed");
-  const sqd = a.acceptedQd!;
-  const ends = [{ os: client, qd: cqd }, { os: server, qd: sqd }].map((e) => {
+  const rig = connectPair(p, 7, 10000);
+  const ends = [{ os: client, qd: rig.cqd, pop: rig.clientPop }, { os: server, qd: rig.sqd, pop: rig.serverPop }].map((e) => {
     const chunk = e.os.sgaalloc(65536);
     e.os.bytes(chunk).set(randomBytes(65536));
-    return { ...e, chunk, sent: 0, got: 0, push: -1, pop: e.os.pop(e.qd) };
+    return { ...e, chunk, sent: 0, got: 0, push: -1 };
   });
   const r = newResultBuffer();
   const t0 = performance.now();

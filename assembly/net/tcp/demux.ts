@@ -24,6 +24,9 @@ function hash(lip: u32, ports: u32, rip: u32): u32 {
   return h;
 }
 
+/** The index's bytes, all connections together. */
+export function demuxBytes(): u32 { return (mask + 1) * <u32>SLOT; }
+
 @inline function slot(i: u32): usize { return slots + <usize>(i & mask) * SLOT; }
 @inline function matches(s: usize, lip: u32, ports: u32, rip: u32): bool {
   return load<u32>(s, 4) == ports && load<u32>(s, 8) == rip && load<u32>(s) == lip;

@@ -16,7 +16,7 @@ import { Tcb, tcbIndex, tcbFree, tcbDone, tcbTakeOutput, ringWrite, bufSize, seq
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
 import { sackUpdate, retransmitLost } from "./sack";
-import { logAcked, logPipe, logAllLost, logClearLost, lostBytes, sackedBytes, firstLost, lastSent, rackDetectLoss, eStart, eEnd } from "./rack";
+import { logAcked, logPipe, logAllLost, logClearLost, lostBytes, sackedBytes, lastSent, rackDetectLoss, eStart, eEnd } from "./rack";
 import { rangeStart, rangeEnd, rangeRemove, rangeInsert } from "./ranges";
 
 export const T_TCP_RTO: u32 = 3;
@@ -31,6 +31,12 @@ const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
 
 /** Bytes sent and not yet acknowledged (a FIN counts one). */
 @inline export function inFlight(t: Tcb): u32 { return t.sndNxt - t.sndUna; }
+
+/** Bytes queued and not yet sent (a FIN sent counts none). */
+export function unsentBytes(t: Tcb): u32 {
+  const end = t.sndUna + t.slen;
+  return seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
+}
 
 /** The sequence number of our FIN: right after the last queued byte. */
 @inline function finSeq(t: Tcb): u32 { return t.sndUna + t.slen; }
@@ -77,7 +83,7 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
   if (t.sackOk != 0 && retransmitLost(t) && t.inRecovery != 0 && lostBytes(t) == 0) armRetransmitTimer(t);
   for (;;) {
     const end = t.sndUna + t.slen;                      // first sequence number not queued
-    const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
+    const unsent = unsentBytes(t);
     const usable = sendRoom(t);
     if (unsent > 0 && usable > 0) {
       const n = min(min(t.mss, unsent), usable);
@@ -204,8 +210,7 @@ function tailLossProbe(t: Tcb): void {
   t.rtoTimer = 0;
   t.ptoArmed = 0;
   if (t.sndMax == t.sndUna) return;
-  const end = t.sndUna + t.slen;
-  const unsent: u32 = seqLt(t.sndNxt, end) ? end - t.sndNxt : 0;
+  const unsent = unsentBytes(t);
   const wndRoom: u32 = t.sndWnd > inFlight(t) ? t.sndWnd - inFlight(t) : 0;
   let sent = false;
   if (unsent > 0 && wndRoom > 0) {
@@ -259,20 +264,25 @@ function onDsack(t: Tcb, s: u32, e: u32): void {
   if (t.undoRetrans <= 0 && (t.inRecovery == 0 || t.retxTsVal != 0)) undo(t);
 }
 
+/** Fast recovery begins (RFC 6675 §5 with SACK, RFC 6582 without): the loss response, once per episode. */
+function enterRecovery(t: Tcb, flight: u32): void {
+  beginUndoEpisode(t);
+  t.ssthresh = ccOnLoss(t, flight);
+  t.recover = t.sndMax;
+  t.inRecovery = 1;
+  t.nFastRecoveries++;
+  count(C_TCP_FAST_RETRANSMITS);
+}
+
 /** SACK loss recovery for one ACK: RACK marks losses, recovery begins, PRR sizes the window. */
 function sackRecovery(t: Tcb, delivered: u32, flight: u32): void {
   const wait = rackDetectLoss(t, t.inRecovery != 0, <u32>(t.srtt / 1e3));
   armReorderTimer(t, wait);
   if (t.inRecovery == 0 && lostBytes(t) > 0) {
-    beginUndoEpisode(t);
-    t.ssthresh = ccOnLoss(t, flight);
-    t.recover = t.sndMax;
-    t.inRecovery = 1;
+    enterRecovery(t, flight);
     t.recoverFs = flight;
     t.prrDelivered = 0;
     t.prrOut = 0;
-    t.nFastRecoveries++;
-    count(C_TCP_FAST_RETRANSMITS);
     if (t.ptoArmed != 0) armRetransmitTimer(t);        // no probe while losses wait to be resent
   }
   if (t.inRecovery != 0) prr(t, delivered);
@@ -328,7 +338,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
   if (advanced) {
     let acked = ack - t.sndUna;
     // RTT: the echoed timestamp, or the timed segment when nothing was retransmitted (Karn).
-    if (hasTs && tsEcr != 0) rttSample(t, (<f64>(<u32>(<u64>(nowNs / 1e6)) - tsEcr)) * 1e6);
+    if (hasTs && tsEcr != 0) rttSample(t, <f64>(tsNow() - tsEcr) * 1e6);
     else if (t.rttTime != 0 && seqGe(ack, t.rttSeq)) rttSample(t, nowNs - t.rttTime);
     if (t.rttTime != 0 && seqGe(ack, t.rttSeq)) t.rttTime = 0;
     // Eifel (RFC 3522 §3): the first ACK after a timeout echoes a timestamp older than the
@@ -336,10 +346,9 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     // SND.MAX rather than send everything again (RFC 4015 §2).
     if (t.retxTsVal != 0) {
       if (t.undoPossible != 0 && hasTs && tsEcr != 0 && seqLt(tsEcr, t.retxTsVal)) {
-        undo(t);
+        undo(t);                                       // which also forgets what was deemed lost
         t.sndNxt = t.sndMax;
         t.retransmitting = 0;
-        logClearLost(t);
       }
       t.retxTsVal = 0;
     }
@@ -395,12 +404,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
 /** Without SACK: three duplicate ACKs start fast retransmit, more inflate the window (RFC 5681 §3.2, RFC 6582). */
 function newRenoDupAck(t: Tcb, ack: u32, flight: u32): void {
   if (t.dupAcks == 3 && t.inRecovery == 0 && seqGe(ack, t.recover)) {
-    beginUndoEpisode(t);
-    t.ssthresh = ccOnLoss(t, flight);
-    t.recover = t.sndMax;
-    t.inRecovery = 1;
-    t.nFastRecoveries++;
-    count(C_TCP_FAST_RETRANSMITS);
+    enterRecovery(t, flight);
     t.cwnd = t.ssthresh + 3 * t.mss;                  // inflate by the three
     retransmitFirst(t);
   } else if (t.dupAcks > 3 && t.inRecovery != 0) {
@@ -572,7 +576,7 @@ export function tcpTimer(kind: u32, t: Tcb): void {
     count(C_TCP_RTO_RETRANSMITS);
     if (t.sackOk != 0) {
       logAllLost(t);
-      if (logPipe(t) == 0 && firstLost(t) == 0) retransmitFirst(t);   // only our FIN is out
+      if (lostBytes(t) == 0) retransmitFirst(t);       // no data is out, only our FIN
     } else t.sndNxt = t.sndUna;
     t.retransmitting = 1;
     t.rttTime = 0;

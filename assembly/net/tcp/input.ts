@@ -11,7 +11,7 @@ import { tcpRtoInitialNs } from "../../config";
 import { ECONNREFUSED, ECONNRESET } from "../../errno";
 import { qComplete } from "../../sched/qtoken";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
-import { Tcb, tcb, tcbAlloc, tcbLookup, tcbHash, tcbScratch, seqLt, seqLe, seqGt, seqGe,
+import { Tcb, tcb, tcbAlloc, tcbLookup, tcbBind, tcbScratch, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
 import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
@@ -80,8 +80,7 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
     return;
   }
   const t = tcb(<u32>i);
-  t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
-  tcbHash(t);
+  tcbBind(t, dst, tcpDstPort, src, tcpSrcPort);
   t.listener = lqd;
   t.irs = tcpSeq; t.rcvNxt = tcpSeq + 1;
   t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space
@@ -105,8 +104,7 @@ function cookieOpen(lqd: i32, src: u32, dst: u32, mss: u32, data: usize, dlen: u
   const i = tcbAlloc();
   if (i < 0) { count(D_TCP_NO_TCB); sendReset(src, tcpDstPort, tcpSrcPort, tcpAck, 0, false); return; }
   const t = tcb(<u32>i);
-  t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
-  tcbHash(t);
+  tcbBind(t, dst, tcpDstPort, src, tcpSrcPort);
   t.listener = lqd;
   t.irs = tcpSeq - 1; t.rcvNxt = tcpSeq; t.rcvAdv = t.rcvNxt;
   t.iss = tcpAck - 1; t.sndUna = tcpAck; t.sndNxt = tcpAck; t.sndMax = tcpAck;

@@ -26,8 +26,11 @@ import { logSent } from "./rack";
 export function windowToAdvertise(t: Tcb): u32 {
   const edge = t.rcvNxt + rcvWindow(t);
   if (seqGe(edge, t.rcvAdv + min(t.mss, bufSize >> 1))) return rcvWindow(t);
-  return seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0;
+  return advertisedWindow(t);
 }
+
+/** What the peer may still send by our last advertisement: up to the edge we offered. */
+export function advertisedWindow(t: Tcb): u32 { return seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0; }
 
 /**
  * Fills the SACK block scratch with up to 3 (with timestamps) or 4 blocks: a pending D-SACK
@@ -72,15 +75,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   const optLen = tcpEmitOptions(tcp + TCP_HLEN, mss, ws, sackPerm, ts, tsNow(), t.tsRecent, sacks);
   // Never more than one MTU, whatever the options took.
   len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
-  if (len > 0) {
-    ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
-    if (logSent(t, seq, seq + len)) {
-      t.nRetrans++;
-      count(C_TCP_RETRANSMITS);
-      if (t.undoPossible != 0) t.undoRetrans++;
-    }
-    if (t.inRecovery != 0) t.prrOut += len;
-  }
+  if (len > 0) ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
   let win = windowToAdvertise(t);
   win = syn ? min(win, 65535) : min(win >> t.rcvShift, 65535);
   const edge = t.rcvNxt + (syn ? win : win << t.rcvShift);
@@ -91,7 +86,18 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
     t.ackPending = 0;
   }
   count(C_TCP_SEGS_OUT);
-  return ipOutput(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) >= 0 ? <i32>len : -1;
+  if (ipOutput(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) < 0) return -1;
+  // Only what really left is logged: a send that failed is tried again as new data, not counted
+  // as a retransmission nor as in flight.
+  if (len > 0) {
+    if (logSent(t, seq, seq + len)) {
+      t.nRetrans++;
+      count(C_TCP_RETRANSMITS);
+      if (t.undoPossible != 0) t.undoRetrans++;
+    }
+    if (t.inRecovery != 0) t.prrOut += len;
+  }
+  return <i32>len;
 }
 
 /** A reset for a segment that has no connection (RFC 9293 §3.10.7.1), from our address. */

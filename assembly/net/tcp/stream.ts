@@ -13,10 +13,10 @@ import { IP_HLEN } from "../../wire/ipv4";
 import {sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
 import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
-import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbHash, tcbIndex, tcbQueueOutput, nTcb, bufSize, ringWrite, ringRead, seqGt,
+import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbBind, tcbIndex, tcbQueueOutput, nTcb, bufSize, ringWrite, ringRead,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
 import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
-import { sendSegment, sendReset, windowToAdvertise } from "./output";
+import { sendSegment, sendReset, windowToAdvertise, advertisedWindow } from "./output";
 import { unlistenOne } from "./events";
 import { rackInit } from "./rack";
 import { cookieInit } from "./cookie";
@@ -185,8 +185,7 @@ export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
   const q = qAlloc(OP_CONNECT, 0, <i32>qd);
   if (q < 0) { tcbFree(tcb(<u32>i)); return -ENOBUFS; }
   const t = tcb(<u32>i);
-  t.lip = localIp; t.lport = load<u32>(s + S_LPORT); t.rip = ip; t.rport = port;
-  tcbHash(t);
+  tcbBind(t, localIp, load<u32>(s + S_LPORT), ip, port);
   t.iss = tcpIsn(t.lip, t.lport, ip, port);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
   t.rcvShift = ourWindowShift();
@@ -284,7 +283,7 @@ export function tcpPopPoll(q: u32): void {
     store<u32>(e + Q_LEN, n);
     // Announce the window the read opened when it at least doubles what the peer may send now
     // (Linux's rule) by a step SWS avoidance allows: a closed window reopens at once.
-    const offered: u32 = seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0;
+    const offered = advertisedWindow(t);
     const now = windowToAdvertise(t);
     if (now > offered && now >= 2 * offered) t.ackPending++;
   } else {

@@ -3,7 +3,7 @@
 import { carve } from "../../mem/layout";
 import { tcpMaxConnections, tcpBuffer } from "../../config";
 import { timerCancel } from "../../sched/timers";
-import { demuxInit, demuxInsert, demuxRemove, demuxFind } from "./demux";
+import { demuxInit, demuxInsert, demuxRemove, demuxFind, demuxBytes } from "./demux";
 
 export const CLOSED: u8 = 0;
 export const SYN_SENT: u8 = 1;
@@ -108,12 +108,14 @@ export function tcbScratch(): Tcb {
 }
 
 /** Bytes the connection table takes per connection, buffers included (bench tcp: bytesPerIdleConn). */
-export function tcbBytesEach(): u32 { return <u32>offsetof<Tcb>() + 2 * bufSize + MAX_OOO * 8; }
+export function tcbBytesEach(): u32 {
+  return <u32>offsetof<Tcb>() + 2 * bufSize + MAX_OOO * 8 + (demuxBytes() + nTcb - 1) / nTcb;
+}
 
-/** Puts a connection whose four-tuple is set into the index segments are matched against. */
-export function tcbHash(t: Tcb): void {
-  if (t.hashed != 0) return;
-  demuxInsert(t.lip, t.lport, t.rip, t.rport, tcbIndex(t));
+/** Gives a new connection its four-tuple and puts it in the index segments are matched against. */
+export function tcbBind(t: Tcb, lip: u32, lport: u32, rip: u32, rport: u32): void {
+  t.lip = lip; t.lport = lport; t.rip = rip; t.rport = rport;
+  demuxInsert(lip, lport, rip, rport, tcbIndex(t));
   t.hashed = 1;
 }
 
