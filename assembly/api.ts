@@ -1,12 +1,13 @@
 // The datapath's exports: lifecycle, the burst poll, PDPIX queue operations and introspection.
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
-import { layoutBegin, layoutEnd, carve } from "./mem/layout";
-import {poolInit, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
+import { layoutBegin, layoutEnd, layoutRemaining, carve } from "./mem/layout";
+import { buddyFreeBytes } from "./mem/buddy";
+import {poolInit, poolBytesFor, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
 import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qOrphan, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE, OP_POP, OP_ACCEPT,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
 import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
-import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, configure as setConfig } from "./config";
+import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, sizeConnections, MAX_CONNECTIONS, configure as setConfig } from "./config";
 import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./errno";
 import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollRx, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
@@ -19,13 +20,16 @@ import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
          tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
-import { tcpTimer, tcpFlushOutput, unsentBytes, T_TCP_RTO, T_TCP_PTO } from "./net/tcp/engine";
+import { tcpTimer, tcpFlushOutput, unsentBytes, T_TCP_RTO, T_TCP_MEMORY } from "./net/tcp/engine";
+import { buffersInit } from "./net/tcp/buffers";
 import { advertisedWindow } from "./net/tcp/output";
-import { tcb, tcbCount, tcbBytesEach, bufSize as tcpBufSize } from "./net/tcp/tcb";
+import { tcb, tcbCount, tcbBytesEach, tcbBytesBound, nTcb, LOG_ENTRY } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
-import { lostBytes, logPipe, rackBytesEach } from "./net/tcp/rack";
+import { lostBytes, logPipe } from "./net/tcp/rack";
 import { tcpCongestion } from "./config";
-function bufSizeOf(): u32 { return tcpBufSize; }
+import { S_SIZE, SMAX } from "./net/socket";
+import { Q_SIZE, qCapacity } from "./sched/qtoken";
+import { T_SIZE, timersCapacity } from "./sched/timers";
 
 export { heapTop } from "./mem/layout";
 export { wireRoundTrip } from "./wire/roundtrip";
@@ -50,6 +54,7 @@ export function init(): i32 {
   result = carve(64, 64);
   scratch = carve(4096, 64);
   if (counters() == 0 || result == 0 || scratch == 0) return ENOMEM;
+  if (tcpMaxConnections == 0) sizeConnections(connectionsThatFit());
   // Every connection may be a socket with operations pending and timers running: the tables of
   // sockets, qtokens and timers grow with tcp.max_connections (1024 sockets at least).
   const sockets = max<u32>(1024, <u32>tcpMaxConnections + 64);
@@ -57,12 +62,36 @@ export function init(): i32 {
       || !socketsInit(sockets) || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
   if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
+  // TCP's rings and segment logs take the rest (net/tcp/buffers.ts).
+  if (!buffersInit(layoutRemaining())) return ENOMEM;
   ipInit();
   linkRefill();
   ready = true;
   return 0;
 }
 
+
+// The smaller tables (ports, ARP, reassembly, rings) and the least the TCP buffers need.
+const FIXED_TABLES: usize = 3 << 20;
+
+/**
+ * At most what the tables carve per connection: its socket, four qtokens (the table rounds to a
+ * power of two: twice that), four timers, its control block and index share.
+ */
+function bytesPerConnection(): usize {
+  return S_SIZE + 4 * 2 * (Q_SIZE + 4) + 4 * (T_SIZE + 12) + tcbBytesBound();
+}
+
+/**
+ * tcp.max_connections left to the datapath: the memory left after the pool and the smaller
+ * tables, half for the connection tables and half for buffered bytes (64 connections at least).
+ */
+function connectionsThatFit(): u32 {
+  const left = layoutRemaining();
+  const fixed = poolBytesFor(<u32>poolSmall, <u32>poolLarge) + FIXED_TABLES;
+  const n = left > fixed ? (left - fixed) / 2 / bytesPerConnection() : 0;
+  return <u32>min<usize>(<usize>MAX_CONNECTIONS, max<usize>(64, n));
+}
 
 function pollTask(i: u32): void {
   const kind = load<u8>(qEntry(i) + Q_KIND);
@@ -75,7 +104,7 @@ function pollTask(i: u32): void {
 function fireTimer(kind: u32, arg: u32): void {
   if (kind == T_ARP) arpTimer(arg);
   else if (kind == T_REASM) reasmTimer(arg);
-  else if (kind >= T_TCP_RTO && kind <= T_TCP_PTO) tcpTimer(kind, tcb(arg));
+  else if (kind >= T_TCP_RTO && kind <= T_TCP_MEMORY) tcpTimer(kind, tcb(arg));
 }
 
 @inline function isStream(qd: i32): bool { return load<u8>(sock(<u32>qd) + S_TYPE) == SOCK_STREAM; }
@@ -332,6 +361,8 @@ export function layoutTop(): u32 { return <u32>layoutEnd(); }
 export function poolAvailable(): u32 { return poolFreeCount() + fillCount(); }
 export function poolSize(): u32 { return poolTotal(); }
 export function qtokensFree(): u32 { return qFreeCount(); }
+/** The qtoken table's size (sized from the socket count at init). */
+export function qtokensTotal(): u32 { return qCapacity(); }
 export function timersPending(): u32 { return timersActive(); }
 export function nextDeadline(): f64 { return timersNextDeadline(); }
 export function openSockets(): u32 { return socketsOpen(); }
@@ -354,7 +385,7 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 16, <u32>(t.srtt / 1e3));
   store<u32>(o + 20, <u32>(t.rto / 1e3));
   store<u32>(o + 24, t.sndWnd);
-  store<u32>(o + 28, bufSizeOf() - t.rlen);
+  store<u32>(o + 28, t.rCap - t.rlen);
   store<u32>(o + 32, t.sndNxt - t.sndUna);
   store<u32>(o + 36, t.retries);
   store<u32>(o + 40, <u32>tcpCongestion);
@@ -372,18 +403,26 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 88, logPipe(t));
   store<u32>(o + 92, unsentBytes(t));
   store<u32>(o + 96, t.inRecovery);
+  store<u32>(o + 100, t.sSize + t.logCap * LOG_ENTRY);
+  store<u32>(o + 104, t.rSize);
   return 0;
 }
 
 /**
- * Bytes the stack sets aside per TCP connection: `withBuffers` 1 counts the send and receive
- * rings (tcp.buffer_bytes each, carved at init), 0 only the bookkeeping (control block,
- * out-of-order ranges, segment log, its share of the four-tuple index).
+ * Bytes the stack sets aside per TCP connection, whatever it holds: its socket, its share of the
+ * qtoken and timer tables, and the connection table's (control block, out-of-order ranges, index).
+ * Rings and segment logs come on top only while bytes are buffered (tcpBufferBytesFree).
  */
-export function tcpBytesPerConnection(withBuffers: i32): u32 {
-  const rings: u32 = withBuffers != 0 ? 0 : 2 * <u32>tcpBufSize;
-  return tcbBytesEach() - rings + rackBytesEach();
+export function tcpBytesPerConnection(): u32 {
+  const n = max<u32>(nTcb, 1);
+  return tcbBytesEach() + <u32>((<usize>SMAX * S_SIZE + <usize>qCapacity() * (Q_SIZE + 4) + <usize>timersCapacity() * (T_SIZE + 12)) / n);
 }
+
+/** tcp.max_connections as the datapath settled it. */
+export function tcpMaxConnectionCount(): u32 { return nTcb; }
+
+/** Bytes of TCP buffer memory not handed out: back to its start once every connection is gone. */
+export function tcpBufferBytesFree(): u32 { return <u32>buddyFreeBytes(); }
 
 /** Connections in a TCP state (tcb.ts numbering), for tests and stats. */
 export function tcpConnections(state: u32): u32 { return tcbCount(<u8>state); }

@@ -42,7 +42,7 @@ export let reasmSlots: i32 = 8;
 export let poolSmall: i32 = 4096;
 export let poolLarge: i32 = 16;
 export let udpQueueDepth: i32 = 256;
-export let tcpMaxConnections: i32 = 64;
+export let tcpMaxConnections: i32 = 0;         // 0: as many as half the memory left after the pool holds (api.ts)
 export let tcpBuffer: i32 = 65536;           // send and receive buffer per connection, a power of two
 export let tcpRtoMinNs: f64 = 200 * 1e6;     // Linux's 200 ms; RFC 6298 §2.4 says 1 s
 export let tcpRtoInitialNs: f64 = 1000 * 1e6; // RFC 6298 §2.1
@@ -54,6 +54,11 @@ export let tcpCongestion: i32 = 0;           // 0 CUBIC, 1 NewReno (net/tcp/cc.t
 export let tcpKeepIdleNs: f64 = 7200e9;      // RFC 1122 §4.2.3.6: at least two hours by default
 export let tcpKeepIntervalNs: f64 = 75e9;
 export let tcpKeepProbes: i32 = 9;
+
+export const MAX_CONNECTIONS: u32 = 1 << 18;
+
+/** Settles tcp.max_connections when the host left it to the datapath (0). */
+export function sizeConnections(n: u32): void { tcpMaxConnections = <i32>n; }
 
 export function configure(key: i32, value: f64): i32 {
   const u = <u32>value;
@@ -72,7 +77,7 @@ export function configure(key: i32, value: f64): i32 {
     case K_UDP_QUEUE_DEPTH: if (u < 1 || u > 65536) return 22; udpQueueDepth = <i32>u; break;
     case K_DISABLE_ARP: disableArp = u != 0; break;
     case K_ARP_QUEUE_DEPTH: if (u < 1 || u > 4096) return 22; arpQueueDepth = <i32>u; break;
-    case K_TCP_MAX_CONNECTIONS: if (u < 1 || u > 65536) return 22; tcpMaxConnections = <i32>u; break;
+    case K_TCP_MAX_CONNECTIONS: if (u > MAX_CONNECTIONS) return 22; tcpMaxConnections = <i32>u; break;
     case K_TCP_BUFFER: if (u < 4096 || u > 1 << 24 || (u & (u - 1)) != 0) return 22; tcpBuffer = <i32>u; break;
     case K_TCP_RTO_MIN_MS: tcpRtoMinNs = value * 1e6; break;
     case K_TCP_RTO_INITIAL_MS: tcpRtoInitialNs = value * 1e6; break;

@@ -71,7 +71,10 @@ export const C_TCP_DSACKS_SENT: i32 = 65;       // D-SACK blocks we sent for dup
 export const D_TCP_OOO_FULL: i32 = 66;          // out-of-order segment not kept: every range in use (never renege)
 export const C_TCP_SYN_COOKIES_SENT: i32 = 67;  // SYN-ACKs with a cookie: the listener's queue was full (RFC 4987)
 export const C_TCP_SYN_COOKIES_OK: i32 = 68;    // connections opened by a valid cookie in an ACK
-export const NUM_COUNTERS: i32 = 69;
+export const D_TCP_NO_MEMORY: i32 = 69;         // in-window data not kept: no memory left for the receive ring
+export const C_TCP_SEND_MEMORY_SHORT: i32 = 70; // a push waited: no memory left to grow the send ring
+export const C_TCP_RCV_BUFFER_GROWN: i32 = 71;  // receive buffers grown by dynamic right-sizing
+export const NUM_COUNTERS: i32 = 72;
 
 let countersBase: usize = 0;
 

@@ -44,12 +44,15 @@ export interface DatapathExports {
   poolAvailable(): number;
   poolSize(): number;
   qtokensFree(): number;
+  qtokensTotal(): number;
   timersPending(): number;
   nextDeadline(): number;
   openSockets(): number;
   heapTop(): number;
   tcpConnections(state: number): number;
-  tcpBytesPerConnection(withBuffers: number): number;
+  tcpBytesPerConnection(): number;
+  tcpMaxConnectionCount(): number;
+  tcpBufferBytesFree(): number;
   tcpInfo(qd: number): number;
   setsockopt(qd: number, opt: number, value: number): number;
   getsockopt(qd: number, opt: number): number;
@@ -72,8 +75,8 @@ export const CFG = {
  */
 export const RESULT_SIZE = 36;
 
-/** A qtoken is generation << 16 | table index (assembly/sched/qtoken.ts QBITS). */
-export const QT_INDEX_MASK = 0xffff;
+/** A qtoken is generation << 18 | table index (assembly/sched/qtoken.ts QBITS). */
+export const QT_INDEX_MASK = 0x3ffff;
 
 const wasmPath = (debug: boolean) =>
   fileURLToPath(new URL(`../../build/datapath${debug ? ".debug" : ""}.wasm`, import.meta.url));

@@ -23,7 +23,9 @@ export interface Config {
   pool: { small_buffers: number; large_buffers: number };
   udp: { rx_queue_depth: number };
   tcp: {
-    max_connections: number; buffer_bytes: number; rto_min_ms: number; rto_initial_ms: number;
+    max_connections: number | null;   // null: as many as half of memory_mb left after the pool holds
+    buffer_bytes: number;             // the most each of a connection's two buffers grows to
+    rto_min_ms: number; rto_initial_ms: number;
     time_wait_ms: number; syn_retries: number; max_retries: number; delayed_ack_ms: number;
     congestion: "cubic" | "newreno";
     keepalive_idle_ms: number; keepalive_interval_ms: number; keepalive_probes: number;
@@ -65,13 +67,13 @@ export const DEFAULTS: Config = {
   local_ipv4: "198.18.0.1",
   mac: "02:00:00:00:00:01",
   mtu: 1500,
-  memory_mb: 32,
+  memory_mb: 64,
   seed: null,
   arp: { cache_ttl_ms: 15000, request_timeout_ms: 200, retry_count: 5, queue_depth: 64, disable: false, table: {} },
   ip: { reassembly_timeout_ms: 30000, reassembly_slots: 8 },
   pool: { small_buffers: 4096, large_buffers: 16 },
   udp: { rx_queue_depth: 256 },
-  tcp: { max_connections: 64, buffer_bytes: 65536, rto_min_ms: 200, rto_initial_ms: 1000, time_wait_ms: 60000,
+  tcp: { max_connections: null, buffer_bytes: 1 << 20, rto_min_ms: 200, rto_initial_ms: 1000, time_wait_ms: 60000,
          syn_retries: 6, max_retries: 15, delayed_ack_ms: 40, congestion: "cubic",
          keepalive_idle_ms: 7_200_000, keepalive_interval_ms: 75_000, keepalive_probes: 9 },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
@@ -137,7 +139,7 @@ const SCHEMA: Record<string, Check> = {
   "pool.small_buffers": int(64, 1 << 20),
   "pool.large_buffers": int(2, 4096),
   "udp.rx_queue_depth": int(1, 65536),
-  "tcp.max_connections": int(1, 65536),
+  "tcp.max_connections": (v) => (v === null || v === "" || v === "auto" ? null : int(1, 1 << 18)(v)),
   "tcp.buffer_bytes": (v) => { const n = int(4096, 1 << 24)(v) as number; if ((n & (n - 1)) !== 0) throw `expected a power of two in [4096, 16777216], got ${JSON.stringify(v)}`; return n; },
   "tcp.rto_min_ms": int(1, 60_000),
   "tcp.rto_initial_ms": int(1, 60_000),

@@ -19,6 +19,7 @@ export const COUNTER_NAMES = [
   "drop.rx_filtered",
   "tcp.rto_retransmits", "tcp.tlp_probes", "tcp.rack_losses", "tcp.spurious_retransmits", "tcp.undos", "tcp.dsacks_sent",
   "drop.tcp_ooo_full", "tcp.syn_cookies_sent", "tcp.syn_cookies_accepted",
+  "drop.tcp_no_memory", "tcp.send_memory_short", "tcp.rcv_buffer_grown",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -84,6 +84,8 @@ export interface TcpInfo {
   notSent: number;
   /** In fast recovery (RFC 6675, RFC 6937). */
   inRecovery: boolean;
+  /** Buffer memory the connection holds now: its send ring and segment log, its receive ring (0 when empty). */
+  sendBufferBytes: number; receiveBufferBytes: number;
 }
 
 export interface LibOSOptions {
@@ -164,7 +166,7 @@ export class LibOS {
     set(CFG.POOL_SMALL, c.pool.small_buffers, "pool.small_buffers");
     set(CFG.POOL_LARGE, c.pool.large_buffers, "pool.large_buffers");
     set(CFG.UDP_QUEUE_DEPTH, c.udp.rx_queue_depth, "udp.rx_queue_depth");
-    set(CFG.TCP_MAX_CONNECTIONS, c.tcp.max_connections, "tcp.max_connections");
+    set(CFG.TCP_MAX_CONNECTIONS, c.tcp.max_connections ?? 0, "tcp.max_connections");
     set(CFG.TCP_BUFFER, c.tcp.buffer_bytes, "tcp.buffer_bytes");
     set(CFG.TCP_RTO_MIN_MS, c.tcp.rto_min_ms, "tcp.rto_min_ms");
     set(CFG.TCP_RTO_INITIAL_MS, c.tcp.rto_initial_ms, "tcp.rto_initial_ms");
@@ -178,7 +180,7 @@ export class LibOS {
     set(CFG.TCP_KEEPALIVE_PROBES, c.tcp.keepalive_probes, "tcp.keepalive_probes");
     const r = this.x.init();
     if (r === ENOMEM) {
-      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers and ${c.tcp.max_connections} TCP connections of 2 × ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
+      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers, ${c.tcp.max_connections ?? "the"} TCP connections and a TCP buffer of ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
     }
     if (r !== 0) throw new ConfigError("mtu", `the datapath refused its configuration (errno ${r})`);
     for (const [ip, mac] of Object.entries(c.arp.table)) {
@@ -448,12 +450,12 @@ export class LibOS {
   /** TCP_INFO of a stream socket: the connection's state, windows, RTT and congestion control. */
   tcpInfo(qd: number): TcpInfo {
     this.status(this.x.tcpInfo(qd), "tcpInfo");
-    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 25);
+    const u = new Uint32Array(this.dp.memory.buffer, this.x.scratchPtr(), 27);
     return { state: TCP_STATES[u[0]], mss: u[1], cwnd: u[2], ssthresh: u[3], srttUs: u[4], rtoUs: u[5], sendWindow: u[6],
              receiveWindow: u[7], unacked: u[8], retransmits: u[9], congestion: u[10] === 1 ? "newreno" : "cubic",
              advertisedWindow: u[11], totalRetransmits: u[12], fastRecoveries: u[13], rtoTimeouts: u[14], tlpProbes: u[15],
              rackLosses: u[16], spuriousRetransmits: u[17], undos: u[18], dsacksSent: u[19], lostBytes: u[20], minRttUs: u[21],
-             pipe: u[22], notSent: u[23], inRecovery: u[24] === 1 };
+             pipe: u[22], notSent: u[23], inRecovery: u[24] === 1, sendBufferBytes: u[25], receiveBufferBytes: u[26] };
   }
 
   /** Buffers that nobody holds (free, or empty in the fill ring), and the pool's size. */

@@ -51,6 +51,9 @@ test("every bad value is one line that names its key", () => {
     [{ DEMIWASM_BACKEND: "carrier-pigeon" }, "backend"],
     [{ DEMIWASM_ARP_TABLE: "1.2.3.4=nope" }, "arp.table"],
     [{ DEMIWASM_POOL_SMALL_BUFFERS: "3" }, "pool.small_buffers"],
+    [{ DEMIWASM_TCP_MAX_CONNECTIONS: "0" }, "tcp.max_connections"],
+    [{ DEMIWASM_TCP_MAX_CONNECTIONS: "300000" }, "tcp.max_connections"],
+    [{ DEMIWASM_TCP_BUFFER_BYTES: "100000" }, "tcp.buffer_bytes"],
   ];
   for (const [env, key] of cases) {
     const e = configError(() => loadConfig({ env }));
@@ -68,6 +71,16 @@ test("unknown keys and unreadable or invalid files are refused, naming the key o
   assert.is(bad.key, "file");
   assert.not.match(bad.message, "\n");
   assert.is(configError(() => loadConfig({ env: {}, overrides: { nonsense: 1 } })).key, "nonsense");
+});
+
+test("tcp.max_connections unset (or auto) is sized from memory_mb: the defaults hold 10,000 and more, a larger memory more again", () => {
+  const link = new LoopbackLink({}, new VirtualClock(), true);
+  const count = (o: Record<string, unknown>) => new LibOS({ config: loadConfig({ env: {}, overrides: o }), link }).dp.exports.tcpMaxConnectionCount();
+  const byDefault = count({});
+  assert.ok(byDefault >= 10_000, `${byDefault} connections with memory_mb ${DEFAULTS.memory_mb}`);
+  assert.is(count({ "tcp.max_connections": "auto", local_ipv4: "198.18.0.2", mac: "02:00:00:00:00:02" }), byDefault);
+  assert.ok(count({ memory_mb: 256, local_ipv4: "198.18.0.3", mac: "02:00:00:00:00:03" }) > 4 * byDefault);
+  assert.is(count({ "tcp.max_connections": 100, local_ipv4: "198.18.0.4", mac: "02:00:00:00:00:04" }), 100);
 });
 
 test("a memory too small for the pool is refused at start, naming memory_mb", () => {

@@ -261,16 +261,18 @@ t("bench tcp-loss --quick: Linux and the Wasm stack, Linux and Linux through the
   assert.not.match(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), /dwt[lb]/);
   assert.not.match(execFileSync("ip", ["link", "show"], { encoding: "utf8" }), /dwt[lb]\d/);
 });
-t("10,000 connections from Linux at once over net_tap: all asked, answered and held, then closed; the stack's tables and pool come back", async () => {
+t("10,000 connections from Linux at once over net_tap to a stack with the default TCP and memory configuration: all asked, answered and held, then closed; tables, pool and buffer memory come back", async () => {
   const N = 10_000, PROCS = 4;
   const tap = `dwtc${process.pid % 10000}`;
   const config = loadConfig({ env: {}, overrides: {
     backend: "dpdk", "dpdk.device": `net_tap1,iface=${tap}`, local_ipv4: "198.19.15.2", mac: "02:00:00:00:0f:02",
-    "tcp.max_connections": N + 64, "tcp.buffer_bytes": 4096, memory_mb: 256,
   } });
   const stack = openStack(config);
   const lib = stack.libos as LibOS;
   const start = lib.poolAvailable();
+  const heap = lib.dp.exports.tcpBufferBytesFree();
+  const all = lib.dp.exports.tcpMaxConnectionCount();
+  assert.ok(all >= N, `memory_mb ${config.memory_mb} sized the table for ${all} connections`);
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-crowd-"));
   const hold = join(dir, "release");
   const server = stack.net.createServer((s) => s.pipe(s));
@@ -290,9 +292,10 @@ t("10,000 connections from Linux at once over net_tap: all asked, answered and h
     assert.is(established, N, `${established} connections established at once`);
     for (const o of outs) assert.match(o.out, new RegExp(`answered ${N / PROCS} failed 0`), o.out + o.err);
     const until = Date.now() + 30_000;
-    while (lib.dp.exports.tcpConnections(0) < N + 64 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    assert.is(lib.dp.exports.tcpConnections(0), N + 64, "every control block free again");
+    while (lib.dp.exports.tcpConnections(0) < all && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.is(lib.dp.exports.tcpConnections(0), all, "every control block free again");
     assert.is(lib.poolAvailable(), start);
+    assert.is(lib.dp.exports.tcpBufferBytesFree(), heap, "every ring and log given back");
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
     await stack.close();

@@ -5,11 +5,12 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { sockaddr, Opcode, AF_INET, SOCK_STREAM, type LibOS, type Sga } from "../host/libos.js";
 import { ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTCONN, EINVAL } from "../host/errno.js";
-import { pair, withHost, pcapFrames, stack, mac, eth, ipv4, hex, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
+import { pair, withHost, pcapFrames, stack, mac, eth, ipv4, hex, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC, type Pair } from "./helpers.js";
 import { connectPair, transfer, runUntil, states, hostSegment } from "./tcp.helpers.js";
 import { Rng } from "../host/rng.js";
 import { LoopbackLink } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
+import { DEFAULTS } from "../host/config.js";
 
 const SOAK = !!process.env.DEMIWASM_SOAK;
 
@@ -66,85 +67,112 @@ test("connect to a port with no listener is ECONNREFUSED; to a silent address, E
 });
 
 /**
- * `n` connections at once from one stack to another, `rounds` times: each client asks with its
- * index, the server answers on the connection the question came on, all close; afterwards every
- * control block is free again on both sides and both pools are back where they started.
+ * `n` connections at once to one server stack from `k` client stacks, `rounds` times: each client
+ * asks with its index, the server answers on the connection the question came on, all close;
+ * afterwards every control block is free again on every stack, the pools are back where they
+ * started and so is the server's TCP buffer memory. `server` configures the server stack.
  */
-function manyConnections(n: number, rounds: number): void {
-  const p = pair({}, { "tcp.max_connections": n + 8, "tcp.buffer_bytes": 4096, "tcp.time_wait_ms": 500, memory_mb: 32 + (n >> 6) });
-  const start = [p.a.poolAvailable(), p.b.poolAvailable()];
-  const lqd = p.a.socket(AF_INET, SOCK_STREAM);
-  p.a.bind(lqd, sockaddr("198.18.0.1", 80));
-  p.a.listen(lqd, 4096);
-  let aq = p.a.accept(lqd);                 // always one accept pending, across rounds
+function manyConnections(n: number, rounds: number, k: number, server: Record<string, unknown>): void {
+  const clock = new VirtualClock();
+  const link = new LoopbackLink({ seed: 1 }, clock, true);
+  const a = stack(link, A_IP, A_MAC, { "tcp.time_wait_ms": 500, ...server });
+  const perClient = Math.ceil(n / k);
+  const cs = Array.from({ length: k }, (_, i) => stack(link, `198.18.0.${2 + i}`, `02:00:00:00:01:${(2 + i).toString(16).padStart(2, "0")}`,
+    { "tcp.max_connections": perClient + 8, "tcp.time_wait_ms": 500, memory_mb: 32 + (perClient >> 8), "arp.table": { [A_IP]: A_MAC } }));
+  // The server knows its clients' addresses, as they know its, so that what is measured is TCP.
+  for (const c of cs) a.dp.exports.arpAddStatic(c.ip, ...mac(c.config.mac));
+  const p = { clock, link };
+  const all = [a, ...cs];
+  const start = all.map((s) => s.poolAvailable());
+  const heap = a.dp.exports.tcpBufferBytesFree();
+  const lqd = a.socket(AF_INET, SOCK_STREAM);
+  a.bind(lqd, sockaddr("198.18.0.1", 80));
+  a.listen(lqd, 4096);
+  let aq = a.accept(lqd);                   // always one accept pending, across rounds
+  const show = (s: LibOS) => `${JSON.stringify(states(s))} ${JSON.stringify(s.counters(), (_, v) => v === 0 ? undefined : v)}`;
   const until = (what: string, cond: () => boolean) => {
-    try { runUntil(p, cond); } catch {
-      assert.unreachable(`${what}: never happened; server ${JSON.stringify(states(p.a))} ${JSON.stringify(p.a.counters(), (_, v) => v === 0 ? undefined : v)}; ` +
-        `client ${JSON.stringify(states(p.b))} ${JSON.stringify(p.b.counters(), (_, v) => v === 0 ? undefined : v)}`);
+    try { runUntil(p as Pair, cond); } catch {
+      assert.unreachable(`${what}: never happened; server ${show(a)}; clients ${cs.map(show).join("; ")}`);
     }
   };
   const u32 = (s: LibOS, g: Sga) => new DataView(s.bytes(g).buffer, s.bytes(g).byteOffset, 4);
+  // A wave's question, answer ACK and FIN reach the server in one turn: three frames a connection
+  // must fit its 1024 receive descriptors, or the FINs of the last clients on the link are lost
+  // and wait out their retransmission timers.
+  const WAVE = 300;
   for (let round = 0; round < rounds; round++) {
-    // Clients come in waves of 500, as a real crowd ramps up: ten thousand SYNs in one turn would
-    // overrun any receive ring and leave most to their SYN retries.
-    const clients: number[] = [];
+    // Clients come in waves, as a real crowd ramps up: ten thousand SYNs in one turn would
+    // overrun any receive ring and leave most to their SYN retries. Connection j is client j % k's.
+    const clients: [LibOS, number][] = [];
     const accepted: number[] = [];
     while (clients.length < n) {
-      const wave = Array.from({ length: Math.min(500, n - clients.length) }, () => p.b.socket(AF_INET, SOCK_STREAM));
-      const connects = wave.map((qd) => p.b.connect(qd, sockaddr("198.18.0.1", 80)));
+      const wave = Array.from({ length: Math.min(WAVE, n - clients.length) }, (_, i): [LibOS, number] => {
+        const c = cs[(clients.length + i) % k];
+        return [c, c.socket(AF_INET, SOCK_STREAM)];
+      });
+      const connects = wave.map(([c, qd]) => c.connect(qd, sockaddr("198.18.0.1", 80)));
       clients.push(...wave);
       until(`${clients.length} connections accepted`, () => {
-        for (let r = p.a.tryWait(aq); r !== null; r = p.a.tryWait(aq)) { accepted.push(r.acceptedQd!); aq = p.a.accept(lqd); }
+        for (let r = a.tryWait(aq); r !== null; r = a.tryWait(aq)) { accepted.push(r.acceptedQd!); aq = a.accept(lqd); }
         return accepted.length === clients.length;
       });
-      for (const qt of connects) assert.is(p.b.wait(qt, 0).opcode, Opcode.CONNECT);
+      wave.forEach(([c], i) => assert.is(c.wait(connects[i], 0).opcode, Opcode.CONNECT));
     }
-    assert.is(states(p.a).ESTABLISHED, n);
-    // Questions go in waves of 500 too (a turn's transmit ring holds 1024 frames); the server
-    // has a pop on every connection and answers each on the connection it came on.
+    assert.is(states(a).ESTABLISHED, n);
+    // Questions go in waves too; the server has a pop on every connection and answers each on
+    // the connection it came on.
     const byIndex = new Map<number, number>();
-    const pops = new Map(accepted.map((qd) => [qd, p.a.pop(qd)]));
-    for (let w = 0; w < n; w += 500) {
-      const wave = clients.slice(w, w + 500);
-      wave.forEach((qd, k) => { const g = p.b.sgaalloc(4); u32(p.b, g).setUint32(0, w + k); p.b.wait(p.b.push(qd, g), 0); p.b.sgafree(g); });
-      const answered = wave.map((qd) => p.b.pop(qd));
+    const pops = new Map(accepted.map((qd) => [qd, a.pop(qd)]));
+    for (let w = 0; w < n; w += WAVE) {
+      const wave = clients.slice(w, w + WAVE);
+      wave.forEach(([c, qd], i) => { const g = c.sgaalloc(4); u32(c, g).setUint32(0, w + i); c.wait(c.push(qd, g), 0); c.sgafree(g); });
+      const answered = wave.map(([c, qd]) => c.pop(qd));
       until(`questions ${w}..${w + wave.length} arrived`, () => {
         for (const [qd, qt] of pops) {
-          const r = p.a.tryWait(qt);
+          const r = a.tryWait(qt);
           if (r === null) continue;
           assert.is(r.ret, 0);
           assert.is(r.sga!.len, 4);
-          byIndex.set(qd, u32(p.a, r.sga!).getUint32(0));
-          p.a.wait(p.a.push(qd, r.sga!), 0);
-          p.a.sgafree(r.sga!);
+          byIndex.set(qd, u32(a, r.sga!).getUint32(0));
+          a.wait(a.push(qd, r.sga!), 0);
+          a.sgafree(r.sga!);
           pops.delete(qd);
         }
         return byIndex.size === w + wave.length;
       });
-      wave.forEach((qd, k) => {
-        const r = p.b.wait(answered[k], 60_000);
-        assert.is(r.ret, 0, `connection ${w + k}: answer ret ${r.ret}`);
-        assert.is(u32(p.b, r.sga!).getUint32(0), w + k, "the answer came back on its own connection");
-        p.b.sgafree(r.sga!);
-        p.b.close(qd);
+      wave.forEach(([c, qd], i) => {
+        const r = c.wait(answered[i], 60_000);
+        assert.is(r.ret, 0, `connection ${w + i}: answer ret ${r.ret}`);
+        assert.is(u32(c, r.sga!).getUint32(0), w + i, "the answer came back on its own connection");
+        c.sgafree(r.sga!);
+        c.close(qd);
       });
     }
     assert.equal([...byIndex.values()].sort((x, y) => x - y), clients.map((_, i) => i));
-    for (const qd of accepted) p.a.close(qd);
-    until("every connection closed", () => p.a.dp.exports.tcpConnections(0) === n + 8 && p.b.dp.exports.tcpConnections(0) === n + 8);
+    for (const qd of accepted) a.close(qd);
+    until("every connection closed", () => all.every((s) => s.dp.exports.tcpConnections(0) === s.dp.exports.tcpMaxConnectionCount()));
   }
-  p.a.close(lqd);
-  assert.equal([p.a.poolAvailable(), p.b.poolAvailable()], start);
-  assert.is(p.a.dp.exports.openSockets() + p.b.dp.exports.openSockets(), 0);
+  a.close(lqd);
+  assert.equal(all.map((s) => s.poolAvailable()), start);
+  assert.is(a.dp.exports.tcpBufferBytesFree(), heap, "every ring and log given back");
+  assert.is(all.reduce((m, s) => m + s.dp.exports.openSockets(), 0), 0);
 }
 
-test("1000 connections at once, three rounds: asked, answered, closed; tables and pools come back", () => manyConnections(1000, 3));
+test("1000 connections at once, three rounds: asked, answered, closed; tables and pools come back", () => manyConnections(1000, 3, 1, {}));
 
-test("10,000 connections at once: asked, answered, closed; tables and pools come back", () => manyConnections(10_000, 1));
+// The server as configured by default (memory_mb, pool and tcp.* as DEFAULTS has them): the
+// connection table is sized from memory_mb and holds these ten thousand.
+const DEFAULT_SERVER = { memory_mb: DEFAULTS.memory_mb, "pool.small_buffers": DEFAULTS.pool.small_buffers, "tcp.time_wait_ms": DEFAULTS.tcp.time_wait_ms };
+test("10,000 connections at once to a stack with the default configuration: asked, answered, closed; tables, pools and buffer memory come back",
+  () => manyConnections(10_000, 1, 1, DEFAULT_SERVER));
+
+test("100,000 connections at once from seven client stacks to one configured for them (tcp.max_connections 100,000, pool.small_buffers 16,384, memory_mb 384): asked, answered, closed; everything comes back",
+  () => manyConnections(100_000, 1, 7, { "tcp.max_connections": 100_000, "pool.small_buffers": 16384, memory_mb: 384 }));
 
 test("close from either side: FIN, end of stream for the peer's pop, TIME_WAIT, then nothing left", () => {
   const p = pair({}, { "tcp.time_wait_ms": 1000 });
   const start = [p.a.poolAvailable(), p.b.poolAvailable()];
+  const heap = [p.a.dp.exports.tcpBufferBytesFree(), p.b.dp.exports.tcpBufferBytesFree()];
   const { sa, cb, lqd } = connectPair(p);
   transfer(p, [{ from: p.b, fromQd: cb, to: p.a, toQd: sa, total: 5000, seed: 3 }]);
   p.b.close(cb);
@@ -153,16 +181,90 @@ test("close from either side: FIN, end of stream for the peer's pop, TIME_WAIT, 
   assert.is(eof.sga!.len, 0, "end of stream");
   assert.equal(states(p.a), { CLOSE_WAIT: 1 });
   p.a.close(sa);
-  runUntil(p, () => p.a.dp.exports.tcpConnections(0) === 64 && states(p.b).TIME_WAIT === 1);
+  const all = p.a.dp.exports.tcpMaxConnectionCount();
+  runUntil(p, () => p.a.dp.exports.tcpConnections(0) === all && states(p.b).TIME_WAIT === 1);
   const t0 = p.clock.now();
-  runUntil(p, () => p.b.dp.exports.tcpConnections(0) === 64);
+  runUntil(p, () => p.b.dp.exports.tcpConnections(0) === all);
   assert.ok(p.clock.now() - t0 <= 1000e6 + 1e6);
   p.a.close(lqd);
   assert.equal([p.a.poolAvailable(), p.b.poolAvailable()], start);
+  assert.equal([p.a.dp.exports.tcpBufferBytesFree(), p.b.dp.exports.tcpBufferBytesFree()], heap, "every ring and log given back");
   // Only the ARP caches' entries still hold timers; after their TTL, nothing at all.
   p.clock.advance(16e9);
   p.link.poll();
   assert.is(p.a.dp.exports.timersPending() + p.b.dp.exports.timersPending(), 0);
+});
+
+test("receive buffers start at 64 KiB and grow with what the reader drains per round trip (dynamic right-sizing), never for a reader that does not read; rings are held only while they hold bytes", () => {
+  const p = pair();
+  const heap = p.a.dp.exports.tcpBufferBytesFree();
+  const { sa, cb } = connectPair(p);
+  assert.is(p.a.tcpInfo(sa).receiveWindow, 65536, "the window starts at 64 KiB");
+  assert.is(p.a.dp.exports.tcpBufferBytesFree(), heap, "an idle connection holds no buffer memory");
+  // A reader that drains everything each millisecond (the round trip the 1 ms timestamps show
+  // on this link): each round trip it reads more than half the buffer, which doubles.
+  const chunk = p.b.sgaalloc(65536);
+  let got = 0, pending = p.a.pop(sa);
+  while (got < 8 << 20) {
+    p.b.push(cb, chunk);
+    for (let i = 0; i < 8; i++) {
+      p.link.poll();
+      for (let r = p.a.tryWait(pending); r !== null; r = p.a.tryWait(pending)) { got += r.sga!.len; p.a.sgafree(r.sga!); pending = p.a.pop(sa); }
+    }
+    p.clock.advance(1e6);
+  }
+  p.b.sgafree(chunk);
+  const grown = p.a.tcpInfo(sa).receiveWindow;
+  assert.ok(grown > 65536 && grown <= 1 << 20, `the window grew to ${grown} (tcp.buffer_bytes 1 MiB)`);
+  assert.ok(p.a.counters()["tcp.rcv_buffer_grown"] > 0);
+  runUntil(p, () => p.a.dp.exports.tcpBufferBytesFree() === heap && p.b.dp.exports.tcpBufferBytesFree() === heap);
+  // A second connection whose reader never reads: the sender fills the 64 KiB it was offered
+  // and waits; the buffer does not grow.
+  const lqd2 = p.a.socket(AF_INET, SOCK_STREAM);
+  p.a.bind(lqd2, sockaddr(A_IP, 81));
+  p.a.listen(lqd2, 1);
+  const aq = p.a.accept(lqd2);
+  const c2 = p.b.socket(AF_INET, SOCK_STREAM);
+  p.b.wait(p.b.connect(c2, sockaddr(A_IP, 81)), 1000);
+  const s2 = p.a.wait(aq, 1000).acceptedQd!;
+  const before = p.a.counters()["tcp.rcv_buffer_grown"];
+  const big = p.b.sgaalloc(60000);
+  for (let i = 0; i < 4; i++) p.b.push(c2, big);
+  p.clock.advance(2e9);
+  for (let i = 0; i < 200; i++) p.link.poll();
+  assert.ok(p.a.tcpInfo(s2).receiveWindow < 1448, "the slow reader's 64 KiB is full (to less than a segment: sender SWS avoidance)");
+  assert.is(p.a.counters()["tcp.rcv_buffer_grown"], before, "and it did not grow");
+  assert.ok(heap - p.a.dp.exports.tcpBufferBytesFree() <= 65536, "it holds one 64 KiB ring");
+  p.b.close(c2);
+  p.a.close(s2);
+  p.b.sgafree(big);
+});
+
+test("memory that runs short costs speed, never bytes: 32 connections sending 1 MiB each way in under 3 MiB of buffer memory arrive byte-exact, the shortage counted, the memory back", () => {
+  const p = pair({}, { memory_mb: 8, "pool.small_buffers": 2048, "pool.large_buffers": 2, "tcp.max_connections": 64, "tcp.buffer_bytes": 262144 });
+  const heap = [p.a.dp.exports.tcpBufferBytesFree(), p.b.dp.exports.tcpBufferBytesFree()];
+  assert.ok(heap[0] < 3 << 20, `${heap[0]} bytes of buffer memory`);
+  const conns = Array.from({ length: 32 }, (_, i) => connectPair(p, 100 + i));
+  const flows = conns.flatMap(({ sa, cb }, i) => [{ from: p.b, fromQd: cb, to: p.a, toQd: sa, total: 1 << 20, seed: i },
+    { from: p.a, fromQd: sa, to: p.b, toQd: cb, total: 1 << 20, seed: 100 + i }]);
+  for (const r of transfer(p, flows, 2000)) assert.is(r.got, r.sent);
+  const c = [p.a.counters(), p.b.counters()];
+  const short = c.reduce((n, x) => n + x["tcp.send_memory_short"] + x["drop.tcp_no_memory"], 0);
+  assert.ok(short > 0, "memory ran short");
+  for (const { sa, cb, lqd } of conns) { p.b.close(cb); p.a.close(sa); p.a.close(lqd); }
+  runUntil(p, () => p.a.dp.exports.tcpBufferBytesFree() === heap[0] && p.b.dp.exports.tcpBufferBytesFree() === heap[1]);
+});
+
+test("an orphaned FIN_WAIT_2 ends after the TIME_WAIT interval when the peer never sends its FIN (Linux's tcp_fin_timeout)", () => {
+  const p = pair({}, { "tcp.time_wait_ms": 1000 });
+  const { sa, cb } = connectPair(p);
+  p.b.close(cb);
+  runUntil(p, () => states(p.b).FIN_WAIT_2 === 1 && states(p.a).CLOSE_WAIT === 1);
+  const t0 = p.clock.now();
+  runUntil(p, () => Object.keys(states(p.b)).length === 0);
+  assert.ok(p.clock.now() - t0 >= 999e6 && p.clock.now() - t0 <= 1001e6, `gone after ${(p.clock.now() - t0) / 1e6} ms`);
+  assert.equal(states(p.a), { CLOSE_WAIT: 1 }, "the peer that never closed still holds its half");
+  p.a.close(sa);
 });
 
 test("data for a closed socket is answered with a reset (RFC 1122 §4.2.2.13): the peer's pop fails with ECONNRESET", () => {
@@ -310,6 +412,7 @@ test("SYN cookies (RFC 4987): a full queue answers with a cookie and holds nothi
   const { dv, t } = reply();
   assert.is(t[13], 0x12, "a SYN-ACK, not silence");
   assert.is(dv.getUint32(8), 7001);
+  assert.is(dv.getUint16(14), 65535, "the cookie's SYN-ACK offers the initial window, not zero");
   assert.is(states(s).SYN_RCVD, 1, "nothing held for the second SYN");
   assert.is(s.counters()["tcp.syn_cookies_sent"], 1);
   const cookie = dv.getUint32(4);
@@ -337,6 +440,8 @@ test("50,000 hostile segments (random flags, options with bad lengths, stray seq
   s.bind(l, sockaddr(A_IP, 80));
   s.listen(l, 8);
   const start = s.poolAvailable();
+  const qtokens = s.dp.exports.qtokensFree();
+  const heap = s.dp.exports.tcpBufferBytesFree();
   const send = (seq: number, ack: number, flags: number, opts: number[] = [], data = new Uint8Array(0), sport = 40000) =>
     host.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, hostSegment(sport, 80, seq, ack, flags, 65535, opts, data, checksum))));
   // A real handshake first, so most of the storm hits an established connection.
@@ -388,7 +493,8 @@ test("50,000 hostile segments (random flags, options with bad lengths, stray seq
   s.waitNextN(4096, 0).forEach((r) => { if (r.sga && r.sga.len > 0) s.sgafree(r.sga); });
   assert.equal(states(s), {});
   assert.is(s.poolAvailable(), start);
-  assert.is(s.dp.exports.qtokensFree(), 4096);
+  assert.is(s.dp.exports.qtokensFree(), qtokens);
+  assert.is(s.dp.exports.tcpBufferBytesFree(), heap, "every ring and log given back");
   const c = s.counters();
   assert.ok(c["drop.tcp_out_of_window"] > 1000 && c["drop.tcp_malformed"] > 100 && c["tcp.challenge_acks"] > 0, JSON.stringify({
     oow: c["drop.tcp_out_of_window"], malformed: c["drop.tcp_malformed"], challenge: c["tcp.challenge_acks"] }));
@@ -431,8 +537,9 @@ test("our SYN-ACK answers a scripted SYN with the options it offered: MSS, SACK-
   assert.is(t[13], 0x12, "SYN|ACK");
   assert.equal([...t.subarray(8, 12)], [0, 0, 0x10, 1], "acknowledges ISN + 1");
   const o = hex(t.subarray(20, (t[12] >> 4) * 4));
-  // MSS 1460, SACK_PERM+TS (echoing 9), NOP + WS 1 for a 64 KiB buffer: Linux's layout.
-  assert.match(o, /^020405b40402080a[0-9a-f]{8}0000000901030301$/);
+  // MSS 1460, SACK_PERM+TS (echoing 9), NOP + WS 5 for buffers that may grow to the default
+  // 1 MiB: Linux's layout.
+  assert.match(o, /^020405b40402080a[0-9a-f]{8}0000000901030305$/);
   assert.is((t[14] << 8) | t[15], 65535, "window in a SYN is never scaled");
 });
 

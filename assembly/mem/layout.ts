@@ -22,6 +22,11 @@ export function carve(size: usize, align: usize): usize {
   return p;
 }
 
+/** Bytes not yet carved. */
+export function layoutRemaining(): usize {
+  return limit > cursor ? limit - cursor : 0;
+}
+
 export function layoutEnd(): usize {
   return cursor;
 }

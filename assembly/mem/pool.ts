@@ -39,6 +39,12 @@ let freeLarge: usize = 0;
 let nSmallFree: u32 = 0;
 let nLargeFree: u32 = 0;
 
+/** Bytes poolInit carves for a pool of this many slots, metadata and alignment included. */
+export function poolBytesFor(small: u32, large: u32): usize {
+  const total = <usize>small + <usize>large;
+  return total * (META_SIZE + 4) + <usize>small * SMALL_SIZE + <usize>large * LARGE_SIZE + 2 * 65536;
+}
+
 export function poolInit(small: u32, large: u32): bool {
   smallCount = small;
   largeCount = large;
@@ -46,8 +52,7 @@ export function poolInit(small: u32, large: u32): bool {
   meta = carve(<usize>total * META_SIZE, 64);
   freeSmall = carve(<usize>small << 2, 4);
   freeLarge = carve(<usize>large << 2, 4);
-  poolBytes = <usize>small * SMALL_SIZE + <usize>large * LARGE_SIZE;
-  poolBytes = (poolBytes + 65535) & ~<usize>65535;
+  poolBytes = (<usize>small * SMALL_SIZE + <usize>large * LARGE_SIZE + 65535) & ~<usize>65535;
   poolBase = carve(poolBytes, 65536);
   if (meta == 0 || freeSmall == 0 || freeLarge == 0 || poolBase == 0) return false;
   largeBase = poolBase + <usize>small * SMALL_SIZE;

@@ -30,6 +30,9 @@ export function linkInit(entries: u32): bool {
   return true;
 }
 
+/** No room for another frame until the device takes some (the next turn). */
+export function linkTxFull(): bool { return ringFree(txRing) == 0; }
+
 /** Hands a finished frame to the device; the slot's reference moves to the TX ring. */
 export function linkTx(slot: u32, frame: usize, len: u32): bool {
   if (!ringPush(txRing, <u32>frame, len)) {

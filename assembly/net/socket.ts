@@ -3,7 +3,7 @@
 import { carve } from "../mem/layout";
 
 export let SMAX: u32 = 0;            // sockets (qds), from the connection count (socketsInit)
-const S_SIZE: usize = 80;
+export const S_SIZE: usize = 80;
 export const S_STATE: usize = 0;     // u8: 0 free, 1 open
 export const S_TYPE: usize = 1;      // u8: SOCK_STREAM or SOCK_DGRAM
 export const S_BOUND: usize = 2;     // u8

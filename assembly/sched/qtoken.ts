@@ -6,7 +6,7 @@
 // The scheduler and waitNextN find the next set bit with ctz, as Demikernel's waker pages do.
 import { carve } from "../mem/layout";
 
-export const QBITS: u32 = 16;        // a qtoken's index bits (the table holds up to 2^16); 15 of generation
+export const QBITS: u32 = 18;        // a qtoken's index bits (the table holds up to 2^18); 13 of generation
 const QMASK: u32 = (1 << QBITS) - 1;
 export const Q_SIZE: usize = 48;
 
@@ -206,6 +206,9 @@ export function qNextDone(from: u32): i32 {
 }
 
 export function qFreeCount(): u32 { return nFree; }
+
+/** The table's size. */
+export function qCapacity(): u32 { return QMAX; }
 
 // Wait lists: FIFO lists of qtokens (index + 1, 0 = none) linked through Q_NEXT, whose head and
 // tail words live in whatever the operations wait on (a socket, a connection, an ARP entry).

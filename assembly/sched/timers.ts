@@ -6,7 +6,7 @@ import { carve } from "../mem/layout";
 const BUCKETS: u32 = 256;
 const TICK_NS: f64 = 1e6;
 let TMAX: u32 = 0;            // timers at once (timersInit)
-const T_SIZE: usize = 32;
+export const T_SIZE: usize = 32;
 const T_DEADLINE: usize = 0;  // f64
 const T_KIND: usize = 8;      // u32, 0 when free
 const T_ARG: usize = 12;      // u32
@@ -34,6 +34,9 @@ export function timersInit(capacity: u32): bool {
 }
 
 @inline function entry(i: u32): usize { return table + <usize>i * T_SIZE; }
+
+/** The table's size. */
+export function timersCapacity(): u32 { return TMAX; }
 
 /** Starts a timer; returns its id (index + 1), or 0 when the table is full. */
 export function timerStart(kind: u32, arg: u32, deadlineNs: f64): u32 {

@@ -102,11 +102,12 @@ function bulk(rig: Rig, bytes: number): number {
 
 /**
  * Connections set up and torn down one after another between two stacks on the loopback link
- * (the configured buffers, TIME_WAIT short enough not to fill the table), and what the stack
- * sets aside per connection.
+ * (TIME_WAIT short enough not to fill the table); then `idle` connections opened, each carrying
+ * one byte, left idle: what the server holds per idle connection is its tables' share plus the
+ * buffer memory still in use (none, once the bytes were popped and acknowledged).
  */
-function connectionSetup(config: Config, count: number): { connsPerSec: number; bytesPerIdleConn: number; overheadPerConn: number } {
-  const cfg = { ...config, tcp: { ...config.tcp, max_connections: 256, time_wait_ms: 10 }, memory_mb: Math.max(config.memory_mb, 64),
+function connectionSetup(config: Config, count: number, idle: number): { connsPerSec: number; bytesPerIdleConn: number; tableBytesPerConn: number } {
+  const cfg = { ...config, tcp: { ...config.tcp, max_connections: idle + 256, time_wait_ms: 10 }, memory_mb: Math.max(config.memory_mb, 64),
                 link: { ...config.link, loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0 } };
   const p = loopbackPair(cfg);
   const { server, client } = p;
@@ -114,7 +115,7 @@ function connectionSetup(config: Config, count: number): { connsPerSec: number; 
   server.bind(l, sockaddr(formatIpv4(server.ip), 5002));
   server.listen(l, 64);
   const one = client.sgaalloc(1);
-  const once = () => {
+  const open = (): [number, number] => {
     const aq = server.accept(l);
     const cqd = client.socket(AF_INET, SOCK_STREAM);
     const c = client.wait(client.connect(cqd, { addr: server.ip, port: 5002 }), 5000);
@@ -124,15 +125,21 @@ function connectionSetup(config: Config, count: number): { connsPerSec: number; 
     const r = server.wait(server.pop(a.acceptedQd!), 5000);
     if (r.opcode !== Opcode.POP) throw new Error("demiwasm: bench pop failed");
     server.sgafree(r.sga!);
-    client.close(cqd);
-    server.close(a.acceptedQd!);
+    return [cqd, a.acceptedQd!];
   };
+  const once = () => { const [c, s] = open(); client.close(c); server.close(s); };
   for (let i = 0; i < Math.min(200, count); i++) once();              // warm-up
   const t0 = performance.now();
   for (let i = 0; i < count; i++) once();
   const connsPerSec = count / ((performance.now() - t0) / 1000);
   const x = server.dp.exports;
-  const out = { connsPerSec, bytesPerIdleConn: x.tcpBytesPerConnection(1), overheadPerConn: x.tcpBytesPerConnection(0) };
+  for (let i = 0; i < 50; i++) p.poll();                             // TIME_WAITs of the churn end
+  const free0 = x.tcpBufferBytesFree();
+  const held = Array.from({ length: idle }, open);
+  for (let i = 0; i < 50; i++) p.poll();                             // the last ACKs land
+  const buffered = free0 - x.tcpBufferBytesFree();
+  const out = { connsPerSec, tableBytesPerConn: x.tcpBytesPerConnection(), bytesPerIdleConn: Math.round(x.tcpBytesPerConnection() + buffered / idle) };
+  for (const [c, s] of held) { client.close(c); server.close(s); }
   client.sgafree(one);
   server.close(l);
   return out;
@@ -158,9 +165,9 @@ export async function benchTcp(config: Config, o: BenchOptions): Promise<Record<
   bulk(rig, 8 << 20);                                                // warm-up
   const bulkGbps = bulk(rig, bulkBytes);
   say(`wasm TCP bulk, one flow: ${bulkGbps.toFixed(2)} Gbit/s (${bulkBytes >> 20} MiB)`);
-  const setup = connectionSetup(config, o.quick ? 2000 : 20000);
+  const setup = connectionSetup(config, o.quick ? 2000 : 20000, o.quick ? 500 : 5000);
   say(`wasm TCP connection setup: ${setup.connsPerSec.toFixed(0)} connections/s (connect, accept, a 1-byte exchange, close on both sides); ` +
-      `${setup.bytesPerIdleConn} bytes set aside per connection with tcp.buffer_bytes ${config.tcp.buffer_bytes}, ${setup.overheadPerConn} of them bookkeeping`);
+      `${setup.bytesPerIdleConn} bytes per idle connection (${setup.tableBytesPerConn} of them its share of the tables, the rest buffers still held)`);
   const n = await nodeTcp(o.quick ? 500 : 5000, o.quick ? 100 : 500, bulkBytes);
   const nrtt = n.rttNs.sort((a, b) => a - b);
   const nodeRttP50Us = percentile(nrtt, 50) / 1e3;
@@ -169,7 +176,7 @@ export async function benchTcp(config: Config, o: BenchOptions): Promise<Record<
   return {
     perIoNs: round(perIoNs, 1), rttP50Us: round(rttP50Us), rttP99Us: round(rttP99Us), bulkGbps: round(bulkGbps),
     nodeRttP50Us: round(nodeRttP50Us), nodeBulkGbps: round(n.bulkGbps),
-    connsPerSec: Math.round(setup.connsPerSec), bytesPerIdleConn: setup.bytesPerIdleConn, overheadPerConn: setup.overheadPerConn,
+    connsPerSec: Math.round(setup.connsPerSec), bytesPerIdleConn: setup.bytesPerIdleConn, tableBytesPerConn: setup.tableBytesPerConn,
     goals: { perIoNs: 150, bulkVsNode: 4 },
   };
 }

@@ -10,8 +10,10 @@ import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAck
 import { timerStart, timerCancel } from "../../sched/timers";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
-import { sendSegment, tsNow } from "./output";
-import { Tcb, tcbIndex, tcbFree, tcbDone, tcbTakeOutput, ringWrite, bufSize, seqLt, seqLe, seqGt, seqGe, MAX_OOO, oo,
+import { sendSegment, tsNow, rcvWindow } from "./output";
+import { sendDrained, receiveReserve, receiveWrite } from "./buffers";
+import { linkTxFull } from "../link";
+import { Tcb, tcbIndex, tcbFree, tcbDone, tcbTakeOutput, tcbQueueOutput, seqLt, seqLe, seqGt, seqGe, MAX_OOO, oo,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, DONE } from "./tcb";
 import { connReset, wakePushers, wakePops } from "./events";
 import { ccOnLoss, ccOnAck } from "./cc";
@@ -25,6 +27,8 @@ export const T_TCP_DELACK: u32 = 5;
 export const T_TCP_KEEPALIVE: u32 = 6;
 export const T_TCP_REORDER: u32 = 7;   // RACK's reordering window ran out (RFC 8985 §6.2)
 export const T_TCP_PTO: u32 = 8;       // tail loss probe timeout (RFC 8985 §7.2), in the RTO's slot
+export const T_TCP_MEMORY: u32 = 9;    // a push or pop found no memory and nothing else will wake it: try again
+const MEMORY_RETRY_NS: f64 = 1e6;
 const TLP_MAX_ACK_DELAY_NS: f64 = 200e6; // RFC 8985 §7.2 WCDelAckT
 const RTO_MAX_NS: f64 = 60e9;          // RFC 6298 §2.5 allows a cap of at least 60 s
 const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
@@ -119,10 +123,19 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
 }
 
 /**
- * A segment could not be sent (no buffer, the transmit ring full): nothing else may come to
- * wake this connection (no ACK is due when nothing is in flight), so its timer will try again.
+ * A send failed: with the transmit ring full it is tried again next turn, once the device has
+ * taken frames (thousands of connections sending at once drain at the link's pace instead of
+ * each waiting out an RTO); with buffers short, when the RTO timer fires.
  */
-function retryLater(t: Tcb): void { if (t.rtoTimer == 0) armRto(t); }
+function retryLater(t: Tcb): void {
+  if (linkTxFull()) tcbQueueOutput(t);
+  else if (t.rtoTimer == 0) armRto(t);
+}
+
+/** A push found no memory for the send ring, or a pop no buffer, and nothing else will wake it: it tries again shortly. */
+export function armMemoryRetry(t: Tcb): void {
+  if (t.memTimer == 0) t.memTimer = timerStart(T_TCP_MEMORY, tcbIndex(t), nowNs + MEMORY_RETRY_NS);
+}
 
 /**
  * Room for new data: the congestion window less the pipe (what is in flight and neither SACKed
@@ -355,6 +368,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     const finAcked = t.finSent != 0 && seqGe(ack, finSeq(t) + 1);
     const dataAcked = min(acked, t.slen);
     t.slen -= dataAcked;
+    sendDrained(t);
     t.sndUna = ack;
     if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
     t.retries = 0;
@@ -380,7 +394,7 @@ export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEc
     t.dupAcks = 0;
     if (t.sndUna == t.sndMax) { stopRto(t); t.tlpActive = 0; } else armRetransmitTimer(t);
     if (finAcked) {
-      if (t.state == FIN_WAIT_1) t.state = FIN_WAIT_2;
+      if (t.state == FIN_WAIT_1) { t.state = FIN_WAIT_2; finWait2Orphaned(t); }
       else if (t.state == CLOSING) enterTimeWait(t);
       else if (t.state == LAST_ACK) { tcbFinish(t); return true; }
     }
@@ -420,10 +434,11 @@ export function receiveData(t: Tcb, seq: u32, data: usize, dlen: u32): bool {
     if (skip >= dlen) return true;
     data += skip; dlen -= skip; seq = t.rcvNxt;
   }
-  const maxEnd = t.rcvNxt + (bufSize - t.rlen);        // never past the window we offered
+  const maxEnd = t.rcvNxt + rcvWindow(t);               // never past the window we offered
   if (seqGt(seq + dlen, maxEnd)) dlen = maxEnd - seq;
   if (dlen == 0 || seqGe(seq, maxEnd)) return true;
-  ringWrite(t.rbuf, seq, data, dlen);
+  if (!receiveReserve(t, seq + dlen)) return false;    // memory short: dropped, counted; it comes again
+  receiveWrite(t, seq, data, dlen);
   if (seq != t.rcvNxt) {
     if (heldOutOfOrder(t, seq, seq + dlen)) noteDuplicate(t, seq, seq + dlen);
     else if (!addRange(t, seq, seq + dlen)) count(D_TCP_OOO_FULL);
@@ -494,6 +509,16 @@ function addRange(t: Tcb, s: u32, e: u32): bool {
   return true;
 }
 
+/**
+ * FIN_WAIT_2 with the application gone waits for a FIN that a vanished peer never sends: like
+ * Linux (tcp_fin_timeout), it ends after the TIME_WAIT interval. A half-closed socket the
+ * application still holds waits as long as it likes.
+ */
+export function finWait2Orphaned(t: Tcb): void {
+  if (t.state != FIN_WAIT_2 || t.qd >= 0 || t.twTimer != 0) return;
+  t.twTimer = timerStart(T_TCP_TIME_WAIT, tcbIndex(t), nowNs + tcpTimeWaitNs);
+}
+
 export function enterTimeWait(t: Tcb): void {
   t.state = TIME_WAIT;
   stopRto(t);
@@ -532,6 +557,7 @@ export function tcpTimer(kind: u32, t: Tcb): void {
   if (kind == T_TCP_DELACK) { t.ackTimer = 0; if (t.ackPending != 0) sendAckNow(t); return; }
   if (kind == T_TCP_REORDER) { reorderTimer(t); return; }
   if (kind == T_TCP_PTO) { tailLossProbe(t); return; }
+  if (kind == T_TCP_MEMORY) { t.memTimer = 0; wakePushers(t); wakePops(t); return; }
   t.rtoTimer = 0;
   t.ptoArmed = 0;
   if (t.state == SYN_SENT || t.state == SYN_RCVD) {

@@ -15,7 +15,8 @@ import { Tcb, tcb, tcbAlloc, tcbLookup, tcbBind, tcbScratch, seqLt, seqLe, seqGt
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
 import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
-import { sendSegment, sendReset, rcvWindow } from "./output";
+import { sendSegment, sendReset, rcvWindow, tsNow } from "./output";
+import { receiveRttSample } from "./buffers";
 import { connReset, wakePops } from "./events";
 import { listenerFor, tcpIsn, negotiate, queueAccepted } from "./stream";
 import { cookieMake, cookieCheck } from "./cookie";
@@ -240,6 +241,7 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
   }
   let outOfOrder = false;
   if (dlen > 0 && (t.state == ESTABLISHED || t.state == FIN_WAIT_1 || t.state == FIN_WAIT_2)) {
+    if (t.tsOk != 0 && tcpHasTs && tcpTsEcr != 0) receiveRttSample(t, tsNow() - tcpTsEcr);
     outOfOrder = receiveData(t, seq, data, dlen);
   }
   if ((flags & FIN) != 0 && seq + dlen == t.rcvNxt && t.peerFin == 0) {

@@ -8,14 +8,14 @@ import { ETH_HLEN } from "../../wire/eth";
 import { localIp, mtu } from "../../config";
 import { ipOutput } from "../ip";
 import { nowNs } from "../clock";
-import { Tcb, ringRead, bufSize, seqGe, seqGt, oo, SYN_SENT } from "./tcb";
+import { Tcb, ringRead, seqGe, seqGt, oo, SYN_SENT } from "./tcb";
 import { logSent } from "./rack";
 
 /** Our timestamp clock (RFC 7323 §5.4: 1 ms ticks). */
 @inline export function tsNow(): u32 { return <u32>(<u64>(nowNs / 1e6)); }
 
-/** Free space in the receive ring: what the peer may send beyond RCV.NXT without loss. */
-@inline export function rcvWindow(t: Tcb): u32 { return bufSize - t.rlen; }
+/** Free space in the receive buffer: what the peer may send beyond RCV.NXT without loss. */
+@inline export function rcvWindow(t: Tcb): u32 { return t.rCap - t.rlen; }
 
 /**
  * The receive window to advertise (RFC 9293 §3.8.6.2.2, receiver-side SWS avoidance): the right
@@ -25,7 +25,7 @@ import { logSent } from "./rack";
  */
 export function windowToAdvertise(t: Tcb): u32 {
   const edge = t.rcvNxt + rcvWindow(t);
-  if (seqGe(edge, t.rcvAdv + min(t.mss, bufSize >> 1))) return rcvWindow(t);
+  if (seqGe(edge, t.rcvAdv + min(t.mss, t.rCap >> 1))) return rcvWindow(t);
   return advertisedWindow(t);
 }
 
@@ -75,7 +75,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   const optLen = tcpEmitOptions(tcp + TCP_HLEN, mss, ws, sackPerm, ts, tsNow(), t.tsRecent, sacks);
   // Never more than one MTU, whatever the options took.
   len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
-  if (len > 0) ringRead(t.sbuf, seq, tcp + TCP_HLEN + optLen, len);
+  if (len > 0) ringRead(t.sbuf, t.sSize, seq, tcp + TCP_HLEN + optLen, len);
   let win = windowToAdvertise(t);
   win = syn ? min(win, 65535) : min(win >> t.rcvShift, 65535);
   const edge = t.rcvNxt + (syn ? win : win << t.rcvShift);

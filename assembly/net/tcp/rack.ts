@@ -4,37 +4,36 @@
 // sent at least a reordering window after it has been delivered (RFC 8985 §6.2), so lost
 // retransmissions are found as quickly as first losses, without waiting for an RTO. The log is
 // also the SACK scoreboard: pipe (RFC 6675 §4) counts what is neither SACKed nor lost.
-import { carve } from "../../mem/layout";
 import { count, C_TCP_RACK_LOSSES } from "../../counters";
 import { nowNs } from "../clock";
-import { Tcb, tcbIndex, nTcb, bufSize, seqLt, seqLe, seqGt, seqGe } from "./tcb";
+import { Tcb, LOG_ENTRY as ENTRY, seqLt, seqLe, seqGt, seqGe } from "./tcb";
 
-const ENTRY: u32 = 16;
 const E_START: u32 = 0, E_END: u32 = 4, E_XMIT: u32 = 8, E_FLAGS: u32 = 12;
 const F_SACKED: u32 = 1;
 const F_LOST: u32 = 2;
 const F_RETX: u32 = 4;          // retransmitted at least once
 
-let logs: usize = 0;
-// Segments tracked per connection: what the send buffer holds in segments of 1 KiB or more
-// (8 to 256, a power of two). Beyond that the last entry grows (see logSent).
-let logCap: u32 = 0;
-
-export function rackInit(): bool {
-  logCap = 8;
-  while (logCap < 256 && logCap * 1024 < bufSize) logCap <<= 1;
-  logs = carve(<usize>nTcb * logCap * ENTRY, 64);
-  return logs != 0;
+/**
+ * Entries a log needs for a send ring of `ringBytes`: one per 1 KiB or more of it, 8 to 256, a
+ * power of two. Beyond that the last entry grows (see logSent).
+ */
+export function logEntriesFor(ringBytes: u32): u32 {
+  return min<u32>(256, max<u32>(8, ringBytes >> 10));
 }
 
-/** Bytes of segment log per connection (bench tcp: bytesPerIdleConn). */
-export function rackBytesEach(): u32 { return logCap * ENTRY; }
+/** Moves a connection's log into a new block of `cap` entries (the send ring grew), oldest first. */
+export function logMoveTo(t: Tcb, to: usize, cap: u32): void {
+  for (let k: u32 = 0; k < t.logN; k++) memory.copy(to + <usize>k * ENTRY, entry(t, k), ENTRY);
+  t.logBase = <u32>to;
+  t.logCap = cap;
+  t.logHead = 0;
+}
 
 @inline function nowUs(): u32 { return <u32>(<u64>(nowNs / 1e3)); }
 
 /** The k-th entry (0 = oldest) of a connection's log. */
 @inline function entry(t: Tcb, k: u32): usize {
-  return logs + (<usize>tcbIndex(t) * logCap + <usize>((t.logHead + k) & (logCap - 1))) * ENTRY;
+  return <usize>t.logBase + <usize>((t.logHead + k) & (t.logCap - 1)) * ENTRY;
 }
 @inline export function eStart(e: usize): u32 { return load<u32>(e, E_START); }
 @inline export function eEnd(e: usize): u32 { return load<u32>(e, E_END); }
@@ -72,10 +71,11 @@ function account(t: Tcb, x: usize, sign: i32): void {
  * retransmission.
  */
 export function logSent(t: Tcb, s: u32, e: u32): bool {
+  if (t.logCap == 0) return false;                    // nothing queued: no data segment to log
   const now = nowUs();
   const last = t.logN > 0 ? entry(t, t.logN - 1) : 0;
   if (last == 0 ? seqGe(s, t.sndMax) : seqGe(s, eEnd(last))) {
-    if (t.logN == logCap) {
+    if (t.logN == t.logCap) {
       // Full: the last entry grows, and forgets being SACKed or lost (resending what the peer
       // holds is safe; treating unsent data as SACKed would not be).
       account(t, last, -1);
@@ -135,7 +135,7 @@ export function logAcked(t: Tcb, ack: u32): u32 {
     }
     if ((eFlags(x) & F_SACKED) == 0) { bytes += eEnd(x) - eStart(x); delivered(t, x); }
     account(t, x, -1);
-    t.logHead = (t.logHead + 1) & (logCap - 1);
+    t.logHead = (t.logHead + 1) & (t.logCap - 1);
     t.logN--;
   }
   return bytes;

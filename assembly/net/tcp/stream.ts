@@ -5,7 +5,7 @@ import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LA
 import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
-import { localIp, mtu, tcpRtoInitialNs } from "../../config";
+import { localIp, mtu, tcpRtoInitialNs, tcpBuffer } from "../../config";
 import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
@@ -13,12 +13,12 @@ import { IP_HLEN } from "../../wire/ipv4";
 import {sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
 import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
 import { nowNs } from "../clock";
-import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbBind, tcbIndex, tcbQueueOutput, nTcb, bufSize, ringWrite, ringRead,
+import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbBind, tcbIndex, tcbQueueOutput, nTcb, ringWrite,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
-import { tcpOutput, sendAckNow, armRto, armKeepalive } from "./engine";
+import { tcpOutput, sendAckNow, armRto, armKeepalive, armMemoryRetry, finWait2Orphaned } from "./engine";
 import { sendSegment, sendReset, windowToAdvertise, advertisedWindow } from "./output";
 import { unlistenOne } from "./events";
-import { rackInit } from "./rack";
+import { sendReserve, receiveTake } from "./buffers";
 import { cookieInit } from "./cookie";
 
 export const K_TCP_POP: u8 = 3;
@@ -63,7 +63,7 @@ let isnKey: u32 = 0;
 export function tcpInit(): bool {
   isnKey = hostRandom();
   cookieInit();
-  return tcbInit() && rackInit() && portMapInit(tcpPorts);
+  return tcbInit() && portMapInit(tcpPorts);
 }
 
 /** RFC 6528: a 4 µs clock plus a keyed hash of the connection's addresses. */
@@ -73,10 +73,10 @@ export function tcpIsn(lip: u32, lport: u32, rip: u32, rport: u32): u32 {
   return h + <u32>(<u64>(nowNs / 4000));
 }
 
-/** Our window-scale shift: the smallest that fits the receive buffer in 16 bits (RFC 7323 §2.3). */
+/** Our window-scale shift: the smallest that fits the largest receive buffer in 16 bits (RFC 7323 §2.3). */
 export function ourWindowShift(): u32 {
   let s: u32 = 0;
-  while ((bufSize >> s) > 65535) s++;
+  while ((<u32>tcpBuffer >> s) > 65535) s++;
   return s;
 }
 
@@ -229,9 +229,10 @@ export function tcpPushPoll(q: u32): void {
   if (t === null || t.pushHead != q + 1) return;
   const len = load<u32>(e + Q_LEN);
   let done = load<u32>(e + Q_AUX);
-  const n = min(len - done, bufSize - t.slen);
+  const n = sendReserve(t, len - done);
+  if (n == 0 && t.slen == 0) armMemoryRetry(t);       // no ACK is coming to wake it
   if (n > 0) {
-    ringWrite(t.sbuf, t.sndUna + t.slen, <usize>load<u32>(e + Q_PTR) + done, n);
+    ringWrite(t.sbuf, t.sSize, t.sndUna + t.slen, <usize>load<u32>(e + Q_PTR) + done, n);
     t.slen += n;
     done += n;
     store<u32>(e + Q_AUX, done);
@@ -271,13 +272,14 @@ export function tcpPopPoll(q: u32): void {
   }
   if (t.rlen == 0 && t.peerFin == 0) return;
   if (t.rlen > 0) {
-    const n = min(t.rlen, t.rlen <= SMALL_CAP - 2 ? SMALL_CAP - 2 : LARGE_CAP - 2);
-    const s = slotAlloc(n + 2);
-    if (s < 0) { count(D_NO_BUFFER); return; }       // retried on the next wake
+    // As much as one buffer holds: a large one when there is more than a small one takes, a
+    // small one when the large ones are all out; none at all, and the pop tries again shortly.
+    let n = min(t.rlen, LARGE_CAP - 2);
+    let s = slotAlloc(n + 2);
+    if (s < 0 && n > SMALL_CAP - 2) { n = SMALL_CAP - 2; s = slotAlloc(n + 2); }
+    if (s < 0) { count(D_NO_BUFFER); armMemoryRetry(t); return; }
     const dst = slotData(<u32>s) + 2;
-    // The unread bytes end at RCV.NXT, less the sequence number a FIN took (RFC 9293 §3.4).
-    ringRead(t.rbuf, t.rcvNxt - t.peerFin - t.rlen, dst, n);
-    t.rlen -= n;
+    receiveTake(t, dst, n);
     giveToApp(<u32>s, dst);
     store<u32>(e + Q_PTR, <u32>dst);
     store<u32>(e + Q_LEN, n);
@@ -372,6 +374,7 @@ export function tcpClose(qd: u32): void {
     t.finQueued = 1;
     tcpOutput(t);
   }
+  finWait2Orphaned(t);                                 // closed after shutdown(SHUT_WR) and the peer's ACK
 }
 
 export function tcpSockname(qd: u32, peer: bool, out: usize): i32 {

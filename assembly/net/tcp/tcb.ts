@@ -1,6 +1,8 @@
-// TCP control blocks (RFC 9293 §3.3.1): a flat table, each with a send and a receive byte ring
-// carved at init. Sequence numbers compare modulo 2^32 (RFC 9293 §3.4).
+// TCP control blocks (RFC 9293 §3.3.1): a flat table carved at init. A connection's byte rings
+// and segment log come and go with its traffic (buffers.ts). Sequence numbers compare modulo 2^32
+// (RFC 9293 §3.4).
 import { carve } from "../../mem/layout";
+import { buddyFree } from "../../mem/buddy";
 import { tcpMaxConnections, tcpBuffer } from "../../config";
 import { timerCancel } from "../../sched/timers";
 import { demuxInit, demuxInsert, demuxRemove, demuxFind, demuxBytes } from "./demux";
@@ -18,6 +20,10 @@ export const TIME_WAIT: u8 = 9;
 export const DONE: u8 = 10;       // over, but its socket still names it: not reused until closed
 
 export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (reported as SACK blocks)
+export const LOG_ENTRY: u32 = 16; // bytes per segment-log entry (rack.ts)
+// The receive buffer a connection starts from, as Linux's 64 KiB initial window; it grows with
+// what the application reads (buffers.ts) up to tcp.buffer_bytes.
+const INITIAL_RCV_CAP: u32 = 65536;
 
 @unmanaged export class Tcb {
   state: u8;
@@ -49,6 +55,7 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
   cwnd: u32; ssthresh: u32; dupAcks: u32; recover: u32; inRecovery: u32;
   ccWmax: f64; ccK: f64; ccEpoch: f64; ccWest: f64;   // CUBIC's state (cc.ts)
   // RACK-TLP (RFC 8985, rack.ts): the log of segments in flight, and the most recently delivered one.
+  logBase: u32; logCap: u32;   // the log's block (buffers.ts) and its entries, 0 while nothing is in flight
   logHead: u32; logN: u32;
   logBytes: u32; logSacked: u32; logLost: u32; logRetx: u32;   // running totals over the log's entries
   rackXmitUs: u32; rackEnd: u32; rackRttUs: u32; minRttUs: u32; rackTimer: u32;
@@ -61,10 +68,17 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
   prrDelivered: u32; prrOut: u32; recoverFs: u32;
   // What happened to this connection (tcpInfo).
   nRetrans: u32; nFastRecoveries: u32; nRtoRetrans: u32; nTlp: u32; nRackLost: u32; nSpurious: u32; nUndo: u32; nDsackSent: u32;
-  rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32; keepTimer: u32;
+  rtoTimer: u32; twTimer: u32; ackTimer: u32; ackPending: u32; keepTimer: u32; memTimer: u32;
   lastRx: f64;           // when the last segment arrived (keepalive idleness)
-  sbuf: u32; slen: u32;  // bytes from sndUna: unacknowledged, then unsent
-  rbuf: u32; rlen: u32;  // in-order bytes not yet popped, ending at rcvNxt
+  // Byte rings (buffers.ts): a block of sSize / rSize bytes, 0 while empty; positions are
+  // sequence numbers modulo the size.
+  sbuf: u32; sSize: u32;
+  slen: u32;             // bytes from sndUna: unacknowledged, then unsent
+  rbuf: u32; rSize: u32;
+  rlen: u32;             // in-order bytes not yet popped, ending at rcvNxt
+  rCap: u32;             // the receive buffer the window is offered from (grows: buffers.ts)
+  rcvCopied: u32; rcvSpaceTime: f64;   // bytes popped since rcvSpaceTime (dynamic right-sizing)
+  rcvRttMs: u32;         // the round trip a receiver sees, from echoed timestamps (buffers.ts)
   ooN: u32;              // out-of-order ranges held (oo(t): MAX_OOO pairs beside the table)
   popHead: u32; popTail: u32;    // pop qtokens + 1
   pushHead: u32; pushTail: u32;  // push qtokens + 1 waiting for send-buffer room
@@ -74,23 +88,21 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
 }
 
 let table: usize = 0;
-let buffers: usize = 0;
 let ooRanges: usize = 0;          // MAX_OOO [start, end) pairs per connection
 let outputBits: usize = 0;        // one bit per connection whose output waits for the end of the turn
 let outputPending: u32 = 0;
 export let nTcb: u32 = 0;
-export let bufSize: u32 = 0;
 let memo: i32 = -1;
 let freeHead: u32 = 0;            // tcb + 1: the CLOSED control blocks, most recently freed first
 
+@inline function initialReceiveBuffer(): u32 { return min(INITIAL_RCV_CAP, <u32>tcpBuffer); }
+
 export function tcbInit(): bool {
   nTcb = <u32>tcpMaxConnections;
-  bufSize = <u32>tcpBuffer;
   table = carve(<usize>(nTcb + 1) * offsetof<Tcb>(), 64);     // one more: tcbScratch
-  buffers = carve(<usize>nTcb * <usize>bufSize * 2, 4096);
   outputBits = carve(<usize>((nTcb + 31) >> 5) << 2, 8);
   ooRanges = carve(<usize>nTcb * <usize>MAX_OOO * 8, 8);
-  if (table == 0 || buffers == 0 || outputBits == 0 || ooRanges == 0 || !demuxInit(nTcb)) return false;
+  if (table == 0 || outputBits == 0 || ooRanges == 0 || !demuxInit(nTcb)) return false;
   for (let i = nTcb; i > 0; i--) { tcb(i - 1).nextFree = freeHead; tcb(i - 1).onFreeList = 1; freeHead = i; }
   return true;
 }
@@ -104,12 +116,16 @@ export function tcbScratch(): Tcb {
   memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
   t.qd = -1;
   t.listener = -1;
+  t.rCap = initialReceiveBuffer();                    // the window the SYN-ACK offers
   return t;
 }
 
-/** Bytes the connection table takes per connection, buffers included (bench tcp: bytesPerIdleConn). */
+/** At most what tcbInit carves per connection (the index at its largest: four slots of 16 bytes). */
+export function tcbBytesBound(): u32 { return <u32>offsetof<Tcb>() + MAX_OOO * 8 + 4 * 16 + 1; }
+
+/** Bytes the connection table takes per connection: control block, out-of-order ranges, output bit, index share. */
 export function tcbBytesEach(): u32 {
-  return <u32>offsetof<Tcb>() + 2 * bufSize + MAX_OOO * 8 + (demuxBytes() + nTcb - 1) / nTcb;
+  return <u32>offsetof<Tcb>() + MAX_OOO * 8 + (demuxBytes() + (nTcb >> 3) + nTcb - 1) / nTcb;
 }
 
 /** Gives a new connection its four-tuple and puts it in the index segments are matched against. */
@@ -206,8 +222,7 @@ function tcbTake(i: u32): i32 {
   memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
   t.qd = -1;
   t.listener = -1;
-  t.sbuf = <u32>(buffers + <usize>i * <usize>bufSize * 2);
-  t.rbuf = t.sbuf + bufSize;
+  t.rCap = initialReceiveBuffer();
   return <i32>i;
 }
 
@@ -217,7 +232,8 @@ export function tcbStopTimers(t: Tcb): void {
   timerCancel(t.ackTimer);
   timerCancel(t.keepTimer);
   timerCancel(t.rackTimer);
-  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0; t.keepTimer = 0; t.rackTimer = 0;
+  timerCancel(t.memTimer);
+  t.rtoTimer = 0; t.twTimer = 0; t.ackTimer = 0; t.keepTimer = 0; t.rackTimer = 0; t.memTimer = 0;
 }
 
 /** Frees a control block (once: a second call does nothing). */
@@ -225,10 +241,32 @@ export function tcbFree(t: Tcb): void {
   if (t.onFreeList != 0) return;
   tcbStopTimers(t);
   tcbUnhash(t);
+  sendBlocksFree(t);
+  receiveBlockFree(t);
   t.state = CLOSED;
   t.onFreeList = 1;
   t.nextFree = freeHead;
   freeHead = tcbIndex(t) + 1;
+}
+
+// Bytes every connection's send rings and logs hold together (buffers.ts keeps it under half the
+// buffer memory, so that receiving, which is what frees a peer's send ring, always finds room).
+let sendBytes: usize = 0;
+export function sendBytesHeld(): usize { return sendBytes; }
+export function sendBytesChange(grown: usize, freed: usize): void { sendBytes = sendBytes + grown - freed; }
+
+/** Gives back the send ring and the segment log (buffers.ts took them): nothing is queued or in flight. */
+export function sendBlocksFree(t: Tcb): void {
+  sendBytes -= <usize>t.sSize + <usize>t.logCap * LOG_ENTRY;
+  if (t.sbuf != 0) buddyFree(t.sbuf, ctz(t.sSize));
+  if (t.logBase != 0) buddyFree(t.logBase, ctz(t.logCap * LOG_ENTRY));
+  t.sbuf = 0; t.sSize = 0; t.logBase = 0; t.logCap = 0; t.logHead = 0;
+}
+
+/** Gives back the receive ring: nothing is held for the application or out of order. */
+export function receiveBlockFree(t: Tcb): void {
+  if (t.rbuf != 0) buddyFree(t.rbuf, ctz(t.rSize));
+  t.rbuf = 0; t.rSize = 0;
 }
 
 /** The connection is over on our side but its socket still names it: no segment finds it. */
@@ -255,22 +293,20 @@ export function tcbCount(state: u8): u32 {
   return n;
 }
 
-// ---- byte rings (bufSize is a power of two; positions are sequence numbers masked) ----
+// ---- byte rings (a power-of-two size; positions are sequence numbers modulo the size) ----
 
-/** Copies n bytes from src into ring `ring` starting at sequence position seq. */
-export function ringWrite(ring: u32, seq: u32, src: usize, n: u32): void {
-  const mask = bufSize - 1;
-  const at = seq & mask;
-  const first = min(n, bufSize - at);
+/** Copies n bytes from src into a ring of `size` bytes starting at sequence position seq. */
+export function ringWrite(ring: u32, size: u32, seq: u32, src: usize, n: u32): void {
+  const at = seq & (size - 1);
+  const first = min(n, size - at);
   memory.copy(<usize>ring + at, src, first);
   if (first < n) memory.copy(<usize>ring, src + first, n - first);
 }
 
-/** Copies n bytes out of ring `ring` starting at sequence position seq. */
-export function ringRead(ring: u32, seq: u32, dst: usize, n: u32): void {
-  const mask = bufSize - 1;
-  const at = seq & mask;
-  const first = min(n, bufSize - at);
+/** Copies n bytes out of a ring of `size` bytes starting at sequence position seq. */
+export function ringRead(ring: u32, size: u32, seq: u32, dst: usize, n: u32): void {
+  const at = seq & (size - 1);
+  const first = min(n, size - at);
   memory.copy(dst, <usize>ring + at, first);
   if (first < n) memory.copy(dst + first, <usize>ring, n - first);
 }
