@@ -23,7 +23,7 @@ export const MAX_OOO: u32 = 32;   // out-of-order ranges kept per connection (re
 export const LOG_ENTRY: u32 = 16; // bytes per segment-log entry (rack.ts)
 // The receive buffer a connection starts from, as Linux's 64 KiB initial window; it grows with
 // what the application reads (buffers.ts) up to tcp.buffer_bytes.
-const INITIAL_RCV_CAP: u32 = 65536;
+const INITIAL_BUFFER: u32 = 65536;
 
 @unmanaged export class Tcb {
   state: u8;
@@ -95,7 +95,7 @@ export let nTcb: u32 = 0;
 let memo: i32 = -1;
 let freeHead: u32 = 0;            // tcb + 1: the CLOSED control blocks, most recently freed first
 
-@inline function initialReceiveBuffer(): u32 { return min(INITIAL_RCV_CAP, <u32>tcpBuffer); }
+@inline function initialBuffer(): u32 { return min(INITIAL_BUFFER, <u32>tcpBuffer); }
 
 export function tcbInit(): bool {
   nTcb = <u32>tcpMaxConnections;
@@ -116,7 +116,7 @@ export function tcbScratch(): Tcb {
   memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
   t.qd = -1;
   t.listener = -1;
-  t.rCap = initialReceiveBuffer();                    // the window the SYN-ACK offers
+  t.rCap = initialBuffer();                    // the window the SYN-ACK offers
   return t;
 }
 
@@ -222,7 +222,7 @@ function tcbTake(i: u32): i32 {
   memory.fill(changetype<usize>(t), 0, offsetof<Tcb>());
   t.qd = -1;
   t.listener = -1;
-  t.rCap = initialReceiveBuffer();
+  t.rCap = initialBuffer();
   return <i32>i;
 }
 
