@@ -11,6 +11,7 @@ const overrides: Record<string, Record<string, unknown>> = {
   "fast-retransmit-newreno.pkt": { "tcp.congestion": "newreno" },
   "rcv-window-steps.pkt": { "tcp.buffer_bytes": 4096 },
   "ack-at-window-edge.pkt": { "tcp.buffer_bytes": 4096 },
+  "ack-in-zero-window-probe.pkt": { "tcp.buffer_bytes": 4096 },
   "keepalive.pkt": { "tcp.keepalive_idle_ms": 1000, "tcp.keepalive_interval_ms": 500, "tcp.keepalive_probes": 2 },
 };
 

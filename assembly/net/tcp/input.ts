@@ -5,7 +5,7 @@ import { slotUnref } from "../../mem/pool";
 import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OUT_OF_WINDOW,
          D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGS_IN, C_TCP_CHALLENGE_ACKS, C_TCP_SYN_COOKIES_SENT,
          C_TCP_SYN_COOKIES_OK } from "../../counters";
-import { tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck,
+import { tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpSackCount,
          tcpHlen, tcpFlags, tcpWindow, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, tcpTsEcr } from "../../wire/tcp";
 import { tcpRtoInitialNs } from "../../config";
 import { ECONNREFUSED, ECONNRESET } from "../../errno";
@@ -200,6 +200,16 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
     count(D_TCP_OUT_OF_WINDOW);
     if ((flags & RST) != 0) return;
     if (dlen > 0 && seqLe(seq + dlen, t.rcvNxt)) noteDuplicate(t, seq, seq + dlen);   // an old duplicate
+    // RFC 9293 §3.10.7.4: with the window closed no segment is acceptable, "but special allowance
+    // should be made to accept valid ACKs". Linux's zero-window probes (SEQ = RCV.NXT - 1) and its
+    // retransmissions of data we hold carry its latest ACK and SACK blocks; with its real ACKs lost,
+    // ignoring them left our sender to its RTO (seen in a capture under 5% loss). Taken only when
+    // they tell something new, so repeated probes are not duplicate ACKs.
+    if (!paws && (flags & (ACK | SYN)) == ACK && t.state >= ESTABLISHED
+        && (seqGt(tcpAck, t.sndUna) || (t.sackOk != 0 && tcpSackCount > 0))) {
+      if (processAck(t, tcpAck, tcpWindow << t.sndShift, seq, 0, tcpTsEcr, tcpHasTs, false)) tcpOutput(t);
+      if (t.state == 0 || t.state > TIME_WAIT) return;
+    }
     sendAckNow(t);
     return;
   }
