@@ -19,13 +19,13 @@ export function sample(name: string, o: Record<string, unknown> = {}): Manifest 
   return parseManifest({ name, module: join(NF_DIR, `${name}.wasm`), ...o });
 }
 
-/** A module from WAT text, written to a scratch file; returns its path. */
-export function wat(text: string): string {
+/** A module from WAT text, written to a scratch file; returns its path. `extra` features beyond what V8 reads by default. */
+export function wat(text: string, extra = 0): string {
   let m: binaryen.Module;
   // binaryen throws a non-Error object on bad text, which uvu cannot report: make it an Error.
   try { m = binaryen.parseText(text); } catch (e) { throw new Error(`WAT: ${(e as { message?: string }).message ?? String(e)}`); }
   const F = binaryen.Features;
-  m.setFeatures(F.MVP | F.MutableGlobals | F.BulkMemory | F.SignExt);   // what V8 reads (no compact imports)
+  m.setFeatures(F.MVP | F.MutableGlobals | F.BulkMemory | F.SignExt | extra);   // what V8 reads (no compact imports)
   const bytes = m.emitBinary();
   m.dispose();
   const path = join(scratch, `nf${n++}.wasm`);

@@ -11,6 +11,7 @@ import { checkNfModule } from "../host/nf/loader.js";
 import { parseManifest } from "../host/nf/manifest.js";
 import { Verdict } from "../host/nf/abi.js";
 import { NF_DIR, sample, watNf, wat, udpTo, batchOf, frameOut, checksumsOk, SRC } from "./nf.helpers.js";
+import binaryen from "binaryen";
 
 const hasC = existsSync(join(NF_DIR, "portblock.wasm"));
 if (!hasC && process.env.CI) throw new Error("the C sample NF was not built: .ci/run must install clang lld wasi-libc libclang-rt-14-dev-wasm32");
@@ -291,7 +292,7 @@ test("a module importing anything outside the ABI is refused at load with one li
        (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
       /imports env\.abort/],
     [`(module (memory (export "memory") 1) (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
-      /must import its memory as env\.memory/],
+      /defines a memory of its own .*\(rule: one memory\)$/],
     [`(module (import "env" "memory" (memory 1)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
       /does not export nf_area as a function/],
   ];
@@ -328,6 +329,62 @@ test("hot reload mid-stream loses and reorders nothing, and keeps the maps when 
   const b = batchOf([udpTo("198.18.0.1", 7)]);
   c.run(b);
   assert.is(b.verdict[0], Verdict.PASS);
+});
+
+// Modules that break one rule each, in features some engines accept and some refuse: the answer
+// must be ours, the same on Node 20 and Node 24 (CI runs this suite on both).
+const ENTRY = `(func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0))`;
+const F = binaryen.Features;
+const BROKEN: [string, string, number, RegExp][] = [
+  ["a second memory", `(module (import "env" "memory" (memory 1)) (memory $m2 1) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    F.MultiMemory, /defines a memory of its own .*\(rule: one memory\)$/],
+  ["a load from a second memory", `(module (import "env" "memory" (memory 1)) (import "env" "memory" (memory $b 1)) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    F.MultiMemory, /imports a memory as env\.memory|rule: one memory/],
+  ["shared memory", `(module (import "env" "memory" (memory 1 1 shared)) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    F.Atomics | F.SharedEverything, /is shared .*\(rule: no shared memory\)$/],
+  ["atomics", `(module (import "env" "memory" (memory 1)) ${ENTRY} (func (export "nf_process") (param i32) (drop (i32.atomic.load (i32.const 0)))))`,
+    F.Atomics, /atomic instruction .*\(rule: no atomics\)$/],
+  ["memory64", `(module (import "env" "memory" (memory i64 1)) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    F.Memory64, /is 64-bit \(rule: one 32-bit memory\)$/],
+  ["an imported table", `(module (import "env" "memory" (memory 1)) (import "env" "t" (table 1 funcref)) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    0, /imports a table .*\(rule: no imported tables\)$/],
+  ["an exported table", `(module (import "env" "memory" (memory 1)) (table $t (export "t") 1 funcref) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    0, /exports a table as t \(rule: no exported tables\)$/],
+  ["an imported global", `(module (import "env" "memory" (memory 1)) (import "env" "g" (global i32)) ${ENTRY} (func (export "nf_process") (param i32)))`,
+    0, /imports a global .*\(rule: no imported globals\)$/],
+  ["exceptions", `(module (import "env" "memory" (memory 1)) (tag $e) ${ENTRY} (func (export "nf_process") (param i32) (throw $e)))`,
+    F.ExceptionHandling, /rule: no tags|rule: no exceptions/],
+  ["a tail call", `(module (import "env" "memory" (memory 1)) ${ENTRY} (func $f (export "nf_process") (param i32) (return_call $f (local.get 0))))`,
+    F.TailCall, /tail call \(rule: no tail calls\)$/],
+  ["relaxed SIMD", `(module (import "env" "memory" (memory 1)) ${ENTRY} (func (export "nf_process") (param i32) (drop (i32x4.relaxed_trunc_f32x4_s (v128.const i32x4 0 0 0 0)))))`,
+    F.SIMD128 | F.RelaxedSIMD, /relaxed SIMD .*\(rule: no relaxed SIMD\)$/],
+  ["a GC type", `(module (import "env" "memory" (memory 1)) (type $s (struct (field i32))) ${ENTRY} (func (export "nf_process") (param i32) (local (ref null $s))))`,
+    F.GC | F.ReferenceTypes, /rule: no GC or typed references/],
+];
+
+test("a module that breaks one of our structural rules is refused before the engine sees it, in one line naming the rule, whatever this Node accepts", () => {
+  for (const [what, text, extra, re] of BROKEN) {
+    const e = (() => { try { checkNfModule("bad", readFileSync(wat(text, extra)), true); return null; } catch (x) { return x as Error; } })();
+    assert.ok(e, `${what}: refused`);
+    assert.match(e!.message, /^demiwasm: NF 'bad' refused: /, what);
+    assert.match(e!.message, re, what);
+    assert.not.match(e!.message, "\n");
+  }
+});
+
+test("what the rules allow loads and is metered: every sample NF (AssemblyScript and C), SIMD, bulk memory, multi-value, a funcref table", () => {
+  for (const f of ["firewall", "flowmon", "forward", "lossy", "maglev", "nat", "ratelimit", ...(existsSync(join(NF_DIR, "portblock.wasm")) ? ["portblock"] : [])]) {
+    assert.ok(checkNfModule(f, readFileSync(join(NF_DIR, `${f}.wasm`)), true).metered, f);
+  }
+  const ok = `(module (import "env" "memory" (memory 1)) (table 2 funcref) (elem (i32.const 0) $two $two) ${ENTRY}
+    (func $two (result i32 i32) (i32.const 1) (i32.const 2))
+    (func (export "nf_process") (param i32) (local v128)
+      (memory.fill (i32.const 0) (i32.const 0) (i32.const 16))
+      (local.set 1 (i32x4.add (v128.load (i32.const 0)) (v128.const i32x4 1 2 3 4)))
+      (v128.store (i32.const 0) (local.get 1))
+      (drop (drop (call $two)))))`;
+  const m = checkNfModule("ok", readFileSync(wat(ok, F.SIMD128 | F.Multivalue | F.ReferenceTypes)), true);
+  assert.ok(m.metered);
 });
 
 test("1000 mutated NF modules: each is refused in one line, or starts and is contained; the host never falls over", () => {

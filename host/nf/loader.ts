@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import binaryen from "binaryen";
 import { meter } from "./meter.js";
+import { validateNf } from "./validate.js";
 
 /** Every function an NF may import, by module. */
 export const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
@@ -43,6 +44,9 @@ export function checkNfModule(name: string, bytes: Uint8Array, metered: boolean)
   const key = `${digest}:${metered}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  // Our rules first, the same on every Node; then the engine's own validation.
+  const v = validateNf(bytes);
+  if (!v.ok) throw new NfLoadError(name, `${v.detail} (rule: ${v.rule})`);
   let plain: WebAssembly.Module;
   try { plain = new WebAssembly.Module(bytes as unknown as BufferSource); } catch (e) { throw new NfLoadError(name, `not a valid Wasm module: ${(e as Error).message}`); }
   let memory = false;
