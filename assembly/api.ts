@@ -23,13 +23,13 @@ import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tc
 import { tcpTimer, tcpFlushOutput, unsentBytes, T_TCP_RTO, T_TCP_MEMORY } from "./net/tcp/engine";
 import { buffersInit } from "./net/tcp/buffers";
 import { advertisedWindow } from "./net/tcp/output";
-import { tcb, tcbCount, tcbBytesEach, tcbBytesBound, nTcb, LOG_ENTRY } from "./net/tcp/tcb";
+import { tcb, tcbCount, tcbBytesEach, tcbBytesBound, nTcb, sendBlockBytes } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
 import { lostBytes, logPipe } from "./net/tcp/rack";
 import { tcpCongestion } from "./config";
 import { S_SIZE, SMAX } from "./net/socket";
-import { Q_SIZE, qCapacity } from "./sched/qtoken";
-import { T_SIZE, timersCapacity } from "./sched/timers";
+import { Q_BYTES_EACH, qCapacity } from "./sched/qtoken";
+import { T_BYTES_EACH, timersCapacity } from "./sched/timers";
 
 export { heapTop } from "./mem/layout";
 export { wireRoundTrip } from "./wire/roundtrip";
@@ -79,7 +79,7 @@ const FIXED_TABLES: usize = 3 << 20;
  * power of two: twice that), four timers, its control block and index share.
  */
 function bytesPerConnection(): usize {
-  return S_SIZE + 4 * 2 * (Q_SIZE + 4) + 4 * (T_SIZE + 12) + tcbBytesBound();
+  return S_SIZE + 4 * 2 * Q_BYTES_EACH + 4 * T_BYTES_EACH + tcbBytesBound();
 }
 
 /**
@@ -403,7 +403,7 @@ export function tcpInfo(qd: i32): i32 {
   store<u32>(o + 88, logPipe(t));
   store<u32>(o + 92, unsentBytes(t));
   store<u32>(o + 96, t.inRecovery);
-  store<u32>(o + 100, t.sSize + t.logCap * LOG_ENTRY);
+  store<u32>(o + 100, <u32>sendBlockBytes(t));
   store<u32>(o + 104, t.rSize);
   return 0;
 }
@@ -415,7 +415,7 @@ export function tcpInfo(qd: i32): i32 {
  */
 export function tcpBytesPerConnection(): u32 {
   const n = max<u32>(nTcb, 1);
-  return tcbBytesEach() + <u32>((<usize>SMAX * S_SIZE + <usize>qCapacity() * (Q_SIZE + 4) + <usize>timersCapacity() * (T_SIZE + 12)) / n);
+  return tcbBytesEach() + <u32>((<usize>SMAX * S_SIZE + <usize>qCapacity() * Q_BYTES_EACH + <usize>timersCapacity() * T_BYTES_EACH) / n);
 }
 
 /** tcp.max_connections as the datapath settled it. */

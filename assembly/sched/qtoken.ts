@@ -9,6 +9,7 @@ import { carve } from "../mem/layout";
 export const QBITS: u32 = 18;        // a qtoken's index bits (the table holds up to 2^18); 13 of generation
 const QMASK: u32 = (1 << QBITS) - 1;
 export const Q_SIZE: usize = 48;
+export const Q_BYTES_EACH: usize = Q_SIZE + 4;   // per qtoken: its entry and its free-stack slot (bitmaps aside)
 
 export const QS_FREE: u8 = 0;
 export const QS_PENDING: u8 = 1;

@@ -7,6 +7,7 @@ const BUCKETS: u32 = 256;
 const TICK_NS: f64 = 1e6;
 let TMAX: u32 = 0;            // timers at once (timersInit)
 export const T_SIZE: usize = 32;
+export const T_BYTES_EACH: usize = T_SIZE + 4 + 8;   // per timer: its entry, free-stack slot and expired pair
 const T_DEADLINE: usize = 0;  // f64
 const T_KIND: usize = 8;      // u32, 0 when free
 const T_ARG: usize = 12;      // u32

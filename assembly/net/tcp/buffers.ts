@@ -19,7 +19,7 @@ import { buddyInit, buddyAlloc, buddyFree, buddyTotalBytes, shiftFor } from "../
 import { count, D_TCP_NO_MEMORY, C_TCP_SEND_MEMORY_SHORT, C_TCP_RCV_BUFFER_GROWN } from "../../counters";
 import { tcpBuffer } from "../../config";
 import { nowNs } from "../clock";
-import { Tcb, ringWrite, ringRead, LOG_ENTRY, sendBlocksFree, receiveBlockFree, sendBytesHeld, sendBytesChange } from "./tcb";
+import { Tcb, ringWrite, ringRead, LOG_ENTRY, sendBlocksFree, sendBlockBytes, receiveBlockFree, sendBytesHeld, sendBytesChange } from "./tcb";
 import { logEntriesFor, logMoveTo } from "./rack";
 
 const MIN_RING: u32 = 256;                  // the smallest ring: a request or a reply of a few hundred bytes
@@ -50,7 +50,7 @@ function growSend(t: Tcb, bytes: u32): bool {
   const shift = shiftFor(max(bytes, MIN_RING));
   const size: u32 = 1 << shift;
   const cap = logEntriesFor(size);
-  const oldBytes = <usize>t.sSize + <usize>t.logCap * LOG_ENTRY;
+  const oldBytes = sendBlockBytes(t);
   const newBytes = <usize>size + <usize>max(cap, t.logCap) * LOG_ENTRY;
   if (sendBytesHeld() - oldBytes + newBytes > buddyTotalBytes() >> 1) return false;
   const ring = buddyAlloc(shift);
@@ -65,13 +65,13 @@ function growSend(t: Tcb, bytes: u32): bool {
     buddyFree(t.sbuf, ctz(t.sSize));
   }
   if (log != 0) {
-    const oldLog = t.logBase, oldBytes = t.logCap * LOG_ENTRY;
+    const oldLog = t.logBase, oldLogBytes = t.logCap * LOG_ENTRY;
     logMoveTo(t, log, cap);
-    if (oldLog != 0) buddyFree(oldLog, ctz(oldBytes));
+    if (oldLog != 0) buddyFree(oldLog, ctz(oldLogBytes));
   }
   t.sbuf = <u32>ring;
   t.sSize = size;
-  sendBytesChange(<usize>t.sSize + <usize>t.logCap * LOG_ENTRY, oldBytes);
+  sendBytesChange(sendBlockBytes(t), oldBytes);
   return true;
 }
 
@@ -112,9 +112,9 @@ export function receiveWrite(t: Tcb, seq: u32, src: usize, n: u32): void {
 
 /**
  * The application took n bytes: they leave the ring, which goes back once nothing is held, and
- * dynamic right-sizing sees them. Once per round trip, when the application read more than half
- * the buffer, the buffer grows to twice what was read, so the window stays ahead of what the
- * reader drains (a slow reader keeps a small buffer: the window, not memory, holds its sender).
+ * dynamic right-sizing sees them. Once per round trip the buffer grows to twice what was read
+ * plus 16 segments when that is more, so the window stays ahead of what the reader drains (a slow
+ * reader keeps a small buffer: the window, not memory, holds its sender).
  */
 export function receiveTake(t: Tcb, dst: usize, n: u32): void {
   ringRead(t.rbuf, t.rSize, rcvBase(t), dst, n);

@@ -5,7 +5,7 @@
 // at most one live entry per four-tuple.
 import { carve } from "../../mem/layout";
 
-const SLOT: usize = 16;            // lip, lport << 16 | rport, rip, value + 1 (0: empty)
+export const SLOT: usize = 16;     // lip, lport << 16 | rport, rip, value + 1 (0: empty)
 
 let slots: usize = 0;
 let mask: u32 = 0;

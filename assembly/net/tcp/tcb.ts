@@ -5,7 +5,7 @@ import { carve } from "../../mem/layout";
 import { buddyFree } from "../../mem/buddy";
 import { tcpMaxConnections, tcpBuffer } from "../../config";
 import { timerCancel } from "../../sched/timers";
-import { demuxInit, demuxInsert, demuxRemove, demuxFind, demuxBytes } from "./demux";
+import { demuxInit, demuxInsert, demuxRemove, demuxFind, demuxBytes, SLOT as DEMUX_SLOT } from "./demux";
 
 export const CLOSED: u8 = 0;
 export const SYN_SENT: u8 = 1;
@@ -120,8 +120,8 @@ export function tcbScratch(): Tcb {
   return t;
 }
 
-/** At most what tcbInit carves per connection (the index at its largest: four slots of 16 bytes). */
-export function tcbBytesBound(): u32 { return <u32>offsetof<Tcb>() + MAX_OOO * 8 + 4 * 16 + 1; }
+/** At most what tcbInit carves per connection (the index at its largest: four slots). */
+export function tcbBytesBound(): u32 { return <u32>offsetof<Tcb>() + MAX_OOO * 8 + 4 * <u32>DEMUX_SLOT + 1; }
 
 /** Bytes the connection table takes per connection: control block, out-of-order ranges, output bit, index share. */
 export function tcbBytesEach(): u32 {
@@ -255,9 +255,12 @@ let sendBytes: usize = 0;
 export function sendBytesHeld(): usize { return sendBytes; }
 export function sendBytesChange(grown: usize, freed: usize): void { sendBytes = sendBytes + grown - freed; }
 
+/** Bytes a connection's send ring and segment log hold. */
+@inline export function sendBlockBytes(t: Tcb): usize { return <usize>t.sSize + <usize>t.logCap * LOG_ENTRY; }
+
 /** Gives back the send ring and the segment log (buffers.ts took them): nothing is queued or in flight. */
 export function sendBlocksFree(t: Tcb): void {
-  sendBytes -= <usize>t.sSize + <usize>t.logCap * LOG_ENTRY;
+  sendBytes -= sendBlockBytes(t);
   if (t.sbuf != 0) buddyFree(t.sbuf, ctz(t.sSize));
   if (t.logBase != 0) buddyFree(t.logBase, ctz(t.logCap * LOG_ENTRY));
   t.sbuf = 0; t.sSize = 0; t.logBase = 0; t.logCap = 0; t.logHead = 0;
