@@ -10,17 +10,19 @@ import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters"
 import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, sizeConnections, MAX_CONNECTIONS, configure as setConfig } from "./config";
 import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./errno";
 import { SMALL_CAP } from "./mem/pool";
-import { linkInit, linkPollRx, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
-import { arpInit, arpTimer, arpAddStatic as addStatic, arpDump as dumpArp, T_ARP } from "./net/arp";
-import { ipInit } from "./net/ip";
-import { reasmInit, reasmTimer, T_REASM } from "./net/reassembly";
-import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpPopPoll, udpPopCancel, udpClose, K_UDP_POP } from "./net/udp";
+import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
+import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/neighbor";
+import { egressInit } from "./net/egress";
+import { ifacePollRx } from "./net/iface";
+import { reasmInit } from "./net/reassembly";
+import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpClose } from "./net/udp";
 import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LPORT,
          S_RIP, S_RPORT, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./net/socket";
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
-         tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpCancel, tcpShutdown, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
-import { tcpTimer, tcpFlushOutput, unsentBytes, T_TCP_RTO, T_TCP_MEMORY } from "./net/tcp/engine";
+         tcpShutdown, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
+import { tcpFlushOutput, unsentBytes } from "./net/tcp/engine";
+import { runTask, cancelTask, fireTimer } from "./handlers";
 import { buffersInit } from "./net/tcp/buffers";
 import { advertisedWindow } from "./net/tcp/output";
 import { tcb, tcbCount, tcbBytesEach, tcbBytesBound, nTcb, sendBlockBytes } from "./net/tcp/tcb";
@@ -64,7 +66,7 @@ export function init(): i32 {
   if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
   // TCP's rings and segment logs take the rest (net/tcp/buffers.ts).
   if (!buffersInit(layoutRemaining())) return ENOMEM;
-  ipInit();
+  egressInit();
   linkRefill();
   ready = true;
   return 0;
@@ -93,20 +95,6 @@ function connectionsThatFit(): u32 {
   return <u32>min<usize>(<usize>MAX_CONNECTIONS, max<usize>(64, n));
 }
 
-function pollTask(i: u32): void {
-  const kind = load<u8>(qEntry(i) + Q_KIND);
-  if (kind == K_UDP_POP) udpPopPoll(i);
-  else if (kind == K_TCP_POP) tcpPopPoll(i);
-  else if (kind == K_TCP_PUSH) tcpPushPoll(i);
-  else if (kind == K_TCP_ACCEPT) tcpAcceptPoll(i);
-}
-
-function fireTimer(kind: u32, arg: u32): void {
-  if (kind == T_ARP) arpTimer(arg);
-  else if (kind == T_REASM) reasmTimer(arg);
-  else if (kind >= T_TCP_RTO && kind <= T_TCP_MEMORY) tcpTimer(kind, tcb(arg));
-}
-
 @inline function isStream(qd: i32): bool { return load<u8>(sock(<u32>qd) + S_TYPE) == SOCK_STREAM; }
 
 /**
@@ -119,10 +107,10 @@ export function poll(now: f64): i32 {
   setNow(now);
   let work = linkPollComp();
   work += tcpFlushOutput();                    // what the application pushed since the last turn
-  work += linkPollRx(RX_BUDGET);
-  work += qRunReady(pollTask);
+  work += ifacePollRx(RX_BUDGET);
+  work += qRunReady(runTask);
   work += timersAdvance(now, fireTimer);
-  work += qRunReady(pollTask);                 // tasks the timers woke
+  work += qRunReady(runTask);                 // tasks the timers woke
   work += tcpFlushOutput();                    // pushes those tasks completed
   linkRefill();
   return work;
@@ -326,11 +314,8 @@ export function cancel(qt: u32): i32 {
     qFree(q);
     return 0;
   }
-  const kind = load<u8>(e + Q_KIND);
-  if (kind == K_UDP_POP) udpPopCancel(q);
-  else if (kind == K_TCP_POP || kind == K_TCP_PUSH || kind == K_TCP_ACCEPT) tcpCancel(q, kind);
-  else { qOrphan(q); return 0; }
-  qFree(q);
+  if (cancelTask(q)) qFree(q);
+  else qOrphan(q);
   return 0;
 }
 

@@ -5,7 +5,7 @@ import { count, D_ICMP_TRUNCATED, D_ICMP_BAD_CHECKSUM, D_ICMP_UNSUPPORTED, C_ICM
 import { icmpParse, icmpEchoEmit, icmpType, icmpCode, icmpIdent, icmpSeq, ICMP_HLEN, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY } from "../wire/icmp";
 import { csumAdd, csumFold } from "../wire/checksum";
 import { PROTO_ICMP } from "../wire/ipv4";
-import { ipOutput } from "./ip";
+import { egressSend } from "./egress";
 
 export function icmpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
   if (!icmpParse(p, len)) { count(D_ICMP_TRUNCATED); slotUnref(slot); return; }
@@ -15,5 +15,5 @@ export function icmpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): vo
     count(D_ICMP_UNSUPPORTED); slotUnref(slot); return;
   }
   icmpEchoEmit(p, ICMP_ECHO_REPLY, icmpIdent, icmpSeq, len - ICMP_HLEN);
-  if (ipOutput(slot, p, len, src, PROTO_ICMP) >= 0) count(C_ICMP_ECHO_REPLIED);
+  if (egressSend(slot, p, len, src, PROTO_ICMP) >= 0) count(C_ICMP_ECHO_REPLIED);
 }

@@ -1,14 +1,12 @@
-// The device side of the stack: the four descriptor rings and the burst loops over them
-// (DPDK l2fwd's shape: drain a burst, process each frame, refill). Nothing here calls out.
+// The device side of the stack: the four descriptor rings (DPDK l2fwd's shape: drain a burst,
+// process each frame, refill). It checks descriptors and moves slot references; what a frame
+// means is iface.ts's business, so nothing here calls up.
 import { carve } from "../mem/layout";
 import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, RING_HDR } from "../mem/ring";
 import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
 import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESC, D_RX_TOO_LONG,
-         D_TX_RING_FULL, D_RX_FILTERED, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE } from "../counters";
-import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
-import { macHi, macLo } from "../config";
-import { arpInput } from "./arp";
-import { ipInput } from "./ip";
+         D_TX_RING_FULL, D_RX_FILTERED } from "../counters";
+import { ETH_HLEN } from "../wire/eth";
 
 export let fillRing: usize = 0;
 export let rxRing: usize = 0;
@@ -68,40 +66,37 @@ export function linkPollComp(): i32 {
   return <i32>n;
 }
 
-/** Drains up to `budget` received frames through the stack. */
-export function linkPollRx(budget: u32): i32 {
-  let n = ringCount(rxRing);
-  if (n > budget) n = budget;
-  for (let i: u32 = 0; i < n; i++) {
-    const e = ringPeek(rxRing, i);
-    const ptr = <usize>load<u32>(e);
-    const len = load<u32>(e, 4);
-    const s = slotOf(ptr);
-    // Only a slot we put in the fill ring, at the place we said, may come back as a frame.
-    if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESC); continue; }
-    setSlotInFill(<u32>s, false);
-    // Length 0: the host's NF chain dropped the frame (or sent it elsewhere); the slot comes back.
-    if (len == 0) { count(D_RX_FILTERED); slotUnref(<u32>s); continue; }
-    if (len > slotCap(<u32>s)) { count(D_RX_TOO_LONG); slotUnref(<u32>s); continue; }
-    count(C_RX_FRAMES);
-    countN(C_RX_BYTES, len);
-    ethInput(<u32>s, ptr, len);
-  }
-  ringConsume(rxRing, n);
-  return <i32>n;
+/** Received frames waiting in the RX ring, at most `budget`; read with linkRxTake, then linkRxRelease. */
+export function linkRxCount(budget: u32): u32 {
+  const n = ringCount(rxRing);
+  return n > budget ? budget : n;
 }
 
-/** Ethernet demux (the frame's slot reference passes to whichever layer takes it). */
-function ethInput(slot: u32, p: usize, len: u32): void {
-  if (!ethCheck(len)) { count(D_ETH_TRUNCATED); slotUnref(slot); return; }
-  if (!ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo)) {
-    count(D_ETH_NOT_FOR_US); slotUnref(slot); return;
-  }
-  const type = ethType(p);
-  if (type == ETHERTYPE_IPV4) ipInput(slot, p + ETH_HLEN, len - ETH_HLEN);
-  else if (type == ETHERTYPE_ARP) arpInput(slot, p, p + ETH_HLEN, len - ETH_HLEN);
-  else { count(D_ETH_UNKNOWN_TYPE); slotUnref(slot); }
+/**
+ * The burst's `i`-th received frame, checked: its slot (whose reference passes to the caller) or
+ * -1 when the descriptor was bad, filtered by the host or too long (counted, slot given back).
+ */
+export function linkRxTake(i: u32): i32 {
+  const e = ringPeek(rxRing, i);
+  const ptr = <usize>load<u32>(e);
+  const len = load<u32>(e, 4);
+  const s = slotOf(ptr);
+  // Only a slot we put in the fill ring, at the place we said, may come back as a frame.
+  if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESC); return -1; }
+  setSlotInFill(<u32>s, false);
+  // Length 0: the host's NF chain dropped the frame (or sent it elsewhere); the slot comes back.
+  if (len == 0) { count(D_RX_FILTERED); slotUnref(<u32>s); return -1; }
+  if (len > slotCap(<u32>s)) { count(D_RX_TOO_LONG); slotUnref(<u32>s); return -1; }
+  count(C_RX_FRAMES);
+  countN(C_RX_BYTES, len);
+  return s;
 }
+
+/** The length of the burst's `i`-th frame (valid after linkRxTake(i) gave a slot). */
+@inline export function linkRxLen(i: u32): u32 { return load<u32>(ringPeek(rxRing, i), 4); }
+
+/** Gives the first `n` RX descriptors back to the device. */
+export function linkRxRelease(n: u32): void { ringConsume(rxRing, n); }
 
 export function fillCount(): u32 { return ringCount(fillRing); }
 

@@ -8,11 +8,9 @@ import { count, D_FRAG_OVERLAP, D_FRAG_TOO_BIG, D_FRAG_TABLE_FULL, D_FRAG_TIMEOU
          D_FRAG_DUPLICATE, D_NO_BUFFER, C_FRAGS_REASSEMBLED } from "../counters";
 import { reasmSlots, reasmTimeoutNs } from "../config";
 import { timerStart, timerCancel } from "../sched/timers";
+import { T_REASM } from "../sched/kinds";
 import { IP_HLEN } from "../wire/ipv4";
-import { transportInput } from "./ip";
 import { nowNs } from "./clock";
-
-export const T_REASM: u32 = 2;
 
 const MAX_PAYLOAD: u32 = 65535 - IP_HLEN;
 const BLOCKS: u32 = 65536 / 8;
@@ -95,29 +93,34 @@ function markBlocks(bm: usize, first: u32, last: u32): void {
   }
 }
 
+/**
+ * Takes one fragment (and its slot reference). Returns 0 while the datagram is incomplete or when
+ * the fragment was dropped (counted), else the whole datagram: `(length << 32) | slot`, the large
+ * slot's reference passing to the caller.
+ */
 export function reasmInput(slot: u32, src: u32, dst: u32, id: u32, proto: u32,
-                           off: u32, mf: bool, p: usize, len: u32): void {
+                           off: u32, mf: bool, p: usize, len: u32): u64 {
   // Every fragment but the last carries a non-zero multiple of 8 bytes (RFC 791 §3.2).
-  if (len == 0 || (mf && (len & 7) != 0)) { count(D_FRAG_BAD); slotUnref(slot); return; }
+  if (len == 0 || (mf && (len & 7) != 0)) { count(D_FRAG_BAD); slotUnref(slot); return 0; }
   const end = off + len;
-  if (end > MAX_PAYLOAD) { count(D_FRAG_TOO_BIG); slotUnref(slot); return; }
+  if (end > MAX_PAYLOAD) { count(D_FRAG_TOO_BIG); slotUnref(slot); return 0; }
   const i = find(src, dst, id, proto);
-  if (i == -1) { count(D_FRAG_TABLE_FULL); slotUnref(slot); return; }
-  if (i == -2) { count(D_NO_BUFFER); slotUnref(slot); return; }
+  if (i == -1) { count(D_FRAG_TABLE_FULL); slotUnref(slot); return 0; }
+  if (i == -2) { count(D_NO_BUFFER); slotUnref(slot); return 0; }
   const c = ctx(<u32>i);
   const bm = bitmap(<u32>i);
   const total = load<u32>(c + C_TOTAL);
   const first = off >> 3;
   const last = (end + 7) >> 3;
   const present = blocksPresent(bm, first, last);
-  if (present == last - first) { count(D_FRAG_DUPLICATE); slotUnref(slot); return; }
+  if (present == last - first) { count(D_FRAG_DUPLICATE); slotUnref(slot); return 0; }
   const inconsistent = (!mf && total != 0 && total != end) || (total != 0 && end > total)
                     || (!mf && blocksPresent(bm, last, BLOCKS) != 0);
   if (present != 0 || inconsistent) {
     count(present != 0 ? D_FRAG_OVERLAP : D_FRAG_BAD);
     slotUnref(slot);
     release(<u32>i);
-    return;
+    return 0;
   }
   const dstSlot = load<u32>(c + C_SLOT);
   memory.copy(slotData(dstSlot) + off, p, len);
@@ -127,11 +130,11 @@ export function reasmInput(slot: u32, src: u32, dst: u32, id: u32, proto: u32,
   store<u32>(c + C_GOT, got);
   const t = mf ? total : end;
   store<u32>(c + C_TOTAL, t);
-  if (t == 0 || got != t) return;
-  // Complete: the large slot's reference passes up to the transport.
+  if (t == 0 || got != t) return 0;
+  // Complete: the large slot's reference passes up to the caller.
   timerCancel(load<u32>(c + C_TIMER));
   store<u8>(c + C_USED, 0);
   count(C_FRAGS_REASSEMBLED);
-  transportInput(dstSlot, proto, src, dst, slotData(dstSlot), t);
+  return (<u64>t << 32) | dstSlot;
 }
 

@@ -13,11 +13,9 @@ import { localIp, udpQueueDepth } from "../config";
 import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
 import {sock, S_BOUND, S_CONNECTED, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT, S_POPHEAD, S_POPTAIL } from "./socket";
-import { ipOutput } from "./ip";
-import { arpAddWaiter } from "./arp";
+import { egressSend, egressWait } from "./egress";
+import { K_UDP_POP, K_UDP_PUSH } from "../sched/kinds";
 
-export const K_UDP_POP: u8 = 1;
-export const K_UDP_PUSH: u8 = 2;
 const HEADERS: u32 = ETH_HLEN + IP_HLEN + UDP_HLEN;
 const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;
 const ports = changetype<PortMap>(memory.data(16, 8));
@@ -77,9 +75,9 @@ export function udpPushTo(qd: u32, ptr: usize, len: u32, ip: u32, port: u32): i3
     memory.copy(payload, ptr, len);
   }
   udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, localIp, ip);
-  const r = ipOutput(slot, payload - UDP_HLEN, len + UDP_HLEN, ip, PROTO_UDP);
+  const r = egressSend(slot, payload - UDP_HLEN, len + UDP_HLEN, ip, PROTO_UDP);
   if (r == 0) { count(C_UDP_SENT); qComplete(<u32>q, 0); }
-  else if (r > 0) { count(C_UDP_SENT); arpAddWaiter(<u32>(r - 1), <u32>q); }
+  else if (r > 0) { count(C_UDP_SENT); egressWait(r, <u32>q); }
   else qComplete(<u32>q, -r);
   return q;
 }

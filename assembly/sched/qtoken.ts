@@ -27,7 +27,7 @@ export const OP_FAILED: u8 = 6;
 // Field offsets in a table entry.
 const Q_STATE: usize = 0;    // u8
 const Q_OP: usize = 1;       // u8 opcode
-export const Q_KIND: usize = 2;     // u8 task kind (sched/tasks.ts)
+export const Q_KIND: usize = 2;     // u8 task kind (sched/kinds.ts; handlers.ts runs it)
 const Q_ORPHAN: usize = 3;   // u8: cancelled while pending; released as soon as it completes
 const Q_GEN: usize = 4;      // u32 generation
 export const Q_QD: usize = 8;       // i32

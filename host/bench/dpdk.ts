@@ -9,7 +9,7 @@ import { existsSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { LibOS, sockaddr } from "../libos.js";
 import { DpdkLink, dpdkInit } from "../backends/dpdk.js";
 import type { DpdkNative } from "../native.js";

@@ -9,7 +9,7 @@ import { fabricNative } from "../native.js";
 import { freePort } from "../freeport.js";
 import { sockaddr, newResultBuffer } from "../libos.js";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { percentile } from "../stats.js";
 
 const peerJs = fileURLToPath(new URL("../../examples/fabric-peer.js", import.meta.url));

@@ -6,7 +6,7 @@
 // a DPDK port in adaptive mode.
 import * as nodeHttp from "node:http";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { loopbackPair, dpdkPair } from "../topology.js";
 import { formatIpv4 } from "../config.js";
 import { Stack } from "../stack/stack.js";

@@ -8,8 +8,7 @@ import { benchTcp } from "./tcp.js";
 import { benchDpdk } from "./dpdk.js";
 import { benchHttp } from "./http.js";
 import { writeReport } from "./report.js";
-
-export interface BenchOptions { json: boolean; quick: boolean; report?: boolean; out?: string }
+import type { BenchOptions } from "./options.js";
 
 // fabric last: its busy-polling peers would weigh on the suites after it.
 const suites: Record<string, (c: Config, o: BenchOptions) => Promise<Record<string, unknown>>> = {

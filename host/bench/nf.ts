@@ -5,7 +5,7 @@
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { parseManifest, type Manifest } from "../nf/manifest.js";
 import { Nf } from "../nf/sandbox.js";
 import { AREA_BYTES, DESC, DATA, MAX_BURST } from "../nf/abi.js";

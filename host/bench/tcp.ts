@@ -4,7 +4,7 @@
 // Node's net over 127.0.0.1.
 import { performance } from "node:perf_hooks";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { loopbackPair, type Pair } from "../topology.js";
 import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode } from "../libos.js";
 import { formatIpv4 } from "../config.js";

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { loadConfig } from "../config.js";
 import { openStack } from "../stack/stack.js";
 import { LibOS, newResultBuffer } from "../libos.js";

@@ -3,7 +3,7 @@
 // (b) Node's dgram echo over 127.0.0.1, in the same process and run.
 import { performance } from "node:perf_hooks";
 import type { Config } from "../config.js";
-import type { BenchOptions } from "./index.js";
+import type { BenchOptions } from "./options.js";
 import { loopbackPair, type Pair } from "../topology.js";
 import { sockaddr } from "../libos.js";
 import { formatIpv4 } from "../config.js";

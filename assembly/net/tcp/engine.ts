@@ -8,6 +8,7 @@ import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
 import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs, tcpKeepIdleNs, tcpKeepIntervalNs,
          tcpKeepProbes } from "../../config";
 import { timerStart, timerCancel } from "../../sched/timers";
+import { T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK, T_TCP_KEEPALIVE, T_TCP_REORDER, T_TCP_PTO, T_TCP_MEMORY } from "../../sched/kinds";
 import { ETIMEDOUT } from "../../errno";
 import { nowNs } from "../clock";
 import { sendSegment, tsNow, rcvWindow } from "./output";
@@ -21,13 +22,6 @@ import { sackUpdate, retransmitLost } from "./sack";
 import { logAcked, logPipe, logAllLost, logClearLost, lostBytes, sackedBytes, lastSent, rackDetectLoss, eStart, eEnd } from "./rack";
 import { rangeStart, rangeEnd, rangeRemove, rangeInsert } from "./ranges";
 
-export const T_TCP_RTO: u32 = 3;
-export const T_TCP_TIME_WAIT: u32 = 4;
-export const T_TCP_DELACK: u32 = 5;
-export const T_TCP_KEEPALIVE: u32 = 6;
-export const T_TCP_REORDER: u32 = 7;   // RACK's reordering window ran out (RFC 8985 §6.2)
-export const T_TCP_PTO: u32 = 8;       // tail loss probe timeout (RFC 8985 §7.2), in the RTO's slot
-export const T_TCP_MEMORY: u32 = 9;    // a push or pop found no memory and nothing else will wake it: try again
 const MEMORY_RETRY_NS: f64 = 1e6;
 const TLP_MAX_ACK_DELAY_NS: f64 = 200e6; // RFC 8985 §7.2 WCDelAckT
 const RTO_MAX_NS: f64 = 60e9;          // RFC 6298 §2.5 allows a cap of at least 60 s
@@ -219,7 +213,7 @@ export function armRetransmitTimer(t: Tcb): void {
 }
 
 /** RFC 8985 §7.3: the probe is new data if the windows allow, else the last segment sent again. */
-function tailLossProbe(t: Tcb): void {
+export function tailLossProbe(t: Tcb): void {
   t.rtoTimer = 0;
   t.ptoArmed = 0;
   if (t.sndMax == t.sndUna) return;
@@ -328,7 +322,7 @@ function armReorderTimer(t: Tcb, waitUs: u32): void {
 }
 
 /** RFC 8985 §6.2: the reordering window ran out for a segment still neither SACKed nor ACKed. */
-function reorderTimer(t: Tcb): void {
+export function reorderTimer(t: Tcb): void {
   t.rackTimer = 0;
   if (t.state < ESTABLISHED || t.sndUna == t.sndMax) return;
   sackRecovery(t, 0, inFlight(t));
@@ -540,7 +534,7 @@ export function armKeepalive(t: Tcb): void {
 }
 
 /** RFC 1122 §4.2.3.6: after the idle time, probe (Linux's form, SEQ = SND.UNA - 1, no data). */
-function keepaliveTimer(t: Tcb): void {
+export function keepaliveTimer(t: Tcb): void {
   t.keepTimer = 0;
   if (t.keepalive == 0 || t.state != ESTABLISHED && t.state != CLOSE_WAIT) return;
   if (nowNs - t.lastRx < tcpKeepIdleNs && t.keepProbes == 0) { armKeepalive(t); return; }
@@ -550,14 +544,17 @@ function keepaliveTimer(t: Tcb): void {
   t.keepTimer = timerStart(T_TCP_KEEPALIVE, tcbIndex(t), nowNs + tcpKeepIntervalNs);
 }
 
-/** Timers. */
-export function tcpTimer(kind: u32, t: Tcb): void {
-  if (kind == T_TCP_KEEPALIVE) { keepaliveTimer(t); return; }
-  if (kind == T_TCP_TIME_WAIT) { t.twTimer = 0; tcbFinish(t); return; }
-  if (kind == T_TCP_DELACK) { t.ackTimer = 0; if (t.ackPending != 0) sendAckNow(t); return; }
-  if (kind == T_TCP_REORDER) { reorderTimer(t); return; }
-  if (kind == T_TCP_PTO) { tailLossProbe(t); return; }
-  if (kind == T_TCP_MEMORY) { t.memTimer = 0; wakePushers(t); wakePops(t); return; }
+/** TIME_WAIT's 2MSL (or an orphaned FIN_WAIT_2's limit) ended: the connection is gone. */
+export function timeWaitTimer(t: Tcb): void { t.twTimer = 0; tcbFinish(t); }
+
+/** The delayed ACK is due. */
+export function delayedAckTimer(t: Tcb): void { t.ackTimer = 0; if (t.ackPending != 0) sendAckNow(t); }
+
+/** Memory was short and nothing else would wake the waiting pushes and pops: they try again. */
+export function memoryTimer(t: Tcb): void { t.memTimer = 0; wakePushers(t); wakePops(t); }
+
+/** The retransmission timer: SYN retries, a stalled send, the persist probe, or RTO recovery. */
+export function rtoTimer(t: Tcb): void {
   t.rtoTimer = 0;
   t.ptoArmed = 0;
   if (t.state == SYN_SENT || t.state == SYN_RCVD) {

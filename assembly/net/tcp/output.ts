@@ -6,7 +6,7 @@ import { tcpEmitOptions, tcpEmitHeader, tcpSackBlocks, TCP_HLEN, SYN, ACK, RST }
 import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
 import { ETH_HLEN } from "../../wire/eth";
 import { localIp, mtu } from "../../config";
-import { ipOutput } from "../ip";
+import { egressSend } from "../egress";
 import { nowNs } from "../clock";
 import { Tcb, ringRead, seqGe, seqGt, oo, SYN_SENT } from "./tcb";
 import { logSent } from "./rack";
@@ -86,7 +86,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
     t.ackPending = 0;
   }
   count(C_TCP_SEGS_OUT);
-  if (ipOutput(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) < 0) return -1;
+  if (egressSend(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) < 0) return -1;
   // Only what really left is logged: a send that failed is tried again as new data, not counted
   // as a retransmission nor as in flight.
   if (len > 0) {
@@ -107,6 +107,6 @@ export function sendReset(rip: u32, lport: u32, rport: u32, seq: u32, ack: u32, 
   const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
   tcpEmitHeader(tcp, lport, rport, seq, withAck ? ack : 0, withAck ? RST | ACK : RST, 0, 0, 0, 0, localIp, rip);
   count(C_TCP_RESETS_SENT);
-  ipOutput(<u32>s, tcp, TCP_HLEN, rip, PROTO_TCP);
+  egressSend(<u32>s, tcp, TCP_HLEN, rip, PROTO_TCP);
 }
 

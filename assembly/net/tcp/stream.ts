@@ -20,10 +20,8 @@ import { sendSegment, sendReset, windowToAdvertise, advertisedWindow } from "./o
 import { unlistenOne } from "./events";
 import { sendReserve, receiveTake } from "./buffers";
 import { cookieInit } from "./cookie";
+import { K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT } from "../../sched/kinds";
 
-export const K_TCP_POP: u8 = 3;
-export const K_TCP_PUSH: u8 = 4;
-export const K_TCP_ACCEPT: u8 = 5;
 
 // Socket options (PDPIX setsockopt): bits in S_OPTS, copied to the connection when it exists.
 export const OPT_NODELAY: u32 = 1;     // TCP_NODELAY; set by default: Nagle is off
@@ -300,29 +298,29 @@ export function tcpPopPoll(q: u32): void {
   if (next != 0 && (t.rlen > 0 || t.peerFin != 0)) qWake(next - 1);
 }
 
-/**
- * Withdraws a pending pop, accept or push (kind K_TCP_*): it leaves its wait list, and the next in
- * line is woken if it can go on. Bytes a cancelled push already put in the send buffer are sent.
- */
-export function tcpCancel(q: u32, kind: u8): void {
-  const e = qEntry(q);
-  const qd = <u32>load<i32>(e + Q_QD);
-  if (kind == K_TCP_ACCEPT) {
-    const s = sock(qd);
-    const head = qListRemove(s + S_POPHEAD, s + S_POPTAIL, q);
-    if (head != 0 && load<u32>(s + S_ACCEPT_HEAD) != 0) qWake(head - 1);
-    return;
-  }
-  const t = tcbOf(qd);
+/** Withdraws a pending accept; the next in line is woken if a connection waits. */
+export function tcpAcceptCancel(q: u32): void {
+  const s = sock(<u32>load<i32>(qEntry(q) + Q_QD));
+  const head = qListRemove(s + S_POPHEAD, s + S_POPTAIL, q);
+  if (head != 0 && load<u32>(s + S_ACCEPT_HEAD) != 0) qWake(head - 1);
+}
+
+/** Withdraws a pending pop; the next in line is woken if it can go on. */
+export function tcpPopCancel(q: u32): void {
+  const t = tcbOf(<u32>load<i32>(qEntry(q) + Q_QD));
   if (t === null) return;
   const tp = changetype<usize>(t);
-  if (kind == K_TCP_POP) {
-    const head = qListRemove(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
-    if (head != 0 && (t.rlen > 0 || t.peerFin != 0 || t.reset != 0)) qWake(head - 1);
-  } else {
-    const head = qListRemove(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), q);
-    if (head != 0) qWake(head - 1);
-  }
+  const head = qListRemove(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
+  if (head != 0 && (t.rlen > 0 || t.peerFin != 0 || t.reset != 0)) qWake(head - 1);
+}
+
+/** Withdraws a pending push; bytes it already put in the send buffer are sent. */
+export function tcpPushCancel(q: u32): void {
+  const t = tcbOf(<u32>load<i32>(qEntry(q) + Q_QD));
+  if (t === null) return;
+  const tp = changetype<usize>(t);
+  const head = qListRemove(tp + offsetof<Tcb>("pushHead"), tp + offsetof<Tcb>("pushTail"), q);
+  if (head != 0) qWake(head - 1);
 }
 
 /**

@@ -1,5 +1,6 @@
-// ARP (RFC 826) with a cache: entries expire after a TTL, resolution retries a fixed number of
-// times and then fails the frames that waited for it. Static entries come from the config and
+// The neighbor layer: who is the next hop on the link. ARP (RFC 826) with a cache: entries expire
+// after a TTL, resolution retries a fixed number of times and then fails the frames that waited
+// for it. Static entries come from the config and
 // are never overwritten by the wire. Gratuitous ARP is ignored: accepting it would let any host
 // on the link redirect our traffic.
 import { carve } from "../mem/layout";
@@ -10,12 +11,11 @@ import { arpParse, arpEmit, arpOp, arpShaHi, arpShaLo, arpSpa, arpTpa, ARP_LEN, 
 import { ethEmit, ETH_HLEN, ETHERTYPE_ARP } from "../wire/eth";
 import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../config";
 import { timerStart, timerCancel } from "../sched/timers";
+import { T_ARP } from "../sched/kinds";
 import { qListAppend, qListComplete } from "../sched/qtoken";
 import { ETIMEDOUT, ENOBUFS, EHOSTUNREACH } from "../errno";
 import { linkTx } from "./link";
 import { nowNs } from "./clock";
-
-export const T_ARP: u32 = 1;
 
 const ENTRIES: u32 = 256;
 const E_SIZE: usize = 48;
@@ -168,9 +168,10 @@ export function arpTimer(i: u32): void {
 
 /**
  * Sends the IPv4 frame at `frame` (its Ethernet header not yet written) to `nextHop`. Returns 0
- * when it went to the TX ring, the ARP entry + 1 when it waits for resolution, or -errno.
+ * when it went to the TX ring, a ticket (> 0) when it waits for resolution, or -errno. A ticket
+ * means nothing to the caller except as an argument to neighborWait.
  */
-export function arpSend(slot: u32, frame: usize, len: u32, nextHop: u32): i32 {
+export function neighborSend(slot: u32, frame: usize, len: u32, nextHop: u32): i32 {
   if (nextHop == 0xffffffff) {
     ethEmit(frame, 0xffff, 0xffffffff, macHi, macLo, 0x0800);
     return linkTx(slot, frame, len) ? 0 : -ENOBUFS;
@@ -206,9 +207,9 @@ export function arpSend(slot: u32, frame: usize, len: u32, nextHop: u32): i32 {
   return i + 1;
 }
 
-/** Makes push operation `q` wait for ARP entry `i` (as returned by arpSend, minus one). */
-export function arpAddWaiter(i: u32, q: u32): void {
-  const e = entry(i);
+/** Completes operation `q` when the frames behind `ticket` (from neighborSend) go out or fail. */
+export function neighborWait(ticket: i32, q: u32): void {
+  const e = entry(<u32>(ticket - 1));
   qListAppend(e + E_WHEAD, e + E_WTAIL, q);
 }
 

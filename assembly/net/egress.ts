@@ -1,0 +1,57 @@
+// IPv4 output (RFC 791, RFC 1122 §3.2.1): the one way down for every transport. Writes the
+// header in the headroom in front of the transport payload, or fragments when the datagram
+// exceeds the MTU (RFC 791 §3.2, which Demikernel answers with ENOTSUP), and hands frames to the
+// neighbor layer. A transport sees sent, queued (a ticket to wait on) or -errno, never ARP.
+import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { count, D_NO_BUFFER, C_FRAGS_SENT } from "../counters";
+import { ipv4Emit, IP_HLEN } from "../wire/ipv4";
+import { ETH_HLEN } from "../wire/eth";
+import { localIp, mtu } from "../config";
+import { ENOBUFS } from "../errno";
+import { hostRandom } from "../host";
+import { neighborSend, neighborWait } from "./neighbor";
+
+const DEFAULT_TTL: u32 = 64;   // RFC 1700 / Linux's default
+let nextId: u32 = 0;
+
+export function egressInit(): void {
+  nextId = hostRandom() & 0xffff;
+}
+
+/**
+ * Sends `len` transport bytes at `p` to `dst`. The caller guarantees IP_HLEN + ETH_HLEN bytes of
+ * headroom in front of `p` inside the slot, and gives up its slot reference.
+ * Returns 0 (sent), a ticket > 0 (queued until the next hop resolves: egressWait takes it) or -errno.
+ */
+export function egressSend(slot: u32, p: usize, len: u32, dst: u32, proto: u32): i32 {
+  const id = nextId;
+  nextId = (nextId + 1) & 0xffff;
+  if (len + IP_HLEN <= <u32>mtu) {
+    ipv4Emit(p - IP_HLEN, len + IP_HLEN, id, false, false, 0, DEFAULT_TTL, proto, localIp, dst, 0);
+    return neighborSend(slot, p - IP_HLEN - ETH_HLEN, len + IP_HLEN + ETH_HLEN, dst);
+  }
+  return fragment(slot, p, len, dst, proto, id);
+}
+
+/** RFC 791 §3.2 fragmentation: every fragment but the last carries a multiple of 8 bytes. */
+function fragment(slot: u32, p: usize, len: u32, dst: u32, proto: u32, id: u32): i32 {
+  const chunk = ((<u32>mtu - IP_HLEN) & ~7);
+  let ret: i32 = 0;
+  for (let off: u32 = 0; off < len; off += chunk) {
+    const n = min(chunk, len - off);
+    const s = slotAlloc(SMALL_CAP);
+    if (s < 0) { count(D_NO_BUFFER); ret = -ENOBUFS; break; }
+    const f = slotData(<u32>s);
+    memory.copy(f + ETH_HLEN + IP_HLEN, p + off, n);
+    ipv4Emit(f + ETH_HLEN, n + IP_HLEN, id, false, off + n < len, off, DEFAULT_TTL, proto, localIp, dst, 0);
+    const r = neighborSend(<u32>s, f, n + IP_HLEN + ETH_HLEN, dst);
+    count(C_FRAGS_SENT);
+    if (r < 0) { ret = r; break; }
+    if (r > 0) ret = r;
+  }
+  slotUnref(slot);
+  return ret;
+}
+
+/** Completes operation `q` when the datagram behind `ticket` (from egressSend) leaves or fails. */
+export function egressWait(ticket: i32, q: u32): void { neighborWait(ticket, q); }

@@ -1,0 +1,76 @@
+// The interface: the only place that dispatches upward. A burst of received frames is read from
+// the link and each one climbs Ethernet → ARP or IPv4 → reassembly → transport here, so every
+// layer below it only ever calls down (link, neighbor, egress) and answers by return value.
+import { slotData, slotUnref } from "../mem/pool";
+import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
+         D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTO } from "../counters";
+import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
+import { ipv4Parse, ipIsMartianSource, ipHlen, ipTotal, ipMf, ipFragOff, ipProto, ipSrc, ipDst, ipId,
+         IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
+         PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
+import { localIp, macHi, macLo } from "../config";
+import { linkRxCount, linkRxTake, linkRxLen, linkRxRelease } from "./link";
+import { arpInput } from "./neighbor";
+import { reasmInput } from "./reassembly";
+import { icmpInput } from "./icmp";
+import { udpInput } from "./udp";
+import { tcpInput } from "./tcp/input";
+
+/** Drains up to `budget` received frames through the stack. */
+export function ifacePollRx(budget: u32): i32 {
+  const n = linkRxCount(budget);
+  for (let i: u32 = 0; i < n; i++) {
+    const s = linkRxTake(i);
+    if (s >= 0) ethInput(<u32>s, slotData(<u32>s), linkRxLen(i));
+  }
+  linkRxRelease(n);
+  return <i32>n;
+}
+
+/** Ethernet demux (the frame's slot reference passes to whichever layer takes it). */
+function ethInput(slot: u32, p: usize, len: u32): void {
+  if (!ethCheck(len)) { count(D_ETH_TRUNCATED); slotUnref(slot); return; }
+  if (!ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo)) {
+    count(D_ETH_NOT_FOR_US); slotUnref(slot); return;
+  }
+  const type = ethType(p);
+  if (type == ETHERTYPE_IPV4) ipInput(slot, p + ETH_HLEN, len - ETH_HLEN);
+  else if (type == ETHERTYPE_ARP) arpInput(slot, p, p + ETH_HLEN, len - ETH_HLEN);
+  else { count(D_ETH_UNKNOWN_TYPE); slotUnref(slot); }
+}
+
+/** IPv4 input (RFC 791, RFC 1122 §3.2.1): verify, reassemble fragments, demux by protocol. */
+function ipInput(slot: u32, p: usize, len: u32): void {
+  const r = ipv4Parse(p, len);
+  if (r != IPV4_OK) {
+    count(r == IPV4_TRUNCATED ? D_IP_TRUNCATED : r == IPV4_BAD_VERSION ? D_IP_BAD_VERSION
+        : r == IPV4_BAD_IHL ? D_IP_BAD_IHL : r == IPV4_BAD_LENGTH ? D_IP_BAD_LENGTH : D_IP_BAD_CHECKSUM);
+    slotUnref(slot);
+    return;
+  }
+  const bcast = ipDst == 0xffffffff;
+  if (ipDst != localIp && !bcast) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }
+  // RFC 1122 §3.2.1.3: drop datagrams from broadcast, multicast, zero or our own address.
+  if (ipIsMartianSource(ipSrc) || ipSrc == 0 || ipSrc == localIp) { count(D_IP_BAD_SOURCE); slotUnref(slot); return; }
+  // Options (IHL > 5) are skipped: RFC 1122 §3.2.1.8 lets a host ignore the ones it does not implement.
+  const payload = p + ipHlen;
+  const plen = ipTotal - ipHlen;
+  if (ipMf || ipFragOff != 0) {
+    const src = ipSrc, dst = ipDst, proto = ipProto;
+    const whole = reasmInput(slot, src, dst, ipId, proto, ipFragOff, ipMf, payload, plen);
+    // The last missing fragment: the reassembled datagram's slot and length come back up.
+    if (whole != 0) {
+      const s = <u32>whole;
+      transportInput(s, proto, src, dst, slotData(s), <u32>(whole >> 32));
+    }
+    return;
+  }
+  transportInput(slot, ipProto, ipSrc, ipDst, payload, plen);
+}
+
+function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len: u32): void {
+  if (proto == PROTO_UDP) udpInput(slot, src, dst, p, len);
+  else if (proto == PROTO_ICMP) icmpInput(slot, src, dst, p, len);
+  else if (proto == PROTO_TCP) tcpInput(slot, src, dst, p, len);
+  else { count(D_IP_UNKNOWN_PROTO); slotUnref(slot); }
+}
