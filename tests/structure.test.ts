@@ -96,6 +96,16 @@ test("every task and timer kind has its handler in the one table", () => {
   assert.equal(elsewhere, []);
 });
 
+test("the checked views keep no packet state: they parse into and emit from a record the caller owns", () => {
+  const wire = readdirSync(join(root, "assembly/wire")).filter((f) => f.endsWith(".ts"));
+  assert.ok(wire.length >= 7);
+  for (const f of wire) {
+    const text = readFileSync(join(root, "assembly/wire", f), "utf8");
+    assert.not.match(text, /^(export\s+)?(let|var)\s/m, `assembly/wire/${f} has module-level mutable state`);
+    assert.not.match(text, /^export const \w+\s*(:\s*usize)?\s*=\s*memory\.data/m, `assembly/wire/${f} exports shared scratch memory`);
+  }
+});
+
 test("the cycle finder finds a cycle it is shown", () => {
   const g = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]], ["e", ["e"]]]);
   assert.equal(cycles(g), [["a", "b", "c"], ["e"]]);

@@ -4,7 +4,7 @@
 // neighbor layer. A transport sees sent, queued (a ticket to wait on) or -errno, never ARP.
 import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
 import { count, D_NO_BUFFER, C_FRAGS_SENT } from "../counters";
-import { ipv4Emit, IP_HLEN } from "../wire/ipv4";
+import { Ipv4Repr, ipv4Emit, IP_HLEN } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, mtu } from "../config";
 import { ENOBUFS } from "../errno";
@@ -13,9 +13,16 @@ import { neighborSend, neighborWait } from "./neighbor";
 
 const DEFAULT_TTL: u32 = 64;   // RFC 1700 / Linux's default
 let nextId: u32 = 0;
+// The header every datagram we send gets; the fields that never change are set once.
+const out = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
 
 export function egressInit(): void {
   nextId = hostRandom() & 0xffff;
+  out.hlen = IP_HLEN;
+  out.ttl = DEFAULT_TTL;
+  out.tos = 0;
+  out.df = false;
+  out.src = localIp;
 }
 
 /**
@@ -24,17 +31,22 @@ export function egressInit(): void {
  * Returns 0 (sent), a ticket > 0 (queued until the next hop resolves: egressWait takes it) or -errno.
  */
 export function egressSend(slot: u32, p: usize, len: u32, dst: u32, proto: u32): i32 {
-  const id = nextId;
+  out.id = nextId;
   nextId = (nextId + 1) & 0xffff;
+  out.proto = proto;
+  out.dst = dst;
   if (len + IP_HLEN <= <u32>mtu) {
-    ipv4Emit(p - IP_HLEN, len + IP_HLEN, id, false, false, 0, DEFAULT_TTL, proto, localIp, dst, 0);
+    out.total = len + IP_HLEN;
+    out.mf = false;
+    out.fragOff = 0;
+    ipv4Emit(p - IP_HLEN, out);
     return neighborSend(slot, p - IP_HLEN - ETH_HLEN, len + IP_HLEN + ETH_HLEN, dst);
   }
-  return fragment(slot, p, len, dst, proto, id);
+  return fragment(slot, p, len, dst);
 }
 
 /** RFC 791 §3.2 fragmentation: every fragment but the last carries a multiple of 8 bytes. */
-function fragment(slot: u32, p: usize, len: u32, dst: u32, proto: u32, id: u32): i32 {
+function fragment(slot: u32, p: usize, len: u32, dst: u32): i32 {
   const chunk = ((<u32>mtu - IP_HLEN) & ~7);
   let ret: i32 = 0;
   for (let off: u32 = 0; off < len; off += chunk) {
@@ -43,7 +55,10 @@ function fragment(slot: u32, p: usize, len: u32, dst: u32, proto: u32, id: u32):
     if (s < 0) { count(D_NO_BUFFER); ret = -ENOBUFS; break; }
     const f = slotData(<u32>s);
     memory.copy(f + ETH_HLEN + IP_HLEN, p + off, n);
-    ipv4Emit(f + ETH_HLEN, n + IP_HLEN, id, false, off + n < len, off, DEFAULT_TTL, proto, localIp, dst, 0);
+    out.total = n + IP_HLEN;
+    out.mf = off + n < len;
+    out.fragOff = off;
+    ipv4Emit(f + ETH_HLEN, out);
     const r = neighborSend(<u32>s, f, n + IP_HLEN + ETH_HLEN, dst);
     count(C_FRAGS_SENT);
     if (r < 0) { ret = r; break; }

@@ -5,8 +5,7 @@ import { slotData, slotUnref } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
          D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTO } from "../counters";
 import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
-import { ipv4Parse, ipIsMartianSource, ipHlen, ipTotal, ipMf, ipFragOff, ipProto, ipSrc, ipDst, ipId,
-         IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
+import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
          PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
 import { localIp, macHi, macLo } from "../config";
 import { linkRxCount, linkRxTake, linkRxLen, linkRxRelease } from "./link";
@@ -15,6 +14,9 @@ import { reasmInput } from "./reassembly";
 import { icmpInput } from "./icmp";
 import { udpInput } from "./udp";
 import { tcpInput } from "./tcp/input";
+
+// The header of the datagram being received, parsed once and read by reassembly and demux.
+const ip = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
 
 /** Drains up to `budget` received frames through the stack. */
 export function ifacePollRx(budget: u32): i32 {
@@ -41,23 +43,22 @@ function ethInput(slot: u32, p: usize, len: u32): void {
 
 /** IPv4 input (RFC 791, RFC 1122 §3.2.1): verify, reassemble fragments, demux by protocol. */
 function ipInput(slot: u32, p: usize, len: u32): void {
-  const r = ipv4Parse(p, len);
+  const r = ipv4Parse(p, len, ip);
   if (r != IPV4_OK) {
     count(r == IPV4_TRUNCATED ? D_IP_TRUNCATED : r == IPV4_BAD_VERSION ? D_IP_BAD_VERSION
         : r == IPV4_BAD_IHL ? D_IP_BAD_IHL : r == IPV4_BAD_LENGTH ? D_IP_BAD_LENGTH : D_IP_BAD_CHECKSUM);
     slotUnref(slot);
     return;
   }
-  const bcast = ipDst == 0xffffffff;
-  if (ipDst != localIp && !bcast) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }
+  const src = ip.src, dst = ip.dst, proto = ip.proto;
+  if (dst != localIp && dst != 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }
   // RFC 1122 §3.2.1.3: drop datagrams from broadcast, multicast, zero or our own address.
-  if (ipIsMartianSource(ipSrc) || ipSrc == 0 || ipSrc == localIp) { count(D_IP_BAD_SOURCE); slotUnref(slot); return; }
+  if (ipIsMartianSource(src) || src == 0 || src == localIp) { count(D_IP_BAD_SOURCE); slotUnref(slot); return; }
   // Options (IHL > 5) are skipped: RFC 1122 §3.2.1.8 lets a host ignore the ones it does not implement.
-  const payload = p + ipHlen;
-  const plen = ipTotal - ipHlen;
-  if (ipMf || ipFragOff != 0) {
-    const src = ipSrc, dst = ipDst, proto = ipProto;
-    const whole = reasmInput(slot, src, dst, ipId, proto, ipFragOff, ipMf, payload, plen);
+  const payload = p + ip.hlen;
+  const plen = ip.total - ip.hlen;
+  if (ip.mf || ip.fragOff != 0) {
+    const whole = reasmInput(slot, src, dst, ip.id, proto, ip.fragOff, ip.mf, payload, plen);
     // The last missing fragment: the reassembled datagram's slot and length come back up.
     if (whole != 0) {
       const s = <u32>whole;
@@ -65,7 +66,7 @@ function ipInput(slot: u32, p: usize, len: u32): void {
     }
     return;
   }
-  transportInput(slot, ipProto, ipSrc, ipDst, payload, plen);
+  transportInput(slot, proto, src, dst, payload, plen);
 }
 
 function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len: u32): void {

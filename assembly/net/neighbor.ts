@@ -7,7 +7,7 @@ import { carve } from "../mem/layout";
 import { slotAlloc, slotData, slotUnref, metaOf, M_NEXT, M_PTR, M_LEN, SMALL_CAP } from "../mem/pool";
 import { count, D_ARP_MALFORMED, D_ARP_NOT_FOR_US, D_ARP_GRATUITOUS, D_ARP_UNSOLICITED, D_ARP_TIMEOUT,
          D_ARP_QUEUE_FULL, D_ARP_CONFLICT, D_NO_BUFFER, C_ARP_REQUESTS_SENT, C_ARP_REPLIES_SENT } from "../counters";
-import { arpParse, arpEmit, arpOp, arpShaHi, arpShaLo, arpSpa, arpTpa, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "../wire/arp";
+import { ArpRepr, arpParse, arpEmit, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "../wire/arp";
 import { ethEmit, ETH_HLEN, ETHERTYPE_ARP } from "../wire/eth";
 import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../config";
 import { timerStart, timerCancel } from "../sched/timers";
@@ -36,6 +36,9 @@ const E_WHEAD: usize = 32;   // u32 qtoken + 1: push operations waiting for the 
 const E_WTAIL: usize = 36;
 
 let table: usize = 0;
+// The ARP packet being received, and the one being sent.
+const rx = changetype<ArpRepr>(memory.data(offsetof<ArpRepr>()));
+const tx = changetype<ArpRepr>(memory.data(offsetof<ArpRepr>()));
 let memo: i32 = -1;          // the last entry a lookup hit: most traffic goes to one peer
 
 export function arpInit(): bool {
@@ -136,12 +139,24 @@ function freeEntry(i: u32, ret: i32): void {
   if (memo == <i32>i) memo = -1;
 }
 
+/** The packet we send: our addresses as sender, `op` to the target given. */
+function ourArp(op: u32, thaHi: u32, thaLo: u32, tpa: u32): ArpRepr {
+  tx.op = op;
+  tx.shaHi = macHi;
+  tx.shaLo = macLo;
+  tx.spa = localIp;
+  tx.thaHi = thaHi;
+  tx.thaLo = thaLo;
+  tx.tpa = tpa;
+  return tx;
+}
+
 function sendRequest(ip: u32): void {
   const s = slotAlloc(SMALL_CAP);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const f = slotData(<u32>s);
   ethEmit(f, 0xffff, 0xffffffff, macHi, macLo, ETHERTYPE_ARP);
-  arpEmit(f + ETH_HLEN, ARP_REQUEST, macHi, macLo, localIp, 0, 0, ip);
+  arpEmit(f + ETH_HLEN, ourArp(ARP_REQUEST, 0, 0, ip));
   // Pad to the 60-byte Ethernet minimum (IEEE 802.3 §3.2.8) with zeros.
   memory.fill(f + ETH_HLEN + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN);
   if (linkTx(<u32>s, f, 60)) count(C_ARP_REQUESTS_SENT);
@@ -215,31 +230,28 @@ export function neighborWait(ticket: i32, q: u32): void {
 
 /** An ARP packet at `p` inside the frame at `frame`. The slot reference ends here. */
 export function arpInput(slot: u32, frame: usize, p: usize, len: u32): void {
-  if (!arpParse(p, len) || arpSpa == 0 || arpSpa >= 0xe0000000) {
+  if (!arpParse(p, len, rx) || rx.spa == 0 || rx.spa >= 0xe0000000) {
     count(D_ARP_MALFORMED); slotUnref(slot); return;
   }
-  if (arpSpa == arpTpa) { count(D_ARP_GRATUITOUS); slotUnref(slot); return; }
+  if (rx.spa == rx.tpa) { count(D_ARP_GRATUITOUS); slotUnref(slot); return; }
   // Our own address or our own MAC from someone else: a conflict or a forgery, never learnt.
-  if (arpSpa == localIp || (arpShaHi == macHi && arpShaLo == macLo)) { count(D_ARP_CONFLICT); slotUnref(slot); return; }
-  if (arpTpa != localIp) { count(D_ARP_NOT_FOR_US); slotUnref(slot); return; }
+  if (rx.spa == localIp || (rx.shaHi == macHi && rx.shaLo == macLo)) { count(D_ARP_CONFLICT); slotUnref(slot); return; }
+  if (rx.tpa != localIp) { count(D_ARP_NOT_FOR_US); slotUnref(slot); return; }
   // RFC 826 "merge": we are the target, so record or refresh the sender (never a static entry).
-  const i = lookup(arpSpa);
+  const i = lookup(rx.spa);
   if (i >= 0) {
     const state = load<u8>(entry(<u32>i) + E_STATE);
-    if (state != S_STATIC) setResolved(<u32>i, arpShaHi, arpShaLo);
-  } else if (arpOp == ARP_REQUEST) {
-    const j = allocEntry(arpSpa);
-    if (j >= 0) setResolved(<u32>j, arpShaHi, arpShaLo);
+    if (state != S_STATIC) setResolved(<u32>i, rx.shaHi, rx.shaLo);
+  } else if (rx.op == ARP_REQUEST) {
+    const j = allocEntry(rx.spa);
+    if (j >= 0) setResolved(<u32>j, rx.shaHi, rx.shaLo);
   } else {
     count(D_ARP_UNSOLICITED);
   }
-  if (arpOp != ARP_REQUEST) { slotUnref(slot); return; }
+  if (rx.op != ARP_REQUEST) { slotUnref(slot); return; }
   // Answer in place: the request's slot becomes the reply.
-  ethEmit(frame, arpShaHi, arpShaLo, macHi, macLo, ETHERTYPE_ARP);
-  const spa = arpSpa;
-  const shaHi = arpShaHi;
-  const shaLo = arpShaLo;
-  arpEmit(p, ARP_REPLY, macHi, macLo, localIp, shaHi, shaLo, spa);
+  ethEmit(frame, rx.shaHi, rx.shaLo, macHi, macLo, ETHERTYPE_ARP);
+  arpEmit(p, ourArp(ARP_REPLY, rx.shaHi, rx.shaLo, rx.spa));
   memory.fill(p + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN); // pad to the Ethernet minimum
   if (linkTx(slot, frame, 60)) count(C_ARP_REPLIES_SENT);
 }

@@ -6,7 +6,7 @@ import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slo
          metaOf, M_NEXT, M_PTR, M_LEN, M_IP, M_PORT } from "../mem/pool";
 import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_SOCKET, D_UDP_QUEUE_FULL,
          C_UDP_DELIVERED, C_UDP_SENT } from "../counters";
-import { udpParse, udpEmit, udpSrcPort, udpDstPort, udpLen, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH, UDP_HLEN } from "../wire/udp";
+import { UdpRepr, udpParse, udpEmit, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH, UDP_HLEN } from "../wire/udp";
 import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../config";
@@ -121,18 +121,21 @@ export function udpPopCancel(q: u32): void {
   if (head != 0 && load<u32>(s + S_RXCOUNT) != 0) qWake(head - 1);
 }
 
+// The header of the datagram being received.
+const hdr = changetype<UdpRepr>(memory.data(offsetof<UdpRepr>()));
+
 export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
-  const r = udpParse(p, len, src, dst);
+  const r = udpParse(p, len, src, dst, hdr);
   if (r != UDP_OK) {
     count(r == UDP_TRUNCATED ? D_UDP_TRUNCATED : r == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
     slotUnref(slot);
     return;
   }
-  const owner = portOwner(ports, udpDstPort);
+  const owner = portOwner(ports, hdr.dstPort);
   if (owner == 0) { count(D_UDP_NO_SOCKET); slotUnref(slot); return; }
   const s = sock(owner - 1);
   if (load<u8>(s + S_CONNECTED) != 0
-      && (load<u32>(s + S_RIP) != src || load<u32>(s + S_RPORT) != udpSrcPort)) {
+      && (load<u32>(s + S_RIP) != src || load<u32>(s + S_RPORT) != hdr.srcPort)) {
     count(D_UDP_NO_SOCKET); slotUnref(slot); return;
   }
   const n = load<u32>(s + S_RXCOUNT);
@@ -140,9 +143,9 @@ export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
   const m = metaOf(slot);
   store<u32>(m + M_NEXT, 0);
   store<u32>(m + M_PTR, <u32>(p + UDP_HLEN));
-  store<u32>(m + M_LEN, udpLen - UDP_HLEN);
+  store<u32>(m + M_LEN, hdr.len - UDP_HLEN);
   store<u32>(m + M_IP, src);
-  store<u32>(m + M_PORT, udpSrcPort);
+  store<u32>(m + M_PORT, hdr.srcPort);
   const tail = load<u32>(s + S_RXTAIL);
   if (tail != 0) store<u32>(metaOf(tail - 1) + M_NEXT, slot + 1);
   else store<u32>(s + S_RXHEAD, slot + 1);

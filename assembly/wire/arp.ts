@@ -6,39 +6,42 @@ export const ARP_LEN: u32 = 28;
 export const ARP_REQUEST: u32 = 1;
 export const ARP_REPLY: u32 = 2;
 
-// Parsed representation (the smoltcp Repr), valid after a successful arpParse.
-export let arpOp: u32 = 0;
-export let arpShaHi: u32 = 0;
-export let arpShaLo: u32 = 0;
-export let arpSpa: u32 = 0;
-export let arpThaHi: u32 = 0;
-export let arpThaLo: u32 = 0;
-export let arpTpa: u32 = 0;
+/** An ARP packet as a record (smoltcp's Repr): arpParse fills it, arpEmit writes it. */
+@unmanaged export class ArpRepr {
+  op: u32;
+  shaHi: u32;     // sender MAC, first two bytes
+  shaLo: u32;     // sender MAC, last four bytes
+  spa: u32;
+  thaHi: u32;
+  thaLo: u32;
+  tpa: u32;
+}
 
 /** Parses an ARP packet; false unless it is Ethernet/IPv4 with a known operation. */
-export function arpParse(p: usize, len: u32): bool {
+export function arpParse(p: usize, len: u32, r: ArpRepr): bool {
   if (len < ARP_LEN) return false;
   if (ld16(p) != 1 || ld16(p + 2) != 0x0800) return false;   // htype Ethernet, ptype IPv4
   if (load<u8>(p + 4) != 6 || load<u8>(p + 5) != 4) return false;
-  arpOp = ld16(p + 6);
-  if (arpOp != ARP_REQUEST && arpOp != ARP_REPLY) return false;
-  arpShaHi = macHiAt(p + 8);
-  arpShaLo = macLoAt(p + 8);
-  arpSpa = ld32(p + 14);
-  arpThaHi = macHiAt(p + 18);
-  arpThaLo = macLoAt(p + 18);
-  arpTpa = ld32(p + 24);
+  const op = ld16(p + 6);
+  if (op != ARP_REQUEST && op != ARP_REPLY) return false;
+  r.op = op;
+  r.shaHi = macHiAt(p + 8);
+  r.shaLo = macLoAt(p + 8);
+  r.spa = ld32(p + 14);
+  r.thaHi = macHiAt(p + 18);
+  r.thaLo = macLoAt(p + 18);
+  r.tpa = ld32(p + 24);
   return true;
 }
 
-export function arpEmit(p: usize, op: u32, shaHi: u32, shaLo: u32, spa: u32, thaHi: u32, thaLo: u32, tpa: u32): void {
+export function arpEmit(p: usize, r: ArpRepr): void {
   st16(p, 1);
   st16(p + 2, 0x0800);
   store<u8>(p + 4, 6);
   store<u8>(p + 5, 4);
-  st16(p + 6, op);
-  storeMac(p + 8, shaHi, shaLo);
-  st32(p + 14, spa);
-  storeMac(p + 18, thaHi, thaLo);
-  st32(p + 24, tpa);
+  st16(p + 6, r.op);
+  storeMac(p + 8, r.shaHi, r.shaLo);
+  st32(p + 14, r.spa);
+  storeMac(p + 18, r.thaHi, r.thaLo);
+  st32(p + 24, r.tpa);
 }

@@ -17,55 +17,61 @@ export const IPV4_BAD_IHL: i32 = 3;
 export const IPV4_BAD_LENGTH: i32 = 4;
 export const IPV4_BAD_CHECKSUM: i32 = 5;
 
-// Parsed representation, valid after ipv4Parse returned IPV4_OK.
-export let ipHlen: u32 = 0;
-export let ipTotal: u32 = 0;
-export let ipId: u32 = 0;
-export let ipDf: bool = false;
-export let ipMf: bool = false;
-export let ipFragOff: u32 = 0;     // in bytes
-export let ipTtl: u32 = 0;
-export let ipProto: u32 = 0;
-export let ipSrc: u32 = 0;
-export let ipDst: u32 = 0;
-export let ipTos: u32 = 0;
+/**
+ * An IPv4 header as a record (smoltcp's Repr): ipv4Parse fills it, ipv4Emit writes it. Whoever
+ * parses or emits owns one and passes it; nothing of a packet is kept in this module.
+ */
+@unmanaged export class Ipv4Repr {
+  hlen: u32;       // header length in bytes (options included when parsed; emit writes 20)
+  total: u32;      // total length
+  id: u32;
+  fragOff: u32;    // in bytes, a multiple of 8
+  ttl: u32;
+  proto: u32;
+  src: u32;
+  dst: u32;
+  tos: u32;
+  df: bool;
+  mf: bool;
+}
 
-export function ipv4Parse(p: usize, len: u32): i32 {
+export function ipv4Parse(p: usize, len: u32, r: Ipv4Repr): i32 {
   if (len < IP_HLEN) return IPV4_TRUNCATED;
   const vihl = <u32>load<u8>(p);
   if (vihl >> 4 != 4) return IPV4_BAD_VERSION;
-  ipHlen = (vihl & 15) << 2;
-  if (ipHlen < IP_HLEN || ipHlen > len) return IPV4_BAD_IHL;
-  ipTotal = ld16(p + 2);
+  const hlen = (vihl & 15) << 2;
+  if (hlen < IP_HLEN || hlen > len) return IPV4_BAD_IHL;
+  const total = ld16(p + 2);
   // The frame may carry Ethernet padding after the datagram, never less than the datagram.
-  if (ipTotal < ipHlen || ipTotal > len) return IPV4_BAD_LENGTH;
-  if (csumFold(csumAdd(0, p, ipHlen)) != 0xffff) return IPV4_BAD_CHECKSUM;
-  ipTos = <u32>load<u8>(p + 1);
-  ipId = ld16(p + 4);
+  if (total < hlen || total > len) return IPV4_BAD_LENGTH;
+  if (csumFold(csumAdd(0, p, hlen)) != 0xffff) return IPV4_BAD_CHECKSUM;
+  r.hlen = hlen;
+  r.total = total;
+  r.tos = <u32>load<u8>(p + 1);
+  r.id = ld16(p + 4);
   const frag = ld16(p + 6);
-  ipDf = (frag & FLAG_DF) != 0;
-  ipMf = (frag & FLAG_MF) != 0;
-  ipFragOff = (frag & 0x1fff) << 3;
-  ipTtl = <u32>load<u8>(p + 8);
-  ipProto = <u32>load<u8>(p + 9);
-  ipSrc = ld32(p + 12);
-  ipDst = ld32(p + 16);
+  r.df = (frag & FLAG_DF) != 0;
+  r.mf = (frag & FLAG_MF) != 0;
+  r.fragOff = (frag & 0x1fff) << 3;
+  r.ttl = <u32>load<u8>(p + 8);
+  r.proto = <u32>load<u8>(p + 9);
+  r.src = ld32(p + 12);
+  r.dst = ld32(p + 16);
   return IPV4_OK;
 }
 
-/** Writes a 20-byte header (no options) with its checksum. `fragOff` is in bytes, a multiple of 8. */
-export function ipv4Emit(p: usize, total: u32, id: u32, df: bool, mf: bool, fragOff: u32,
-                         ttl: u32, proto: u32, src: u32, dst: u32, tos: u32): void {
+/** Writes a 20-byte header (no options) from `r` with its checksum. */
+export function ipv4Emit(p: usize, r: Ipv4Repr): void {
   store<u8>(p, 0x45);
-  store<u8>(p + 1, <u8>tos);
-  st16(p + 2, total);
-  st16(p + 4, id);
-  st16(p + 6, (df ? FLAG_DF : 0) | (mf ? FLAG_MF : 0) | (fragOff >> 3));
-  store<u8>(p + 8, <u8>ttl);
-  store<u8>(p + 9, <u8>proto);
+  store<u8>(p + 1, <u8>r.tos);
+  st16(p + 2, r.total);
+  st16(p + 4, r.id);
+  st16(p + 6, (r.df ? FLAG_DF : 0) | (r.mf ? FLAG_MF : 0) | (r.fragOff >> 3));
+  store<u8>(p + 8, <u8>r.ttl);
+  store<u8>(p + 9, <u8>r.proto);
   store<u16>(p + 10, 0);
-  st32(p + 12, src);
-  st32(p + 16, dst);
+  st32(p + 12, r.src);
+  st32(p + 16, r.dst);
   store<u16>(p + 10, csumFinish(csumAdd(0, p, IP_HLEN)));
 }
 

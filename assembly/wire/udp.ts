@@ -10,22 +10,26 @@ export const UDP_TRUNCATED: i32 = 1;
 export const UDP_BAD_LENGTH: i32 = 2;
 export const UDP_BAD_CHECKSUM: i32 = 3;
 
-export let udpSrcPort: u32 = 0;
-export let udpDstPort: u32 = 0;
-export let udpLen: u32 = 0;       // header + payload, from the length field
-export let udpHasChecksum: bool = false;
+/** A UDP header as a record: udpParse fills it. */
+@unmanaged export class UdpRepr {
+  srcPort: u32;
+  dstPort: u32;
+  len: u32;          // header + payload, from the length field
+  hasChecksum: bool;
+}
 
 /** Parses and verifies a UDP datagram of `len` bytes (the IP payload) from src to dst. */
-export function udpParse(p: usize, len: u32, src: u32, dst: u32): i32 {
+export function udpParse(p: usize, len: u32, src: u32, dst: u32, r: UdpRepr): i32 {
   if (len < UDP_HLEN) return UDP_TRUNCATED;
-  udpSrcPort = ld16(p);
-  udpDstPort = ld16(p + 2);
-  udpLen = ld16(p + 4);
-  if (udpLen < UDP_HLEN || udpLen > len) return UDP_BAD_LENGTH;
+  r.srcPort = ld16(p);
+  r.dstPort = ld16(p + 2);
+  const ulen = ld16(p + 4);
+  r.len = ulen;
+  if (ulen < UDP_HLEN || ulen > len) return UDP_BAD_LENGTH;
   // RFC 768: an all-zero checksum field means the sender computed none.
-  udpHasChecksum = load<u16>(p + 6) != 0;
-  if (udpHasChecksum) {
-    if (csumFold(csumAdd(pseudoSum(src, dst, PROTO_UDP, udpLen), p, udpLen)) != 0xffff) return UDP_BAD_CHECKSUM;
+  r.hasChecksum = load<u16>(p + 6) != 0;
+  if (r.hasChecksum) {
+    if (csumFold(csumAdd(pseudoSum(src, dst, PROTO_UDP, ulen), p, ulen)) != 0xffff) return UDP_BAD_CHECKSUM;
   }
   return UDP_OK;
 }

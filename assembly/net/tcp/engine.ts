@@ -4,7 +4,7 @@
 // come from cc.ts), zero-window probes (RFC 9293 §3.8.6.1), receive
 // reassembly into the ring with out-of-order ranges, and the connection timers.
 import { count, D_TCP_OOO_FULL, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS, C_TCP_RTO_RETRANSMITS, C_TCP_TLP_PROBES, C_TCP_UNDOS } from "../../counters";
-import { SYN, ACK, FIN, PSH } from "../../wire/tcp";
+import { TcpRepr, SYN, ACK, FIN, PSH } from "../../wire/tcp";
 import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs, tcpKeepIdleNs, tcpKeepIntervalNs,
          tcpKeepProbes } from "../../config";
 import { timerStart, timerCancel } from "../../sched/timers";
@@ -330,17 +330,20 @@ export function reorderTimer(t: Tcb): void {
 }
 
 /**
- * A segment acknowledges `ack` with window `wnd` (already scaled). Returns false when the ACK
- * was for data never sent (the caller answers with an ACK and drops the segment).
+ * Segment `seg` (carrying `dlen` bytes, and a FIN when `flagsFin`) acknowledges what it does.
+ * Returns false when the ACK was for data never sent (the caller answers with an ACK and drops
+ * the segment).
  */
-export function processAck(t: Tcb, ack: u32, wnd: u32, seq: u32, dlen: u32, tsEcr: u32, hasTs: bool, flagsFin: bool): bool {
+export function processAck(t: Tcb, seg: TcpRepr, dlen: u32, flagsFin: bool): bool {
+  const ack = seg.ack, seq = seg.seq, tsEcr = seg.tsEcr, hasTs = seg.hasTs;
+  const wnd = seg.window << t.sndShift;
   if (seqGt(ack, t.sndMax)) return false;
   const flight = inFlight(t);
   const advanced = seqGt(ack, t.sndUna);
   // DeliveredData (RFC 6937 §3): bytes newly acknowledged or SACKed.
   let deliveredBytes: u32 = 0;
   if (advanced) deliveredBytes += logAcked(t, ack);
-  const newlySacked = sackUpdate(t, ack, onDsack);
+  const newlySacked = sackUpdate(t, seg, onDsack);
   deliveredBytes += newlySacked;
   if (advanced) {
     let acked = ack - t.sndUna;

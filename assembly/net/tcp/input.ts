@@ -5,8 +5,7 @@ import { slotUnref } from "../../mem/pool";
 import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OUT_OF_WINDOW,
          D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGS_IN, C_TCP_CHALLENGE_ACKS, C_TCP_SYN_COOKIES_SENT,
          C_TCP_SYN_COOKIES_OK } from "../../counters";
-import { tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpSackCount,
-         tcpHlen, tcpFlags, tcpWindow, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, tcpTsEcr } from "../../wire/tcp";
+import { TcpRepr, tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST } from "../../wire/tcp";
 import { tcpRtoInitialNs } from "../../config";
 import { ECONNREFUSED, ECONNRESET } from "../../errno";
 import { qComplete } from "../../sched/qtoken";
@@ -21,17 +20,20 @@ import { connReset, wakePops } from "./events";
 import { listenerFor, tcpIsn, negotiate, queueAccepted } from "./stream";
 import { cookieMake, cookieCheck } from "./cookie";
 
+// The segment being received: parsed once here and handed to every step that reads it.
+const seg = changetype<TcpRepr>(memory.data(offsetof<TcpRepr>()));
+
 export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
-  const r = tcpParse(p, len, src, dst);
+  const r = tcpParse(p, len, src, dst, seg);
   if (r != TCP_OK) { count(r == TCP_BAD_CHECKSUM ? D_TCP_BAD_CHECKSUM : D_TCP_MALFORMED); slotUnref(slot); return; }
   if (dst == 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }   // TCP is unicast only
   count(C_TCP_SEGS_IN);
-  const i = tcbLookup(dst, tcpDstPort, src, tcpSrcPort);
-  if (i < 0) noConnection(src, dst, p + tcpHlen, len - tcpHlen);
+  const i = tcbLookup(dst, seg.dstPort, src, seg.srcPort);
+  if (i < 0) noConnection(seg, src, dst, p + seg.hlen, len - seg.hlen);
   else {
     const t = tcb(<u32>i);
-    if (t.state == SYN_SENT) synSent(t);
-    else segment(t, p + tcpHlen, len - tcpHlen);
+    if (t.state == SYN_SENT) synSent(t, seg);
+    else segment(t, seg, p + seg.hlen, len - seg.hlen);
   }
   slotUnref(slot);
 }
@@ -40,34 +42,34 @@ export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
  * RFC 9293 §3.10.7.1–2: a SYN for a listener opens a connection, an ACK with a valid SYN cookie
  * completes one (RFC 4987); anything else gets a RST.
  */
-function noConnection(src: u32, dst: u32, data: usize, dlen: u32): void {
-  const flags = tcpFlags;
+function noConnection(seg: TcpRepr, src: u32, dst: u32, data: usize, dlen: u32): void {
+  const flags = seg.flags;
   if ((flags & RST) != 0) return;
-  const l = listenerFor(tcpDstPort);
-  if (l >= 0 && (flags & (SYN | ACK)) == SYN) { passiveOpen(l, src, dst); return; }
+  const l = listenerFor(seg.dstPort);
+  if (l >= 0 && (flags & (SYN | ACK)) == SYN) { passiveOpen(seg, l, src, dst); return; }
   if (l >= 0 && (flags & (SYN | ACK)) == ACK) {
-    const mss = cookieCheck(dst, tcpDstPort, src, tcpSrcPort, tcpSeq - 1, tcpAck - 1);
-    if (mss != 0) { cookieOpen(l, src, dst, mss, data, dlen); return; }
+    const mss = cookieCheck(dst, seg.dstPort, src, seg.srcPort, seg.seq - 1, seg.ack - 1);
+    if (mss != 0) { cookieOpen(seg, l, src, dst, mss, data, dlen); return; }
   }
   count(D_TCP_NO_LISTENER);
-  if ((flags & ACK) != 0) sendReset(src, tcpDstPort, tcpSrcPort, tcpAck, 0, false);
+  if ((flags & ACK) != 0) sendReset(src, seg.dstPort, seg.srcPort, seg.ack, 0, false);
   else {
     const segLen = dlen + ((flags & SYN) != 0 ? 1 : 0) + ((flags & FIN) != 0 ? 1 : 0);
-    sendReset(src, tcpDstPort, tcpSrcPort, 0, tcpSeq + segLen, true);
+    sendReset(src, seg.dstPort, seg.srcPort, 0, seg.seq + segLen, true);
   }
 }
 
-function passiveOpen(lqd: i32, src: u32, dst: u32): void {
+function passiveOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32): void {
   const s = sock(<u32>lqd);
   const pending = load<u32>(s + S_PENDING);
   if (pending >= load<u32>(s + S_BACKLOG)) {
     // The queue is full (a burst, or a flood): answer with a cookie and hold nothing.
     count(D_TCP_SYN_QUEUE_FULL);
     const t = tcbScratch();
-    t.lip = dst; t.lport = tcpDstPort; t.rip = src; t.rport = tcpSrcPort;
-    t.rcvNxt = tcpSeq + 1; t.rcvAdv = t.rcvNxt;
+    t.lip = dst; t.lport = seg.dstPort; t.rip = src; t.rport = seg.srcPort;
+    t.rcvNxt = seg.seq + 1; t.rcvAdv = t.rcvNxt;
     t.state = SYN_RCVD;
-    sendSegment(t, cookieMake(dst, tcpDstPort, src, tcpSrcPort, tcpSeq, tcpMss), 0, SYN | ACK);
+    sendSegment(t, cookieMake(dst, seg.dstPort, src, seg.srcPort, seg.seq, seg.mss), 0, SYN | ACK);
     count(C_TCP_SYN_COOKIES_SENT);
     return;
   }
@@ -77,19 +79,19 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
     // than leave it retrying SYNs into silence. A full SYN queue stays silent, as Linux's: that
     // is a burst, and the peer's retry will find room.
     count(D_TCP_NO_TCB);
-    sendReset(src, tcpDstPort, tcpSrcPort, 0, tcpSeq + 1, true);
+    sendReset(src, seg.dstPort, seg.srcPort, 0, seg.seq + 1, true);
     return;
   }
   const t = tcb(<u32>i);
-  tcbBind(t, dst, tcpDstPort, src, tcpSrcPort);
+  tcbBind(t, dst, seg.dstPort, src, seg.srcPort);
   t.listener = lqd;
-  t.irs = tcpSeq; t.rcvNxt = tcpSeq + 1;
+  t.irs = seg.seq; t.rcvNxt = seg.seq + 1;
   t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space
-  t.iss = tcpIsn(dst, tcpDstPort, src, tcpSrcPort);
+  t.iss = tcpIsn(dst, seg.dstPort, src, seg.srcPort);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
-  negotiate(t, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, true);
-  t.sndWnd = tcpWindow;                                // never scaled in a SYN (RFC 7323 §2.2)
-  t.sndWl1 = tcpSeq; t.sndWl2 = t.iss;
+  negotiate(t, seg.mss, seg.wscale, seg.sackPerm, seg.hasTs, seg.tsVal, true);
+  t.sndWnd = seg.window;                                // never scaled in a SYN (RFC 7323 §2.2)
+  t.sndWl1 = seg.seq; t.sndWl2 = t.iss;
   t.rto = tcpRtoInitialNs;
   t.state = SYN_RCVD;
   store<u32>(s + S_PENDING, pending + 1);
@@ -101,17 +103,17 @@ function passiveOpen(lqd: i32, src: u32, dst: u32): void {
  * An ACK that returns a SYN cookie: the connection its SYN asked for, established at once, with
  * the MSS the cookie kept and no other option (RFC 4987 §3.6); data riding on the ACK is taken.
  */
-function cookieOpen(lqd: i32, src: u32, dst: u32, mss: u32, data: usize, dlen: u32): void {
+function cookieOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32, mss: u32, data: usize, dlen: u32): void {
   const i = tcbAlloc();
-  if (i < 0) { count(D_TCP_NO_TCB); sendReset(src, tcpDstPort, tcpSrcPort, tcpAck, 0, false); return; }
+  if (i < 0) { count(D_TCP_NO_TCB); sendReset(src, seg.dstPort, seg.srcPort, seg.ack, 0, false); return; }
   const t = tcb(<u32>i);
-  tcbBind(t, dst, tcpDstPort, src, tcpSrcPort);
+  tcbBind(t, dst, seg.dstPort, src, seg.srcPort);
   t.listener = lqd;
-  t.irs = tcpSeq - 1; t.rcvNxt = tcpSeq; t.rcvAdv = t.rcvNxt;
-  t.iss = tcpAck - 1; t.sndUna = tcpAck; t.sndNxt = tcpAck; t.sndMax = tcpAck;
+  t.irs = seg.seq - 1; t.rcvNxt = seg.seq; t.rcvAdv = t.rcvNxt;
+  t.iss = seg.ack - 1; t.sndUna = seg.ack; t.sndNxt = seg.ack; t.sndMax = seg.ack;
   negotiate(t, mss, -1, false, false, 0, false);
-  t.sndWnd = tcpWindow;
-  t.sndWl1 = tcpSeq; t.sndWl2 = tcpAck;
+  t.sndWnd = seg.window;
+  t.sndWl1 = seg.seq; t.sndWl2 = seg.ack;
   t.rto = tcpRtoInitialNs;
   t.state = ESTABLISHED;
   const s = sock(<u32>lqd);
@@ -119,13 +121,13 @@ function cookieOpen(lqd: i32, src: u32, dst: u32, mss: u32, data: usize, dlen: u
   count(C_TCP_SYN_COOKIES_OK);
   queueAccepted(t);
   t.lastRx = nowNs;
-  if (dlen > 0 || (tcpFlags & FIN) != 0) segment(t, data, dlen);
+  if (dlen > 0 || (seg.flags & FIN) != 0) segment(t, seg, data, dlen);
 }
 
 /** RFC 9293 §3.10.7.3. */
-function synSent(t: Tcb): void {
-  const flags = tcpFlags;
-  const ack = tcpAck;
+function synSent(t: Tcb, seg: TcpRepr): void {
+  const flags = seg.flags;
+  const ack = seg.ack;
   const hasAck = (flags & ACK) != 0;
   if (hasAck && (seqLe(ack, t.iss) || seqGt(ack, t.sndNxt))) {
     if ((flags & RST) == 0) sendReset(t.rip, t.lport, t.rport, ack, 0, false);
@@ -133,12 +135,12 @@ function synSent(t: Tcb): void {
   }
   if ((flags & RST) != 0) { if (hasAck) connReset(t, ECONNREFUSED); return; }
   if ((flags & SYN) == 0) return;
-  t.irs = tcpSeq;
-  t.rcvNxt = tcpSeq + 1;
+  t.irs = seg.seq;
+  t.rcvNxt = seg.seq + 1;
   t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space
-  negotiate(t, tcpMss, tcpWscale, tcpSackPerm, tcpHasTs, tcpTsVal, true);
-  t.sndWnd = tcpWindow;
-  t.sndWl1 = tcpSeq;
+  negotiate(t, seg.mss, seg.wscale, seg.sackPerm, seg.hasTs, seg.tsVal, true);
+  t.sndWnd = seg.window;
+  t.sndWl1 = seg.seq;
   t.sndWl2 = ack;
   t.retries = 0;
   if (hasAck) {
@@ -174,18 +176,18 @@ function challengeAck(t: Tcb): void {
   sendAckNow(t);
 }
 
-function segment(t: Tcb, data: usize, dlen: u32): void {
-  const flags = tcpFlags;
-  const seq = tcpSeq;
+function segment(t: Tcb, seg: TcpRepr, data: usize, dlen: u32): void {
+  const flags = seg.flags;
+  const seq = seg.seq;
   const segLen = dlen + ((flags & SYN) != 0 ? 1 : 0) + ((flags & FIN) != 0 ? 1 : 0);
   // Simultaneous open (RFC 9293 §3.5, figure 8): the peer's SYN-ACK repeats its SYN (SEQ = IRS,
   // which the acceptability test below would refuse) and acknowledges ours: established.
   if (t.state == SYN_RCVD && (flags & (SYN | ACK | RST)) == (SYN | ACK) && seq == t.irs
-      && seqLt(t.sndUna, tcpAck) && seqLe(tcpAck, t.sndNxt)) {
+      && seqLt(t.sndUna, seg.ack) && seqLe(seg.ack, t.sndNxt)) {
     t.state = ESTABLISHED;
-    t.sndUna = tcpAck;
-    t.sndWnd = tcpWindow;
-    t.sndWl1 = seq; t.sndWl2 = tcpAck;
+    t.sndUna = seg.ack;
+    t.sndWnd = seg.window;
+    t.sndWl1 = seq; t.sndWl2 = seg.ack;
     t.retries = 0;
     stopRto(t);
     if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }
@@ -195,7 +197,7 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
     return;
   }
   // PAWS (RFC 7323 §5.3): an older timestamp marks an old duplicate.
-  const paws = t.tsOk != 0 && tcpHasTs && (flags & RST) == 0 && seqLt(tcpTsVal, t.tsRecent);
+  const paws = t.tsOk != 0 && seg.hasTs && (flags & RST) == 0 && seqLt(seg.tsVal, t.tsRecent);
   if (paws || !acceptable(t, seq, segLen, rcvWindow(t))) {
     count(D_TCP_OUT_OF_WINDOW);
     if ((flags & RST) != 0) return;
@@ -206,8 +208,8 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
     // ignoring them left our sender to its RTO (seen in a capture under 5% loss). Taken only when
     // they tell something new, so repeated probes are not duplicate ACKs.
     if (!paws && (flags & (ACK | SYN)) == ACK && t.state >= ESTABLISHED
-        && (seqGt(tcpAck, t.sndUna) || (t.sackOk != 0 && tcpSackCount > 0))) {
-      if (processAck(t, tcpAck, tcpWindow << t.sndShift, seq, 0, tcpTsEcr, tcpHasTs, false)) tcpOutput(t);
+        && (seqGt(seg.ack, t.sndUna) || (t.sackOk != 0 && seg.sackCount > 0))) {
+      if (processAck(t, seg, 0, false)) tcpOutput(t);
       if (t.state == 0 || t.state > TIME_WAIT) return;
     }
     sendAckNow(t);
@@ -224,21 +226,21 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
   t.lastRx = nowNs;
   if (t.keepalive != 0) { t.keepProbes = 0; armKeepalive(t); }
   // Timestamps: remember the peer's for echoing (RFC 7323 §4.3), from segments at the left edge.
-  if (t.tsOk != 0 && tcpHasTs && seqLe(seq, t.rcvNxt)) t.tsRecent = tcpTsVal;
+  if (t.tsOk != 0 && seg.hasTs && seqLe(seq, t.rcvNxt)) t.tsRecent = seg.tsVal;
   if (t.state == SYN_RCVD) {
-    if (!(seqLt(t.sndUna, tcpAck) && seqLe(tcpAck, t.sndNxt))) {
-      sendReset(t.rip, t.lport, t.rport, tcpAck, 0, false);
+    if (!(seqLt(t.sndUna, seg.ack) && seqLe(seg.ack, t.sndNxt))) {
+      sendReset(t.rip, t.lport, t.rport, seg.ack, 0, false);
       return;
     }
     t.state = ESTABLISHED;
-    t.sndUna = tcpAck;
-    t.sndWnd = tcpWindow << t.sndShift;
-    t.sndWl1 = seq; t.sndWl2 = tcpAck;
+    t.sndUna = seg.ack;
+    t.sndWnd = seg.window << t.sndShift;
+    t.sndWl1 = seq; t.sndWl2 = seg.ack;
     t.retries = 0;
     stopRto(t);
     if (t.listener >= 0) queueAccepted(t);
     else if (t.connectQt != 0) { qComplete(t.connectQt - 1, 0); t.connectQt = 0; }   // simultaneous open
-  } else if (!processAck(t, tcpAck, tcpWindow << t.sndShift, seq, dlen, tcpTsEcr, tcpHasTs, (flags & FIN) != 0)) {
+  } else if (!processAck(t, seg, dlen, (flags & FIN) != 0)) {
     sendAckNow(t);                                      // ACK for data never sent
     return;
   }
@@ -251,7 +253,7 @@ function segment(t: Tcb, data: usize, dlen: u32): void {
   }
   let outOfOrder = false;
   if (dlen > 0 && (t.state == ESTABLISHED || t.state == FIN_WAIT_1 || t.state == FIN_WAIT_2)) {
-    if (t.tsOk != 0 && tcpHasTs && tcpTsEcr != 0) receiveRttSample(t, tsNow() - tcpTsEcr);
+    if (t.tsOk != 0 && seg.hasTs && seg.tsEcr != 0) receiveRttSample(t, tsNow() - seg.tsEcr);
     outOfOrder = receiveData(t, seq, data, dlen);
   }
   if ((flags & FIN) != 0 && seq + dlen == t.rcvNxt && t.peerFin == 0) {

@@ -2,7 +2,7 @@
 // RFC 7323 (timestamps, window scale) and RFC 2018 (SACK), written by wire/tcp.ts in Linux's order.
 import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER, C_TCP_SEGS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
-import { tcpEmitOptions, tcpEmitHeader, tcpSackBlocks, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
+import { TcpRepr, tcpEmitOptions, tcpEmitHeader, setSack, MAX_SACK_BLOCKS, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
 import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
 import { ETH_HLEN } from "../../wire/eth";
 import { localIp, mtu } from "../../config";
@@ -32,16 +32,18 @@ export function windowToAdvertise(t: Tcb): u32 {
 /** What the peer may still send by our last advertisement: up to the edge we offered. */
 export function advertisedWindow(t: Tcb): u32 { return seqGt(t.rcvAdv, t.rcvNxt) ? t.rcvAdv - t.rcvNxt : 0; }
 
+// The segment being sent: every field is set for each one (its SACK blocks are ours alone).
+const out = changetype<TcpRepr>(memory.data(offsetof<TcpRepr>()));
+
 /**
- * Fills the SACK block scratch with up to 3 (with timestamps) or 4 blocks: a pending D-SACK
- * first (RFC 2883 §4: the duplicate range, reported once), then the out-of-order ranges, newest
- * first (RFC 2018 §4).
+ * Fills `out`'s SACK blocks with up to 3 (with timestamps) or 4: a pending D-SACK first
+ * (RFC 2883 §4: the duplicate range, reported once), then the out-of-order ranges, newest first
+ * (RFC 2018 §4).
  */
 function sackBlocks(t: Tcb, max: u32): u32 {
   let n: u32 = 0;
   if (t.dsackPending != 0) {
-    store<u32>(tcpSackBlocks, t.dsackS);
-    store<u32>(tcpSackBlocks + 4, t.dsackE);
+    setSack(out, 0, t.dsackS, t.dsackE);
     t.dsackPending = 0;
     t.nDsackSent++;
     count(C_TCP_DSACKS_SENT);
@@ -49,8 +51,7 @@ function sackBlocks(t: Tcb, max: u32): u32 {
   }
   const src = oo(t);
   for (let i: u32 = 0; i < t.ooN && n < max; i++, n++) {
-    store<u32>(tcpSackBlocks + (<usize>n << 3), load<u32>(src + (<usize>i << 3)));
-    store<u32>(tcpSackBlocks + (<usize>n << 3) + 4, load<u32>(src + (<usize>i << 3) + 4));
+    setSack(out, n, load<u32>(src + (<usize>i << 3)), load<u32>(src + (<usize>i << 3) + 4));
   }
   return n;
 }
@@ -67,12 +68,15 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
   const syn = (flags & SYN) != 0;
   const offerAll = syn && t.state == SYN_SENT;
-  const mss: u32 = syn ? <u32>mtu - IP_HLEN - TCP_HLEN : 0;
-  const ws: i32 = syn && (offerAll || t.rcvShift != 0 || t.sndShift != 0) ? <i32>t.rcvShift : -1;
-  const sackPerm = syn && (offerAll || t.sackOk != 0);
   const ts = offerAll || t.tsOk != 0;
-  const sacks = !syn && t.sackOk != 0 ? sackBlocks(t, ts ? 3 : 4) : 0;
-  const optLen = tcpEmitOptions(tcp + TCP_HLEN, mss, ws, sackPerm, ts, tsNow(), t.tsRecent, sacks);
+  out.mss = syn ? <u32>mtu - IP_HLEN - TCP_HLEN : 0;
+  out.wscale = syn && (offerAll || t.rcvShift != 0 || t.sndShift != 0) ? <i32>t.rcvShift : -1;
+  out.sackPerm = syn && (offerAll || t.sackOk != 0);
+  out.hasTs = ts;
+  out.tsVal = tsNow();
+  out.tsEcr = t.tsRecent;
+  out.sackCount = !syn && t.sackOk != 0 ? sackBlocks(t, ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS) : 0;
+  const optLen = tcpEmitOptions(tcp + TCP_HLEN, out);
   // Never more than one MTU, whatever the options took.
   len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
   if (len > 0) ringRead(t.sbuf, t.sSize, seq, tcp + TCP_HLEN + optLen, len);
@@ -81,7 +85,14 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   const edge = t.rcvNxt + (syn ? win : win << t.rcvShift);
   if ((flags & ACK) != 0 && seqGt(edge, t.rcvAdv)) t.rcvAdv = edge;
   const ackNo = (flags & ACK) != 0 ? t.rcvNxt : 0;
-  tcpEmitHeader(tcp, t.lport, t.rport, seq, ackNo, flags, win, 0, optLen, len, localIp, t.rip);
+  out.srcPort = t.lport;
+  out.dstPort = t.rport;
+  out.seq = seq;
+  out.ack = ackNo;
+  out.flags = flags;
+  out.window = win;
+  out.urgent = 0;
+  tcpEmitHeader(tcp, out, optLen, len, localIp, t.rip);
   if ((flags & ACK) != 0) {
     t.ackPending = 0;
   }
@@ -105,7 +116,14 @@ export function sendReset(rip: u32, lport: u32, rport: u32, seq: u32, ack: u32, 
   const s = slotAlloc(SMALL_CAP);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
-  tcpEmitHeader(tcp, lport, rport, seq, withAck ? ack : 0, withAck ? RST | ACK : RST, 0, 0, 0, 0, localIp, rip);
+  out.srcPort = lport;
+  out.dstPort = rport;
+  out.seq = seq;
+  out.ack = withAck ? ack : 0;
+  out.flags = withAck ? RST | ACK : RST;
+  out.window = 0;
+  out.urgent = 0;
+  tcpEmitHeader(tcp, out, 0, 0, localIp, rip);
   count(C_TCP_RESETS_SENT);
   egressSend(<u32>s, tcp, TCP_HLEN, rip, PROTO_TCP);
 }

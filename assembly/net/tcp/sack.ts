@@ -3,32 +3,30 @@
 // segment arrived twice, and the segments deemed lost are retransmitted while the pipe
 // (RFC 6675 §4) leaves room in the congestion window.
 import { count, C_TCP_SPURIOUS_RETRANSMITS } from "../../counters";
-import { tcpSackCount, tcpSackBlocks, ACK } from "../../wire/tcp";
+import { TcpRepr, sackLeft, sackRight, ACK } from "../../wire/tcp";
 import { sendSegment } from "./output";
 import { Tcb, seqLt, seqLe, seqGt } from "./tcb";
 import { logSacked, logPipe, firstLost, eStart, eEnd } from "./rack";
 
-@inline function blockStart(i: u32): u32 { return load<u32>(tcpSackBlocks + (<usize>i << 3)); }
-@inline function blockEnd(i: u32): u32 { return load<u32>(tcpSackBlocks + (<usize>i << 3) + 4); }
-
 /** RFC 2883 §4: the first block reports a duplicate when it lies below the ACK or inside the second. */
-function isDsack(ack: u32): bool {
-  const s = blockStart(0), e = blockEnd(0);
-  if (seqLe(e, ack)) return true;
-  return tcpSackCount > 1 && seqLe(blockStart(1), s) && seqLe(e, blockEnd(1));
+function isDsack(seg: TcpRepr): bool {
+  const s = sackLeft(seg, 0), e = sackRight(seg, 0);
+  if (seqLe(e, seg.ack)) return true;
+  return seg.sackCount > 1 && seqLe(sackLeft(seg, 1), s) && seqLe(e, sackRight(seg, 1));
 }
 
 /**
- * Takes the SACK blocks of the segment just parsed (acknowledging `ack`). Returns the bytes
- * newly SACKed; a D-SACK is handed to `onDsack` with its range.
+ * Takes the SACK blocks of segment `seg`. Returns the bytes newly SACKed; a D-SACK is handed to
+ * `onDsack` with its range.
  */
-export function sackUpdate(t: Tcb, ack: u32, onDsack: (t: Tcb, s: u32, e: u32) => void): u32 {
-  if (t.sackOk == 0 || tcpSackCount == 0) return 0;
+export function sackUpdate(t: Tcb, seg: TcpRepr, onDsack: (t: Tcb, s: u32, e: u32) => void): u32 {
+  const n = seg.sackCount;
+  if (t.sackOk == 0 || n == 0) return 0;
   let bytes: u32 = 0;
-  for (let i: u32 = 0; i < tcpSackCount; i++) {
-    const s = blockStart(i), e = blockEnd(i);
+  for (let i: u32 = 0; i < n; i++) {
+    const s = sackLeft(seg, i), e = sackRight(seg, i);
     if (!seqGt(e, s)) continue;
-    if (i == 0 && isDsack(ack)) {
+    if (i == 0 && isDsack(seg)) {
       t.nSpurious++;
       count(C_TCP_SPURIOUS_RETRANSMITS);
       onDsack(t, s, e);
