@@ -7,8 +7,10 @@ import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qOrphan,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
 import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
-import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, sizeConnections, MAX_CONNECTIONS, configure as setConfig } from "./config";
-import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./errno";
+import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, K_TCP_MAX_CONNECTIONS, configure as setConfig } from "./schema/config";
+import { MAX_CONNECTIONS, RESULT_OPCODE, RESULT_QD, RESULT_QT, RESULT_RET, RESULT_SGA_BUF, RESULT_SGA_LEN, RESULT_ADDR, RESULT_PORT,
+         RESULT_NEWQD, RESULT_SIZE } from "./schema/layout";
+import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./schema/errno";
 import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/neighbor";
@@ -28,7 +30,7 @@ import { advertisedWindow } from "./net/tcp/output";
 import { tcb, tcbCount, tcbBytesEach, tcbBytesBound, nTcb, sendBlockBytes } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
 import { lostBytes, logPipe } from "./net/tcp/rack";
-import { tcpCongestion } from "./config";
+import { tcpCongestion } from "./schema/config";
 import { S_SIZE, SMAX } from "./net/socket";
 import { Q_BYTES_EACH, qCapacity } from "./sched/qtoken";
 import { T_BYTES_EACH, timersCapacity } from "./sched/timers";
@@ -50,13 +52,12 @@ export function configure(key: i32, value: f64): i32 {
 /** Lays out memory and builds every table. Returns 0, or ENOMEM when the memory is too small. */
 export function init(): i32 {
   if (ready) return EINVAL;
-  if (<u32>mtu + 14 > SMALL_CAP) return EINVAL;
   layoutBegin();
   countersInit(carve(<usize>NUM_COUNTERS * 8, 64));
-  result = carve(64, 64);
+  result = carve(RESULT_SIZE, 64);
   scratch = carve(4096, 64);
   if (counters() == 0 || result == 0 || scratch == 0) return ENOMEM;
-  if (tcpMaxConnections == 0) sizeConnections(connectionsThatFit());
+  if (tcpMaxConnections == 0) setConfig(K_TCP_MAX_CONNECTIONS, connectionsThatFit());
   // Every connection may be a socket with operations pending and timers running: the tables of
   // sockets, qtokens and timers grow with tcp.max_connections (1024 sockets at least).
   const sockets = max<u32>(1024, <u32>tcpMaxConnections + 64);
@@ -207,16 +208,16 @@ export function getsockopt(qd: i32, opt: u32): i32 {
 /** The sockaddr of qd's local (peer = 0) or remote (peer = 1) end, written to the result block. */
 export function sockname(qd: i32, peer: i32): i32 {
   if (!qdValid(qd)) return EBADF;
-  if (isStream(qd)) return tcpSockname(<u32>qd, peer != 0, result + 24);
+  if (isStream(qd)) return tcpSockname(<u32>qd, peer != 0, result + RESULT_ADDR, result + RESULT_PORT);
   const s = sock(<u32>qd);
   if (peer != 0) {
     if (load<u8>(s + S_CONNECTED) == 0) return ENOTCONN;
-    store<u32>(result + 24, load<u32>(s + S_RIP));
-    store<u32>(result + 28, load<u32>(s + S_RPORT));
+    store<u32>(result + RESULT_ADDR, load<u32>(s + S_RIP));
+    store<u32>(result + RESULT_PORT, load<u32>(s + S_RPORT));
   } else {
     const ip = load<u32>(s + S_LIP);
-    store<u32>(result + 24, ip);
-    store<u32>(result + 28, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
+    store<u32>(result + RESULT_ADDR, ip);
+    store<u32>(result + RESULT_PORT, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
   }
   return 0;
 }
@@ -282,15 +283,15 @@ export function take(qt: u32): i32 {
   if (i < 0) return EINVAL;
   if (qState(<u32>i) != QS_DONE) return EAGAIN;
   const e = qEntry(<u32>i);
-  store<i32>(result, qOp(<u32>i));
-  store<i32>(result + 4, load<i32>(e + Q_QD));
-  store<u32>(result + 8, qt);
-  store<i32>(result + 12, load<i32>(e + Q_RET));
-  store<u32>(result + 16, load<u32>(e + Q_PTR));
-  store<u32>(result + 20, load<u32>(e + Q_LEN));
-  store<u32>(result + 24, load<u32>(e + Q_IP));
-  store<u32>(result + 28, load<u32>(e + Q_PORT));
-  store<i32>(result + 32, load<i32>(e + Q_NEWQD));
+  store<i32>(result + RESULT_OPCODE, qOp(<u32>i));
+  store<i32>(result + RESULT_QD, load<i32>(e + Q_QD));
+  store<u32>(result + RESULT_QT, qt);
+  store<i32>(result + RESULT_RET, load<i32>(e + Q_RET));
+  store<u32>(result + RESULT_SGA_BUF, load<u32>(e + Q_PTR));
+  store<u32>(result + RESULT_SGA_LEN, load<u32>(e + Q_LEN));
+  store<u32>(result + RESULT_ADDR, load<u32>(e + Q_IP));
+  store<u32>(result + RESULT_PORT, load<u32>(e + Q_PORT));
+  store<i32>(result + RESULT_NEWQD, load<i32>(e + Q_NEWQD));
   qFree(<u32>i);
   return 0;
 }

@@ -4,6 +4,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { COUNTER_NAMES, type Counters } from "./counters.js";
+import { RESULT_OPCODE, RESULT_QD, RESULT_QT, RESULT_RET, RESULT_SGA_BUF, RESULT_SGA_LEN, RESULT_ADDR, RESULT_PORT,
+         RESULT_NEWQD, RESULT_SIZE, QT_INDEX_BITS } from "./schema/layout.js";
 
 export interface DatapathExports {
   configure(key: number, value: number): number;
@@ -59,24 +61,21 @@ export interface DatapathExports {
   wireRoundTrip(kind: number, p: number, len: number, out: number): number;
 }
 
-/** Configuration keys of assembly/config.ts. */
-export const CFG = {
-  LOCAL_IP: 0, MAC_HI: 1, MAC_LO: 2, MTU: 3, ARP_TTL_MS: 4, ARP_TIMEOUT_MS: 5, ARP_RETRIES: 6,
-  REASM_TIMEOUT_MS: 7, REASM_SLOTS: 8, POOL_SMALL: 9, POOL_LARGE: 10, UDP_QUEUE_DEPTH: 11,
-  DISABLE_ARP: 12, ARP_QUEUE_DEPTH: 13, TCP_MAX_CONNECTIONS: 14, TCP_BUFFER: 15, TCP_RTO_MIN_MS: 16,
-  TCP_RTO_INITIAL_MS: 17, TCP_TIME_WAIT_MS: 18, TCP_SYN_RETRIES: 19, TCP_MAX_RETRIES: 20, TCP_DELAYED_ACK_MS: 21,
-  TCP_CONGESTION: 22, TCP_KEEPALIVE_IDLE_MS: 23, TCP_KEEPALIVE_INTERVAL_MS: 24, TCP_KEEPALIVE_PROBES: 25,
-} as const;
+export { CFG } from "./schema/config.js";
 
 /**
- * The result block take() fills, our demi_qresult_t. Pinned by tests/abi.test.ts like Demikernel
- * pins its C structs: i32 opcode @0, i32 qd @4, u32 qt @8, i32 ret @12, u32 sga buf @16,
- * u32 sga len @20, u32 addr @24, u32 port @28, i32 accepted qd @32.
+ * The result block take() fills, our demi_qresult_t, in i32 words (the schema's byte offsets / 4;
+ * tests/abi.test.ts pins them as Demikernel pins its C structs).
  */
-export const RESULT_SIZE = 36;
+export const RES = {
+  OPCODE: RESULT_OPCODE >> 2, QD: RESULT_QD >> 2, QT: RESULT_QT >> 2, RET: RESULT_RET >> 2,
+  SGA_BUF: RESULT_SGA_BUF >> 2, SGA_LEN: RESULT_SGA_LEN >> 2, ADDR: RESULT_ADDR >> 2, PORT: RESULT_PORT >> 2,
+  NEWQD: RESULT_NEWQD >> 2, WORDS: RESULT_SIZE >> 2,
+} as const;
+export { RESULT_SIZE };
 
-/** A qtoken is generation << 18 | table index (assembly/sched/qtoken.ts QBITS). */
-export const QT_INDEX_MASK = 0x3ffff;
+/** A qtoken is generation << QT_INDEX_BITS | table index (assembly/sched/qtoken.ts). */
+export const QT_INDEX_MASK = (1 << QT_INDEX_BITS) - 1;
 
 const wasmPath = (debug: boolean) =>
   fileURLToPath(new URL(`../../build/datapath${debug ? ".debug" : ""}.wasm`, import.meta.url));

@@ -3,6 +3,7 @@
 // ConfigError line naming its key.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { DATAPATH_KEYS, DATAPATH_DEFAULTS, type DatapathKey } from "./schema/config.js";
 
 export interface Config {
   backend: "loopback" | "dpdk" | "fabric" | "posix";
@@ -62,20 +63,14 @@ export class ConfigError extends Error {
   }
 }
 
+// The keys the datapath takes are the schema's (defaults and bounds: schema/datapath.mjs); the
+// host's own keys are defined here.
 export const DEFAULTS: Config = {
+  ...DATAPATH_DEFAULTS,
+  arp: { ...DATAPATH_DEFAULTS.arp, table: {} },
   backend: "loopback",
-  local_ipv4: "198.18.0.1",
-  mac: "02:00:00:00:00:01",
-  mtu: 1500,
   memory_mb: 64,
   seed: null,
-  arp: { cache_ttl_ms: 15000, request_timeout_ms: 200, retry_count: 5, queue_depth: 64, disable: false, table: {} },
-  ip: { reassembly_timeout_ms: 30000, reassembly_slots: 8 },
-  pool: { small_buffers: 4096, large_buffers: 16 },
-  udp: { rx_queue_depth: 256 },
-  tcp: { max_connections: null, buffer_bytes: 1 << 20, rto_min_ms: 200, rto_initial_ms: 1000, time_wait_ms: 60000,
-         syn_retries: 6, max_retries: 15, delayed_ack_ms: 40, congestion: "cubic",
-         keepalive_idle_ms: 7_200_000, keepalive_interval_ms: 75_000, keepalive_probes: 9 },
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
   dpdk: {
     eal_args: "--no-huge -m 512 --no-pci --no-shconf --no-telemetry -l 0 --log-level=warning",
@@ -121,36 +116,48 @@ const arpTable: Check = (v) => {
   return out;
 };
 
+const pow2 = (lo: number, hi: number): Check => (v) => {
+  const n = int(lo, hi)(v) as number;
+  if ((n & (n - 1)) !== 0) throw `expected a power of two in [${lo}, ${hi}], got ${JSON.stringify(v)}`;
+  return n;
+};
+
+/** How the host checks a datapath key of each schema type. */
+function datapathCheck(k: DatapathKey): Check {
+  switch (k.type) {
+    case "ipv4": return ipv4;
+    case "mac": return mac;
+    case "int": case "ms": return int(k.min!, k.max!);
+    case "pow2": return pow2(k.min!, k.max!);
+    case "bool": return bool;
+    case "enum": return oneOf(...k.values!);
+    case "auto": return (v) => (v === null || v === "" || v === "auto" ? null : int(k.min!, k.max!)(v));
+  }
+}
+
+/** The values the datapath's configure() takes, as (key number, value, config key). */
+export function datapathSettings(c: Config): [number, number, string][] {
+  const out: [number, number, string][] = [];
+  for (const k of DATAPATH_KEYS) {
+    const v = k.key.split(".").reduce((o: any, p) => o[p], c);
+    switch (k.type) {
+      case "ipv4": out.push([k.ids[0], parseIpv4(v)!, k.key]); break;
+      case "mac": { const [hi, lo] = parseMac(v)!; out.push([k.ids[0], hi, k.key], [k.ids[1], lo, k.key]); break; }
+      case "bool": out.push([k.ids[0], v ? 1 : 0, k.key]); break;
+      case "enum": out.push([k.ids[0], k.values!.indexOf(v), k.key]); break;
+      case "auto": out.push([k.ids[0], v ?? 0, k.key]); break;
+      default: out.push([k.ids[0], v, k.key]);
+    }
+  }
+  return out;
+}
+
 const SCHEMA: Record<string, Check> = {
+  ...Object.fromEntries(DATAPATH_KEYS.map((k) => [k.key, datapathCheck(k)])),
   "backend": oneOf("loopback", "dpdk", "fabric", "posix"),
-  "local_ipv4": ipv4,
-  "mac": mac,
-  "mtu": int(576, 1906),
   "memory_mb": int(4, 2048),
   "seed": seed,
-  "arp.cache_ttl_ms": int(1, 86_400_000),
-  "arp.request_timeout_ms": int(1, 60_000),
-  "arp.retry_count": int(0, 100),
-  "arp.queue_depth": int(1, 4096),
-  "arp.disable": bool,
   "arp.table": arpTable,
-  "ip.reassembly_timeout_ms": int(1, 600_000),
-  "ip.reassembly_slots": int(1, 256),
-  "pool.small_buffers": int(64, 1 << 20),
-  "pool.large_buffers": int(2, 4096),
-  "udp.rx_queue_depth": int(1, 65536),
-  "tcp.max_connections": (v) => (v === null || v === "" || v === "auto" ? null : int(1, 1 << 18)(v)),
-  "tcp.buffer_bytes": (v) => { const n = int(4096, 1 << 24)(v) as number; if ((n & (n - 1)) !== 0) throw `expected a power of two in [4096, 16777216], got ${JSON.stringify(v)}`; return n; },
-  "tcp.rto_min_ms": int(1, 60_000),
-  "tcp.rto_initial_ms": int(1, 60_000),
-  "tcp.time_wait_ms": int(0, 600_000),
-  "tcp.syn_retries": int(0, 100),
-  "tcp.max_retries": int(1, 100),
-  "tcp.delayed_ack_ms": int(0, 500),
-  "tcp.congestion": oneOf("cubic", "newreno"),
-  "tcp.keepalive_idle_ms": int(1, 86_400_000),
-  "tcp.keepalive_interval_ms": int(1, 3_600_000),
-  "tcp.keepalive_probes": int(1, 100),
   "link.name": name,
   "link.loss": prob,
   "link.reorder": prob,

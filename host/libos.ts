@@ -2,8 +2,8 @@
 // operations that return qtokens, and wait/waitAny/waitNextN that run the datapath until an
 // operation completes. Synchronous failures throw DemiError with a positive errno; asynchronous
 // ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
-import { instantiate, readCounters, CFG, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
-import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, ConfigError, type Config } from "./config.js";
+import { instantiate, readCounters, RES, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
+import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, datapathSettings, ConfigError, type Config } from "./config.js";
 import { DemiError, EAGAIN, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
 import { Rng, randomSeed } from "./rng.js";
 import type { Clock } from "./clock.js";
@@ -139,7 +139,7 @@ export class LibOS {
     this.configure(config);
     this.rings = new Rings(this.dp);
     this.resBase = this.x.resultPtr();
-    this.res = new Int32Array(this.dp.memory.buffer, this.resBase, 9);
+    this.res = new Int32Array(this.dp.memory.buffer, this.resBase, RES.WORDS);
     this.link = opts.link ?? (config.backend === "dpdk" ? new DpdkLink(config, opts.clock)
       : LoopbackLink.named(config.link.name, config.link, opts.clock));
     this.clock = this.link.clock;
@@ -152,32 +152,7 @@ export class LibOS {
     const set = (k: number, v: number, key: string) => {
       if (this.x.configure(k, v) !== 0) throw new ConfigError(key, `value ${v} refused by the datapath`);
     };
-    set(CFG.LOCAL_IP, this.ip, "local_ipv4");
-    set(CFG.MAC_HI, this.mac[0], "mac");
-    set(CFG.MAC_LO, this.mac[1], "mac");
-    set(CFG.MTU, c.mtu, "mtu");
-    set(CFG.ARP_TTL_MS, c.arp.cache_ttl_ms, "arp.cache_ttl_ms");
-    set(CFG.ARP_TIMEOUT_MS, c.arp.request_timeout_ms, "arp.request_timeout_ms");
-    set(CFG.ARP_RETRIES, c.arp.retry_count, "arp.retry_count");
-    set(CFG.ARP_QUEUE_DEPTH, c.arp.queue_depth, "arp.queue_depth");
-    set(CFG.DISABLE_ARP, c.arp.disable ? 1 : 0, "arp.disable");
-    set(CFG.REASM_TIMEOUT_MS, c.ip.reassembly_timeout_ms, "ip.reassembly_timeout_ms");
-    set(CFG.REASM_SLOTS, c.ip.reassembly_slots, "ip.reassembly_slots");
-    set(CFG.POOL_SMALL, c.pool.small_buffers, "pool.small_buffers");
-    set(CFG.POOL_LARGE, c.pool.large_buffers, "pool.large_buffers");
-    set(CFG.UDP_QUEUE_DEPTH, c.udp.rx_queue_depth, "udp.rx_queue_depth");
-    set(CFG.TCP_MAX_CONNECTIONS, c.tcp.max_connections ?? 0, "tcp.max_connections");
-    set(CFG.TCP_BUFFER, c.tcp.buffer_bytes, "tcp.buffer_bytes");
-    set(CFG.TCP_RTO_MIN_MS, c.tcp.rto_min_ms, "tcp.rto_min_ms");
-    set(CFG.TCP_RTO_INITIAL_MS, c.tcp.rto_initial_ms, "tcp.rto_initial_ms");
-    set(CFG.TCP_TIME_WAIT_MS, c.tcp.time_wait_ms, "tcp.time_wait_ms");
-    set(CFG.TCP_SYN_RETRIES, c.tcp.syn_retries, "tcp.syn_retries");
-    set(CFG.TCP_MAX_RETRIES, c.tcp.max_retries, "tcp.max_retries");
-    set(CFG.TCP_DELAYED_ACK_MS, c.tcp.delayed_ack_ms, "tcp.delayed_ack_ms");
-    set(CFG.TCP_CONGESTION, c.tcp.congestion === "newreno" ? 1 : 0, "tcp.congestion");
-    set(CFG.TCP_KEEPALIVE_IDLE_MS, c.tcp.keepalive_idle_ms, "tcp.keepalive_idle_ms");
-    set(CFG.TCP_KEEPALIVE_INTERVAL_MS, c.tcp.keepalive_interval_ms, "tcp.keepalive_interval_ms");
-    set(CFG.TCP_KEEPALIVE_PROBES, c.tcp.keepalive_probes, "tcp.keepalive_probes");
+    for (const [id, value, key] of datapathSettings(c)) set(id, value, key);
     const r = this.x.init();
     if (r === ENOMEM) {
       throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers, ${c.tcp.max_connections ?? "the"} TCP connections and a TCP buffer of ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
@@ -267,12 +242,12 @@ export class LibOS {
 
   getsockname(qd: number): SockAddr {
     this.status(this.x.sockname(qd, 0), "getsockname");
-    return { addr: this.res[6] >>> 0, port: this.res[7] };
+    return { addr: this.res[RES.ADDR] >>> 0, port: this.res[RES.PORT] };
   }
 
   getpeername(qd: number): SockAddr {
     this.status(this.x.sockname(qd, 1), "getpeername");
-    return { addr: this.res[6] >>> 0, port: this.res[7] };
+    return { addr: this.res[RES.ADDR] >>> 0, port: this.res[RES.PORT] };
   }
 
   // ---- buffers ----
@@ -322,15 +297,15 @@ export class LibOS {
     if (r === EAGAIN) return false;
     if (r !== 0) throw new DemiError(r, "wait");
     const res = this.res;
-    out.opcode = res[0] as Opcode;
-    out.qd = res[1];
-    out.qt = res[2] >>> 0;
-    out.ret = res[3];
-    out.sga.buf = res[4] >>> 0;
-    out.sga.len = res[5] >>> 0;
-    out.addr.addr = res[6] >>> 0;
-    out.addr.port = res[7];
-    out.acceptedQd = res[8];
+    out.opcode = res[RES.OPCODE] as Opcode;
+    out.qd = res[RES.QD];
+    out.qt = res[RES.QT] >>> 0;
+    out.ret = res[RES.RET];
+    out.sga.buf = res[RES.SGA_BUF] >>> 0;
+    out.sga.len = res[RES.SGA_LEN] >>> 0;
+    out.addr.addr = res[RES.ADDR] >>> 0;
+    out.addr.port = res[RES.PORT];
+    out.acceptedQd = res[RES.NEWQD];
     return true;
   }
 
@@ -419,14 +394,14 @@ export class LibOS {
   /** The result block take() just filled, as a QResult (always the same shape, for V8). */
   private result(): QResult {
     const res = this.res;
-    const opcode = res[0] as Opcode;
+    const opcode = res[RES.OPCODE] as Opcode;
     const pop = opcode === Opcode.POP;
     const accept = opcode === Opcode.ACCEPT;
     return {
-      opcode, qd: res[1], qt: res[2] >>> 0, ret: res[3],
-      sga: pop ? { buf: res[4] >>> 0, len: res[5] >>> 0 } : undefined,
-      addr: pop || accept ? { addr: res[6] >>> 0, port: res[7] } : undefined,
-      acceptedQd: accept ? res[8] : undefined,
+      opcode, qd: res[RES.QD], qt: res[RES.QT] >>> 0, ret: res[RES.RET],
+      sga: pop ? { buf: res[RES.SGA_BUF] >>> 0, len: res[RES.SGA_LEN] >>> 0 } : undefined,
+      addr: pop || accept ? { addr: res[RES.ADDR] >>> 0, port: res[RES.PORT] } : undefined,
+      acceptedQd: accept ? res[RES.NEWQD] : undefined,
     };
   }
 

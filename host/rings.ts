@@ -1,10 +1,13 @@
 // The host's side of the four descriptor rings of assembly/mem/ring.ts. A backend moves
-// descriptors with these; it never parses a frame.
+// descriptors with these; it never parses a frame. The layout is the schema's.
 import type { Datapath } from "./abi.js";
+import { RING_PROD, RING_CONS, RING_MASK, RING_HDR, RING_ENTRY } from "./schema/layout.js";
 
-const PROD = 0, CONS = 1, MASK = 2, ENTRIES = 4; // in u32 words from the ring's start
+// In u32 words from the ring's start.
+const PROD = RING_PROD >> 2, CONS = RING_CONS >> 2, MASK = RING_MASK >> 2, ENTRIES = RING_HDR >> 2;
+const ENTRY_SHIFT = Math.log2(RING_ENTRY >> 2);   // words per entry, as a shift
 
-export const RING = { PROD, CONS, MASK, ENTRIES } as const;
+export const RING = { PROD, CONS, MASK, ENTRIES, SHIFT: ENTRY_SHIFT } as const;
 
 export class Rings {
   /** Word offsets of each ring in `u32`, for backends that batch a burst by hand. */
@@ -24,7 +27,7 @@ export class Rings {
 
   private count(r: number): number { return (this.u32[r + PROD] - this.u32[r + CONS]) >>> 0; }
   private free(r: number): number { return this.u32[r + MASK] + 1 - this.count(r); }
-  private entry(r: number, i: number): number { return r + ENTRIES + ((i & this.u32[r + MASK]) << 1); }
+  private entry(r: number, i: number): number { return r + ENTRIES + ((i & this.u32[r + MASK]) << ENTRY_SHIFT); }
 
   private push(r: number, off: number, len: number): boolean {
     const prod = this.u32[r + PROD];

@@ -8,10 +8,9 @@
 // queue, an ARP wait queue, reassembly) holds one each. A slot returns to its free stack only when
 // the count reaches zero, so a buffer handed to push lives until the link is done with it.
 import { carve } from "./layout";
+import { HEADROOM, SMALL_SIZE, LARGE_SIZE } from "../schema/layout";
 
-export const HEADROOM: u32 = 128;          // room to prepend Ethernet/IPv4/UDP headers in place
-export const SMALL_SIZE: u32 = 2048 + 128;   // DPDK's RTE_MBUF_DEFAULT_BUF_SIZE
-export const LARGE_SIZE: u32 = 65536 + 4096; // 64 KiB of data after the headroom, page-sized
+export { HEADROOM };
 export const SMALL_CAP: u32 = SMALL_SIZE - HEADROOM;
 export const LARGE_CAP: u32 = LARGE_SIZE - HEADROOM;
 

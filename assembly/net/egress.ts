@@ -3,11 +3,11 @@
 // exceeds the MTU (RFC 791 §3.2, which Demikernel answers with ENOTSUP), and hands frames to the
 // neighbor layer. A transport sees sent, queued (a ticket to wait on) or -errno, never ARP.
 import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
-import { count, D_NO_BUFFER, C_FRAGS_SENT } from "../counters";
+import { count, D_NO_BUFFER, C_IP_FRAGMENTS_SENT } from "../counters";
 import { Ipv4Repr, ipv4Emit, IP_HLEN } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
-import { localIp, mtu } from "../config";
-import { ENOBUFS } from "../errno";
+import { localIp, mtu } from "../schema/config";
+import { ENOBUFS } from "../schema/errno";
 import { hostRandom } from "../host";
 import { neighborSend, neighborWait } from "./neighbor";
 
@@ -60,7 +60,7 @@ function fragment(slot: u32, p: usize, len: u32, dst: u32): i32 {
     out.fragOff = off;
     ipv4Emit(f + ETH_HLEN, out);
     const r = neighborSend(<u32>s, f, n + IP_HLEN + ETH_HLEN, dst);
-    count(C_FRAGS_SENT);
+    count(C_IP_FRAGMENTS_SENT);
     if (r < 0) { ret = r; break; }
     if (r > 0) ret = r;
   }

@@ -3,11 +3,11 @@
 // layer below it only ever calls down (link, neighbor, egress) and answers by return value.
 import { slotData, slotUnref } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
-         D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTO } from "../counters";
+         D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL } from "../counters";
 import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
 import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
          PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
-import { localIp, macHi, macLo } from "../config";
+import { localIp, macHi, macLo } from "../schema/config";
 import { linkRxCount, linkRxTake, linkRxLen, linkRxRelease } from "./link";
 import { arpInput } from "./neighbor";
 import { reasmInput } from "./reassembly";
@@ -73,5 +73,5 @@ function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len
   if (proto == PROTO_UDP) udpInput(slot, src, dst, p, len);
   else if (proto == PROTO_ICMP) icmpInput(slot, src, dst, p, len);
   else if (proto == PROTO_TCP) tcpInput(slot, src, dst, p, len);
-  else { count(D_IP_UNKNOWN_PROTO); slotUnref(slot); }
+  else { count(D_IP_UNKNOWN_PROTOCOL); slotUnref(slot); }
 }

@@ -2,9 +2,11 @@
 // process each frame, refill). It checks descriptors and moves slot references; what a frame
 // means is iface.ts's business, so nothing here calls up.
 import { carve } from "../mem/layout";
-import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, RING_HDR } from "../mem/ring";
+import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, ringConsumer, ringProducer, ringMask,
+         ringPublish } from "../mem/ring";
+import { RING_HDR, RING_ENTRY } from "../schema/layout";
 import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
-import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESC, D_RX_TOO_LONG,
+import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESCRIPTOR, D_RX_TOO_LONG,
          D_TX_RING_FULL, D_RX_FILTERED } from "../counters";
 import { ETH_HLEN } from "../wire/eth";
 
@@ -59,7 +61,7 @@ export function linkPollComp(): i32 {
   for (let i: u32 = 0; i < n; i++) {
     const ptr = load<u32>(ringPeek(compRing, i));
     const s = slotOf(ptr);
-    if (s < 0 || slotRc(<u32>s) == 0 || slotInFill(<u32>s)) { count(D_RX_BAD_DESC); continue; }
+    if (s < 0 || slotRc(<u32>s) == 0 || slotInFill(<u32>s)) { count(D_RX_BAD_DESCRIPTOR); continue; }
     slotUnref(<u32>s);
   }
   ringConsume(compRing, n);
@@ -82,7 +84,7 @@ export function linkRxTake(i: u32): i32 {
   const len = load<u32>(e, 4);
   const s = slotOf(ptr);
   // Only a slot we put in the fill ring, at the place we said, may come back as a frame.
-  if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESC); return -1; }
+  if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESCRIPTOR); return -1; }
   setSlotInFill(<u32>s, false);
   // Length 0: the host's NF chain dropped the frame (or sent it elsewhere); the slot comes back.
   if (len == 0) { count(D_RX_FILTERED); slotUnref(<u32>s); return -1; }
@@ -110,12 +112,12 @@ export function linkReflect(budget: u32): u32 {
   const room = ringFree(txRing);
   if (n > budget) n = budget;
   if (n > room) n = room;
-  // Indices read once and published once per burst, like the host side of the rings.
-  const rxCons = load<u32>(rxRing, 4), rxMask = load<u32>(rxRing, 8);
-  const txProd = load<u32>(txRing), txMask = load<u32>(txRing, 8);
+  // Indices and masks read once and published once per burst, like the host side of the rings.
+  const rxCons = ringConsumer(rxRing), rxMask = ringMask(rxRing);
+  const txProd = ringProducer(txRing), txMask = ringMask(txRing);
   const rxBase = rxRing + RING_HDR, txBase = txRing + RING_HDR;
   for (let i: u32 = 0; i < n; i++) {
-    const e = rxBase + (<usize>((rxCons + i) & rxMask) << 3);
+    const e = rxBase + <usize>((rxCons + i) & rxMask) * RING_ENTRY;
     const p = <usize>load<u32>(e);
     const len = load<u32>(e, 4);
     if (len >= ETH_HLEN) {
@@ -125,9 +127,9 @@ export function linkReflect(budget: u32): u32 {
       store<u64>(p, (a >> 48) | (b << 16) | (dst << 48));
       store<u32>(p, <u32>(dst >> 16), 8);
     }
-    store<u64>(txBase + (<usize>((txProd + i) & txMask) << 3), load<u64>(e));
+    store<u64>(txBase + <usize>((txProd + i) & txMask) * RING_ENTRY, load<u64>(e));
   }
-  store<u32>(rxRing, rxCons + n, 4);
-  store<u32>(txRing, txProd + n);
+  ringConsume(rxRing, n);
+  ringPublish(txRing, txProd + n);
   return n;
 }

@@ -9,11 +9,11 @@ import { count, D_ARP_MALFORMED, D_ARP_NOT_FOR_US, D_ARP_GRATUITOUS, D_ARP_UNSOL
          D_ARP_QUEUE_FULL, D_ARP_CONFLICT, D_NO_BUFFER, C_ARP_REQUESTS_SENT, C_ARP_REPLIES_SENT } from "../counters";
 import { ArpRepr, arpParse, arpEmit, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "../wire/arp";
 import { ethEmit, ETH_HLEN, ETHERTYPE_ARP } from "../wire/eth";
-import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../config";
+import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../schema/config";
 import { timerStart, timerCancel } from "../sched/timers";
 import { T_ARP } from "../sched/kinds";
 import { qListAppend, qListComplete } from "../sched/qtoken";
-import { ETIMEDOUT, ENOBUFS, EHOSTUNREACH } from "../errno";
+import { ETIMEDOUT, ENOBUFS, EHOSTUNREACH } from "../schema/errno";
 import { linkTx } from "./link";
 import { nowNs } from "./clock";
 

@@ -1,8 +1,8 @@
 // Port maps (one for UDP, one for TCP): a u16 per port naming the owning socket (qd + 1), and
 // ephemeral allocation from the dynamic range (RFC 6335 §6), starting at a random point.
 import { carve } from "../mem/layout";
-import { localIp } from "../config";
-import { EINVAL, EADDRINUSE, EADDRNOTAVAIL } from "../errno";
+import { localIp } from "../schema/config";
+import { EINVAL, EADDRINUSE, EADDRNOTAVAIL } from "../schema/errno";
 import { hostRandom } from "../host";
 import { sock, S_BOUND, S_LIP, S_LPORT } from "./socket";
 

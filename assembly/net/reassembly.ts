@@ -5,8 +5,8 @@
 import { carve } from "../mem/layout";
 import { slotAlloc, slotData, slotUnref, LARGE_CAP } from "../mem/pool";
 import { count, D_FRAG_OVERLAP, D_FRAG_TOO_BIG, D_FRAG_TABLE_FULL, D_FRAG_TIMEOUT, D_FRAG_BAD,
-         D_FRAG_DUPLICATE, D_NO_BUFFER, C_FRAGS_REASSEMBLED } from "../counters";
-import { reasmSlots, reasmTimeoutNs } from "../config";
+         D_FRAG_DUPLICATE, D_NO_BUFFER, C_IP_REASSEMBLED } from "../counters";
+import { reasmSlots, reasmTimeoutNs } from "../schema/config";
 import { timerStart, timerCancel } from "../sched/timers";
 import { T_REASM } from "../sched/kinds";
 import { IP_HLEN } from "../wire/ipv4";
@@ -134,7 +134,7 @@ export function reasmInput(slot: u32, src: u32, dst: u32, id: u32, proto: u32,
   // Complete: the large slot's reference passes up to the caller.
   timerCancel(load<u32>(c + C_TIMER));
   store<u8>(c + C_USED, 0);
-  count(C_FRAGS_REASSEMBLED);
+  count(C_IP_REASSEMBLED);
   return (<u64>t << 32) | dstSlot;
 }
 

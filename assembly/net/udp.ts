@@ -9,8 +9,8 @@ import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_
 import { UdpRepr, udpParse, udpEmit, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH, UDP_HLEN } from "../wire/udp";
 import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
-import { localIp, udpQueueDepth } from "../config";
-import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../errno";
+import { localIp, udpQueueDepth } from "../schema/config";
+import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../schema/errno";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
 import {sock, S_BOUND, S_CONNECTED, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT, S_POPHEAD, S_POPTAIL } from "./socket";
 import { egressSend, egressWait } from "./egress";

@@ -5,9 +5,9 @@
 // Two bitmaps of 64-bit words: `ready` marks tasks to poll, `done` marks completed operations.
 // The scheduler and waitNextN find the next set bit with ctz, as Demikernel's waker pages do.
 import { carve } from "../mem/layout";
+import { QT_INDEX_BITS } from "../schema/layout";   // a qtoken's index bits; 31 - QT_INDEX_BITS of generation
 
-export const QBITS: u32 = 18;        // a qtoken's index bits (the table holds up to 2^18); 13 of generation
-const QMASK: u32 = (1 << QBITS) - 1;
+const QMASK: u32 = (1 << QT_INDEX_BITS) - 1;
 export const Q_SIZE: usize = 48;
 export const Q_BYTES_EACH: usize = Q_SIZE + 4;   // per qtoken: its entry and its free-stack slot (bitmaps aside)
 
@@ -57,7 +57,7 @@ let nReady: u32 = 0;
 /** Sizes the table for `sockets` sockets: four operations each, 4096 at least, 65536 at most. */
 export function qtInit(sockets: u32): bool {
   QMAX = 4096;
-  while (QMAX < (1 << QBITS) && QMAX < sockets * 4) QMAX <<= 1;
+  while (QMAX < (1 << QT_INDEX_BITS) && QMAX < sockets * 4) QMAX <<= 1;
   WORDS = QMAX / 64;
   SUM_WORDS = (WORDS + 63) / 64;
   table = carve(<usize>QMAX * Q_SIZE, 64);
@@ -77,7 +77,7 @@ export function qtInit(sockets: u32): bool {
 }
 
 @inline export function qtOf(i: u32): u32 {
-  return (load<u32>(qEntry(i) + Q_GEN) << QBITS) | i;
+  return (load<u32>(qEntry(i) + Q_GEN) << QT_INDEX_BITS) | i;
 }
 
 /** Index of a live qtoken, or -1 when qt is stale, forged or already taken. */
@@ -86,7 +86,7 @@ export function qIndex(qt: u32): i32 {
   if (i >= QMAX) return -1;
   const e = qEntry(i);
   if (load<u8>(e + Q_STATE) == QS_FREE) return -1;
-  if (load<u32>(e + Q_GEN) != qt >> QBITS) return -1;
+  if (load<u32>(e + Q_GEN) != qt >> QT_INDEX_BITS) return -1;
   return <i32>i;
 }
 
@@ -95,7 +95,7 @@ export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
   if (nFree == 0) return -1;
   const i = load<u32>(freeStack + (<usize>(--nFree) << 2));
   const e = qEntry(i);
-  const gen = (load<u32>(e + Q_GEN) + 1) & ((1 << (31 - QBITS)) - 1);
+  const gen = (load<u32>(e + Q_GEN) + 1) & ((1 << (31 - QT_INDEX_BITS)) - 1);
   // Result fields a completion may leave unset must read as zero.
   store<u64>(e + Q_RET, 0);                 // ret, ptr
   store<u64>(e + Q_LEN, 0);                 // len, ip

@@ -1,8 +1,9 @@
 // Ethernet II (IEEE 802.3 clause 3.2.6 with an EtherType). Checked view: ethCheck first, then
 // the accessors are safe.
 import { ld16, st16 } from "./bytes";
+import { ETH_HLEN } from "../schema/layout";
 
-export const ETH_HLEN: u32 = 14;
+export { ETH_HLEN };
 export const ETHERTYPE_IPV4: u32 = 0x0800;
 export const ETHERTYPE_ARP: u32 = 0x0806;
 

@@ -131,13 +131,13 @@ export class DpdkLink implements Link {
     for (let first = 0; first < total; first += MAX_BURST) {
       const k = Math.min(MAX_BURST, total - first);
       for (let i = 0; i < k; i++) {
-        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << 1);
+        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << RING.SHIFT);
         b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
       }
       b.count = k;
       chain.run(b);
       for (let i = 0; i < k; i++) {
-        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << 1);
+        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << RING.SHIFT);
         const v = b.verdict[i];
         if (v === Verdict.PASS) { u32[e + 1] = b.len[i]; continue; }
         if (v === Verdict.TX) this.native.sendCopy(this.handle!, b.mem, b.off[i], b.len[i]);
@@ -160,7 +160,7 @@ export class DpdkLink implements Link {
     for (let first = 0; first < total; first += MAX_BURST) {
       const k = Math.min(MAX_BURST, total - first);
       for (let i = 0; i < k; i++) {
-        const e = tx + RING.ENTRIES + (((cons + first + i) & mask) << 1);
+        const e = tx + RING.ENTRIES + (((cons + first + i) & mask) << RING.SHIFT);
         b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
       }
       b.count = k;
@@ -168,7 +168,7 @@ export class DpdkLink implements Link {
       for (let i = 0; i < k; i++) {
         const v = b.verdict[i];
         if (v === Verdict.PASS || v === Verdict.TX) {       // on the way out, "back out its port" is out
-          const e = tx + RING.ENTRIES + ((keep & mask) << 1);
+          const e = tx + RING.ENTRIES + ((keep & mask) << RING.SHIFT);
           u32[e] = b.off[i]; u32[e + 1] = b.len[i];
           keep++;
           continue;
@@ -183,7 +183,7 @@ export class DpdkLink implements Link {
   /** Gives a slot back to the stack as a sent frame would come back. */
   private complete(u32: Uint32Array, comp: number, off: number): void {
     const p = u32[comp + RING.PROD];
-    u32[comp + RING.ENTRIES + ((p & u32[comp + RING.MASK]) << 1)] = off;
+    u32[comp + RING.ENTRIES + ((p & u32[comp + RING.MASK]) << RING.SHIFT)] = off;
     u32[comp + RING.PROD] = p + 1;
   }
 

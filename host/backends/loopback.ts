@@ -8,7 +8,7 @@ import { pcapHeader, pcapRecord } from "../pcap.js";
 import { RealClock, type Clock } from "../clock.js";
 import { RING } from "../rings.js";
 
-const { PROD, CONS, MASK, ENTRIES } = RING;
+const { PROD, CONS, MASK, ENTRIES, SHIFT } = RING;
 import type { Link, LinkNode } from "../link.js";
 import type { Chain } from "../nf/chain.js";
 import { newBatch, Verdict, MAX_BURST, type FrameBatch } from "../nf/abi.js";
@@ -279,7 +279,7 @@ export class LoopbackLink implements Link {
     const u8 = st.u8, i32 = st.i32;
     const txMask = u32[tx + MASK], compMask = u32[comp + MASK];
     for (let i = 0; i < n; i++) {
-      const e = tx + ENTRIES + (((txCons + i) & txMask) << 1);
+      const e = tx + ENTRIES + (((txCons + i) & txMask) << SHIFT);
       const off = u32[e];
       const len = u32[e + 1];
       if (this.pcap !== null) this.record(u8, off, len);
@@ -290,7 +290,7 @@ export class LoopbackLink implements Link {
                && (i32[(off >> 2) + 1] & 0xffff) === last.macW1) this.deliver(last, st, off, len);
       else this.route(st, u8, off, len);
       // The frame has left: its slot goes back to its stack.
-      u32[comp + ENTRIES + (((compProd + i) & compMask) << 1)] = off;
+      u32[comp + ENTRIES + (((compProd + i) & compMask) << SHIFT)] = off;
     }
     u32[tx + CONS] = txCons + n;
     u32[comp + PROD] = compProd + n;
@@ -311,7 +311,7 @@ export class LoopbackLink implements Link {
     for (let first = 0; first < n; first += MAX_BURST) {
       const k = Math.min(MAX_BURST, n - first);
       for (let i = 0; i < k; i++) {
-        const e = tx + ENTRIES + (((txCons + first + i) & txMask) << 1);
+        const e = tx + ENTRIES + (((txCons + first + i) & txMask) << SHIFT);
         b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
         if (this.pcap !== null) this.record(u8, b.off[i], b.len[i]);
       }
@@ -340,7 +340,7 @@ export class LoopbackLink implements Link {
         }
       }
     }
-    for (let i = 0; i < n; i++) u32[comp + ENTRIES + (((compProd + i) & compMask) << 1)] = u32[tx + ENTRIES + (((txCons + i) & txMask) << 1)];
+    for (let i = 0; i < n; i++) u32[comp + ENTRIES + (((compProd + i) & compMask) << SHIFT)] = u32[tx + ENTRIES + (((txCons + i) & txMask) << SHIFT)];
     u32[tx + CONS] = txCons + n;
     u32[comp + PROD] = compProd + n;
     this.commitAll();
@@ -428,7 +428,7 @@ export class LoopbackLink implements Link {
     if (dst.rxLeft === 0) { this.stats.rxRingFull++; return -1; }
     if (dst.fillLeft === 0) { this.stats.rxNoBuffer++; return -1; }
     const u32 = dst.u32;
-    const fe = dst.fill + ENTRIES + ((dst.fillCons & dst.fillMask) << 1);
+    const fe = dst.fill + ENTRIES + ((dst.fillCons & dst.fillMask) << SHIFT);
     if (u32[fe + 1] < len) { this.stats.rxNoBuffer++; return -1; }
     dst.fillCons++;
     dst.fillLeft--;
@@ -437,7 +437,7 @@ export class LoopbackLink implements Link {
 
   private putRx(dst: Station, slot: number, len: number): void {
     const u32 = dst.u32;
-    const re = dst.rx + ENTRIES + ((dst.rxProd & dst.rxMask) << 1);
+    const re = dst.rx + ENTRIES + ((dst.rxProd & dst.rxMask) << SHIFT);
     u32[re] = slot;
     u32[re + 1] = len;
     dst.rxProd++;

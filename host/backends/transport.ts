@@ -33,10 +33,10 @@ export abstract class TransportQueues {
     // Only the buffer pool is used: size it from the config, and keep the Wasm stack's TCP
     // tables (not used by a transport backend) at their minimum.
     const x = this.dp.exports;
-    x.configure(CFG.POOL_SMALL, config.pool.small_buffers);
-    x.configure(CFG.POOL_LARGE, config.pool.large_buffers);
+    x.configure(CFG.POOL_SMALL_BUFFERS, config.pool.small_buffers);
+    x.configure(CFG.POOL_LARGE_BUFFERS, config.pool.large_buffers);
     x.configure(CFG.TCP_MAX_CONNECTIONS, 1);
-    x.configure(CFG.TCP_BUFFER, 4096);
+    x.configure(CFG.TCP_BUFFER_BYTES, 4096);
     if (x.init() !== 0) {
       throw new Error(`demiwasm: config key 'memory_mb': ${config.memory_mb} MiB cannot hold ${config.pool.small_buffers} small and ${config.pool.large_buffers} large buffers`);
     }

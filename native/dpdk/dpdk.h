@@ -7,14 +7,18 @@
 #include <stddef.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include "../schema.h"
 
-// Ring layout of assembly/mem/ring.ts: u32 producer, consumer, mask, pad, then (u32 off, u32 len).
-// Only the thread that runs the datapath touches its rings, and never during a native call, so
+// Ring layout of assembly/mem/ring.ts (the schema's): u32 producer, consumer, mask, pad, then
+// (u32 off, u32 len) entries; the asserts below hold the struct to it. Only the thread that runs the datapath touches its rings, and never during a native call, so
 // plain loads and stores suffice: a burst reads the indices once and publishes them once.
 typedef struct {
   uint32_t prod, cons, mask, pad;
   uint32_t e[];
 } wring_t;
+_Static_assert(offsetof(wring_t, prod) == DW_RING_PROD && offsetof(wring_t, cons) == DW_RING_CONS
+               && offsetof(wring_t, mask) == DW_RING_MASK && offsetof(wring_t, e) == DW_RING_HDR
+               && 2 * sizeof(uint32_t) == DW_RING_ENTRY, "wring_t does not match the schema's ring layout");
 
 static inline uint32_t wring_count(const wring_t *r) { return r->prod - r->cons; }
 static inline uint32_t wring_free(const wring_t *r) { return r->mask + 1 - wring_count(r); }
@@ -28,8 +32,8 @@ static inline int wring_push(wring_t *r, uint32_t off, uint32_t len) {
 }
 
 // Slot geometry of assembly/mem/pool.ts: DPDK's default mbuf buffer (128 B headroom + 2048 B).
-#define SLOT_SIZE 2176u
-#define SLOT_HEADROOM 128u
+#define SLOT_SIZE DW_SMALL_SIZE
+#define SLOT_HEADROOM DW_HEADROOM
 
 // Where a small slot's mbuf is (zero-copy ports keep one mbuf per slot, for the port's lifetime).
 enum { S_WASM = 0, S_FILL = 1, S_IDLE = 2, S_TX = 3 };

@@ -17,7 +17,7 @@
 // whose memory was all send rings would each wait for the other forever).
 import { buddyInit, buddyAlloc, buddyFree, buddyTotalBytes, shiftFor } from "../../mem/buddy";
 import { count, D_TCP_NO_MEMORY, C_TCP_SEND_MEMORY_SHORT, C_TCP_RCV_BUFFER_GROWN } from "../../counters";
-import { tcpBuffer } from "../../config";
+import { tcpBuffer } from "../../schema/config";
 import { nowNs } from "../clock";
 import { Tcb, ringWrite, ringRead, LOG_ENTRY, sendBlocksFree, sendBlockBytes, receiveBlockFree, sendBytesHeld, sendBytesChange } from "./tcb";
 import { logEntriesFor, logMoveTo } from "./rack";

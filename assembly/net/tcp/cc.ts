@@ -1,7 +1,7 @@
 // Congestion control: CUBIC (RFC 9438) by default, NewReno (RFC 5681, RFC 6582) selectable.
 // Loss recovery itself (fast retransmit, partial ACKs) is shared and lives in engine.ts; this
 // file decides how far the window falls on a loss and how it grows in congestion avoidance.
-import { tcpCongestion } from "../../config";
+import { tcpCongestion } from "../../schema/config";
 import { nowNs } from "../clock";
 import { Tcb } from "./tcb";
 

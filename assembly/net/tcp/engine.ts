@@ -6,10 +6,10 @@
 import { count, D_TCP_OOO_FULL, C_TCP_RETRANSMITS, C_TCP_FAST_RETRANSMITS, C_TCP_RTO_RETRANSMITS, C_TCP_TLP_PROBES, C_TCP_UNDOS } from "../../counters";
 import { TcpRepr, SYN, ACK, FIN, PSH } from "../../wire/tcp";
 import { tcpRtoMinNs, tcpTimeWaitNs, tcpSynRetries, tcpMaxRetries, tcpDelayedAckNs, tcpKeepIdleNs, tcpKeepIntervalNs,
-         tcpKeepProbes } from "../../config";
+         tcpKeepProbes } from "../../schema/config";
 import { timerStart, timerCancel } from "../../sched/timers";
 import { T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK, T_TCP_KEEPALIVE, T_TCP_REORDER, T_TCP_PTO, T_TCP_MEMORY } from "../../sched/kinds";
-import { ETIMEDOUT } from "../../errno";
+import { ETIMEDOUT } from "../../schema/errno";
 import { nowNs } from "../clock";
 import { sendSegment, tsNow, rcvWindow } from "./output";
 import { sendDrained, receiveReserve, receiveWrite } from "./buffers";

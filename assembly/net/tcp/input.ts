@@ -3,11 +3,11 @@
 // RST (RFC 5961 §3 challenge ACK unless exact), SYN (RFC 5961 §4 challenge ACK), ACK, data, FIN.
 import { slotUnref } from "../../mem/pool";
 import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OUT_OF_WINDOW,
-         D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGS_IN, C_TCP_CHALLENGE_ACKS, C_TCP_SYN_COOKIES_SENT,
-         C_TCP_SYN_COOKIES_OK } from "../../counters";
+         D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGMENTS_IN, C_TCP_CHALLENGE_ACKS, C_TCP_SYN_COOKIES_SENT,
+         C_TCP_SYN_COOKIES_ACCEPTED } from "../../counters";
 import { TcpRepr, tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST } from "../../wire/tcp";
-import { tcpRtoInitialNs } from "../../config";
-import { ECONNREFUSED, ECONNRESET } from "../../errno";
+import { tcpRtoInitialNs } from "../../schema/config";
+import { ECONNREFUSED, ECONNRESET } from "../../schema/errno";
 import { qComplete } from "../../sched/qtoken";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
 import { Tcb, tcb, tcbAlloc, tcbLookup, tcbBind, tcbScratch, seqLt, seqLe, seqGt, seqGe,
@@ -27,7 +27,7 @@ export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
   const r = tcpParse(p, len, src, dst, seg);
   if (r != TCP_OK) { count(r == TCP_BAD_CHECKSUM ? D_TCP_BAD_CHECKSUM : D_TCP_MALFORMED); slotUnref(slot); return; }
   if (dst == 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }   // TCP is unicast only
-  count(C_TCP_SEGS_IN);
+  count(C_TCP_SEGMENTS_IN);
   const i = tcbLookup(dst, seg.dstPort, src, seg.srcPort);
   if (i < 0) noConnection(seg, src, dst, p + seg.hlen, len - seg.hlen);
   else {
@@ -118,7 +118,7 @@ function cookieOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32, mss: u32, data: 
   t.state = ESTABLISHED;
   const s = sock(<u32>lqd);
   store<u32>(s + S_PENDING, load<u32>(s + S_PENDING) + 1);
-  count(C_TCP_SYN_COOKIES_OK);
+  count(C_TCP_SYN_COOKIES_ACCEPTED);
   queueAccepted(t);
   t.lastRx = nowNs;
   if (dlen > 0 || (seg.flags & FIN) != 0) segment(t, seg, data, dlen);

@@ -1,11 +1,11 @@
 // Building and sending segments. Data comes from the connection's send ring; options follow
 // RFC 7323 (timestamps, window scale) and RFC 2018 (SACK), written by wire/tcp.ts in Linux's order.
 import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
-import { count, D_NO_BUFFER, C_TCP_SEGS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
+import { count, D_NO_BUFFER, C_TCP_SEGMENTS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
 import { TcpRepr, tcpEmitOptions, tcpEmitHeader, setSack, MAX_SACK_BLOCKS, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
 import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
 import { ETH_HLEN } from "../../wire/eth";
-import { localIp, mtu } from "../../config";
+import { localIp, mtu } from "../../schema/config";
 import { egressSend } from "../egress";
 import { nowNs } from "../clock";
 import { Tcb, ringRead, seqGe, seqGt, oo, SYN_SENT } from "./tcb";
@@ -96,7 +96,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   if ((flags & ACK) != 0) {
     t.ackPending = 0;
   }
-  count(C_TCP_SEGS_OUT);
+  count(C_TCP_SEGMENTS_OUT);
   if (egressSend(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) < 0) return -1;
   // Only what really left is logged: a send that failed is tried again as new data, not counted
   // as a retransmission nor as in flight.

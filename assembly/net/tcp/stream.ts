@@ -5,8 +5,8 @@ import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LA
 import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
-import { localIp, mtu, tcpRtoInitialNs, tcpBuffer } from "../../config";
-import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../errno";
+import { localIp, mtu, tcpRtoInitialNs, tcpBuffer } from "../../schema/config";
+import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../schema/errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
 import { IP_HLEN } from "../../wire/ipv4";
@@ -375,17 +375,17 @@ export function tcpClose(qd: u32): void {
   finWait2Orphaned(t);                                 // closed after shutdown(SHUT_WR) and the peer's ACK
 }
 
-export function tcpSockname(qd: u32, peer: bool, out: usize): i32 {
+export function tcpSockname(qd: u32, peer: bool, addr: usize, port: usize): i32 {
   const t = tcbOf(qd);
   if (peer) {
     if (t === null || t.state == SYN_SENT) return ENOTCONN;
-    store<u32>(out, t.rip);
-    store<u32>(out + 4, t.rport);
+    store<u32>(addr, t.rip);
+    store<u32>(port, t.rport);
     return 0;
   }
   const s = sock(qd);
-  store<u32>(out, t !== null ? t.lip : load<u32>(s + S_LIP));
-  store<u32>(out + 4, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
+  store<u32>(addr, t !== null ? t.lip : load<u32>(s + S_LIP));
+  store<u32>(port, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
   return 0;
 }
 

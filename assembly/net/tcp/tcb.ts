@@ -3,7 +3,7 @@
 // (RFC 9293 §3.4).
 import { carve } from "../../mem/layout";
 import { buddyFree } from "../../mem/buddy";
-import { tcpMaxConnections, tcpBuffer } from "../../config";
+import { tcpMaxConnections, tcpBuffer } from "../../schema/config";
 import { timerCancel } from "../../sched/timers";
 import { demuxInit, demuxInsert, demuxRemove, demuxFind, demuxBytes, SLOT as DEMUX_SLOT } from "./demux";
 
