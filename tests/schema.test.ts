@@ -28,7 +28,7 @@ test("the checked-in generated files are what the schema makes", () => {
 test("a generated file edited by hand is caught, by name", () => {
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-schema-"));
   try {
-    for (const p of ["scripts/gen-schema.mjs", "schema", "assembly/schema", "host/schema", "native/schema.h"]) {
+    for (const p of ["scripts/gen-schema.mjs", "schema", "assembly/schema", "host/schema", "native/schema.h", "assembly/nf/abi.ts", "nf/c/demiwasm_nf_abi.h"]) {
       cpSync(join(root, p), join(dir, p), { recursive: true });
     }
     const f = join(dir, "host/schema/layout.ts");
@@ -53,7 +53,7 @@ function files(dir: string, ext: RegExp): string[] {
   return out;
 }
 
-test("no other file defines an errno value, a counter index, a config key or the ring and slot geometry", () => {
+test("no other file defines an errno value, a counter index, a config key, the ring and slot geometry or the NF area, verdicts and map kinds", () => {
   const offenders: string[] = [];
   const rules: [RegExp, string][] = [
     [/^export const E[A-Z]+\s*(:\s*i32)?\s*=\s*\d+/m, "errno value"],
@@ -62,10 +62,13 @@ test("no other file defines an errno value, a counter index, a config key or the
     [/COUNTER_NAMES\s*=\s*\[/, "counter names"],
     [/#define\s+SLOT_(SIZE|HEADROOM)\s+\d/, "slot geometry"],
     [/^export const (RING_HDR|HEADROOM|SMALL_SIZE|LARGE_SIZE|RESULT_SIZE)\s*(:\s*\w+)?\s*=\s*\d/m, "layout"],
+    [/PASS\s*(:\s*u32\s*)?=\s*0|PASS:\s*0,\s*DROP|NF_PASS\s*=\s*0/, "NF verdicts"],
+    [/^export const (SLOT\s*(:\s*\w+)?\s*=\s*2048|(DATA|DESC)\s*(:\s*\w+)?\s*=\s*(DESC|32))|#define\s+NF_(SLOT|MAX_BURST)\s/m, "NF area layout"],
+    [/(HASH|MAP_HASH)\s*(:\s*u32\s*)?=\s*0|hash:\s*0/, "NF map kinds"],
   ];
-  for (const tree of ["assembly", "host", "native"]) {
+  for (const tree of ["assembly", "host", "native", "nf"]) {
     for (const f of files(join(root, tree), /\.(ts|c|h)$/)) {
-      if (f.includes("/nf/")) continue;        // the NF SDK's own ABI is a separate contract
+      if (f.endsWith("nf/abi.ts") && f.includes("assembly") || f.endsWith("demiwasm_nf_abi.h")) continue;   // generated
       const text = readFileSync(f, "utf8");
       for (const [re, what] of rules) if (re.test(text)) offenders.push(`${relative(root, f)}: ${what}`);
     }

@@ -3,18 +3,18 @@
 // lookup is a Wasm-to-Wasm call with its key in registers, and the NF never sees this memory.
 // Keys are 16 bytes (two i64: a 5-tuple fits), values 8 bytes; -1 is the "absent" value.
 //
-// Kinds: HASH (bounded; a put into a full map fails with -ENOSPC), LRU (a put into a full map
-// evicts the least recently used entry), ARRAY (key k0 is an index below the capacity).
+// Kinds, the entry size, the counters and the absent value are the NF ABI's (./abi, from
+// schema/nf.mjs): MAP_HASH (bounded), MAP_LRU (evicts when full), MAP_ARRAY (k0 is an index).
 // Hash maps use linear probing at load <= 1/2 with backward-shift deletion (no tombstones, so
 // lookups stay short however many entries come and go).
 
-const HASH: u32 = 0, LRU: u32 = 1, ARRAY: u32 = 2;
+import { MAP_LRU as LRU, MAP_ARRAY as ARRAY, MAP_ENTRY, NF_COUNTERS as COUNTERS, ABSENT } from "./abi";
+
 const MAX_MAPS: u32 = 64;
 const ENOSPC: i32 = 28, ENOENT: i32 = 2, EINVAL: i32 = 22;
-const ABSENT: i64 = -1;
 
 // Entry: k0 @0, k1 @8, v @16, used u32 @24, prev u32 @28, next u32 @32 (LRU list, index + 1).
-const E: usize = 40;
+const E: usize = MAP_ENTRY;
 // Map header: kind, capacity (entries allowed), slots (power of two), count, base, lruHead, lruTail.
 const H: usize = 32;
 
@@ -22,7 +22,6 @@ let maps: u32 = 0;
 let heap: usize = 0;
 
 // The NF's own counters live here too, so counting is a Wasm-to-Wasm call like a lookup.
-export const COUNTERS: u32 = 32;
 const counters = memory.data(<i32>(COUNTERS * 8), 8);
 
 export function counter_add(index: u32, delta: i64): void {

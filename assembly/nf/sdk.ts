@@ -8,21 +8,15 @@
 //   nf_process(count: u32): void     one burst: set a verdict (and maybe rewrite) per packet
 //   nf_tick(nowMs: f64): void        optional, about every millisecond of host time
 //
-// Burst area: u32 count @0, u32 port @4 (ingress port), u32 dir @8 (0: toward the stack,
-// 1: from it), u32 reserved, f64 now (ns) @16, then MAX_BURST descriptors of 16 bytes at @32
-// {u32 off (from the area), u32 len, u32 verdict, u32 arg}, then MAX_BURST packets of SLOT bytes.
-// An NF may rewrite a packet in place and change its length up to SLOT.
+// The burst area's layout, the verdicts and the map constants are in ./abi (generated from
+// schema/nf.mjs, as nf/c/demiwasm_nf_abi.h is for C). An NF may rewrite a packet in place and
+// change its length up to SLOT.
+import { AREA_BYTES, AREA_PORT, AREA_DIR, AREA_NOW, DESC, DESC_SIZE, DESC_OFF, DESC_LEN, DESC_VERDICT, DESC_ARG, SHARED } from "./abi";
+export * from "./abi";
 
-export const MAX_BURST: u32 = 32;
-export const SLOT: u32 = 2048;
-export const DESC: usize = 32;
-export const DATA: usize = DESC + <usize>MAX_BURST * 16;
 // Allocated when the module starts (the stub runtime aligns to 16), so the binary carries no
 // 66 KB of zeros.
-const AREA = changetype<usize>(new StaticArray<u8>(<i32>(DATA + <usize>MAX_BURST * <usize>SLOT)));
-
-export const PASS: u32 = 0, DROP: u32 = 1, TX: u32 = 2, REDIRECT: u32 = 3;
-export const DIR_IN: u32 = 0, DIR_OUT: u32 = 1;
+const AREA = changetype<usize>(new StaticArray<u8>(<i32>AREA_BYTES));
 
 // Host functions. Map ids from mapOpen at or above SHARED name the chain's shared maps.
 @external("nf", "map_get") declare function privGet(id: u32, k0: i64, k1: i64): i64;
@@ -36,22 +30,20 @@ export const DIR_IN: u32 = 0, DIR_OUT: u32 = 1;
 @external("nf", "counter_add") export declare function counterAdd(index: u32, delta: i64): void;
 @external("nf", "log") declare function hostLog(ptr: usize, len: u32): void;
 
-export const SHARED: u32 = 1 << 16;
-export const ABSENT: i64 = -1;
 
 export function nf_area(): usize { return AREA; }
 
 // ---- the burst ----
-@inline export function burstPort(): u32 { return load<u32>(AREA, 4); }
-@inline export function burstDir(): u32 { return load<u32>(AREA, 8); }
-@inline export function nowNs(): f64 { return load<f64>(AREA, 16); }
-@inline export function pkt(i: u32): usize { return AREA + load<u32>(AREA + DESC + (<usize>i << 4)); }
-@inline export function pktLen(i: u32): u32 { return load<u32>(AREA + DESC + (<usize>i << 4), 4); }
-@inline export function setLen(i: u32, len: u32): void { store<u32>(AREA + DESC + (<usize>i << 4), len, 4); }
+@inline export function burstPort(): u32 { return load<u32>(AREA + AREA_PORT); }
+@inline export function burstDir(): u32 { return load<u32>(AREA + AREA_DIR); }
+@inline export function nowNs(): f64 { return load<f64>(AREA + AREA_NOW); }
+@inline function desc(i: u32): usize { return AREA + DESC + <usize>i * DESC_SIZE; }
+@inline export function pkt(i: u32): usize { return AREA + load<u32>(desc(i) + DESC_OFF); }
+@inline export function pktLen(i: u32): u32 { return load<u32>(desc(i) + DESC_LEN); }
+@inline export function setLen(i: u32, len: u32): void { store<u32>(desc(i) + DESC_LEN, len); }
 @inline export function verdict(i: u32, v: u32, arg: u32 = 0): void {
-  const d = AREA + DESC + (<usize>i << 4);
-  store<u32>(d, v, 8);
-  store<u32>(d, arg, 12);
+  store<u32>(desc(i) + DESC_VERDICT, v);
+  store<u32>(desc(i) + DESC_ARG, arg);
 }
 
 // ---- maps: 16-byte keys, 8-byte values, -1 absent ----

@@ -8,7 +8,7 @@ import type { Config } from "../config.js";
 import type { BenchOptions } from "./options.js";
 import { parseManifest, type Manifest } from "../nf/manifest.js";
 import { Nf } from "../nf/sandbox.js";
-import { AREA_BYTES, DESC, DATA, MAX_BURST } from "../nf/abi.js";
+import { AREA_BYTES, DESC, DESC_SIZE, DATA, MAX_BURST } from "../nf/abi.js";
 import { MapSet } from "../nf/maps.js";
 import { nfNative } from "../native.js";
 import { median } from "../stats.js";
@@ -70,7 +70,7 @@ function harness(area: Uint8Array, areaOff: number, pristine: Float64Array, call
       const j = next, w = j * 8;
       next = (next + 1) & (FLOWS - 1);
       for (let k = 0; k < 8; k++) f64[w + k] = pristine[w + k];
-      const d = (DESC >> 2) + i * 4;
+      const d = (DESC + i * DESC_SIZE) >> 2;             // off, len, verdict, arg
       u32[d] = DATA + j * 64; u32[d + 1] = 64; u32[d + 2] = 0; u32[d + 3] = 0;
     }
     if (call) call(BURST);

@@ -2,18 +2,9 @@
 // dpdk): the burst area's layout, the verdicts, and a burst of frames as a link hands it over.
 // Kept apart from the sandbox so that a link (and `import "demiwasm"`) does not load binaryen.
 
-/** Frames per burst. */
-export const MAX_BURST = 32;
-/** Bytes per frame slot in the NF's burst area. */
-export const SLOT = 2048;
-/** The burst area: a 32-byte header, 16 bytes of descriptor per frame, then the frame slots. */
-export const DESC = 32;
-export const DATA = DESC + MAX_BURST * 16;
-export const AREA_BYTES = DATA + MAX_BURST * SLOT;
-/** What an NF says of a frame (nf/c/demiwasm_nf_abi.h has the same numbers for C NFs). */
-export const Verdict = { PASS: 0, DROP: 1, TX: 2, REDIRECT: 3 } as const;
-/** Where shared maps' handles start. */
-export const SHARED_BASE = 1 << 16;
+// The numbers (area layout, verdicts, map kinds) are generated from schema/nf.mjs.
+import { MAX_BURST } from "../schema/nf.js";
+export * from "../schema/nf.js";
 
 /** Frames of one burst in some memory (a datapath's, or a test's buffer). */
 export interface FrameBatch {

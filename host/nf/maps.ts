@@ -5,8 +5,9 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { MapSpec } from "./manifest.js";
+import { MAP_HASH, MAP_LRU, MAP_ARRAY, MAP_ENTRY as ENTRY } from "../schema/nf.js";
 
-const KIND = { hash: 0, lru: 1, array: 2 } as const;
+const KIND = { hash: MAP_HASH, lru: MAP_LRU, array: MAP_ARRAY } as const;
 
 interface Engine {
   map_bytes(kind: number, capacity: number): number;
@@ -33,8 +34,6 @@ function engine(): WebAssembly.Module {
   }
   return engineModule;
 }
-
-const ENTRY = 40;
 
 /** What assembly/nf/maps.ts map_bytes() takes: hash maps keep at most half their slots used. */
 function mapBytes(s: MapSpec): number {

@@ -8,9 +8,8 @@ import { performance } from "node:perf_hooks";
 import type { Manifest } from "./manifest.js";
 import { loadNfModule, type NfModule } from "./loader.js";
 import { MapSet } from "./maps.js";
-import { SLOT, DESC, DATA, AREA_BYTES, Verdict, SHARED_BASE } from "./abi.js";
+import { SLOT, DESC, DESC_SIZE, DATA, AREA_BYTES, AREA_COUNT, AREA_PORT, AREA_DIR, AREA_NOW, Verdict, SHARED, NF_COUNTERS } from "./abi.js";
 
-const COUNTERS = 32;
 const LOG_PER_SECOND = 20;
 const TIME_EVERY = 16;
 
@@ -72,7 +71,7 @@ export class Nf {
     };
     // The NF counts into its private map engine (a Wasm-to-Wasm call); read them from there.
     Object.defineProperty(this.stats, "counters", {
-      enumerable: true, get: () => Array.from({ length: COUNTERS }, (_, i) => this.maps.counter(i)),
+      enumerable: true, get: () => Array.from({ length: NF_COUNTERS }, (_, i) => this.maps.counter(i)),
     });
     this.mod = loadNfModule(manifest.name, manifest.module, manifest.fuel > 0);
     this.maps = new MapSet(manifest.maps.filter((m) => !m.shared));
@@ -105,7 +104,7 @@ export class Nf {
           const name = text(p, n);
           const spec = m.maps.find((s) => s.name === name);
           if (!spec) return -2;
-          return spec.shared ? SHARED_BASE + this.shared.id(name) : this.maps.id(name);
+          return spec.shared ? SHARED + this.shared.id(name) : this.maps.id(name);
         },
         config: (kp: number, kn: number, out: number, cap: number) => {
           if (!inBounds(kp, kn) || !inBounds(out, cap) || kn > 256) return -22;
@@ -187,9 +186,9 @@ export class Nf {
    * trapped (the caller applies the failure policy) — the instance is then already replaced.
    */
   run(count: number, port: number, dir: number): boolean {
-    const u32 = this.u32, a = this.area >> 2;
-    u32[a] = count; u32[a + 1] = port; u32[a + 2] = dir;
-    this.f64[(this.area >> 3) + 2] = this.now();
+    const u32 = this.u32, a = this.area;
+    u32[(a + AREA_COUNT) >> 2] = count; u32[(a + AREA_PORT) >> 2] = port; u32[(a + AREA_DIR) >> 2] = dir;
+    this.f64[(a + AREA_NOW) >> 3] = this.now();
     const fuel = this.manifest.fuel;
     // Time one burst in TIME_EVERY (a clock read costs about a packet's work).
     const timed = (this.stats.bursts & (TIME_EVERY - 1)) === 0;
@@ -245,7 +244,7 @@ export class Nf {
 
   /** Writes packet i of the burst (truncated to the slot) into the NF's area. */
   write(i: number, src: Uint8Array, off: number, len: number): void {
-    const d = (this.area >> 2) + (DESC >> 2) + i * 4, u32 = this.u32;
+    const d = (this.area + DESC + i * DESC_SIZE) >> 2, u32 = this.u32;   // off, len, verdict, arg
     const at = DATA + i * SLOT;
     u32[d] = at; u32[d + 1] = len; u32[d + 2] = Verdict.PASS; u32[d + 3] = 0;
     this.u8.set(src.subarray(off, off + len), this.area + at);
@@ -253,7 +252,7 @@ export class Nf {
 
   /** The NF's verdict for packet i, with the arg; -1 when it is not a verdict the ABI knows. */
   verdict(i: number, ports: number): { v: number; arg: number; off: number; len: number } {
-    const d = (this.area >> 2) + (DESC >> 2) + i * 4, u32 = this.u32;
+    const d = (this.area + DESC + i * DESC_SIZE) >> 2, u32 = this.u32;   // off, len, verdict, arg
     const off = u32[d], len = u32[d + 1], v = u32[d + 2], arg = u32[d + 3];
     // The descriptor is the NF's to scribble on: everything is checked before it is believed.
     const sane = off >= DATA && off + len <= AREA_BYTES && len <= SLOT && v <= Verdict.REDIRECT && (v !== Verdict.REDIRECT || arg < ports);

@@ -6,9 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { MAP_HASH = 0, MAP_LRU = 1, MAP_ARRAY = 2 };
-#define MAP_ABSENT ((int64_t)-1)
+#include "../../nf/c/demiwasm_nf_abi.h"     /* map kinds and the absent value */
 
 typedef struct { int64_t k0, k1, v; uint32_t used, prev, next; } map_entry;
 typedef struct { uint32_t kind, capacity, slots, count, head, tail; map_entry *e; } map_t;
@@ -22,11 +20,11 @@ static inline uint32_t map_hash(int64_t k0, int64_t k1) {
 static inline int map_init(map_t *m, uint32_t kind, uint32_t capacity) {
   memset(m, 0, sizeof *m);
   m->kind = kind; m->capacity = capacity;
-  if (kind == MAP_ARRAY) m->slots = capacity;
+  if (kind == NF_MAP_ARRAY) m->slots = capacity;
   else { m->slots = 16; while (m->slots < capacity * 2) m->slots <<= 1; }
   m->e = calloc(m->slots, sizeof *m->e);
   if (!m->e) return -1;
-  if (kind == MAP_ARRAY) for (uint32_t i = 0; i < m->slots; i++) m->e[i].v = MAP_ABSENT;
+  if (kind == NF_MAP_ARRAY) for (uint32_t i = 0; i < m->slots; i++) m->e[i].v = NF_ABSENT;
   return 0;
 }
 
@@ -59,7 +57,7 @@ static inline void map_touch(map_t *m, uint32_t i) {
 }
 
 static inline void map_remove_at(map_t *m, uint32_t i) {
-  int lru = m->kind == MAP_LRU;
+  int lru = m->kind == NF_MAP_LRU;
   if (lru) map_unlink(m, i);
   m->e[i].used = 0;
   m->count--;
@@ -81,31 +79,31 @@ static inline void map_remove_at(map_t *m, uint32_t i) {
 }
 
 static inline int64_t map_get(map_t *m, int64_t k0, int64_t k1) {
-  if (m->kind == MAP_ARRAY) return (uint64_t)k0 < m->capacity ? m->e[k0].v : MAP_ABSENT;
+  if (m->kind == NF_MAP_ARRAY) return (uint64_t)k0 < m->capacity ? m->e[k0].v : NF_ABSENT;
   int32_t i = map_find(m, k0, k1);
-  if (i < 0) return MAP_ABSENT;
-  if (m->kind == MAP_LRU) map_touch(m, (uint32_t)i);
+  if (i < 0) return NF_ABSENT;
+  if (m->kind == NF_MAP_LRU) map_touch(m, (uint32_t)i);
   return m->e[i].v;
 }
 
 static inline int32_t map_put(map_t *m, int64_t k0, int64_t k1, int64_t v) {
-  if (v == MAP_ABSENT) return -22;
-  if (m->kind == MAP_ARRAY) { if ((uint64_t)k0 >= m->capacity) return -22; m->e[k0].v = v; return 0; }
+  if (v == NF_ABSENT) return -22;
+  if (m->kind == NF_MAP_ARRAY) { if ((uint64_t)k0 >= m->capacity) return -22; m->e[k0].v = v; return 0; }
   int32_t i = map_find(m, k0, k1);
   if (i >= 0) {
     m->e[i].v = v;
-    if (m->kind == MAP_LRU) map_touch(m, (uint32_t)i);
+    if (m->kind == NF_MAP_LRU) map_touch(m, (uint32_t)i);
     return 0;
   }
   if (m->count >= m->capacity) {
-    if (m->kind != MAP_LRU) return -28;
+    if (m->kind != NF_MAP_LRU) return -28;
     map_remove_at(m, m->tail - 1);
   }
   uint32_t mask = m->slots - 1, j = map_hash(k0, k1) & mask;
   while (m->e[j].used) j = (j + 1) & mask;
   m->e[j] = (map_entry){ k0, k1, v, 1, 0, 0 };
   m->count++;
-  if (m->kind == MAP_LRU) map_front(m, j);
+  if (m->kind == NF_MAP_LRU) map_front(m, j);
   return 0;
 }
 #endif

@@ -31,10 +31,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (!nf) { napi_throw_error(env, NULL, "demiwasm: out of memory"); return NULL; }
   for (size_t i = 0; i < np && i < 8; i++) nf->p[i] = (uint64_t)p[i];
   int rc = 0;
-  if (!strcmp(name, "flowmon")) { nf->process = flowmon; rc = map_init(&nf->maps[0], MAP_LRU, (uint32_t)nf->p[0]); }
-  else if (!strcmp(name, "ratelimit")) { nf->process = ratelimit; rc = map_init(&nf->maps[0], MAP_LRU, (uint32_t)nf->p[2]); }
+  if (!strcmp(name, "flowmon")) { nf->process = flowmon; rc = map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[0]); }
+  else if (!strcmp(name, "ratelimit")) { nf->process = ratelimit; rc = map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[2]); }
   else if (!strcmp(name, "firewall")) {
-    nf->process = firewall; rc = map_init(&nf->maps[0], MAP_LRU, (uint32_t)nf->p[1]);
+    nf->process = firewall; rc = map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[1]);
     for (size_t i = 0; i + 1 < ne; i += 2) {
       int pi = e[i] == 1 ? 0 : e[i] == 6 ? 1 : e[i] == 17 ? 2 : -1;
       int port = (int)e[i + 1];
@@ -43,7 +43,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   } else if (!strcmp(name, "nat")) {
     nf->process = nat; nf->cursor = (uint32_t)nf->p[3];
-    rc = map_init(&nf->maps[0], MAP_HASH, (uint32_t)nf->p[5]) | map_init(&nf->maps[1], MAP_HASH, (uint32_t)nf->p[5]);
+    rc = map_init(&nf->maps[0], NF_MAP_HASH, (uint32_t)nf->p[5]) | map_init(&nf->maps[1], NF_MAP_HASH, (uint32_t)nf->p[5]);
   } else if (!strcmp(name, "maglev")) {
     nf->process = maglev;
     for (size_t i = 0; i + 1 < ne && nf->backends < 32; i += 2) { nf->backend[nf->backends] = (uint32_t)e[i]; nf->mac[nf->backends++] = (uint64_t)e[i + 1]; }

@@ -69,8 +69,8 @@ void flowmon(nf_native *nf, nf_area *a, uint32_t count) {
       k1 = k1of(l4 ? be16(l4) : 0, l4 ? be16(l4 + 2) : 0, ip[9]);
     }
     int64_t v = map_get(&nf->maps[0], k0, k1);
-    if (v == MAP_ABSENT) nf->counters[0]++;
-    uint64_t old = v == MAP_ABSENT ? 0 : (uint64_t)v;
+    if (v == NF_ABSENT) nf->counters[0]++;
+    uint64_t old = v == NF_ABSENT ? 0 : (uint64_t)v;
     uint64_t pk = ((old >> 32) + 1) & 0xffffffff, by = (old + len) & 0xffffffff;
     map_put(&nf->maps[0], k0, k1, (int64_t)(pk << 32 | by));
     verdict(a, i, NF_PASS);
@@ -85,7 +85,7 @@ void ratelimit(nf_native *nf, nf_area *a, uint32_t count) {
     int64_t src = be32(ip + 12);
     int64_t v = map_get(&nf->maps[0], src, 0);
     uint64_t tokens = full, last = now_ms;
-    if (v != MAP_ABSENT) {
+    if (v != NF_ABSENT) {
       tokens = (uint64_t)v >> 32; last = (uint64_t)v & 0xffffffff;
       uint64_t t = tokens + ((now_ms - last) & 0xffffffff) * nf->p[0];
       tokens = t < full ? t : full;
@@ -106,7 +106,7 @@ void firewall(nf_native *nf, nf_area *a, uint32_t count) {
     uint32_t proto = ip[9], sp = l4 ? be16(l4) : 0, dp = l4 ? be16(l4 + 2) : 0;
     if (out) { map_put(&nf->maps[0], k0of(be32(ip + 12), be32(ip + 16)), k1of(sp, dp, proto), (int64_t)now_ms); verdict(a, i, NF_PASS); continue; }
     int64_t seen = map_get(&nf->maps[0], k0of(be32(ip + 16), be32(ip + 12)), k1of(dp, sp, proto));
-    int ok = seen != MAP_ABSENT && now_ms - (uint64_t)seen <= nf->p[0];
+    int ok = seen != NF_ABSENT && now_ms - (uint64_t)seen <= nf->p[0];
     int pi = proto == 1 ? 0 : proto == 6 ? 1 : proto == 17 ? 2 : -1;
     if (!ok && pi >= 0) ok = nf->any_port[pi] || (nf->port_bits[pi][dp >> 3] & (1u << (dp & 7)));
     if (ok) verdict(a, i, NF_PASS); else { verdict(a, i, NF_DROP); nf->counters[0]++; }
@@ -127,12 +127,12 @@ void nat(nf_native *nf, nf_area *a, uint32_t count) {
       uint32_t sport = be16(l4);
       int64_t k1 = (int64_t)(sport << 8 | proto);
       int64_t pp = map_get(&nf->maps[0], src, k1);
-      if (pp == MAP_ABSENT) {
+      if (pp == NF_ABSENT) {
         uint32_t port = 0;
         for (uint32_t n = 0; n <= pmax - pmin; n++) {
           uint32_t c = nf->cursor;
           nf->cursor = nf->cursor == pmax ? pmin : nf->cursor + 1;
-          if (map_get(&nf->maps[1], c, proto) == MAP_ABSENT) { port = c; break; }
+          if (map_get(&nf->maps[1], c, proto) == NF_ABSENT) { port = c; break; }
         }
         if (!port || map_put(&nf->maps[0], src, k1, port) != 0) { verdict(a, i, NF_DROP); nf->counters[0]++; continue; }
         map_put(&nf->maps[1], port, proto, (int64_t)((uint64_t)src << 16 | sport));
@@ -144,7 +144,7 @@ void nat(nf_native *nf, nf_area *a, uint32_t count) {
     } else {
       if (be32(ip + 16) != pub) { verdict(a, i, NF_PASS); continue; }
       int64_t inner = map_get(&nf->maps[1], be16(l4 + 2), proto);
-      if (inner == MAP_ABSENT) { verdict(a, i, NF_DROP); nf->counters[1]++; continue; }
+      if (inner == NF_ABSENT) { verdict(a, i, NF_DROP); nf->counters[1]++; continue; }
       rewrite_addr(ip, l4, 1, (uint32_t)((uint64_t)inner >> 16));
       rewrite_port(ip, l4, 1, (uint32_t)(inner & 0xffff));
       verdict(a, i, NF_PASS);
