@@ -57,7 +57,8 @@ options:
                     tcp-echo: request size (64), connections (1), requests each (10000)
   --loss P --reorder P --duplicate P --corrupt P --delay-ms MS --seed N
                     loopback link faults (each also a config key under link.)
-  --pcap FILE       write every frame on the loopback link to FILE (pcap, for tshark/Wireshark)
+  --pcap FILE       write the frames to FILE (pcap, for tshark/Wireshark): every frame on the loopback
+                    link, or what the server's DPDK port sends and receives
   --backend NAME    loopback (default), dpdk, posix, fabric (the config key backend); on dpdk
                     the in-process commands run two ports joined by net_ring rings
   --device SPEC     dpdk: the port (config dpdk.device), e.g. net_tap0,iface=dw0,
@@ -206,7 +207,7 @@ function pingpong(config: Config, v: Record<string, string | boolean | undefined
     const l = openLibOS(config) as Pdpix;
     udpPingPongTo(l, at, 1000, size);                             // warm-up: ARP and V8's tiers
     r = udpPingPongTo(l, at, rounds, size);
-    if ("detach" in l) (l as LibOS).detach();
+    l.shutdown();
   } else {
     if (v.peer !== undefined) throw new UsageError(`udp-pingpong --peer takes client (the server side is udp-echo --peer server), got '${v.peer}'`);
     const p = stacksFor(config);

@@ -19,7 +19,7 @@ export type { Pdpix } from "./pdpix.js";
 export { DpdkLink, DPDK_STAT_NAMES } from "./backends/dpdk.js";
 export type { DpdkStats } from "./backends/dpdk.js";
 export { DpdkWorkers } from "./backends/dpdkworkers.js";
-export type { Link, LinkNode } from "./link.js";
+export type { Link, LinkNode } from "./link/link.js";
 export { openStack, Stack } from "./stack/stack.js";
 export type { OpOptions, OpenStackOptions, AnyLibOS } from "./stack/stack.js";
 export type { Socket as StackSocket, Server as StackServer, SocketOptions, ServerOptions, TcpConnectOptions, NetFace } from "./stack/net.js";

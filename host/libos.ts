@@ -4,47 +4,23 @@
 // ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
 import { instantiate, readCounters, RES, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, datapathSettings, ConfigError, type Config } from "./config.js";
-import { DemiError, EAGAIN, EINVAL, ENOMEM, ETIMEDOUT } from "./errno.js";
+import { DemiError, EAGAIN, EINVAL, ENOMEM } from "./errno.js";
 import { Rng, randomSeed } from "./rng.js";
 import type { Clock } from "./clock.js";
 import { Rings } from "./rings.js";
 import type { Counters } from "./counters.js";
 import { LoopbackLink } from "./backends/loopback.js";
 import { DpdkLink } from "./backends/dpdk.js";
-import type { Link } from "./link.js";
+import type { Link } from "./link/link.js";
 import { backendUnavailable } from "./backends/index.js";
+import { WaitFamily } from "./waiting.js";
 
 export const AF_INET = 2;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 
-/** demi_opcode_t. */
-export enum Opcode { INVALID = 0, PUSH = 1, POP = 2, ACCEPT = 3, CONNECT = 4, CLOSE = 5, FAILED = 6 }
-
-/** An address: IPv4 as a host-order u32, and a port. */
-export interface SockAddr { addr: number; port: number }
-
-/** A scatter-gather array of one segment: an offset into the datapath's memory and a length. */
-export interface Sga { buf: number; len: number }
-
-export interface QResult {
-  opcode: Opcode;
-  qd: number;
-  qt: number;
-  ret: number;               // 0, or a positive errno when opcode is FAILED
-  sga?: Sga;                 // POP: the received data, owned by the application until sgafree
-  addr?: SockAddr;           // POP: the sender; ACCEPT: the peer
-  acceptedQd?: number;       // ACCEPT
-}
-
-/** A reusable result for tryWaitInto/waitInto; sga and addr are meaningful per opcode, as in QResult. */
-export interface QResultBuffer {
-  opcode: Opcode; qd: number; qt: number; ret: number; sga: Sga; addr: SockAddr; acceptedQd: number;
-}
-
-export function newResultBuffer(): QResultBuffer {
-  return { opcode: Opcode.INVALID, qd: -1, qt: 0, ret: 0, sga: { buf: 0, len: 0 }, addr: { addr: 0, port: 0 }, acceptedQd: -1 };
-}
+import { Opcode, type SockAddr, type Sga, type QResult, type QResultBuffer } from "./results.js";
+export { Opcode, newResultBuffer, type SockAddr, type Sga, type QResult, type QResultBuffer } from "./results.js";
 
 /** TCP states in the numbering of assembly/net/tcp/tcb.ts (tcpInfo, tcpConnections). */
 export const TCP_STATES = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT",
@@ -108,7 +84,7 @@ export function formatSockAddr(a: SockAddr): string {
   return `${formatIpv4(a.addr)}:${a.port}`;
 }
 
-export class LibOS {
+export class LibOS extends WaitFamily {
   readonly config: Config;
   readonly dp: Datapath;
   readonly rings: Rings;
@@ -126,6 +102,7 @@ export class LibOS {
   private readonly resBase: number;
 
   constructor(opts: LibOSOptions = {}) {
+    super();
     const config = opts.config ?? loadConfig();
     this.config = config;
     if (config.backend !== "loopback" && config.backend !== "dpdk") throw new Error(backendUnavailable(config.backend));
@@ -268,17 +245,6 @@ export class LibOS {
 
   // ---- waiting ----
 
-  /** Runs the datapath until qt completes, or returns a FAILED/ETIMEDOUT result (qt stays valid). */
-  wait(qt: number, timeoutMs = Infinity): QResult {
-    let deadline = NaN;
-    for (;;) {
-      const r = this.tryWait(qt);
-      if (r !== null) return r;
-      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
-      if (this.turn(deadline)) return this.timedOut(qt);
-    }
-  }
-
   /** The result if qt has completed (consuming qt), else null; never runs the datapath. */
   tryWait(qt: number): QResult | null {
     const r = this.x.take(qt);
@@ -309,42 +275,6 @@ export class LibOS {
     return true;
   }
 
-  /** As wait, filling a caller-owned result; false (and `out.ret` = ETIMEDOUT) on timeout. */
-  waitInto(out: QResultBuffer, qt: number, timeoutMs = Infinity): boolean {
-    let deadline = NaN;
-    for (;;) {
-      if (this.tryWaitInto(out, qt)) return true;
-      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
-      if (this.turn(deadline)) { out.opcode = Opcode.FAILED; out.qt = qt; out.ret = ETIMEDOUT; return false; }
-    }
-  }
-
-  /** Waits for the first of several qtokens; the others stay pending. */
-  waitAny(qts: readonly number[], timeoutMs = Infinity): { index: number; result: QResult } {
-    let deadline = NaN;
-    for (;;) {
-      for (let i = 0; i < qts.length; i++) {
-        const d = this.x.done(qts[i]);
-        if (d === 1) return { index: i, result: this.take(qts[i]) };
-        if (d < 0) throw new DemiError(-d, "waitAny");
-      }
-      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
-      if (this.turn(deadline)) return { index: -1, result: this.timedOut(-1) };
-    }
-  }
-
-  /** Collects up to n completed operations, whichever they are; fewer when the timeout passes. */
-  waitNextN(n: number, timeoutMs = Infinity): QResult[] {
-    const out: QResult[] = [];
-    let deadline = NaN;
-    for (;;) {
-      if (out.length < n) this.drainDone((qt) => { out.push(this.take(qt)); return out.length < n; });
-      if (out.length >= n) return out;
-      if (deadline !== deadline) deadline = this.clock.now() + timeoutMs * 1e6;
-      if (this.turn(deadline)) return out;
-    }
-  }
-
   /** Completed already? (no datapath turn) */
   isDone(qt: number): boolean {
     const d = this.x.done(qt);
@@ -368,27 +298,14 @@ export class LibOS {
     }
   }
 
+  protected eachDone(fn: (qt: number) => boolean): void { this.drainDone(fn); }
+
   /** The earliest time (ns) anything on this backend is due, Infinity when nothing is. */
   nextEvent(): number { return this.link.nextEvent(); }
 
   /** One turn of the backend (every stack on this link). Returns the work done. */
   poll(): number {
     return this.link.poll();
-  }
-
-  /** A turn of the link; true once the deadline has passed. On an idle turn the clock may jump. */
-  private turn(deadline: number): boolean {
-    const work = this.link.poll();
-    const now = this.clock.now();
-    if (now >= deadline) return true;
-    if (work === 0) this.clock.idle(deadline, this.link.nextEvent());
-    return false;
-  }
-
-  private take(qt: number): QResult {
-    const r = this.x.take(qt);
-    if (r !== 0) throw new DemiError(r, "wait");
-    return this.result();
   }
 
   /** The result block take() just filled, as a QResult (always the same shape, for V8). */
@@ -403,10 +320,6 @@ export class LibOS {
       addr: pop || accept ? { addr: res[RES.ADDR] >>> 0, port: res[RES.PORT] } : undefined,
       acceptedQd: accept ? res[RES.NEWQD] : undefined,
     };
-  }
-
-  private timedOut(qt: number): QResult {
-    return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT, sga: undefined, addr: undefined, acceptedQd: undefined };
   }
 
   private check(v: number, what: string): number {
@@ -455,6 +368,7 @@ export class LibOS {
     return out;
   }
 
-  /** Leaves the link. The instance must not be used afterwards. */
-  detach(): void { this.link.detach(this); }
+  /** Ends this datapath: it leaves its link (a DPDK port it opened is closed). The instance must
+   *  not be used afterwards. */
+  shutdown(): void { this.link.detach(this); }
 }

@@ -1,5 +1,6 @@
 // Classic libpcap files (https://wiki.wireshark.org/Development/LibpcapFileFormat), link type
 // Ethernet: read for fixtures and replays, written for captures tshark can read.
+import { openSync, writeSync, closeSync } from "node:fs";
 export interface PcapRecord { tsSec: number; tsUsec: number; data: Uint8Array }
 
 const MAGIC_LE = 0xa1b2c3d4;
@@ -48,4 +49,40 @@ export function pcapRecord(tsNs: number, frame: Uint8Array): Uint8Array {
   dv.setUint32(12, frame.length, true);
   r.set(frame, 16);
   return r;
+}
+
+/**
+ * A capture file being written: frames are buffered and written a megabyte at a time, and once
+ * more by close(). What a link records is its own business (loopback: each transmission once,
+ * before faults; a DPDK port: what it hands the device and what the device delivered).
+ */
+export class PcapWriter {
+  private readonly fd: number;
+  private pending: Uint8Array[] = [];
+  private bytes = 0;
+  frames = 0;
+
+  constructor(path: string) {
+    this.fd = openSync(path, "w");
+    writeSync(this.fd, pcapHeader());
+  }
+
+  record(tsNs: number, u8: Uint8Array, off: number, len: number): void {
+    const r = pcapRecord(tsNs, u8.subarray(off, off + len));
+    this.pending.push(r);
+    this.bytes += r.length;
+    this.frames++;
+    if (this.bytes > 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    for (const r of this.pending) writeSync(this.fd, r);
+    this.pending = [];
+    this.bytes = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
 }

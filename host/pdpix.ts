@@ -36,6 +36,9 @@ export interface Pdpix {
   drainDone(fn: (qt: number) => void): number;
   /** Called by every queue operation while an event-loop driver is attached. */
   onActivity: (() => void) | null;
+  /** Ends the datapath: its sockets, its device or endpoint. One name on every backend; the
+   *  instance must not be used afterwards. */
+  shutdown(): void;
   /** shutdown(SHUT_WR), where the backend has a half-close. */
   shutdownWrite?(qd: number): void;
   setsockopt?(qd: number, opt: "TCP_NODELAY" | "SO_KEEPALIVE", value: boolean): void;

@@ -73,8 +73,8 @@ export function dpdkPair(config: Config): DpdkPair {
   return {
     server, client, serverLink, clientLink, serverIp: server.ip, clock: serverLink.clock,
     poll: () => serverLink.poll(), nextEvent: () => serverLink.clock.now(),
-    capture: () => serverLink.capture(), stopCapture: () => {},
-    serverChains: { attach: (dir, c) => serverLink.attachChain(dir, c), get ports() { return serverLink.ports; } },
+    capture: (p) => serverLink.capture(p), stopCapture: () => serverLink.stopCapture(),
+    serverChains: { attach: (dir, c) => serverLink.attachChain(server, dir, c), get ports() { return serverLink.ports; } },
     close: () => { serverLink.close(); clientLink.close(); },
   };
 }
@@ -85,7 +85,7 @@ export function stacksFor(config: Config): Stacks {
   if (config.backend === "dpdk") return dpdkPair(config);
   if (config.backend !== "posix") throw new Error(backendUnavailable(config.backend));
   const server = new PosixLibOS(config), client = new PosixLibOS(config);
-  const nope = () => { throw new Error("demiwasm: --pcap needs a physical backend (loopback; dpdk when its issue lands); the posix backend's packets belong to the kernel: use tcpdump -i lo"); };
+  const nope = () => { throw new Error("demiwasm: --pcap needs a physical backend (loopback or dpdk); the posix backend's packets belong to the kernel: use tcpdump -i lo"); };
   return {
     server, client, serverIp: 0x7f000001, clock: server.clock,
     poll: () => server.poll() + client.poll(), nextEvent: () => Infinity,

@@ -5,7 +5,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { rmSync, readFileSync } from "node:fs";
+import { rmSync, readFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { readPcap } from "../host/pcap.js";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../host/config.js";
 import { LibOS, sockaddr } from "../host/libos.js";
@@ -105,7 +107,7 @@ t("a device that does not exist, a queue it does not have, a pool too small: one
     /^config key 'pool.small_buffers': 1024 buffers cannot feed dpdk.rx_desc 1024 \+ dpdk.tx_desc 256 and the stack's own 1024: raise it to at least 2304$/);
   const l = new LibOS({ config: base({ "dpdk.device": ringLoop() }) });
   assert.is(stats(l.link as DpdkLink).rx, 0);
-  l.detach();
+  l.shutdown();
 });
 
 t("two Wasm stacks over DPDK ports: UDP echo byte-exact in zero-copy and copy mode, every slot back afterwards", () => {
@@ -171,7 +173,7 @@ t("raw reflect: frames circulate through the Wasm reflect with MACs swapped, non
     assert.is(s.dropTxFull, 0);
     assert.ok(s.ethOpackets - s.ethIpackets >= 0 && s.ethOpackets - s.ethIpackets <= 300, mode);
     if (mode === "zerocopy") assert.is(s.poolIdle, 4096 - 300, "the frames are the pool's own mbufs");
-    l.detach();
+    l.shutdown();
   }
 });
 
@@ -220,7 +222,7 @@ t(`${soak ? "10 million" : "1 million"} frames through a port leave both pools a
   assert.is(s.rx + s.dropNoFill, total);
   assert.is(p.server.dp.exports.poolAvailable(), start, "server pool");
   assert.is(gen.stats().poolIdle, 1024, "generator pool: every mbuf came back");
-  gl.detach();
+  gl.shutdown();
   p.close();
 });
 
@@ -248,7 +250,7 @@ t("two processes over net_memif: udp-echo --peer server in one, the ping-pong cl
     assert.equal([r.rounds, r.lost], [5000, 0]);
     const s = (l.link as DpdkLink).stats();
     assert.is(s.rxCopied + s.txCopied, 0, "memif received into and sent from the Wasm slots");
-    l.detach();
+    l.shutdown();
   } finally {
     server.kill("SIGTERM");
   }
@@ -279,7 +281,7 @@ t("two worker threads, each with its own Wasm stack on its own port, echo at the
   const stats = await workers.stop();
   for (const c of clients) {
     assert.equal([c.cli.echoed, c.cli.lost, c.cli.corrupt], [20_000, 0, 0]);
-    c.l.detach();
+    c.l.shutdown();
   }
   assert.equal(stats.map((s) => [s.worker, s.echoed]), [[0, 20_000], [1, 20_000]]);
   assert.ok(stats.every((s) => s.rx >= 20_000 && s.polls > 0));
@@ -288,9 +290,9 @@ t("two worker threads, each with its own Wasm stack on its own port, echo at the
 t("NF chains on a DPDK port: the in chain filters what the device received, the out chain what the stack sends", () => {
   const p = dpdkPair(base());
   const fw = new Chain([sample("firewall", { maps: [{ name: "conntrack", kind: "lru", capacity: 1024 }], config: { allow: "udp/7" } })], 0, 0, p.serverLink.ports);
-  p.serverLink.attachChain("in", fw);
+  p.serverLink.attachChain(p.server, "in", fw);
   const block = new Chain([parseManifest({ name: "portblock", module: join(NF_DIR, "portblock.wasm"), maps: [{ name: "hits", kind: "array", capacity: 65536 }], config: { block: [4444] } })], 0, 1, p.serverLink.ports);
-  if (existsSync(join(NF_DIR, "portblock.wasm"))) p.serverLink.attachChain("out", block);
+  if (existsSync(join(NF_DIR, "portblock.wasm"))) p.serverLink.attachChain(p.server, "out", block);
   settle(p);
   const before = p.server.dp.exports.poolAvailable();
   assert.equal(udpEcho(p, 7), { sent: 2016, echoed: 2016, corrupt: 0, lost: 0 });
@@ -310,6 +312,68 @@ t("NF chains on a DPDK port: the in chain filters what the device received, the 
   p.server.close(sqd);
   settle(p);
   assert.is(p.server.dp.exports.poolAvailable(), before, "every filtered frame's slot came back");
+  p.close();
+});
+
+t("--pcap on a DPDK port: what it hands the device and what the device delivered, tshark-readable", () => {
+  const p = dpdkPair(base());
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-dpdkpcap-"));
+  try {
+    const file = join(dir, "port.pcap");
+    p.capture(file);
+    const r = udpEcho(p, 7);
+    settle(p);
+    p.stopCapture();
+    assert.equal([r.echoed, r.lost], [r.sent, 0]);
+    const recs = readPcap(new Uint8Array(readFileSync(file)));
+    const udp = recs.filter((x) => x.data[12] === 0x08 && x.data[13] === 0x00 && x.data[23] === 17);
+    const arp = recs.filter((x) => x.data[12] === 0x08 && x.data[13] === 0x06);
+    // Every datagram in and every echo out, once each; ARP's request and reply.
+    assert.is(udp.length, 2 * r.sent);
+    assert.is(arp.length, 2);
+    assert.is(recs.length, udp.length + arp.length);
+    if (spawnSync("tshark", ["--version"]).status === 0) {
+      const t = spawnSync("tshark", ["-r", file, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-Y", "udp && !_ws.expert"], { encoding: "utf8" });
+      assert.is(t.status, 0, t.stderr);
+      assert.is(t.stdout.trim().split("\n").length, 2 * r.sent, "tshark: every datagram decodes with its checksums right");
+    }
+  } finally {
+    p.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t("the loopback link's fault injector wraps a DPDK port: every loss and duplicate accounted for", () => {
+  const p = dpdkPair(base({ "udp.rx_queue_depth": 2048 }));
+  const sqd = p.server.socket();
+  p.server.bind(sqd, sockaddr("198.18.0.1", 9));
+  const cqd = p.client.socket();
+  const send = (i: number) => {
+    const g = p.client.sgaalloc(64);
+    p.client.bytes(g).fill(i & 255);
+    new DataView(p.client.u8.buffer, g.buf, 4).setUint32(0, i);
+    p.client.wait(p.client.pushto(cqd, g, sockaddr("198.18.0.1", 9)));
+    p.client.sgafree(g);
+  };
+  send(0xffffffff);                  // ARP first, without faults
+  settle(p);
+  const faults = p.serverLink.injectFaults({ loss: 0.05, duplicate: 0.02, corrupt: 0, seed: 7 }, true);
+  const filteredBefore = p.server.counters()["drop.rx_filtered"];
+  const N = 1000;
+  for (let i = 0; i < N; i++) { send(i); if (i % 16 === 15) settle(p); }
+  settle(p);
+  const got: number[] = [];
+  for (let r = p.server.wait(p.server.pop(sqd), 0); r.ret === 0; r = p.server.wait(p.server.pop(sqd), 0)) {
+    const v = new DataView(p.server.u8.buffer, r.sga!.buf, 4).getUint32(0);
+    if (v !== 0xffffffff) got.push(v);
+    p.server.sgafree(r.sga!);
+  }
+  assert.ok(faults.stats.lost > 20 && faults.stats.duplicated > 5, JSON.stringify(faults.stats));
+  assert.is(got.length, N - faults.stats.lost + faults.stats.duplicated);
+  assert.is(new Set(got).size, N - faults.stats.lost, "a lost frame is gone, a duplicate is the same datagram");
+  assert.is(p.serverLink.faultDrops, 0);
+  // Each original went through the injector as a copy: the stack freed the originals.
+  assert.is(p.server.counters()["drop.rx_filtered"] - filteredBefore, N);
   p.close();
 });
 

@@ -76,7 +76,7 @@ t("ping from Linux over net_tap gets replies from the Wasm stack, which received
     const s = (l.link as DpdkLink).stats();
     assert.is(s.rxCopied + s.txCopied, 0, "net_tap received into and sent from the Wasm slots");
   } finally {
-    l.detach();
+    l.shutdown();
   }
   assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "closing the port removed the TAP device");
 });
@@ -103,7 +103,7 @@ t("a UDP echo on the Wasm stack answers socat, nc -u and Node's dgram over net_t
     assert.is(srv.echoed, 102);
   } finally {
     l.close(qd);
-    l.detach();
+    l.shutdown();
   }
 });
 
@@ -138,7 +138,7 @@ t("a TCP echo on the Wasm stack moves 64 MiB each way byte-exact with socat and 
   } finally {
     rmSync(dir, { recursive: true, force: true });
     l.close(lqd);
-    l.detach();
+    l.shutdown();
   }
 });
 
@@ -208,7 +208,7 @@ t("net_af_packet on a veth: Linux in a network namespace pings and echoes UDP wi
     assert.is(u.out, "through af_packet", u.err);
     l.close(qd);
   } finally {
-    l?.detach();
+    l?.shutdown();
     spawnSync("ip", ["netns", "del", ns]);        // takes the veth pair with it
   }
   assert.is(spawnSync("ip", ["link", "show", v0]).status, 1, "veth removed");

@@ -106,6 +106,22 @@ test("the checked views keep no packet state: they parse into and emit from a re
   }
 });
 
+test("on the host, only rings.ts knows the ring layout, and a link needs no NF sandbox to carry chains", () => {
+  const offenders: string[] = [];
+  // abi.ts declares the exports' types; host/schema/ is the generated layout itself.
+  const mayKnow = (f: string) => f === "host/rings.ts" || f === "host/abi.ts" || f.startsWith("host/schema/");
+  for (const file of importGraph("host").keys()) {
+    const text = readFileSync(join(root, file), "utf8");
+    if (!mayKnow(file) && /\bRING(_(PROD|CONS|MASK|HDR|ENTRY))?\b|\bring(Fill|Rx|Tx|Comp)\(/.test(text)) offenders.push(`${file}: ring layout`);
+  }
+  assert.equal(offenders, []);
+  // The links (and so a plain LibOS) reach the sandbox (binaryen) only through type imports.
+  for (const link of ["host/backends/loopback.ts", "host/backends/dpdk.ts", "host/link/chains.ts", "host/libos.ts"]) {
+    const text = readFileSync(join(root, link), "utf8");
+    assert.not.match(text, /^import\s+\{[^}]*\}\s+from\s+"[./]*nf\/(chain|sandbox|loader|meter|index)\.js"/m, link);
+  }
+});
+
 test("the cycle finder finds a cycle it is shown", () => {
   const g = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]], ["e", ["e"]]]);
   assert.equal(cycles(g), [["a", "b", "c"], ["e"]]);

@@ -5,10 +5,11 @@
 import { dpdkNative, type DpdkNative, type DpdkPortHandle } from "../native.js";
 import { RealClock, type Clock } from "../clock.js";
 import { ConfigError, type Config } from "../config.js";
-import type { Link, LinkNode } from "../link.js";
-import { RING } from "../rings.js";
+import type { Link, LinkNode } from "../link/link.js";
+import { PortChains, type Direction, type PortActions } from "../link/chains.js";
+import { FaultInjector, type LinkFaults } from "../link/faults.js";
+import { PcapWriter } from "../pcap.js";
 import type { Chain } from "../nf/chain.js";
-import { newBatch, Verdict, MAX_BURST, type FrameBatch } from "../nf/abi.js";
 
 /** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
 export const DPDK_STAT_NAMES = [
@@ -39,7 +40,7 @@ export interface DpdkLinkOptions {
   raw?: boolean;
 }
 
-export class DpdkLink implements Link {
+export class DpdkLink implements Link, PortActions {
   readonly clock: Clock;
   private readonly native: DpdkNative;
   private node: LinkNode | null = null;
@@ -64,8 +65,7 @@ export class DpdkLink implements Link {
         `dpdk.tx_desc ${d.tx_desc} and the stack's own ${STACK_SLOTS}: raise it to at least ${need}`);
     }
     x.poll(this.clock.now());
-    const r = node.rings;
-    const rings = new Uint32Array([r.fill << 2, r.rx << 2, r.tx << 2, r.comp << 2]);
+    const rings = node.rings.byteOffsets();
     const flags = (d.mode === "zerocopy" ? 1 : 0) | (this.opts.raw ? 2 : 0);
     this.handle = this.native.open(d.device, node.dp.u8, x.poolRegionBase(), this.config.pool.small_buffers,
       x.poolRegionBase(), x.poolRegionBytes(), rings, flags, d.queue, d.rx_desc, d.tx_desc, d.burst);
@@ -79,6 +79,7 @@ export class DpdkLink implements Link {
 
   /** Stops the port and, when we created the device (a TAP interface, say), removes it. */
   close(): void {
+    this.stopCapture();
     if (this.handle !== null) this.native.close(this.handle);
     this.handle = null;
     this.node = null;
@@ -101,95 +102,83 @@ export class DpdkLink implements Link {
   private turn(): number {
     const n = this.node;
     if (n === null) return 0;
-    if (this.outChain) this.filterTx(n, this.outChain);
-    const rxBefore = this.inChain ? n.dp.u32[n.rings.rx + RING.PROD] : 0;
+    const rings = n.rings, now = this.clock.now();
+    if (this.chains.out !== null) this.chains.filterTx(rings, n.dp.u8, this);
+    if (this.pcap !== null) for (let i = rings.txFirst(); i !== rings.txEnd(); i = (i + 1) >>> 0) this.pcap.record(now, n.dp.u8, rings.txOff(i), rings.txLen(i));
+    const rxBefore = rings.rxEnd();
     const moved = this.native.burst(this.handle!);
-    if (this.inChain) this.filterRx(n, this.inChain, rxBefore);
-    return moved + n.dp.exports.poll(this.clock.now());
+    if (rings.rxEnd() !== rxBefore) this.received(n, rxBefore, now);
+    if (this.injector !== null && this.injector.active) this.releaseHeld(n, now);
+    return moved + n.dp.exports.poll(now);
   }
 
-  private inChain: Chain | null = null;
-  private outChain: Chain | null = null;
-  private readonly batch: FrameBatch = newBatch(new Uint8Array(0));
+  /** What the device just delivered, through the wrappers: capture, faults, the in chain. */
+  private received(n: LinkNode, from: number, now: number): void {
+    const rings = n.rings, u8 = n.dp.u8;
+    const end = rings.rxEnd();
+    if (this.pcap !== null) for (let i = from; i !== end; i = (i + 1) >>> 0) this.pcap.record(now, u8, rings.rxOff(i), rings.rxLen(i));
+    let filterFrom = from;
+    if (this.injector !== null && this.injector.active) {
+      // Every frame crosses the faulty wire as a copy; what survives now is put back behind them
+      // (the originals get length 0: the stack frees them and counts drop.rx_filtered).
+      for (let i = from; i !== end; i = (i + 1) >>> 0) {
+        this.injector.transmit(null, u8, rings.rxOff(i), rings.rxLen(i), now, this.redeliver);
+        rings.rxSetLen(i, 0);
+      }
+      filterFrom = end;
+    }
+    if (this.chains.in !== null) this.chains.filterRx(rings, u8, filterFrom, this);
+  }
+
+  /** A frame the fault injector lets through: into a fresh receive slot behind the others. */
+  private readonly redeliver = (_: null, bytes: Uint8Array, off: number, len: number): void => {
+    const rings = this.node!.rings;
+    if (rings.rxFree() === 0 || rings.fillCapacity() < len) { this.faultDrops++; return; }
+    const slot = rings.fillTake();
+    this.node!.dp.u8.set(bytes.subarray(off, off + len), slot);
+    rings.rxPush(slot, len);
+  };
+
+  private releaseHeld(n: LinkNode, now: number): void {
+    const from = n.rings.rxEnd();
+    this.injector!.release(now, this.redeliver);
+    if (this.chains.in !== null && n.rings.rxEnd() !== from) this.chains.filterRx(n.rings, n.dp.u8, from, this);
+  }
+
+  private readonly chains = new PortChains();
+  private pcap: PcapWriter | null = null;
+  private injector: FaultInjector<null> | null = null;
+  /** Frames the fault injector let through that found no receive slot. */
+  faultDrops = 0;
 
   /** Puts an NF chain on this port: "in" sees what the device received, "out" what the stack
    *  sends. REDIRECT names a port of this link's group (DpdkLink.group order). */
-  attachChain(dir: "in" | "out", chain: Chain | null): void {
-    if (dir === "in") this.inChain = chain; else this.outChain = chain;
+  attachChain(node: LinkNode, dir: Direction, chain: Chain | null): void {
+    if (node !== this.node) throw new Error("demiwasm: that datapath is not on this DPDK port");
+    this.chains.set(dir, chain);
   }
 
   /** Ports a REDIRECT can name: this link's group. */
   get ports(): number { return this.group.length; }
 
-  /** Runs the in chain over what the last burst put in the rx ring; a frame that does not pass
-   *  gets length 0 (the stack frees its slot and counts drop.rx_filtered). */
-  private filterRx(n: LinkNode, chain: Chain, from: number): void {
-    const u32 = n.dp.u32, rx = n.rings.rx, mask = u32[rx + RING.MASK];
-    const total = (u32[rx + RING.PROD] - from) >>> 0;
-    const b = this.batch;
-    b.mem = n.dp.u8;
-    for (let first = 0; first < total; first += MAX_BURST) {
-      const k = Math.min(MAX_BURST, total - first);
-      for (let i = 0; i < k; i++) {
-        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << RING.SHIFT);
-        b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
-      }
-      b.count = k;
-      chain.run(b);
-      for (let i = 0; i < k; i++) {
-        const e = rx + RING.ENTRIES + (((from + first + i) & mask) << RING.SHIFT);
-        const v = b.verdict[i];
-        if (v === Verdict.PASS) { u32[e + 1] = b.len[i]; continue; }
-        if (v === Verdict.TX) this.native.sendCopy(this.handle!, b.mem, b.off[i], b.len[i]);
-        else if (v === Verdict.REDIRECT) this.redirect(b.arg[i], b.mem, b.off[i], b.len[i]);
-        u32[e + 1] = 0;
-      }
-    }
+  /** PortActions: an in chain's TX goes back out of this port, as a copy. */
+  transmit(mem: Uint8Array, off: number, len: number): void {
+    if (this.handle !== null) this.native.sendCopy(this.handle, mem, off, len);
   }
 
-  /** Runs the out chain over the frames the stack queued; what does not pass leaves the tx ring
-   *  (its slot goes back through the completion ring) and what passes keeps its order. */
-  private filterTx(n: LinkNode, chain: Chain): void {
-    const u32 = n.dp.u32, tx = n.rings.tx, comp = n.rings.comp;
-    const cons = u32[tx + RING.CONS], prod = u32[tx + RING.PROD], mask = u32[tx + RING.MASK];
-    const total = (prod - cons) >>> 0;
-    if (total === 0) return;
-    const b = this.batch;
-    b.mem = n.dp.u8;
-    let keep = cons;
-    for (let first = 0; first < total; first += MAX_BURST) {
-      const k = Math.min(MAX_BURST, total - first);
-      for (let i = 0; i < k; i++) {
-        const e = tx + RING.ENTRIES + (((cons + first + i) & mask) << RING.SHIFT);
-        b.off[i] = u32[e]; b.len[i] = u32[e + 1]; b.cap[i] = u32[e + 1];
-      }
-      b.count = k;
-      chain.run(b);
-      for (let i = 0; i < k; i++) {
-        const v = b.verdict[i];
-        if (v === Verdict.PASS || v === Verdict.TX) {       // on the way out, "back out its port" is out
-          const e = tx + RING.ENTRIES + ((keep & mask) << RING.SHIFT);
-          u32[e] = b.off[i]; u32[e + 1] = b.len[i];
-          keep++;
-          continue;
-        }
-        if (v === Verdict.REDIRECT) this.redirect(b.arg[i], b.mem, b.off[i], b.len[i]);
-        this.complete(u32, comp, b.off[i]);
-      }
-    }
-    u32[tx + RING.PROD] = keep;
-  }
-
-  /** Gives a slot back to the stack as a sent frame would come back. */
-  private complete(u32: Uint32Array, comp: number, off: number): void {
-    const p = u32[comp + RING.PROD];
-    u32[comp + RING.ENTRIES + ((p & u32[comp + RING.MASK]) << RING.SHIFT)] = off;
-    u32[comp + RING.PROD] = p + 1;
-  }
-
-  private redirect(port: number, mem: Uint8Array, off: number, len: number): void {
+  /** PortActions: a REDIRECT goes out of that port of the group, as a copy. */
+  redirect(port: number, mem: Uint8Array, off: number, len: number): void {
     const to = this.group[port];
     if (to && to.handle !== null) this.native.sendCopy(to.handle, mem, off, len);
+  }
+
+  /**
+   * Puts the loopback link's fault injector on this port's receive side: every frame the device
+   * delivers crosses it (loss, corruption, duplicates, reordering, delay), as a copy.
+   */
+  injectFaults(faults: Partial<LinkFaults>, quiet = false): FaultInjector<null> {
+    this.injector = new FaultInjector<null>(faults, "dpdk port", quiet);
+    return this.injector;
   }
 
   /** Benchmark turn of a raw port: one native burst, one Wasm reflect of what arrived. */
@@ -222,9 +211,15 @@ export class DpdkLink implements Link {
     return out;
   }
 
-  capture(): void {
-    throw new Error("demiwasm: --pcap is not supported on the dpdk backend; capture on the peer (tcpdump -i the TAP) instead");
+  /** Writes what this port hands the device and what the device delivers to a pcap file (before
+   *  faults and the in chain on the way in; after the out chain on the way out). */
+  capture(path: string): void {
+    this.stopCapture();
+    this.pcap = new PcapWriter(path);
   }
 
-  stopCapture(): void {}
+  stopCapture(): void {
+    this.pcap?.close();
+    this.pcap = null;
+  }
 }

@@ -43,7 +43,7 @@ const next = (what) => new Promise((r) => { const f = (m) => { if (m === what) {
   parentPort.postMessage({ done: { worker: index, device: config.dpdk.device, echoed: srv.echoed, polls, rx: s.rx, tx: s.tx, rxCopied: s.rxCopied } });
   await closing;                                  // one at a time: closing a queue stops its port
   l.close(qd);
-  l.detach();
+  l.shutdown();
   parentPort.postMessage({ closed: index });
   process.exit(0);                                // ends this thread; the main thread waits for it
 })();`;

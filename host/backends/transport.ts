@@ -1,19 +1,20 @@
 // What every transport backend (Demikernel's catnap and catmint: libfabric, kernel sockets)
 // shares: a Wasm datapath used for its buffer pool (sgaalloc/sgafree and zero-copy I/O into its
-// slots), qtokens kept in JS, and the PDPIX wait family over the backend's own poll().
+// slots), qtokens kept in JS; the PDPIX wait family (waiting.ts) runs over the backend's own poll().
 import { instantiate, CFG, type Datapath } from "../abi.js";
-import { DemiError, EINVAL, ETIMEDOUT } from "../errno.js";
+import { DemiError, EINVAL } from "../errno.js";
 import { Rng, randomSeed } from "../rng.js";
 import { RealClock, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
-import { Opcode, newResultBuffer, type QResult, type QResultBuffer, type Sga, type SockAddr } from "../libos.js";
+import { Opcode, newResultBuffer, type QResult, type QResultBuffer, type Sga, type SockAddr } from "../results.js";
+import { WaitFamily } from "../waiting.js";
 
 export interface Pending {
   done: boolean; op: Opcode; qd: number; ret: number; buf: number; len: number; newQd: number; addr: SockAddr;
   orphan: boolean;             // cancelled while under way: forgotten when it completes
 }
 
-export abstract class TransportQueues {
+export abstract class TransportQueues extends WaitFamily {
   readonly config: Config;
   readonly dp: Datapath;
   readonly u8: Uint8Array;
@@ -26,6 +27,7 @@ export abstract class TransportQueues {
   onActivity: (() => void) | null = null;
 
   constructor(config: Config, clock: Clock = new RealClock()) {
+    super();
     this.config = config;
     this.clock = clock;
     const rng = new Rng(config.seed ?? randomSeed());
@@ -139,46 +141,7 @@ export abstract class TransportQueues {
     return p.done;
   }
 
-  wait(qt: number, timeoutMs = Infinity): QResult {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    for (;;) {
-      const r = this.tryWait(qt);
-      if (r !== null) return r;
-      if (this.poll() === 0 && this.clock.now() >= deadline) return timedOut(qt);
-    }
+  protected eachDone(fn: (qt: number) => boolean): void {
+    for (const [qt, p] of this.pending) if (p.done && !fn(qt)) return;
   }
-
-  waitInto(out: QResultBuffer, qt: number, timeoutMs = Infinity): boolean {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    for (;;) {
-      if (this.tryWaitInto(out, qt)) return true;
-      if (this.poll() === 0 && this.clock.now() >= deadline) { out.opcode = Opcode.FAILED; out.qt = qt; out.ret = ETIMEDOUT; return false; }
-    }
-  }
-
-  waitAny(qts: readonly number[], timeoutMs = Infinity): { index: number; result: QResult } {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    for (;;) {
-      for (let i = 0; i < qts.length; i++) { const r = this.tryWait(qts[i]); if (r !== null) return { index: i, result: r }; }
-      if (this.poll() === 0 && this.clock.now() >= deadline) return { index: -1, result: timedOut(-1) };
-    }
-  }
-
-  /** Collects up to n completed operations, oldest first; fewer when the timeout passes. */
-  waitNextN(n: number, timeoutMs = Infinity): QResult[] {
-    const deadline = this.clock.now() + timeoutMs * 1e6;
-    const out: QResult[] = [];
-    for (;;) {
-      for (const [qt, p] of this.pending) {
-        if (out.length >= n) break;
-        if (p.done) out.push(this.tryWait(qt)!);
-      }
-      if (out.length >= n) return out;
-      if (this.poll() === 0 && this.clock.now() >= deadline) return out;
-    }
-  }
-}
-
-function timedOut(qt: number): QResult {
-  return { opcode: Opcode.FAILED, qd: -1, qt, ret: ETIMEDOUT, sga: undefined, addr: undefined, acceptedQd: undefined };
 }

@@ -108,7 +108,7 @@ export async function benchDpdk(config: Config, o: BenchOptions): Promise<Record
     }
     udpPingPongTo(l, at, o.quick ? 1000 : 5000, FRAME);             // warm-up
     rtt = udpPingPongTo(l, at, o.quick ? 5000 : 50_000, FRAME).rttNs.sort((a, b) => a - b);
-    l.detach();
+    l.shutdown();
   } finally {
     stop();
     if (existsSync(socket)) rmSync(socket, { force: true });

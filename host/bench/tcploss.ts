@@ -166,7 +166,7 @@ async function linuxLinux(k: number, loss: number, file: string, digest: string,
       const e = echo;
       await new Promise((r) => { e.once("exit", r); e.kill(); });
     }
-    for (const s of stacks) s.detach();
+    for (const s of stacks) s.shutdown();
     for (const n of names) removeNamespace(n.ns, n.outer);
   }
 }
@@ -205,7 +205,7 @@ function wasmWasm(config: Config, loss: number, bytes: number): number {
     }
   }
   const secs = (performance.now() - t0) / 1000;
-  server.detach(); client.detach();
+  server.shutdown(); client.shutdown();
   return bytes * 8 / secs / 1e6;
 }
 

@@ -2,8 +2,6 @@
 // its own so that `import "demiwasm"` does not load binaryen (the loader's structural check and
 // fuel metering) unless a program uses NFs.
 import { LibOS } from "../libos.js";
-import { LoopbackLink } from "../backends/loopback.js";
-import { DpdkLink } from "../backends/dpdk.js";
 import { Stack } from "../stack/stack.js";
 import { Chain, sharedMaps } from "./chain.js";
 import { loadManifest, type Manifest } from "./manifest.js";
@@ -42,12 +40,8 @@ export function attachChain(on: LibOS | Stack, dir: "in" | "out", nfs: readonly 
   const manifests = nfs.map((m) => typeof m === "string" ? loadManifest(m) : m);
   const link = libos.link;
   const now = () => libos.clock.now() / 1e6;
-  let set: (c: Chain | null) => void;
-  let ports: number;
-  if (link instanceof LoopbackLink) { set = (c) => link.attachChain(libos, dir, c); ports = link.ports; }
-  else if (link instanceof DpdkLink) { set = (c) => link.attachChain(dir, c); ports = link.ports; }
-  else throw new Error("demiwasm: NF chains go on a loopback link or a DPDK port");
-  const chain = new Chain(manifests, 0, dir === "in" ? 0 : 1, ports, sharedMaps(manifests), now);
+  const set = (c: Chain | null) => link.attachChain(libos, dir, c);
+  const chain = new Chain(manifests, 0, dir === "in" ? 0 : 1, link.ports, sharedMaps(manifests), now);
   set(chain);
   let lastTick = -Infinity;
   const untick = stack?.onTurn(() => {

@@ -184,8 +184,7 @@ export class Stack implements StackCore, TurnClient {
       drivers.delete(driverKey(this.libos));
       if (this.libos instanceof PosixLibOS) this.libos.setReadiness(null);
     }
-    if (this.libos instanceof LibOS) this.libos.detach();
-    else this.libos.shutdown();
+    this.libos.shutdown();
     await new Promise((r) => setImmediate(r));  // let the sockets' 'close' events out first
   }
 }
