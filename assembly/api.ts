@@ -36,7 +36,6 @@ import { Q_BYTES_EACH, qCapacity } from "./sched/qtoken";
 import { T_BYTES_EACH, timersCapacity } from "./sched/timers";
 
 export { heapTop } from "./mem/layout";
-export { wireRoundTrip } from "./wire/roundtrip";
 
 const RING_ENTRIES: u32 = 1024;
 const RX_BUDGET: u32 = 256;
@@ -338,7 +337,8 @@ export function ringFill(): u32 { return <u32>fillRing; }
 export function ringRx(): u32 { return <u32>rxRing; }
 export function ringTx(): u32 { return <u32>txRing; }
 export function ringComp(): u32 { return <u32>compRing; }
-/** The DPDK benchmark's L2 reflect: rx ring to tx ring, MACs swapped (raw ports only). */
+/** The DPDK benchmark's L2 reflect: rx ring to tx ring, MACs swapped (raw ports only). In the
+ *  release build because `bench dpdk` measures the release build against the all-C loop. */
 export function l2Reflect(budget: u32): u32 { return linkReflect(budget); }
 export function poolRegionBase(): u32 { return <u32>poolBase; }
 export function poolRegionBytes(): u32 { return <u32>poolBytes; }

@@ -58,7 +58,8 @@ export interface DatapathExports {
   tcpInfo(qd: number): number;
   setsockopt(qd: number, opt: number, value: number): number;
   getsockopt(qd: number, opt: number): number;
-  wireRoundTrip(kind: number, p: number, len: number, out: number): number;
+  /** Debug build only (assembly/debug.ts): parse then emit one header, for the wire tests. */
+  wireRoundTrip?(kind: number, p: number, len: number, out: number): number;
 }
 
 export { CFG } from "./schema/config.js";

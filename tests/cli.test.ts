@@ -49,7 +49,12 @@ test("bench udp --json ends with one JSON object holding the figures the issue n
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out.trim().split("\n").pop()!);
   for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "nodeRttP50Us", "nodeRttP99Us"]) assert.type(j[k], "number", k);
-  assert.ok(j.perIoNs > 0 && j.nodeRttP50Us > 0);
+  // The figures agree with each other: a percentile order, the speedup is the ratio it names, one
+  // I/O costs less than a round trip (which is at least two), and the goals are the issue's.
+  assert.ok(j.rttP99Us >= j.rttP50Us && j.nodeRttP99Us >= j.nodeRttP50Us, JSON.stringify(j));
+  assert.is(j.rttSpeedupP50, Math.round((j.nodeRttP50Us / j.rttP50Us) * 10) / 10);
+  assert.ok(j.perIoNs > 0 && j.perIoNs * 2 <= j.rttP50Us * 1000, JSON.stringify(j));
+  assert.equal(j.goals, { perIoNs: 100, rttSpeedupP50: 10 });
 });
 
 test("pktgen: every datagram offered arrives on a clean link, on the loopback and the posix backends", () => {
@@ -80,7 +85,12 @@ test("bench tcp --json ends with the figures the TCP issue names", () => {
   const r = run(["bench", "tcp", "--json", "--quick"]);
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out.trim().split("\n").pop()!);
-  for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "bulkGbps", "nodeRttP50Us", "nodeBulkGbps"]) assert.ok(typeof j[k] === "number" && j[k] > 0, k);
+  for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "bulkGbps", "nodeRttP50Us", "nodeBulkGbps", "connsPerSec"]) assert.ok(typeof j[k] === "number" && j[k] > 0, k);
+  assert.ok(j.rttP99Us >= j.rttP50Us, JSON.stringify(j));
+  assert.ok(j.perIoNs * 2 <= j.rttP50Us * 1000, "one I/O costs less than a round trip of two");
+  // An idle connection holds no buffer memory: its table entry is all it costs.
+  assert.is(j.bytesPerIdleConn, j.tableBytesPerConn);
+  assert.equal(j.goals, { perIoNs: 150, bulkVsNode: 4 });
 });
 
 test("bench all --report writes REPORT.md with a ratio table naming the machine, and an SVG chart", () => {

@@ -3,6 +3,7 @@
 // and a peer that dies mid-transfer failing operations instead of hanging them.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { errno } from "./helpers.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -51,11 +52,6 @@ function region(f: FabricLibOS, qd: number, bytes: number): RegionRef {
   const ref = JSON.parse(Buffer.from(f.bytes(r.sga!)).toString()) as RegionRef;
   f.sgafree(r.sga!);
   return ref;
-}
-
-function errno(fn: () => unknown): number {
-  try { fn(); } catch (e) { if (e instanceof DemiError) return e.errno; throw e; }
-  return 0;
 }
 
 const t = available ? test : test.skip;

@@ -7,6 +7,7 @@ import { loadConfig, parseIpv4, parseMac } from "../host/config.js";
 import { LoopbackLink, type LinkFaults } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { readPcap } from "../host/pcap.js";
+import { DemiError } from "../host/errno.js";
 
 export const A_IP = "198.18.0.1";
 export const B_IP = "198.18.0.2";
@@ -15,9 +16,9 @@ export const B_MAC = "02:00:00:00:00:02";
 export const HOST_MAC = "02:00:00:00:00:99";
 export const HOST_IP = "198.18.0.99";
 
-export function stack(link: LoopbackLink, ip: string, mac: string, overrides: Record<string, unknown> = {}): LibOS {
+export function stack(link: LoopbackLink, ip: string, mac: string, overrides: Record<string, unknown> = {}, debug = false): LibOS {
   const config = loadConfig({ env: {}, overrides: { local_ipv4: ip, mac, seed: 7, memory_mb: 16, "pool.small_buffers": 2048, ...overrides } });
-  return new LibOS({ config, link });
+  return new LibOS({ config, link, debug });
 }
 
 export interface Pair { clock: VirtualClock; link: LoopbackLink; a: LibOS; b: LibOS }
@@ -28,16 +29,22 @@ export function pair(faults: Partial<LinkFaults> = {}, overrides: Record<string,
   return { clock, link, a: stack(link, A_IP, A_MAC, overrides), b: stack(link, B_IP, B_MAC, overrides) };
 }
 
-/** One stack and a scripted host beside it. */
-export function withHost(overrides: Record<string, unknown> = {}) {
+/** One stack (the debug build, with its test hooks, when asked) and a scripted host beside it. */
+export function withHost(overrides: Record<string, unknown> = {}, debug = false) {
   const clock = new VirtualClock();
   const link = new LoopbackLink({ seed: 1 }, clock, true);
-  const s = stack(link, A_IP, A_MAC, overrides);
+  const s = stack(link, A_IP, A_MAC, overrides, debug);
   const host = link.attachRaw(mac(HOST_MAC));
   return { clock, link, s, host };
 }
 
 export function mac(s: string): [number, number] { return parseMac(s)!; }
+
+/** The positive errno a call fails with (as a DemiError), or 0 when it does not throw. */
+export function errno(f: () => unknown): number {
+  try { f(); } catch (e) { if (e instanceof DemiError) return e.errno; throw e; }
+  return 0;
+}
 export function ip(s: string): number { return parseIpv4(s)!; }
 
 export function fixture(name: string): Uint8Array {

@@ -2,14 +2,9 @@
 // answered with an errno that leaves the pool exactly as it was.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { pair, A_IP, B_IP } from "./helpers.js";
+import { pair, B_IP, errno } from "./helpers.js";
 import { sockaddr } from "../host/libos.js";
 import { DemiError, EINVAL, EMSGSIZE, ENOMEM } from "../host/errno.js";
-
-function errno(f: () => unknown): number {
-  try { f(); } catch (e) { if (e instanceof DemiError) return e.errno; throw e; }
-  return 0;
-}
 
 test("sizes out of range are EINVAL; 64 KiB comes from the large class", () => {
   const { a } = pair();
@@ -54,7 +49,7 @@ test("exhausting the pool is ENOMEM, and freeing restores every buffer", () => {
 });
 
 test("push is zero-copy and the buffer outlives sgafree until the link releases it", () => {
-  const { a, b, link } = pair({}, { "arp.table": { [B_IP]: "02:00:00:00:00:02" } });
+  const { a, link } = pair({}, { "arp.table": { [B_IP]: "02:00:00:00:00:02" } });
   const qd = a.socket();
   const start = a.poolAvailable();
   const s = a.sgaalloc(64);
@@ -68,7 +63,6 @@ test("push is zero-copy and the buffer outlives sgafree until the link releases 
   assert.is(a.poolAvailable(), start - 1, "still held by the link");
   link.poll();
   assert.is(a.poolAvailable(), start);
-  assert.ok(b);
 });
 
 test("pushing a buffer already in flight copies it, and both frames carry the same bytes", () => {
@@ -101,7 +95,6 @@ test("push refuses an sga it does not own or that overruns its buffer", () => {
   a.sgafree(s);
   assert.is(errno(() => a.pushto(qd, s, sockaddr(B_IP, 9))), EINVAL);
   assert.is(a.poolAvailable(), start);
-  assert.ok(A_IP);
 });
 
 test.run();

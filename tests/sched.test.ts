@@ -1,7 +1,7 @@
 // Qtokens, wait/waitAny/waitNextN and the timer wheel, on a virtual clock.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { pair, A_IP, B_IP } from "./helpers.js";
+import { pair, A_IP, B_IP, errno } from "./helpers.js";
 import { sockaddr, Opcode, type LibOS } from "../host/libos.js";
 import { DemiError, EINVAL, ETIMEDOUT, ECANCELED, ENOBUFS } from "../host/errno.js";
 
@@ -10,11 +10,6 @@ function send(from: LibOS, qd: number, text: string, to: string, port: number): 
   from.bytes(s).set(new TextEncoder().encode(text));
   assert.is(from.wait(from.pushto(qd, s, sockaddr(to, port))).ret, 0);
   from.sgafree(s);
-}
-
-function errno(f: () => unknown): number {
-  try { f(); } catch (e) { if (e instanceof DemiError) return e.errno; throw e; }
-  return 0;
 }
 
 test("wait times out on the virtual clock exactly, and the qtoken stays usable", () => {
