@@ -91,6 +91,7 @@ export class LoopbackLink implements Link {
   private readonly injector: FaultInjector<Station>;
   private readonly counts: SwitchStats = { delivered: 0, noDestination: 0, rxNoBuffer: 0, rxRingFull: 0, filterLoops: 0 };
   private readonly nodes: LinkNode[] = [];
+  private readonly nodeStations: Station[] = [];      // nodes[i]'s station
   private readonly stations: Station[] = [];
   private readonly byMac = new Map<number, Station>();
   private readonly touched: Station[] = [];
@@ -118,6 +119,7 @@ export class LoopbackLink implements Link {
   attach(node: LinkNode): void {
     this.addEndpoint(node);
     this.nodes.push(node);
+    this.nodeStations.push(this.stationOf(node)!);
   }
 
   /** A scripted host with this MAC. */
@@ -141,7 +143,7 @@ export class LoopbackLink implements Link {
 
   detach(e: Endpoint): void {
     const i = this.nodes.indexOf(e as LinkNode);
-    if (i >= 0) this.nodes.splice(i, 1);
+    if (i >= 0) { this.nodes.splice(i, 1); this.nodeStations.splice(i, 1); }
     const st = this.stationOf(e);
     if (st) {
       this.stations.splice(this.stations.indexOf(st), 1);
@@ -183,7 +185,11 @@ export class LoopbackLink implements Link {
     const now = this.clock.now();
     let work = 0;
     if (this.injector.active) { work += this.injector.release(now, this.routeOut); this.commitAll(); }
-    for (let n = 0; n < this.nodes.length; n++) work += this.drain(this.nodes[n], now);
+    const st = this.nodeStations;
+    if (this.chained.length > 0) {
+      for (let n = 0; n < st.length; n++) if (st[n].chains?.out) st[n].chains!.filterTx(st[n].rings!, st[n].u8, st[n]);
+    }
+    for (let n = 0; n < st.length; n++) work += this.drain(st[n], now);
     if (this.chained.length > 0) this.filterArrivals();
     for (let n = 0; n < this.nodes.length; n++) work += this.nodes[n].dp.exports.poll(now);
     return work;
@@ -229,10 +235,9 @@ export class LoopbackLink implements Link {
     if (to) this.deliverBytes(to, st, u8, off, len); else this.counts.noDestination++;
   }
 
-  private drain(src: LinkNode, now: number): number {
-    const st = this.stationOf(src)!;
+  /** Sends what a stack queued (after its out chain ran): each frame to its destination. */
+  private drain(st: Station, now: number): number {
     const rings = st.rings!;
-    if (st.chains?.out) st.chains.filterTx(rings, st.u8, st);
     const n = rings.sendBegin();
     if (n === 0) return 0;
     const u8 = st.u8, i32 = st.i32, pcap = this.pcap, faulty = this.injector.active;
