@@ -7,6 +7,7 @@ import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slo
 import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_SOCKET, D_UDP_QUEUE_FULL,
          C_UDP_DELIVERED, C_UDP_SENT } from "../counters";
 import { UdpRepr, udpParse, udpEmit, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH, UDP_HLEN } from "../wire/udp";
+import { pseudoAddr4 } from "../wire/checksum";
 import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../schema/config";
@@ -74,7 +75,7 @@ export function udpPushTo(qd: u32, ptr: usize, len: u32, ip: u32, port: u32): i3
     payload = slotData(slot) + HEADERS;
     memory.copy(payload, ptr, len);
   }
-  udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, localIp, ip);
+  udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, pseudoAddr4(localIp, ip));
   const r = egressSend(slot, payload - UDP_HLEN, len + UDP_HLEN, ip, PROTO_UDP);
   if (r == 0) { count(C_UDP_SENT); qComplete(<u32>q, 0); }
   else if (r > 0) { count(C_UDP_SENT); egressWait(r, <u32>q); }
@@ -125,7 +126,7 @@ export function udpPopCancel(q: u32): void {
 const hdr = changetype<UdpRepr>(memory.data(offsetof<UdpRepr>()));
 
 export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
-  const r = udpParse(p, len, src, dst, hdr);
+  const r = udpParse(p, len, pseudoAddr4(src, dst), hdr);
   if (r != UDP_OK) {
     count(r == UDP_TRUNCATED ? D_UDP_TRUNCATED : r == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
     slotUnref(slot);

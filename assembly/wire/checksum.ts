@@ -30,11 +30,18 @@ export function csumAdd(sum: u64, p: usize, len: u32): u64 {
   return <u16>~csumFold(sum);
 }
 
-/** The TCP/UDP pseudo-header sum (RFC 768, RFC 9293 §3.1), as little-endian words. */
-export function pseudoSum(src: u32, dst: u32, proto: u32, len: u32): u64 {
-  // Sum in network order, then swap into the little-endian domain of csumAdd.
-  let n: u32 = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + len;
-  n = (n & 0xffff) + (n >> 16);
-  n = (n & 0xffff) + (n >> 16);
-  return <u64>bswap<u16>(<u16>n);
+// The upper-layer pseudo-header (RFC 768, RFC 9293 §3.1 for IPv4; RFC 8200 §8.1 for IPv6) comes
+// in two parts: the network layer sums its addresses (pseudoAddr4 here, pseudoAddr6 in ipv6.ts)
+// and the transport adds its length and protocol. A transport takes the address sum and never
+// knows which IP version carried it.
+
+/** The IPv4 addresses of the pseudo-header, as csumAdd would sum them from memory. */
+@inline export function pseudoAddr4(src: u32, dst: u32): u64 {
+  return <u64>bswap<u32>(src) + <u64>bswap<u32>(dst);
+}
+
+/** Adds the upper-layer length and protocol to an address sum. As 16-bit words IPv4's
+ *  (zero, protocol, u16 length) and IPv6's (u32 length, zero, next header) sum the same. */
+@inline export function pseudoFinish(addrs: u64, proto: u32, len: u32): u64 {
+  return addrs + <u64>bswap<u32>(len) + <u64>bswap<u32>(proto);
 }

@@ -3,7 +3,7 @@
 // options in Linux's order and padding (tcp_options_write), so segments round-trip byte for byte
 // against the Linux capture in tests/fixtures.
 import { ld16, ld32, st16, st32 } from "./bytes";
-import { csumAdd, csumFinish, csumFold, pseudoSum } from "./checksum";
+import { csumAdd, csumFinish, csumFold, pseudoFinish } from "./checksum";
 import { PROTO_TCP } from "./ipv4";
 
 export const TCP_HLEN: u32 = 20;
@@ -94,11 +94,11 @@ function parseOptions(p: usize, end: usize, r: TcpRepr): bool {
 }
 
 /** Parses and verifies a TCP segment of `len` bytes (the IP payload) from src to dst into `r`. */
-export function tcpParse(p: usize, len: u32, src: u32, dst: u32, r: TcpRepr): i32 {
+export function tcpParse(p: usize, len: u32, addrs: u64, r: TcpRepr): i32 {
   if (len < TCP_HLEN) return TCP_TRUNCATED;
   const hlen = (<u32>load<u8>(p + 12) >> 4) << 2;
   if (hlen < TCP_HLEN || hlen > len) return TCP_BAD_OFFSET;
-  if (csumFold(csumAdd(pseudoSum(src, dst, PROTO_TCP, len), p, len)) != 0xffff) return TCP_BAD_CHECKSUM;
+  if (csumFold(csumAdd(pseudoFinish(addrs, PROTO_TCP, len), p, len)) != 0xffff) return TCP_BAD_CHECKSUM;
   r.hlen = hlen;
   r.srcPort = ld16(p);
   r.dstPort = ld16(p + 2);
@@ -140,7 +140,7 @@ export function tcpEmitOptions(p: usize, r: TcpRepr): u32 {
  * Writes `r`'s fixed header at p for a segment whose options (optLen bytes, already written at
  * p + 20) and payloadLen bytes of data follow, then the checksum over all of it.
  */
-export function tcpEmitHeader(p: usize, r: TcpRepr, optLen: u32, payloadLen: u32, src: u32, dst: u32): void {
+export function tcpEmitHeader(p: usize, r: TcpRepr, optLen: u32, payloadLen: u32, addrs: u64): void {
   const hlen = TCP_HLEN + optLen;
   st16(p, r.srcPort);
   st16(p + 2, r.dstPort);
@@ -152,5 +152,5 @@ export function tcpEmitHeader(p: usize, r: TcpRepr, optLen: u32, payloadLen: u32
   store<u16>(p + 16, 0);
   st16(p + 18, r.urgent);
   const len = hlen + payloadLen;
-  store<u16>(p + 16, csumFinish(csumAdd(pseudoSum(src, dst, PROTO_TCP, len), p, len)));
+  store<u16>(p + 16, csumFinish(csumAdd(pseudoFinish(addrs, PROTO_TCP, len), p, len)));
 }

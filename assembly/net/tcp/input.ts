@@ -6,6 +6,7 @@ import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OU
          D_TCP_SYN_QUEUE_FULL, D_TCP_NO_TCB, D_IP_NOT_FOR_US, C_TCP_SEGMENTS_IN, C_TCP_CHALLENGE_ACKS, C_TCP_SYN_COOKIES_SENT,
          C_TCP_SYN_COOKIES_ACCEPTED } from "../../counters";
 import { TcpRepr, tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST } from "../../wire/tcp";
+import { pseudoAddr4 } from "../../wire/checksum";
 import { tcpRtoInitialNs } from "../../schema/config";
 import { ECONNREFUSED, ECONNRESET } from "../../schema/errno";
 import { qComplete } from "../../sched/qtoken";
@@ -24,7 +25,7 @@ import { cookieMake, cookieCheck } from "./cookie";
 const seg = changetype<TcpRepr>(memory.data(offsetof<TcpRepr>()));
 
 export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
-  const r = tcpParse(p, len, src, dst, seg);
+  const r = tcpParse(p, len, pseudoAddr4(src, dst), seg);
   if (r != TCP_OK) { count(r == TCP_BAD_CHECKSUM ? D_TCP_BAD_CHECKSUM : D_TCP_MALFORMED); slotUnref(slot); return; }
   if (dst == 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }   // TCP is unicast only
   count(C_TCP_SEGMENTS_IN);

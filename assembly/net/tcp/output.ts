@@ -3,6 +3,7 @@
 import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER, C_TCP_SEGMENTS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
 import { TcpRepr, tcpEmitOptions, tcpEmitHeader, setSack, MAX_SACK_BLOCKS, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
+import { pseudoAddr4 } from "../../wire/checksum";
 import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
 import { ETH_HLEN } from "../../wire/eth";
 import { localIp, mtu } from "../../schema/config";
@@ -92,7 +93,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   out.flags = flags;
   out.window = win;
   out.urgent = 0;
-  tcpEmitHeader(tcp, out, optLen, len, localIp, t.rip);
+  tcpEmitHeader(tcp, out, optLen, len, pseudoAddr4(localIp, t.rip));
   if ((flags & ACK) != 0) {
     t.ackPending = 0;
   }
@@ -123,7 +124,7 @@ export function sendReset(rip: u32, lport: u32, rport: u32, seq: u32, ack: u32, 
   out.flags = withAck ? RST | ACK : RST;
   out.window = 0;
   out.urgent = 0;
-  tcpEmitHeader(tcp, out, 0, 0, localIp, rip);
+  tcpEmitHeader(tcp, out, 0, 0, pseudoAddr4(localIp, rip));
   count(C_TCP_RESETS_SENT);
   egressSend(<u32>s, tcp, TCP_HLEN, rip, PROTO_TCP);
 }
