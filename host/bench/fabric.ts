@@ -24,17 +24,28 @@ function startPeer(port: number): Promise<ChildProcess> {
 
 /** fi_pingpong's usec/xfer (one message one way) between two processes; NaN when it fails. */
 async function fiPingpong(provider: string, endpoint: string, port: number, iters: number): Promise<number> {
+  // The server needs a moment to listen, longer on a loaded machine: a client that found no
+  // server fails at once, so try again with a longer wait before giving up.
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const us = await fiPingpongOnce(provider, endpoint, port, iters, 300 * attempt);
+    if (Number.isFinite(us)) return us;
+  }
+  return NaN;
+}
+
+async function fiPingpongOnce(provider: string, endpoint: string, port: number, iters: number, waitMs: number): Promise<number> {
   // -d lo keeps both ends on the loopback domain.
   const common = ["-p", provider, "-e", endpoint, "-d", "lo", "-I", String(iters), "-S", "64"];
   const server = spawn("fi_pingpong", [...common, "-B", String(port)], { stdio: "ignore" });
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, waitMs));
   const client = spawn("fi_pingpong", [...common, "-P", String(port), "127.0.0.1"], { stdio: ["ignore", "pipe", "ignore"] });
   let out = "";
   client.stdout!.on("data", (d) => { out += d; });
   const timer = setTimeout(() => { client.kill("SIGKILL"); server.kill("SIGKILL"); }, 30_000);
-  await new Promise((r) => client.once("exit", r));
+  await new Promise((r) => (client.exitCode !== null || client.signalCode !== null ? r(null) : client.once("exit", r)));
   clearTimeout(timer);
   server.kill("SIGKILL");
+  await new Promise((r) => (server.exitCode !== null || server.signalCode !== null ? r(null) : server.once("exit", r)));
   // bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec
   const row = out.trim().split("\n").pop()!.trim().split(/\s+/);
   return Number(row[6]);
