@@ -294,7 +294,9 @@ export class LoopbackLink implements Link {
     if (len < 6) { this.counts.noDestination++; return; }
     const hi = (u8[off] << 8) | u8[off + 1];
     const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
-    if (hi === 0xffff && lo === 0xffffffff) {
+    // Broadcast and multicast (the group bit, IEEE 802.3 §3.2.3: IPv6's 33:33:… groups) are
+    // flooded, as a switch without MLD snooping does; each stack filters its own groups.
+    if ((hi & 0x0100) !== 0) {
       for (const s of this.stations) if (s !== src) this.deliverBytes(s, src, u8, off, len);
       return;
     }
