@@ -14,6 +14,8 @@ import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, 
 import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/neighbor";
+import { addr6Init, addr6Add as addAddress6, addr6Dump as dumpAddresses6, MAX_ADDRESSES } from "./net/addr6";
+import { ndpInit, ndpDump as dumpNdp } from "./net/neighbor6";
 import { egressInit } from "./net/egress";
 import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
@@ -61,6 +63,7 @@ export function init(): i32 {
   // sockets, qtokens and timers grow with tcp.max_connections (1024 sockets at least).
   const sockets = max<u32>(1024, <u32>tcpMaxConnections + 64);
   if (!qtInit(sockets) || !timersInit(max<u32>(2048, sockets * 4)) || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
+      || !addr6Init() || !ndpInit()
       || !socketsInit(sockets) || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
   if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
@@ -327,6 +330,16 @@ export function nextDone(from: u32): i32 {
 
 export function arpAddStatic(ip: u32, hi: u32, lo: u32): i32 { return addStatic(ip, hi, lo); }
 export function arpDump(max: u32): u32 { return dumpArp(scratch, min(max, 256)); }
+/** Adds an IPv6 address (16 bytes in network order at `p`, in the scratch area) with its prefix
+ *  length, after init(): 0, EINVAL (not unicast, prefix past 128, p outside scratch) or ENOMEM. */
+export function addr6Add(p: u32, prefix: u32): i32 {
+  if (!ready || <usize>p < scratch || <usize>p + 16 > scratch + 4096) return EINVAL;
+  return addAddress6(bswap<u64>(load<u64>(p)), bswap<u64>(load<u64>(p, 8)), prefix);
+}
+/** Our IPv6 addresses into scratch: rows of (hi u64, lo u64, prefix u32, pad), native order. */
+export function addr6Dump(): u32 { return dumpAddresses6(scratch, MAX_ADDRESSES); }
+/** The neighbor cache into scratch: up to 128 rows of (hi u64, lo u64, macHi, macLo, state, pad). */
+export function ndpDump(max: u32): u32 { return dumpNdp(scratch, min(max, 128)); }
 
 // ---- introspection (host/abi.ts reads these once) ----
 export function resultPtr(): u32 { return <u32>result; }

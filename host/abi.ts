@@ -58,6 +58,9 @@ export interface DatapathExports {
   tcpInfo(qd: number): number;
   setsockopt(qd: number, opt: number, value: number): number;
   getsockopt(qd: number, opt: number): number;
+  addr6Add(p: number, prefix: number): number;
+  addr6Dump(): number;
+  ndpDump(max: number): number;
   /** Debug build only (assembly/debug.ts): parse then emit one header, for the wire tests. */
   wireRoundTrip?(kind: number, p: number, len: number, out: number): number;
 }

@@ -4,10 +4,12 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { DATAPATH_KEYS, DATAPATH_DEFAULTS, type DatapathKey } from "./schema/config.js";
+import { parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
 
 export interface Config {
   backend: "loopback" | "dpdk" | "fabric" | "posix";
   local_ipv4: string;
+  local_ipv6: string[];           // "addr/prefix", besides the link-local address derived from the MAC
   mac: string;
   mtu: number;
   memory_mb: number;
@@ -69,6 +71,7 @@ export const DEFAULTS: Config = {
   ...DATAPATH_DEFAULTS,
   arp: { ...DATAPATH_DEFAULTS.arp, table: {} },
   backend: "loopback",
+  local_ipv6: [],
   memory_mb: 64,
   seed: null,
   link: { name: "default", loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0, seed: null },
@@ -116,6 +119,20 @@ const arpTable: Check = (v) => {
   return out;
 };
 
+const ipv6List: Check = (v) => {
+  // From the environment: "addr/prefix,addr/prefix".
+  const items = typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : v;
+  if (!Array.isArray(items)) throw `expected a list of IPv6 addresses with prefix lengths, like ["2001:db8::1/64"]`;
+  if (items.length > 7) throw `at most 7 addresses (the link-local one makes 8), got ${items.length}`;
+  return items.map((x) => {
+    const a = typeof x === "string" && x.includes("/") ? parseIpv6Prefix(x) : null;
+    if (a === null) throw `${JSON.stringify(x)} is not an IPv6 address with a prefix length, like 2001:db8::1/64`;
+    if (a.addr[0] === 0xff) throw `${x} is a multicast address`;
+    if (a.addr.every((b, i) => b === 0 || (i === 15 && b === 1))) throw `${x} is the unspecified or the loopback address`;
+    return `${formatIpv6(a.addr)}/${a.prefix}`;
+  });
+};
+
 const pow2 = (lo: number, hi: number): Check => (v) => {
   const n = int(lo, hi)(v) as number;
   if ((n & (n - 1)) !== 0) throw `expected a power of two in [${lo}, ${hi}], got ${JSON.stringify(v)}`;
@@ -158,6 +175,7 @@ const SCHEMA: Record<string, Check> = {
   "memory_mb": int(4, 2048),
   "seed": seed,
   "arp.table": arpTable,
+  "local_ipv6": ipv6List,
   "link.name": name,
   "link.loss": prob,
   "link.reorder": prob,

@@ -4,7 +4,8 @@
 // ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
 import { instantiate, readCounters, RES, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, datapathSettings, ConfigError, type Config } from "./config.js";
-import { DemiError, EAGAIN, EINVAL, ENOMEM } from "./errno.js";
+import { DemiError, EAGAIN, EINVAL, ENOMEM, ERRNO_NAMES } from "./errno.js";
+import { parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
 import { Rng, randomSeed } from "./rng.js";
 import type { Clock } from "./clock.js";
 import { Rings } from "./rings.js";
@@ -138,6 +139,13 @@ export class LibOS extends WaitFamily {
     for (const [ip, mac] of Object.entries(c.arp.table)) {
       const [hi, lo] = parseMac(mac)!;
       if (this.x.arpAddStatic(parseIpv4(ip)!, hi, lo) !== 0) throw new ConfigError("arp.table", "more static entries than the ARP cache holds");
+    }
+    const scratch = this.x.scratchPtr();
+    for (const a of c.local_ipv6) {
+      const { addr, prefix } = parseIpv6Prefix(a)!;
+      this.u8.set(addr, scratch);
+      const r6 = this.x.addr6Add(scratch, prefix);
+      if (r6 !== 0) throw new ConfigError("local_ipv6", `${a} refused by the datapath (${ERRNO_NAMES[r6] ?? r6})`);
     }
   }
 
@@ -368,7 +376,35 @@ export class LibOS extends WaitFamily {
     return out;
   }
 
+  /** Our IPv6 addresses with their prefix lengths, the link-local one (from the MAC) first. */
+  addresses6(): string[] {
+    const n = this.x.addr6Dump();
+    const dv = new DataView(this.dp.memory.buffer, this.x.scratchPtr(), n * 24);
+    return Array.from({ length: n }, (_, i) => `${formatIpv6(addrAt(dv, i * 24))}/${dv.getUint32(i * 24 + 16, true)}`);
+  }
+
+  /** The IPv6 neighbor cache (RFC 4861 §7.3.2 states). */
+  neighbors6(): { ip: string; mac: string; state: NeighborState }[] {
+    const n = this.x.ndpDump(128);
+    const dv = new DataView(this.dp.memory.buffer, this.x.scratchPtr(), n * 32);
+    const states = ["free", "incomplete", "reachable", "stale", "delay", "probe"] as const;
+    return Array.from({ length: n }, (_, i) => ({
+      ip: formatIpv6(addrAt(dv, i * 32)), mac: formatMac(dv.getUint32(i * 32 + 16, true), dv.getUint32(i * 32 + 20, true)),
+      state: states[dv.getUint32(i * 32 + 24, true)] as NeighborState,
+    }));
+  }
+
   /** Ends this datapath: it leaves its link (a DPDK port it opened is closed). The instance must
    *  not be used afterwards. */
   shutdown(): void { this.link.detach(this); }
+}
+
+export type NeighborState = "incomplete" | "reachable" | "stale" | "delay" | "probe";
+
+/** The address a dump row holds as two native u64 halves (each the address's bytes as a big-endian number). */
+function addrAt(dv: DataView, at: number): Uint8Array {
+  const b = new Uint8Array(16), o = new DataView(b.buffer);
+  o.setBigUint64(0, dv.getBigUint64(at, true));
+  o.setBigUint64(8, dv.getBigUint64(at + 8, true));
+  return b;
 }

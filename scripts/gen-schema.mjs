@@ -40,7 +40,7 @@ function fail(msg) { throw new Error(`schema: ${msg}`); }
 const counterConst = (name) => (name.startsWith("drop.") ? "D_" + name.slice(5) : "C_" + name.replace(/\./g, "_")).toUpperCase();
 const seen = new Set();
 for (const [name] of counters) {
-  if (!/^[a-z]+\.[a-z0-9_]+$/.test(name)) fail(`counter name ${name}`);
+  if (!/^[a-z][a-z0-9]*\.[a-z0-9_]+$/.test(name)) fail(`counter name ${name}`);
   if (seen.has(name)) fail(`counter ${name} twice`);
   seen.add(name);
 }

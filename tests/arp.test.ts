@@ -103,7 +103,8 @@ test("frames for another MAC and unknown EtherTypes are dropped and counted", ()
   const f = udpFrame(7, bytes("x"));
   f[5] = 0x77;                                                     // some other host's MAC
   link.sendRaw(host, f);
-  host.send(eth(A_MAC, HOST_MAC, 0x86dd, new Uint8Array(40)));     // IPv6
+  host.send(eth(A_MAC, HOST_MAC, 0x88b5, new Uint8Array(40)));     // IEEE 802 local experimental EtherType
+  host.send(eth(A_MAC, HOST_MAC, 0x86dd, new Uint8Array(40)));     // IPv6, version 0
   host.send(new Uint8Array([2, 0, 0, 0, 0, 1, 2, 0]));             // shorter than a header
   link.poll();
   // The link itself delivers by MAC, so the frame for another host never reached the stack...
@@ -113,6 +114,7 @@ test("frames for another MAC and unknown EtherTypes are dropped and counted", ()
   link.poll();
   const c = s.counters();
   assert.is(c["drop.eth_unknown_type"], 1);
+  assert.is(c["drop.ip6_bad_version"], 1);
   assert.is(c["drop.eth_truncated"], 1);
   assert.is(c["drop.eth_not_for_us"], 1);
 });

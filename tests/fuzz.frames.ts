@@ -20,8 +20,20 @@ export function templates(): Uint8Array[] {
     if (g[12] === 8 && g[13] === 0) { g.set([198, 18, 0, 1], 30); fixIpChecksum(g); }
     t.push(g);
   }
+  // Real Linux IPv6 frames (the stack holds fd00:6::2, as the capture's second host did): unicast
+  // ones readdressed to our MAC, multicast ones (MLD, DAD, NS to solicited-node groups) as sent.
+  // Their checksums stay right: the IPv6 addresses are unchanged.
+  const v6 = pcapFrames("linux-veth6.pcap");
+  for (const f of [...v6.slice(0, 30), ...v6.slice(40, 50), ...v6.slice(295)]) {
+    const g = f.slice();
+    if ((g[0] & 1) === 0) g.set(Uint8Array.from(A_MAC.split(":").map((x) => parseInt(x, 16))), 0);
+    t.push(g);
+  }
   return t;
 }
+
+/** The address the fuzzed stack holds besides its IPv4 one, so the IPv6 templates reach it. */
+export const FUZZ_IPV6 = "fd00:6::2/64";
 
 export function fixIpChecksum(f: Uint8Array): void {
   if (f.length < 34 || f[12] !== 8 || f[13] !== 0) return;

@@ -7,7 +7,7 @@ import { sockaddr, AF_INET, SOCK_STREAM } from "../host/libos.js";
 import { DemiError } from "../host/errno.js";
 import { Rng } from "../host/rng.js";
 import { withHost, inject, udpFrame, bytes, hex, A_IP, HOST_IP, HOST_MAC } from "./helpers.js";
-import { templates, mutate } from "./fuzz.frames.js";
+import { templates, mutate, FUZZ_IPV6 } from "./fuzz.frames.js";
 import type { LibOS, QResult } from "../host/libos.js";
 
 /** Keeps one pop outstanding on qd and frees whatever it delivers, as an application would. */
@@ -28,7 +28,7 @@ const FRAMES = Number(process.env.DEMIWASM_FUZZ_FRAMES ?? (process.env.DEMIWASM_
 const SEED = Number(process.env.DEMIWASM_TEST_SEED ?? 20261128);
 
 test(`${FRAMES} random and mutated frames: no trap, no leaked buffer, heap unchanged, echo still answered`, () => {
-  const { s, host, link, clock } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC } });
+  const { s, host, link, clock } = withHost({ "arp.table": { [HOST_IP]: HOST_MAC }, local_ipv6: [FUZZ_IPV6] });
   process.stderr.write(`fuzz: seed=${SEED} frames=${FRAMES} (replay with DEMIWASM_TEST_SEED=${SEED})\n`);
   const rng = new Rng(SEED);
   const echo = s.socket(); s.bind(echo, sockaddr(A_IP, 7));
@@ -54,6 +54,11 @@ test(`${FRAMES} random and mutated frames: no trap, no leaked buffer, heap uncha
   assert.is(c["rx.frames"] + c["drop.rx_filtered"], FRAMES, "every frame went through the stack");
   const dropped = Object.entries(c).filter(([k, v]) => k.startsWith("drop.") && v > 0);
   assert.ok(dropped.length >= 25, `only ${dropped.length} drop reasons exercised`);
+  // IPv6 went through its own checks too: bad headers and chains, NDP refusals, answers sent.
+  for (const k of ["drop.ip6_bad_length", "drop.ip6_not_for_us", "drop.icmp6_bad_checksum", "drop.ndp_invalid", "drop.ip6_no_socket"] as const) {
+    assert.ok(c[k] > 0, `${k} never counted`);
+  }
+  assert.ok(c["ndp.advertisements_sent"] > 0 && c["icmp6.echo_replied"] > 0, "IPv6 answers sent");
   const qt = drain();
   s.close(listener);
   for (let i = 0; i < 130; i++) { clock.advance(500e6); link.poll(); host.take(); }

@@ -1,10 +1,16 @@
 // The interface: the only place that dispatches upward. A burst of received frames is read from
-// the link and each one climbs Ethernet → ARP or IPv4 → reassembly → transport here, so every
-// layer below it only ever calls down (link, neighbor, egress) and answers by return value.
+// the link and each one climbs Ethernet → ARP, IPv4 (→ reassembly) or IPv6 (→ its extension
+// headers) → transport here, so every layer below it only ever calls down (link, neighbor,
+// egress) and answers by return value.
 import { slotData, slotUnref } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
-         D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL } from "../counters";
-import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
+         D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL,
+         D_IP6_TRUNCATED, D_IP6_BAD_VERSION, D_IP6_BAD_LENGTH, D_IP6_NOT_FOR_US, D_IP6_BAD_SOURCE, D_IP6_BAD_EXTENSION,
+         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT, D_IP6_NO_SOCKET } from "../counters";
+import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../wire/eth";
+import { Ipv6Repr, ipv6Parse, IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IP6_HLEN } from "../wire/ipv6";
+import { Ipv6ExtRepr, ipv6Walk, EXT_OK } from "../wire/ipv6ext";
+import { PROTO_ICMPV6 } from "../wire/icmpv6";
 import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
          PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
 import { localIp, macHi, macLo } from "../schema/config";
@@ -14,9 +20,13 @@ import { reasmInput } from "./reassembly";
 import { icmpInput } from "./icmp";
 import { udpInput } from "./udp";
 import { tcpInput } from "./tcp/input";
+import { addr6Accepts, addr6AcceptsMac, addr6Index, isMulticast6 } from "./addr6";
+import { icmpv6Input } from "./icmpv6";
 
 // The header of the datagram being received, parsed once and read by reassembly and demux.
 const ip = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
+const ip6 = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
+const ext = changetype<Ipv6ExtRepr>(memory.data(offsetof<Ipv6ExtRepr>()));
 
 /** Drains up to `budget` received frames through the stack. */
 export function ifacePollRx(budget: u32): i32 {
@@ -32,11 +42,12 @@ export function ifacePollRx(budget: u32): i32 {
 /** Ethernet demux (the frame's slot reference passes to whichever layer takes it). */
 function ethInput(slot: u32, p: usize, len: u32): void {
   if (!ethCheck(len)) { count(D_ETH_TRUNCATED); slotUnref(slot); return; }
-  if (!ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo)) {
+  if (!ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo) && !addr6AcceptsMac(macHiAt(p), macLoAt(p))) {
     count(D_ETH_NOT_FOR_US); slotUnref(slot); return;
   }
   const type = ethType(p);
   if (type == ETHERTYPE_IPV4) ipInput(slot, p + ETH_HLEN, len - ETH_HLEN);
+  else if (type == ETHERTYPE_IPV6) ip6Input(slot, p + ETH_HLEN, len - ETH_HLEN);
   else if (type == ETHERTYPE_ARP) arpInput(slot, p, p + ETH_HLEN, len - ETH_HLEN);
   else { count(D_ETH_UNKNOWN_TYPE); slotUnref(slot); }
 }
@@ -74,4 +85,27 @@ function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len
   else if (proto == PROTO_ICMP) icmpInput(slot, src, dst, p, len);
   else if (proto == PROTO_TCP) tcpInput(slot, src, dst, p, len);
   else { count(D_IP_UNKNOWN_PROTOCOL); slotUnref(slot); }
+}
+
+/** IPv6 input (RFC 8200): verify, walk the extension headers, demux by the upper layer. */
+function ip6Input(slot: u32, p: usize, len: u32): void {
+  const r = ipv6Parse(p, len, ip6);
+  if (r != IPV6_OK) {
+    count(r == IPV6_TRUNCATED ? D_IP6_TRUNCATED : r == IPV6_BAD_VERSION ? D_IP6_BAD_VERSION : D_IP6_BAD_LENGTH);
+    slotUnref(slot);
+    return;
+  }
+  if (!addr6Accepts(ip6.dstHi, ip6.dstLo)) { count(D_IP6_NOT_FOR_US); slotUnref(slot); return; }
+  // RFC 4291 §2.7: a multicast address is never a source; one of ours from the wire is a loop
+  // or a forgery (DAD probes come from ::, which is not ours).
+  if (isMulticast6(ip6.srcHi) || addr6Index(ip6.srcHi, ip6.srcLo) >= 0) { count(D_IP6_BAD_SOURCE); slotUnref(slot); return; }
+  const total = IP6_HLEN + ip6.payloadLen;
+  if (ipv6Walk(p, total, ip6.nextHeader, isMulticast6(ip6.dstHi), ext) != EXT_OK) {
+    count(D_IP6_BAD_EXTENSION); slotUnref(slot); return;
+  }
+  if (ext.fragment) { count(D_IP6_FRAGMENT); slotUnref(slot); return; }
+  const proto = ext.proto, l4 = p + ext.offset, l4len = total - ext.offset;
+  if (proto == PROTO_ICMPV6) icmpv6Input(slot, ip6, l4, l4len);
+  else if (proto == PROTO_UDP || proto == PROTO_TCP) { count(D_IP6_NO_SOCKET); slotUnref(slot); }
+  else { count(D_IP6_UNKNOWN_NEXT_HEADER); slotUnref(slot); }
 }

@@ -4,17 +4,17 @@
 // are never overwritten by the wire. Gratuitous ARP is ignored: accepting it would let any host
 // on the link redirect our traffic.
 import { carve } from "../mem/layout";
-import { slotAlloc, slotData, slotUnref, metaOf, M_NEXT, M_PTR, M_LEN, SMALL_CAP } from "../mem/pool";
+import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
 import { count, D_ARP_MALFORMED, D_ARP_NOT_FOR_US, D_ARP_GRATUITOUS, D_ARP_UNSOLICITED, D_ARP_TIMEOUT,
          D_ARP_QUEUE_FULL, D_ARP_CONFLICT, D_NO_BUFFER, C_ARP_REQUESTS_SENT, C_ARP_REPLIES_SENT } from "../counters";
 import { ArpRepr, arpParse, arpEmit, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "../wire/arp";
-import { ethEmit, ETH_HLEN, ETHERTYPE_ARP } from "../wire/eth";
+import { ethEmit, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/eth";
 import { localIp, macHi, macLo, arpTtlNs, arpTimeoutNs, arpRetries, arpQueueDepth, disableArp } from "../schema/config";
 import { timerStart, timerCancel } from "../sched/timers";
 import { T_ARP } from "../sched/kinds";
-import { qListAppend, qListComplete } from "../sched/qtoken";
 import { ETIMEDOUT, ENOBUFS, EHOSTUNREACH } from "../schema/errno";
 import { linkTx } from "./link";
+import { holdFrame, holdWait, holdRelease, holdDrop, holdCount } from "./hold";
 import { nowNs } from "./clock";
 
 const ENTRIES: u32 = 256;
@@ -29,11 +29,7 @@ const E_IP: usize = 4;
 const E_MAC_HI: usize = 8;
 const E_MAC_LO: usize = 12;
 const E_TIMER: usize = 16;   // u32 timer id (retry while pending, expiry while resolved)
-const E_QHEAD: usize = 20;   // u32 slot + 1: frames waiting for the address
-const E_QTAIL: usize = 24;
-const E_QCOUNT: usize = 28;
-const E_WHEAD: usize = 32;   // u32 qtoken + 1: push operations waiting for the address
-const E_WTAIL: usize = 36;
+const E_HOLD: usize = 20;    // the frames and operations waiting for the address (hold.ts)
 
 let table: usize = 0;
 // The ARP packet being received, and the one being sent.
@@ -101,40 +97,14 @@ function setResolved(i: u32, hi: u32, lo: u32): void {
   store<u32>(e + E_MAC_HI, hi);
   store<u32>(e + E_MAC_LO, lo);
   store<u32>(e + E_TIMER, timerStart(T_ARP, i, nowNs + arpTtlNs));
-  // Flush the frames that waited, in order, then tell their push operations.
-  let s = load<u32>(e + E_QHEAD);
-  while (s != 0) {
-    const m = metaOf(s - 1);
-    const next = load<u32>(m + M_NEXT);
-    const frame = <usize>load<u32>(m + M_PTR);
-    ethEmit(frame, hi, lo, macHi, macLo, 0x0800);
-    linkTx(s - 1, frame, load<u32>(m + M_LEN));
-    s = next;
-  }
-  store<u32>(e + E_QHEAD, 0);
-  store<u32>(e + E_QTAIL, 0);
-  store<u32>(e + E_QCOUNT, 0);
-  completeWaiters(e, 0);
-}
-
-function completeWaiters(e: usize, ret: i32): void {
-  qListComplete(load<u32>(e + E_WHEAD), ret);
-  store<u32>(e + E_WHEAD, 0);
-  store<u32>(e + E_WTAIL, 0);
+  holdRelease(e + E_HOLD, hi, lo, ETHERTYPE_IPV4);
 }
 
 /** Drops an entry: its waiting frames are counted as ARP timeouts, its waiters fail with `ret`. */
 function freeEntry(i: u32, ret: i32): void {
   const e = entry(i);
   timerCancel(load<u32>(e + E_TIMER));
-  let s = load<u32>(e + E_QHEAD);
-  while (s != 0) {
-    const next = load<u32>(metaOf(s - 1) + M_NEXT);
-    count(D_ARP_TIMEOUT);
-    slotUnref(s - 1);
-    s = next;
-  }
-  completeWaiters(e, ret);
+  holdDrop(e + E_HOLD, D_ARP_TIMEOUT, ret);
   store<u8>(e + E_STATE, S_FREE);
   if (memo == <i32>i) memo = -1;
 }
@@ -209,23 +179,15 @@ export function neighborSend(slot: u32, frame: usize, len: u32, nextHop: u32): i
     store<u32>(e + E_TIMER, timerStart(T_ARP, <u32>i, nowNs + arpTimeoutNs));
   }
   const e = entry(<u32>i);
-  if (<i32>load<u32>(e + E_QCOUNT) >= arpQueueDepth) { count(D_ARP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
-  const m = metaOf(slot);
-  store<u32>(m + M_NEXT, 0);
-  store<u32>(m + M_PTR, <u32>frame);
-  store<u32>(m + M_LEN, len);
-  const tail = load<u32>(e + E_QTAIL);
-  if (tail != 0) store<u32>(metaOf(tail - 1) + M_NEXT, slot + 1);
-  else store<u32>(e + E_QHEAD, slot + 1);
-  store<u32>(e + E_QTAIL, slot + 1);
-  store<u32>(e + E_QCOUNT, load<u32>(e + E_QCOUNT) + 1);
+  if (<i32>holdCount(e + E_HOLD) >= arpQueueDepth) { count(D_ARP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
+  holdFrame(e + E_HOLD, slot, frame, len);
   return i + 1;
 }
 
 /** Completes operation `q` when the frames behind `ticket` (from neighborSend) go out or fail. */
 export function neighborWait(ticket: i32, q: u32): void {
   const e = entry(<u32>(ticket - 1));
-  qListAppend(e + E_WHEAD, e + E_WTAIL, q);
+  holdWait(e + E_HOLD, q);
 }
 
 /** An ARP packet at `p` inside the frame at `frame`. The slot reference ends here. */

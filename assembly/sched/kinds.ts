@@ -11,7 +11,7 @@ export const K_TCP_POP: u8 = 3;        // a pop waiting for bytes or FIN
 export const K_TCP_PUSH: u8 = 4;       // a push waiting for send-buffer room
 export const K_TCP_ACCEPT: u8 = 5;     // an accept waiting for an established connection
 
-// Timers. The argument is an index into the owner's table (ARP entry, reassembly context, TCB).
+// Timers. The argument is an index into the owner's table (ARP or NDP entry, reassembly context, TCB).
 export const T_ARP: u32 = 1;           // ARP retry while pending, expiry once resolved
 export const T_REASM: u32 = 2;         // reassembly gave up on a datagram
 export const T_TCP_RTO: u32 = 3;       // retransmission timeout (RFC 6298), SYN retries, persist
@@ -20,4 +20,5 @@ export const T_TCP_DELACK: u32 = 5;    // delayed ACK (RFC 1122 §4.2.3.2)
 export const T_TCP_KEEPALIVE: u32 = 6; // keep-alive idle or interval (RFC 1122 §4.2.3.6)
 export const T_TCP_REORDER: u32 = 7;   // RACK's reordering window ran out (RFC 8985 §6.2)
 export const T_TCP_PTO: u32 = 8;       // tail loss probe timeout (RFC 8985 §7.2), in the RTO's slot
-export const T_TCP_MEMORY: u32 = 9;    // a push or pop found no memory and nothing else will wake it
+export const T_TCP_MEMORY: u32 = 9;
+export const T_NDP: u32 = 10;          // Neighbor Discovery: retransmit, REACHABLE ended, DELAY ended (RFC 4861 §7.3)    // a push or pop found no memory and nothing else will wake it

@@ -6,6 +6,9 @@ import { ETH_HLEN } from "../schema/layout";
 export { ETH_HLEN };
 export const ETHERTYPE_IPV4: u32 = 0x0800;
 export const ETHERTYPE_ARP: u32 = 0x0806;
+export const ETHERTYPE_IPV6: u32 = 0x86dd;
+/** IPv6 multicast over Ethernet (RFC 2464 §7): 33:33 and the group address's last four bytes. */
+export const MAC_IPV6_MULTICAST_HI: u32 = 0x3333;
 
 @inline export function ethCheck(len: u32): bool { return len >= ETH_HLEN; }
 @inline export function ethType(p: usize): u32 { return ld16(p + 12); }

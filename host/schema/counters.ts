@@ -73,4 +73,24 @@ export const COUNTER_NAMES = [
   "drop.tcp_no_memory", // in-window data not kept: no memory left for the receive ring
   "tcp.send_memory_short", // a push waited: no memory left to grow the send ring
   "tcp.rcv_buffer_grown", // receive buffers grown by dynamic right-sizing
+  "drop.ip6_truncated",
+  "drop.ip6_bad_version",
+  "drop.ip6_bad_length", // payload length past the frame, or 0 (a jumbogram, RFC 2675)
+  "drop.ip6_not_for_us", // neither one of our addresses nor a group we listen to (MLD reports of others land here)
+  "drop.ip6_bad_source", // a multicast source, or one of our own addresses
+  "drop.ip6_bad_extension", // an extension-header chain refused (RFC 8200 §4): too long, truncated, option, routing type
+  "drop.ip6_unknown_next_header",
+  "drop.ip6_fragment", // IPv6 fragments: reassembly is not built yet
+  "drop.ip6_no_socket", // UDP or TCP over IPv6: IPv6 sockets are not built yet
+  "drop.icmp6_truncated",
+  "drop.icmp6_bad_checksum",
+  "drop.ndp_invalid", // fails RFC 4861 §7.1 or §6.1: hop limit not 255, code, length, options
+  "drop.ndp_not_for_us", // a solicitation for an address that is not ours (another host's DAD included)
+  "drop.ndp_conflict", // an advertisement for one of our own addresses: never believed
+  "drop.ndp_timeout", // frames dropped because resolution failed
+  "drop.ndp_queue_full",
+  "icmp6.echo_replied",
+  "icmp6.ignored", // valid messages we take no action on: router solicitations and advertisements, MLD, redirects
+  "ndp.solicitations_sent",
+  "ndp.advertisements_sent",
 ] as const;

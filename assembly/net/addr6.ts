@@ -1,0 +1,107 @@
+// Our IPv6 addresses (RFC 4291): the link-local address derived from the MAC (modified EUI-64,
+// RFC 4291 §2.5.1 and appendix A; RFC 4862 §5.3) and the configured ones, each with its prefix
+// length. Also the groups we listen to: all-nodes (ff02::1) and each address's solicited-node
+// group (RFC 4291 §2.7.1), with their Ethernet multicast addresses (RFC 2464 §7).
+import { carve } from "../mem/layout";
+import { macHi, macLo } from "../schema/config";
+import { EINVAL, ENOMEM } from "../schema/errno";
+import { MAC_IPV6_MULTICAST_HI } from "../wire/eth";
+
+export const MAX_ADDRESSES: u32 = 8;
+const A_SIZE: usize = 24;
+const A_HI: usize = 0;       // u64
+const A_LO: usize = 8;       // u64
+const A_PREFIX: usize = 16;  // u32 prefix length
+
+const LINK_LOCAL_HI: u64 = 0xfe80000000000000;
+const ALL_NODES_HI: u64 = 0xff02000000000000;
+const ALL_NODES_LO: u64 = 1;
+const SOLICITED_LO: u64 = 0x00000001ff000000;
+
+let table: usize = 0;
+let count: u32 = 0;
+
+@inline function at(i: u32): usize { return table + <usize>i * A_SIZE; }
+@inline export function addr6Hi(i: u32): u64 { return load<u64>(at(i) + A_HI); }
+@inline export function addr6Lo(i: u32): u64 { return load<u64>(at(i) + A_LO); }
+@inline export function addr6Count(): u32 { return count; }
+@inline export function isMulticast6(hi: u64): bool { return (hi >> 56) == 0xff; }
+@inline export function isLinkLocal6(hi: u64): bool { return (hi >> 54) == (0xfe80 >> 6); }
+
+/** Carves the table and takes the link-local address; after the config (the MAC) is set. */
+export function addr6Init(): bool {
+  table = carve(<usize>MAX_ADDRESSES * A_SIZE, 8);
+  if (table == 0) return false;
+  count = 0;
+  const m0 = <u64>(macHi >> 8) ^ 2, m1 = <u64>(macHi & 0xff);
+  const lo = (m0 << 56) | (m1 << 48) | (<u64>(macLo >> 24) << 40) | (<u64>0xfffe << 24) | <u64>(macLo & 0xffffff);
+  return addr6Add(LINK_LOCAL_HI, lo, 64) == 0;
+}
+
+/** Adds an address with its prefix length: 0, or EINVAL (not a unicast address, bad prefix),
+ *  or ENOMEM (the table is full). Adding one we have already is 0. */
+export function addr6Add(hi: u64, lo: u64, prefix: u32): i32 {
+  if (prefix > 128 || isMulticast6(hi) || (hi == 0 && (lo == 0 || lo == 1))) return EINVAL;
+  if (addr6Index(hi, lo) >= 0) return 0;
+  if (count == MAX_ADDRESSES) return ENOMEM;
+  const a = at(count++);
+  store<u64>(a + A_HI, hi);
+  store<u64>(a + A_LO, lo);
+  store<u32>(a + A_PREFIX, prefix);
+  return 0;
+}
+
+/** The index of one of our unicast addresses, or -1. */
+export function addr6Index(hi: u64, lo: u64): i32 {
+  for (let i: u32 = 0; i < count; i++) if (addr6Hi(i) == hi && addr6Lo(i) == lo) return <i32>i;
+  return -1;
+}
+
+/** Is this a destination we receive: ours, all-nodes, or the solicited-node group of one of ours? */
+export function addr6Accepts(hi: u64, lo: u64): bool {
+  if (!isMulticast6(hi)) return addr6Index(hi, lo) >= 0;
+  if (hi != ALL_NODES_HI) return false;
+  if (lo == ALL_NODES_LO) return true;
+  return (lo & ~<u64>0xffffff) == SOLICITED_LO && solicitedIndex(<u32>(lo & 0xffffff)) >= 0;
+}
+
+/** Is this Ethernet multicast address one of our groups' (33:33 + the group's last four bytes)? */
+export function addr6AcceptsMac(hi: u32, lo: u32): bool {
+  if (hi != MAC_IPV6_MULTICAST_HI) return false;
+  if (lo == 1) return true;
+  return (lo >>> 24) == 0xff && solicitedIndex(lo & 0xffffff) >= 0;
+}
+
+function solicitedIndex(low24: u32): i32 {
+  for (let i: u32 = 0; i < count; i++) if (<u32>(addr6Lo(i) & 0xffffff) == low24) return <i32>i;
+  return -1;
+}
+
+/** The solicited-node group of an address (RFC 4291 §2.7.1). */
+@inline export function solicitedHi(): u64 { return ALL_NODES_HI; }
+@inline export function solicitedLo(lo: u64): u64 { return SOLICITED_LO | (lo & 0xffffff); }
+
+/**
+ * The source for a packet to `hi:lo` (RFC 6724 in brief): the link-local address for link-local
+ * and multicast destinations, else a configured address whose prefix covers the destination,
+ * else the first configured one, else the link-local. Returns its index.
+ */
+export function addr6SourceFor(hi: u64, lo: u64): u32 {
+  if (isLinkLocal6(hi) || isMulticast6(hi) || count == 1) return 0;
+  for (let i: u32 = 1; i < count; i++) if (covers(i, hi, lo)) return i;
+  return 1;
+}
+
+function covers(i: u32, hi: u64, lo: u64): bool {
+  const p = load<u32>(at(i) + A_PREFIX);
+  if (p == 0) return true;
+  if (p <= 64) return ((addr6Hi(i) ^ hi) >> (64 - p)) == 0;
+  return addr6Hi(i) == hi && (p == 128 ? addr6Lo(i) == lo : ((addr6Lo(i) ^ lo) >> (128 - p)) == 0);
+}
+
+/** Writes up to `max` rows of (hi u64, lo u64, prefix u32, 4 bytes pad) at `out`. */
+export function addr6Dump(out: usize, max: u32): u32 {
+  const n = min(max, count);
+  for (let i: u32 = 0; i < n; i++) memory.copy(out + <usize>i * A_SIZE, at(i), A_SIZE);
+  return n;
+}

@@ -1,0 +1,302 @@
+// IPv6 neighbors (RFC 4861): who is the next hop on the link, by Neighbor Discovery. A cache
+// whose entries move through INCOMPLETE, REACHABLE, STALE, DELAY and PROBE (§7.3.2), with the
+// frames waiting for resolution queued (bounded) on their entry; solicitations answered for our
+// addresses (§7.2.3, and DAD probes of them, RFC 4862 §5.4.3); advertisements taken by the rules
+// of §7.2.5. An advertisement for one of our own addresses is never believed; routers are not
+// tracked (the router flag is read and ignored: no default route comes from the wire).
+import { carve } from "../mem/layout";
+import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { count, D_NDP_INVALID, D_NDP_NOT_FOR_US, D_NDP_CONFLICT, D_NDP_TIMEOUT, D_NDP_QUEUE_FULL, D_NO_BUFFER,
+         C_NDP_SOLICITATIONS_SENT, C_NDP_ADVERTISEMENTS_SENT, C_ICMP6_IGNORED } from "../counters";
+import { ethEmit, ETH_HLEN, ETHERTYPE_IPV6, MAC_IPV6_MULTICAST_HI } from "../wire/eth";
+import { Ipv6Repr, ipv6Emit, pseudoAddr6, IP6_HLEN } from "../wire/ipv6";
+import { PROTO_ICMPV6 } from "../wire/icmpv6";
+import { NdpRepr, ndpParse, ndpEmit, NDP_NS, NDP_NA, NDP_LEN_WITH_LL, NA_SOLICITED, NA_OVERRIDE } from "../wire/ndp";
+import { macHi, macLo } from "../schema/config";
+import { timerStart, timerCancel } from "../sched/timers";
+import { T_NDP } from "../sched/kinds";
+import { ENOBUFS, EHOSTUNREACH } from "../schema/errno";
+import { addr6Index, addr6Hi, addr6Lo, addr6SourceFor, isMulticast6, solicitedHi, solicitedLo } from "./addr6";
+import { linkTx } from "./link";
+import { holdFrame, holdWait, holdRelease, holdDrop, holdCount } from "./hold";
+import { nowNs } from "./clock";
+
+// RFC 4861 §10's protocol constants.
+const MAX_MULTICAST_SOLICIT: u8 = 3;
+const MAX_UNICAST_SOLICIT: u8 = 3;
+const RETRANS_TIMER_NS: f64 = 1000e6;
+const REACHABLE_TIME_NS: f64 = 30000e6;
+const DELAY_FIRST_PROBE_NS: f64 = 5000e6;
+const QUEUE_DEPTH: u32 = 64;
+
+const ENTRIES: u32 = 256;
+const E_SIZE: usize = 64;
+const S_FREE: u8 = 0;
+const S_INCOMPLETE: u8 = 1;
+const S_REACHABLE: u8 = 2;
+const S_STALE: u8 = 3;
+const S_DELAY: u8 = 4;
+const S_PROBE: u8 = 5;
+const E_STATE: usize = 0;    // u8
+const E_TRIES: usize = 1;    // u8 solicitations sent in this state
+const E_HI: usize = 8;       // u64
+const E_LO: usize = 16;      // u64
+const E_MAC_HI: usize = 24;
+const E_MAC_LO: usize = 28;
+const E_TIMER: usize = 32;   // u32 timer id
+const E_HOLD: usize = 36;    // the frames and operations waiting for the address (hold.ts)
+
+let table: usize = 0;
+const rx = changetype<NdpRepr>(memory.data(offsetof<NdpRepr>()));
+const tx = changetype<NdpRepr>(memory.data(offsetof<NdpRepr>()));
+const hdr = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
+let memo: i32 = -1;
+
+export function ndpInit(): bool {
+  table = carve(<usize>ENTRIES * E_SIZE, 64);
+  return table != 0;
+}
+
+@inline function entry(i: u32): usize { return table + <usize>i * E_SIZE; }
+@inline function state(i: u32): u8 { return load<u8>(entry(i) + E_STATE); }
+
+function lookup(hi: u64, lo: u64): i32 {
+  if (memo >= 0) {
+    const m = entry(<u32>memo);
+    if (load<u8>(m + E_STATE) != S_FREE && load<u64>(m + E_LO) == lo && load<u64>(m + E_HI) == hi) return memo;
+  }
+  for (let i: u32 = 0; i < ENTRIES; i++) {
+    const e = entry(i);
+    if (load<u8>(e + E_STATE) != S_FREE && load<u64>(e + E_LO) == lo && load<u64>(e + E_HI) == hi) { memo = <i32>i; return <i32>i; }
+  }
+  return -1;
+}
+
+/** A free entry for the address, or the first STALE one reused (nothing waits on it), or -1. */
+function allocEntry(hi: u64, lo: u64): i32 {
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i: u32 = 0; i < ENTRIES; i++) {
+      const e = entry(i), st = load<u8>(e + E_STATE);
+      if (st == S_FREE || (pass == 1 && st == S_STALE)) {
+        if (st != S_FREE) timerCancel(load<u32>(e + E_TIMER));
+        memory.fill(e, 0, E_SIZE);
+        store<u64>(e + E_HI, hi);
+        store<u64>(e + E_LO, lo);
+        return <i32>i;
+      }
+    }
+  }
+  return -1;
+}
+
+/** Moves entry i to `st`, with a timer `after` ns from now (0: none). */
+function enter(i: u32, st: u8, after: f64): void {
+  const e = entry(i);
+  timerCancel(load<u32>(e + E_TIMER));
+  store<u8>(e + E_STATE, st);
+  store<u8>(e + E_TRIES, 0);
+  store<u32>(e + E_TIMER, after > 0 ? timerStart(T_NDP, i, nowNs + after) : 0);
+}
+
+function setLinkAddress(i: u32, hi: u32, lo: u32): void {
+  store<u32>(entry(i) + E_MAC_HI, hi);
+  store<u32>(entry(i) + E_MAC_LO, lo);
+}
+
+/** Sends what waited on entry i (now resolved), in order, and completes its waiters. */
+function flush(i: u32): void {
+  const e = entry(i);
+  holdRelease(e + E_HOLD, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), ETHERTYPE_IPV6);
+}
+
+/** Drops an entry: its waiting frames count as resolution failures, its waiters fail. */
+function freeEntry(i: u32): void {
+  const e = entry(i);
+  timerCancel(load<u32>(e + E_TIMER));
+  holdDrop(e + E_HOLD, D_NDP_TIMEOUT, EHOSTUNREACH);
+  store<u8>(e + E_STATE, S_FREE);
+  if (memo == <i32>i) memo = -1;
+}
+
+/** Writes the IPv6 header of an NDP message at p (hop limit 255, §7.1) and returns its addresses' sum. */
+function ndpHeader(p: usize, srcHi: u64, srcLo: u64, dstHi: u64, dstLo: u64): u64 {
+  hdr.trafficClass = 0;
+  hdr.flowLabel = 0;
+  hdr.payloadLen = NDP_LEN_WITH_LL;
+  hdr.nextHeader = PROTO_ICMPV6;
+  hdr.hopLimit = 255;
+  hdr.srcHi = srcHi; hdr.srcLo = srcLo;
+  hdr.dstHi = dstHi; hdr.dstLo = dstLo;
+  ipv6Emit(p, hdr);
+  return pseudoAddr6(hdr);
+}
+
+/** Solicits entry i's address: to its solicited-node group, or (probing) to itself. */
+function solicit(i: u32, unicast: bool): void {
+  const e = entry(i);
+  const hi = load<u64>(e + E_HI), lo = load<u64>(e + E_LO);
+  const s = slotAlloc(SMALL_CAP);
+  if (s < 0) { count(D_NO_BUFFER); return; }
+  const f = slotData(<u32>s);
+  const src = addr6SourceFor(hi, lo);
+  const dstHi = unicast ? hi : solicitedHi(), dstLo = unicast ? lo : solicitedLo(lo);
+  if (unicast) ethEmit(f, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), macHi, macLo, ETHERTYPE_IPV6);
+  else ethEmit(f, MAC_IPV6_MULTICAST_HI, <u32>dstLo, macHi, macLo, ETHERTYPE_IPV6);
+  const addrs = ndpHeader(f + ETH_HLEN, addr6Hi(src), addr6Lo(src), dstHi, dstLo);
+  tx.type = NDP_NS; tx.flags = 0; tx.targetHi = hi; tx.targetLo = lo; tx.llHi = macHi; tx.llLo = macLo;
+  ndpEmit(f + ETH_HLEN + IP6_HLEN, tx, addrs);
+  store<u8>(e + E_TRIES, load<u8>(e + E_TRIES) + 1);
+  if (linkTx(<u32>s, f, ETH_HLEN + IP6_HLEN + NDP_LEN_WITH_LL)) count(C_NDP_SOLICITATIONS_SENT);
+}
+
+/** Timer: INCOMPLETE and PROBE retry or fail, REACHABLE goes STALE, DELAY starts probing. */
+export function ndpTimer(i: u32): void {
+  const e = entry(i);
+  store<u32>(e + E_TIMER, 0);
+  const st = load<u8>(e + E_STATE);
+  if (st == S_INCOMPLETE || st == S_PROBE) {
+    if (load<u8>(e + E_TRIES) >= (st == S_INCOMPLETE ? MAX_MULTICAST_SOLICIT : MAX_UNICAST_SOLICIT)) { freeEntry(i); return; }
+    solicit(i, st == S_PROBE);
+    store<u32>(e + E_TIMER, timerStart(T_NDP, i, nowNs + RETRANS_TIMER_NS));
+  } else if (st == S_REACHABLE) {
+    enter(i, S_STALE, 0);
+  } else if (st == S_DELAY) {
+    enter(i, S_PROBE, RETRANS_TIMER_NS);
+    solicit(i, true);
+  }
+}
+
+/**
+ * Sends the IPv6 frame at `frame` (its IPv6 header written, its Ethernet header not) to the
+ * neighbor `hi:lo`, or to a group. Returns 0 when it went to the TX ring, a ticket (> 0) when it
+ * waits for resolution, or -errno; as neighborSend does for IPv4.
+ */
+export function neighbor6Send(slot: u32, frame: usize, len: u32, hi: u64, lo: u64): i32 {
+  if (isMulticast6(hi)) {
+    ethEmit(frame, MAC_IPV6_MULTICAST_HI, <u32>lo, macHi, macLo, ETHERTYPE_IPV6);
+    return linkTx(slot, frame, len) ? 0 : -ENOBUFS;
+  }
+  let i = lookup(hi, lo);
+  if (i >= 0 && state(<u32>i) != S_INCOMPLETE) {
+    const e = entry(<u32>i);
+    // §7.3.3: the first packet to a STALE neighbor starts the wait for a confirmation.
+    if (load<u8>(e + E_STATE) == S_STALE) enter(<u32>i, S_DELAY, DELAY_FIRST_PROBE_NS);
+    ethEmit(frame, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), macHi, macLo, ETHERTYPE_IPV6);
+    return linkTx(slot, frame, len) ? 0 : -ENOBUFS;
+  }
+  if (i < 0) {
+    i = allocEntry(hi, lo);
+    if (i < 0) { count(D_NDP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
+    enter(<u32>i, S_INCOMPLETE, RETRANS_TIMER_NS);
+    solicit(<u32>i, false);
+  }
+  const e = entry(<u32>i);
+  if (holdCount(e + E_HOLD) >= QUEUE_DEPTH) { count(D_NDP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
+  holdFrame(e + E_HOLD, slot, frame, len);
+  return i + 1;
+}
+
+/** Completes operation `q` when the frames behind `ticket` (from neighbor6Send) go out or fail. */
+export function neighbor6Wait(ticket: i32, q: u32): void {
+  const e = entry(<u32>(ticket - 1));
+  holdWait(e + E_HOLD, q);
+}
+
+/**
+ * A solicitation or advertisement at `p` (`len` bytes, checksum verified) under the IPv6 header
+ * `ip`. An answer is built in place, its headers right before the message (over whatever headers
+ * preceded it). The slot reference ends here.
+ */
+export function ndpInput(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
+  // §7.1.1, §7.1.2: only a neighbor sends with hop limit 255; a router would have decremented it.
+  if (ip.hopLimit != 255 || !ndpParse(p, len, rx)) { count(D_NDP_INVALID); slotUnref(slot); return; }
+  if (rx.type == NDP_NS) solicitationInput(slot, ip, p);
+  else advertisementInput(slot, ip);
+}
+
+function solicitationInput(slot: u32, ip: Ipv6Repr, p: usize): void {
+  const unspecified = ip.srcHi == 0 && ip.srcLo == 0;
+  // §7.1.1: a DAD probe (from ::) goes to a solicited-node group and carries no link address.
+  if (unspecified && (!isMulticast6(ip.dstHi) || rx.hasLl)) { count(D_NDP_INVALID); slotUnref(slot); return; }
+  const t = addr6Index(rx.targetHi, rx.targetLo);
+  if (t < 0) { count(D_NDP_NOT_FOR_US); slotUnref(slot); return; }
+  // §7.2.3: the solicitation tells us the sender's link address: a STALE entry, or an update.
+  if (!unspecified && rx.hasLl) learn(ip.srcHi, ip.srcLo, rx.llHi, rx.llLo);
+  // Answer in place: the solicitation's slot becomes the advertisement (RFC 4862 §5.4.3: a
+  // DAD probe for our address is answered to all-nodes, not solicited).
+  const dstHi: u64 = unspecified ? 0xff02000000000000 : ip.srcHi, dstLo: u64 = unspecified ? 1 : ip.srcLo;
+  const at = p - IP6_HLEN - ETH_HLEN;
+  const addrs = ndpHeader(at + ETH_HLEN, rx.targetHi, rx.targetLo, dstHi, dstLo);
+  tx.type = NDP_NA; tx.flags = (unspecified ? 0 : NA_SOLICITED) | NA_OVERRIDE;
+  tx.targetHi = rx.targetHi; tx.targetLo = rx.targetLo; tx.llHi = macHi; tx.llLo = macLo;
+  ndpEmit(at + ETH_HLEN + IP6_HLEN, tx, addrs);
+  const r = neighbor6Send(slot, at, ETH_HLEN + IP6_HLEN + NDP_LEN_WITH_LL, dstHi, dstLo);
+  if (r >= 0) count(C_NDP_ADVERTISEMENTS_SENT);
+}
+
+/** A solicitation's source link address: create the entry STALE, or update a changed one. */
+function learn(hi: u64, lo: u64, macH: u32, macL: u32): void {
+  let i = lookup(hi, lo);
+  if (i < 0) {
+    i = allocEntry(hi, lo);
+    if (i < 0) return;
+    setLinkAddress(<u32>i, macH, macL);
+    enter(<u32>i, S_STALE, 0);
+    return;
+  }
+  const e = entry(<u32>i);
+  if (load<u8>(e + E_STATE) == S_INCOMPLETE) {
+    setLinkAddress(<u32>i, macH, macL);
+    enter(<u32>i, S_STALE, 0);
+    flush(<u32>i);
+  } else if (load<u32>(e + E_MAC_HI) != macH || load<u32>(e + E_MAC_LO) != macL) {
+    setLinkAddress(<u32>i, macH, macL);
+    enter(<u32>i, S_STALE, 0);
+  }
+}
+
+function advertisementInput(slot: u32, ip: Ipv6Repr): void {
+  slotUnref(slot);
+  // §7.1.2: an advertisement to a group is never solicited.
+  if (isMulticast6(ip.dstHi) && (rx.flags & NA_SOLICITED) != 0) { count(D_NDP_INVALID); return; }
+  if (addr6Index(rx.targetHi, rx.targetLo) >= 0) { count(D_NDP_CONFLICT); return; }
+  const i = lookup(rx.targetHi, rx.targetLo);
+  if (i < 0) { count(C_ICMP6_IGNORED); return; }    // §7.2.5: no entry, nothing to update
+  const e = entry(<u32>i);
+  const solicited = (rx.flags & NA_SOLICITED) != 0, overrides = (rx.flags & NA_OVERRIDE) != 0;
+  if (load<u8>(e + E_STATE) == S_INCOMPLETE) {
+    if (!rx.hasLl) return;
+    setLinkAddress(<u32>i, rx.llHi, rx.llLo);
+    if (solicited) enter(<u32>i, S_REACHABLE, REACHABLE_TIME_NS); else enter(<u32>i, S_STALE, 0);
+    flush(<u32>i);
+    return;
+  }
+  const changed = rx.hasLl && (rx.llHi != load<u32>(e + E_MAC_HI) || rx.llLo != load<u32>(e + E_MAC_LO));
+  if (!overrides && changed) {
+    // Not to be believed over what we have; a REACHABLE entry becomes suspect.
+    if (load<u8>(e + E_STATE) == S_REACHABLE) enter(<u32>i, S_STALE, 0);
+    return;
+  }
+  if (changed) setLinkAddress(<u32>i, rx.llHi, rx.llLo);
+  if (solicited) enter(<u32>i, S_REACHABLE, REACHABLE_TIME_NS);
+  else if (changed) enter(<u32>i, S_STALE, 0);
+}
+
+/** The cache as the host shows it: up to `max` rows of (hi u64, lo u64, macHi, macLo, state, pad). */
+export function ndpDump(out: usize, max: u32): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < ENTRIES && n < max; i++) {
+    const e = entry(i);
+    const st = load<u8>(e + E_STATE);
+    if (st == S_FREE) continue;
+    const r = out + <usize>n * 32;
+    store<u64>(r, load<u64>(e + E_HI));
+    store<u64>(r + 8, load<u64>(e + E_LO));
+    store<u32>(r + 16, load<u32>(e + E_MAC_HI));
+    store<u32>(r + 20, load<u32>(e + E_MAC_LO));
+    store<u32>(r + 24, st);
+    store<u32>(r + 28, 0);
+    n++;
+  }
+  return n;
+}

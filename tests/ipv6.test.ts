@@ -1,0 +1,199 @@
+// IPv6 on the wire, against Linux's own frames (tests/fixtures/linux-veth6.pcap): a stack with
+// Linux's second namespace's addresses and MAC (fd00:6::2, 02:00:00:00:06:02) is sent what the
+// first namespace sent, and its answers are compared with what Linux answered. Then Neighbor
+// Discovery's states (RFC 4861 §7.3.2) on a virtual clock, and the input it must refuse.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { LibOS } from "../host/libos.js";
+import { LoopbackLink, type RawPort } from "../host/backends/loopback.js";
+import { VirtualClock } from "../host/clock.js";
+import { loadConfig } from "../host/config.js";
+import { parseIpv6, formatIpv6 } from "../host/ipv6.js";
+import { ConfigError } from "../host/config.js";
+import { pcapFrames, checksum, macBytes, mac, hex } from "./helpers.js";
+
+const linux = pcapFrames("linux-veth6.pcap");
+const OUR_MAC = "02:00:00:00:06:02", PEER_MAC = "02:00:00:00:06:01";
+
+function setup(): { clock: VirtualClock; link: LoopbackLink; s: LibOS; host: RawPort } {
+  const clock = new VirtualClock();
+  const link = new LoopbackLink({ seed: 1 }, clock, true);
+  const config = loadConfig({ env: {}, overrides: { local_ipv4: "198.18.0.2", mac: OUR_MAC, local_ipv6: ["fd00:6::2/64"], seed: 7, memory_mb: 16, "pool.small_buffers": 2048 } });
+  const s = new LibOS({ config, link });
+  const host = link.attachRaw(mac(PEER_MAC));
+  return { clock, link, s, host };
+}
+
+/** Sends `f` from the scripted host and returns what the stack sent back in one turn. */
+function exchange(t: ReturnType<typeof setup>, f: Uint8Array): Uint8Array[] {
+  t.host.send(f);
+  t.link.poll();
+  t.link.poll();
+  return t.host.take();
+}
+
+/** The frame with its IPv6 flow label cleared (Linux labels its echo replies; we send 0). */
+const noFlow = (f: Uint8Array) => { const g = f.slice(); g[15] &= 0xf0; g[16] = 0; g[17] = 0; return g; };
+
+// ---- frames built here (independently of the Wasm emitters) ----
+const ip6 = (s: string) => [...parseIpv6(s)!];
+function icmp6Frame(dstMac: string, srcMac: string, src: string, dst: string, hop: number, body: number[]): Uint8Array {
+  const len = body.length;
+  const pseudo = Uint8Array.from([...ip6(src), ...ip6(dst), 0, 0, len >> 8, len & 255, 0, 0, 0, 58]);
+  const msg = body.slice();
+  msg[2] = 0; msg[3] = 0;
+  const c = checksum(Uint8Array.from([...pseudo, ...msg]));
+  msg[2] = c >> 8; msg[3] = c & 255;
+  return Uint8Array.from([...macBytes(dstMac), ...macBytes(srcMac), 0x86, 0xdd,
+    0x60, 0, 0, 0, len >> 8, len & 255, 58, hop, ...ip6(src), ...ip6(dst), ...msg]);
+}
+const echo = (src: string, srcMac: string, id: number) => icmp6Frame(OUR_MAC, srcMac, src, "fd00:6::2", 64, [128, 0, 0, 0, id >> 8, id & 255, 0, 1, 1, 2, 3, 4]);
+function na(srcMac: string, src: string, dst: string, target: string, flags: number, tll: string | null, hop = 255): Uint8Array {
+  return icmp6Frame(OUR_MAC, srcMac, src, dst, hop, [136, 0, 0, 0, flags, 0, 0, 0, ...ip6(target), ...(tll ? [2, 1, ...macBytes(tll)] : [])]);
+}
+const neighbor = (s: LibOS, ip: string) => s.neighbors6().find((n) => n.ip === ip);
+
+test("IPv6 text: RFC 4291 forms in, RFC 5952's canonical form out; local_ipv6 checked with one line naming it", () => {
+  const canon = (x: string) => { const b = parseIpv6(x); return b === null ? null : formatIpv6(b); };
+  assert.equal(["2001:DB8:0:0:0:0:0:1", "2001:db8::1", "fd00:6:0::0:2", "::", "::1", "fe80::ff:fe00:602", "2001:db8:0:1:1:1:1:1",
+                "2001:0:0:1:0:0:0:1", "::ffff:198.18.0.1", "1:2:3:4:5:6:7:8"].map(canon),
+               ["2001:db8::1", "2001:db8::1", "fd00:6::2", "::", "::1", "fe80::ff:fe00:602", "2001:db8:0:1:1:1:1:1",
+                "2001:0:0:1::1", "::ffff:c612:1", "1:2:3:4:5:6:7:8"]);
+  for (const bad of ["", ":::", "1::2::3", "12345::", "g::1", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "::1.2.3", "::256.0.0.1"]) assert.is(parseIpv6(bad), null, bad);
+  for (const v of [["fd00::1"], ["fd00::1/129"], ["ff02::1/64"], ["::1/128"], "fd00::1/64,oops/3"]) {
+    assert.throws(() => loadConfig({ env: {}, overrides: { local_ipv6: v } }), (e: Error) => e instanceof ConfigError && e.key === "local_ipv6" && !e.message.includes("\n"));
+  }
+  assert.equal(loadConfig({ env: { DEMIWASM_LOCAL_IPV6: "2001:DB8::1/64, fd00:6::2/48" } }).local_ipv6, ["2001:db8::1/64", "fd00:6::2/48"]);
+});
+
+test("the link-local address comes from the MAC (modified EUI-64), the configured one follows", () => {
+  const { s } = setup();
+  assert.equal(s.addresses6(), ["fe80::ff:fe00:602/64", "fd00:6::2/64"]);
+});
+
+test("Linux's solicitations and echoes get the answers Linux gave, byte for byte", () => {
+  const t = setup();
+  // Frame 15: NS for fd00:6::2 to its solicited-node group; Linux answered with frame 16.
+  assert.equal(exchange(t, linux[14]).map(hex), [hex(linux[15])]);
+  // The NS taught us its sender (STALE), and our advertisement to it started the wait for a
+  // confirmation (DELAY, §7.3.3).
+  assert.equal(neighbor(t.s, "fd00:6::1"), { ip: "fd00:6::1", mac: PEER_MAC, state: "delay" });
+  // Frames 17 and 19: echo requests; 18 and 20 the replies (Linux labels its flows, we do not).
+  for (const i of [16, 18]) {
+    const out = exchange(t, linux[i]);
+    assert.equal(out.map(hex), [hex(noFlow(linux[i + 1]))]);
+    assert.equal([out[0][15] & 15, out[0][16], out[0][17]], [0, 0, 0]);
+  }
+  assert.is(neighbor(t.s, "fd00:6::1")!.state, "delay", "a packet to a STALE neighbor starts the wait for confirmation");
+  // Frames 300-303: the same for the link-local address.
+  assert.equal(exchange(t, linux[299]).map(hex), [hex(linux[300])]);
+  assert.equal(exchange(t, linux[301]).map(hex), [hex(noFlow(linux[302]))]);
+  const c = t.s.counters();
+  assert.equal([c["ndp.advertisements_sent"], c["icmp6.echo_replied"]], [2, 3]);
+});
+
+test("Linux's own chatter does no harm and is counted: MLD reports, router solicitations, other hosts' DAD", () => {
+  const t = setup();
+  const before = t.s.counters();
+  const chatter = [0, 1, 4, 6, 8, 9, 10, 11, 12, 13, 27, 28, 5, 7].map((i) => linux[i]);
+  for (const f of chatter) assert.equal(exchange(t, f), []);
+  const c = t.s.counters();
+  // MLD reports (to ff02::16) and router solicitations (to ff02::2): not our groups' MACs. The
+  // DAD probes for the peer's own addresses go to its solicited-node groups: not ours either.
+  assert.is(c["drop.eth_not_for_us"] - before["drop.eth_not_for_us"], chatter.length);
+  assert.equal(t.s.neighbors6(), []);
+});
+
+test("a DAD probe for our address is defended: an advertisement to all-nodes, not solicited (RFC 4862 §5.4.3)", () => {
+  const t = setup();
+  // Frame 4: from ::, for fd00:6::2, to ff02::1:ff00:2, with a nonce option.
+  const out = exchange(t, linux[3]);
+  assert.is(out.length, 1);
+  const f = out[0];
+  assert.equal([...f.subarray(0, 6)], [0x33, 0x33, 0, 0, 0, 1], "to all-nodes' MAC");
+  assert.equal([...f.subarray(38, 54)], ip6("ff02::1"));
+  assert.equal([f[20], f[21], f[54], f[58]], [58, 255, 136, 0x20], "NA, hop limit 255, override only");
+  assert.equal(t.s.neighbors6(), [], "a probe from :: teaches nothing");
+});
+
+test("resolution: a reply to an unknown neighbor waits for its advertisement, then goes; REACHABLE turns STALE", () => {
+  const t = setup();
+  const other = t.link.attachRaw(mac("02:00:00:00:06:09"));
+  other.send(echo("fd00:6::9", "02:00:00:00:06:09", 7));
+  t.link.poll();
+  t.link.poll();
+  const out = other.take();
+  assert.equal(t.host.take().length, 1, "the solicitation is flooded to every port");
+  // The multicast solicitation, with our link address, to ff02::1:ff00:9.
+  assert.is(out.length, 1);
+  assert.equal([...out[0].subarray(0, 6)], [0x33, 0x33, 0xff, 0, 0, 9]);
+  assert.equal([out[0][54], ...out[0].subarray(62, 78)], [135, ...ip6("fd00:6::9")]);
+  assert.equal([...out[0].subarray(78, 86)], [1, 1, ...macBytes(OUR_MAC)]);
+  assert.is(neighbor(t.s, "fd00:6::9")!.state, "incomplete");
+  // The solicited advertisement: the queued echo reply goes out to the MAC it names.
+  other.send(na("02:00:00:00:06:09", "fd00:6::9", "fd00:6::2", "fd00:6::9", 0x60, "02:00:00:00:06:09"));
+  t.link.poll();                                        // the stack takes the advertisement, flushes the queue
+  t.link.poll();                                        // the link carries the reply
+  const replies = other.take();
+  assert.is(replies.length, 1);
+  assert.equal([...replies[0].subarray(0, 6)], macBytes("02:00:00:00:06:09"));
+  assert.is(replies[0][54], 129);
+  assert.is(neighbor(t.s, "fd00:6::9")!.state, "reachable");
+  t.clock.advance(31e9);
+  t.link.poll();
+  assert.is(neighbor(t.s, "fd00:6::9")!.state, "stale");
+});
+
+test("resolution that fails: three solicitations a second apart, then the waiting reply is dropped and counted", () => {
+  const t = setup();
+  assert.is(exchange(t, echo("fd00:6::a", "02:00:00:00:06:0a", 8)).length, 1);
+  let sent = 1;
+  for (let i = 0; i < 5; i++) { t.clock.advance(1e9); t.link.poll(); sent += t.host.take().length; }
+  assert.is(sent, 3);
+  assert.is(t.s.counters()["drop.ndp_timeout"], 1);
+  assert.is(neighbor(t.s, "fd00:6::a"), undefined);
+});
+
+test("PROBE: a DELAY entry not confirmed in 5 s is probed by unicast, and an advertisement makes it REACHABLE", () => {
+  const t = setup();
+  exchange(t, linux[14]);                               // NS from fd00:6::1: STALE
+  exchange(t, linux[16]);                               // our echo reply: DELAY
+  t.clock.advance(5.1e9);
+  t.link.poll();                                        // the timer fires: PROBE, a solicitation queued
+  t.link.poll();                                        // the link carries it
+  const probe = t.host.take();
+  assert.is(probe.length, 1);
+  assert.equal([...probe[0].subarray(0, 6)], macBytes(PEER_MAC), "unicast to the MAC we have");
+  assert.equal([...probe[0].subarray(38, 54)], ip6("fd00:6::1"));
+  assert.is(neighbor(t.s, "fd00:6::1")!.state, "probe");
+  exchange(t, na(PEER_MAC, "fd00:6::1", "fd00:6::2", "fd00:6::1", 0x40, null));
+  assert.is(neighbor(t.s, "fd00:6::1")!.state, "reachable");
+});
+
+test("bad Neighbor Discovery is refused and counted: hop limit not 255, a spoofed advertisement for our address, an NA flood", () => {
+  const t = setup();
+  const ns = linux[14].slice();
+  ns[21] = 64;                                          // hop limit: a router forwarded it
+  assert.equal(exchange(t, ns), []);
+  // Someone claims fd00:6::2 is at their MAC.
+  assert.equal(exchange(t, na("02:00:00:00:06:66", "fd00:6::66", "fd00:6::2", "fd00:6::2", 0x20, "02:00:00:00:06:66")), []);
+  // A flood of unsolicited advertisements for addresses we never asked about.
+  for (let i = 0; i < 200; i++) t.host.send(na("02:00:00:00:06:66", "fd00:6::66", "ff02::1", `fd00:6::${(0x100 + i).toString(16)}`, 0x20, "02:00:00:00:06:66"));
+  t.link.poll();
+  assert.equal(t.host.take(), []);
+  const c = t.s.counters();
+  assert.equal([c["drop.ndp_invalid"], c["drop.ndp_conflict"], c["icmp6.ignored"]], [1, 1, 200]);
+  assert.equal(t.s.neighbors6(), [], "nothing learnt");
+  assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
+});
+
+test("what IPv6 cannot carry yet is dropped and counted, not mistaken: fragments, UDP and TCP", () => {
+  const t = setup();
+  for (const i of [20, 21, 22]) exchange(t, linux[i]);  // the fragmented 3000-byte ping
+  exchange(t, linux[26]);                               // UDP to port 7000
+  exchange(t, linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!);   // a TCP segment from the peer
+  const c = t.s.counters();
+  assert.equal([c["drop.ip6_fragment"], c["drop.ip6_no_socket"]], [3, 2]);
+});
+
+test.run();
