@@ -81,6 +81,37 @@ t("ping from Linux over net_tap gets replies from the Wasm stack, which received
   assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "closing the port removed the TAP device");
 });
 
+t("ping -6 from Linux over net_tap: Neighbor Discovery and echo, global and link-local; Linux's own RS, MLD and DAD do no harm", async () => {
+  const config = loadConfig({ env: {}, overrides: {
+    backend: "dpdk", "dpdk.device": `net_tap0,iface=${TAP}`, local_ipv4: STACK_IP, mac: "02:00:00:00:07:02",
+    local_ipv6: ["fd00:7::2/64"], "tcp.max_connections": 16, memory_mb: 48,
+  } });
+  const l = new LibOS({ config });
+  try {
+    const before = l.poolAvailable();
+    // Linux keeps DAD for its link-local address (its probes reach the stack); the global one skips it.
+    execFileSync("sh", ["-c", `ip -6 addr add fd00:7::1/64 dev ${TAP} nodad && ip link set ${TAP} up`]);
+    assertRoutedVia("fd00:7::2", TAP);
+    const r = await serve(run(`ping -6 -c 5 -i 0.2 -W 2 fd00:7::2`), () => l.poll());
+    assert.is(r.code, 0, r.out + r.err);
+    assert.match(r.out, /5 packets transmitted, 5 received, 0% packet loss/);
+    // The link-local address the stack derived from its MAC answers too, scoped to the TAP.
+    const ll = await serve(run(`ping -6 -c 3 -i 0.2 -W 2 fe80::ff:fe00:702%${TAP}`), () => l.poll());
+    assert.is(ll.code, 0, ll.out + ll.err);
+    const c = l.counters();
+    assert.is(c["icmp6.echo_replied"], 8);
+    assert.ok(c["ndp.advertisements_sent"] >= 2, "Linux resolved both of our addresses");
+    const tapMac = execFileSync("cat", [`/sys/class/net/${TAP}/address`], { encoding: "utf8" }).trim();
+    assert.ok(l.neighbors6().some((n) => n.ip === "fd00:7::1" && n.mac === tapMac), JSON.stringify(l.neighbors6()));
+    // Linux's router solicitations and MLD reports went to groups we are not in; nothing trapped.
+    assert.ok(c["drop.eth_not_for_us"] + c["icmp6.ignored"] > 0, JSON.stringify(c));
+    for (let i = 0; i < 1000; i++) l.poll();
+    assert.is(l.poolAvailable(), before, "every buffer back");
+  } finally {
+    l.shutdown();
+  }
+});
+
 t("a UDP echo on the Wasm stack answers socat, nc -u and Node's dgram over net_tap", async () => {
   const l = tapStack();
   const qd = l.socket();
