@@ -139,6 +139,8 @@ export const counters = [
   ["drop.ndp_queue_full", ""],
   ["icmp6.echo_replied", ""],
   ["icmp6.ignored", "valid messages we take no action on: router solicitations and advertisements, MLD, redirects"],
+  ["icmp6.errors_sent", "destination unreachable and parameter problem messages (RFC 4443 §3.1, §3.4)"],
+  ["icmp6.errors_rate_limited", "errors not sent: over the rate limit (RFC 4443 §2.4(f))"],
   ["ndp.solicitations_sent", ""],
   ["ndp.advertisements_sent", ""],
 ];

@@ -187,13 +187,76 @@ test("bad Neighbor Discovery is refused and counted: hop limit not 255, a spoofe
   assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
 });
 
-test("what IPv6 cannot carry yet is dropped and counted, not mistaken: fragments, UDP and TCP", () => {
+test("what IPv6 cannot carry yet is dropped and counted, not mistaken: fragments, TCP", () => {
   const t = setup();
   for (const i of [20, 21, 22]) exchange(t, linux[i]);  // the fragmented 3000-byte ping
-  exchange(t, linux[26]);                               // UDP to port 7000
-  exchange(t, linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!);   // a TCP segment from the peer
+  assert.equal(exchange(t, linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!), []);   // a TCP segment from the peer
   const c = t.s.counters();
-  assert.equal([c["drop.ip6_fragment"], c["drop.ip6_no_socket"]], [3, 2]);
+  assert.equal([c["drop.ip6_fragment"], c["drop.ip6_no_socket"]], [3, 1]);
+});
+
+/** Recomputes the UDP checksum of an IPv6/UDP frame (no extension headers) after a test changed it. */
+function fixUdp6(f: Uint8Array): void {
+  const len = (f[18] << 8) | f[19];
+  f[60] = 0; f[61] = 0;
+  const c = checksum(Uint8Array.from([...f.subarray(22, 54), 0, 0, len >> 8, len & 255, 0, 0, 0, 17, ...f.subarray(54, 54 + len)]));
+  f[60] = c >> 8; f[61] = c & 255;
+}
+
+/** Checks an ICMPv6 error frame: type, code, 32-bit field, the invoking packet as its body, the checksum. */
+function assertError(f: Uint8Array, type: number, code: number, param: number, invoking: Uint8Array, to: string) {
+  assert.equal([f[20], f[21], f[54], f[55]], [58, 64, type, code]);
+  assert.equal([...f.subarray(38, 54)], ip6(to));
+  assert.is(new DataView(f.buffer, f.byteOffset).getUint32(58), param);
+  assert.is(hex(f.subarray(62)), hex(invoking.subarray(0, Math.min(invoking.length, 1280 - 48))));
+  const len = (f[18] << 8) | f[19];
+  const pseudo = Uint8Array.from([...f.subarray(22, 54), 0, 0, len >> 8, len & 255, 0, 0, 0, 58]);
+  assert.is(checksum(Uint8Array.from([...pseudo, ...f.subarray(54, 54 + len)])), 0, "checksum");
+}
+
+test("errors (RFC 4443): port unreachable for UDP, parameter problems pointing at the fault, rate-limited", () => {
+  const t = setup();
+  exchange(t, linux[14]);                               // Linux's NS: we know its MAC
+  // Linux's "hello udp6" to port 7000: no IPv6 socket can listen yet, so the port is closed.
+  const udp = linux[26];
+  let out = exchange(t, udp);
+  assert.is(out.length, 1);
+  assertError(out[0], 1, 4, 0, udp.subarray(14), "fd00:6::1");
+  // A destination option whose type says "discard and report" (10xxxxxx): code 2, at the option.
+  const opt = icmp6Frame(OUR_MAC, PEER_MAC, "fd00:6::1", "fd00:6::2", 64, []);
+  const withOpt = (nh: number, ext: number[], l4: number[]) => {
+    const body = [...ext, ...l4];
+    const f = Uint8Array.from([...opt.subarray(0, 54), ...body]);
+    f[18] = body.length >> 8; f[19] = body.length & 255; f[20] = nh;
+    return f;
+  };
+  const bad = withOpt(60, [59, 0, 0x83, 2, 0, 0, 1, 0], []);
+  out = exchange(t, bad);
+  assertError(out[0], 4, 2, 42, bad.subarray(14), "fd00:6::1");
+  // An upper layer we do not know (253, for experiments): code 1, at the fixed header's field.
+  const unknown = withOpt(253, [], [1, 2, 3, 4, 5, 6, 7, 8]);
+  out = exchange(t, unknown);
+  assertError(out[0], 4, 1, 6, unknown.subarray(14), "fd00:6::1");
+  // No errors about packets to a group or from the unspecified address (§2.4(e)).
+  const toGroup = udp.slice(); toGroup.set(ip6("ff02::1"), 38); toGroup.set([0x33, 0x33, 0, 0, 0, 1], 0);
+  fixUdp6(toGroup);
+  const groupBefore = t.s.counters()["drop.ip6_no_socket"];
+  assert.equal(exchange(t, toGroup), []);
+  assert.is(t.s.counters()["drop.ip6_no_socket"], groupBefore + 1, "it reached UDP (checksum right) and got no error");
+  // A datagram with a bad checksum is dropped as such, not answered.
+  const corrupt = udp.slice(); corrupt[corrupt.length - 1] ^= 1;
+  assert.equal(exchange(t, corrupt), []);
+  assert.is(t.s.counters()["drop.udp_bad_checksum"], 1);
+  // The rate limit: ten at once, then one per 10 ms.
+  const c0 = t.s.counters()["icmp6.errors_sent"];
+  for (let i = 0; i < 30; i++) t.host.send(udp);
+  t.link.poll(); t.link.poll();
+  assert.is(t.host.take().length, 7, "what the burst had left after the three above");
+  let c = t.s.counters();
+  assert.equal([c["icmp6.errors_sent"] - c0, c["icmp6.errors_rate_limited"]], [7, 23]);
+  t.clock.advance(1e9);
+  assert.is(exchange(t, udp).length, 1, "refilled");
+  assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
 });
 
 test.run();

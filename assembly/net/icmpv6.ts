@@ -1,10 +1,12 @@
-// ICMPv6 (RFC 4443) on receive: echo requests answered (§4.2, from the address they were sent to,
+// ICMPv6 (RFC 4443): errors about packets we cannot take (rate-limited, §2.4), and on receive:
+// echo requests answered (§4.2, from the address they were sent to,
 // or for a group from our address of the right scope), Neighbor Discovery handed to neighbor6,
 // and the messages we take no action on counted: router solicitations and advertisements (no
 // default route from the wire), MLD queries and reports (we join no group beyond our own
 // solicited-node ones, which MLD-snooping-free links deliver anyway), redirects.
 import { slotUnref } from "../mem/pool";
-import { count, D_ICMP6_TRUNCATED, D_ICMP6_BAD_CHECKSUM, C_ICMP6_ECHO_REPLIED, C_ICMP6_IGNORED } from "../counters";
+import { count, D_ICMP6_TRUNCATED, D_ICMP6_BAD_CHECKSUM, C_ICMP6_ECHO_REPLIED, C_ICMP6_IGNORED, C_ICMP6_ERRORS_SENT,
+         C_ICMP6_ERRORS_RATE_LIMITED } from "../counters";
 import { Ipv6Repr, ipv6Emit, pseudoAddr6, IP6_HLEN } from "../wire/ipv6";
 import { Icmpv6Repr, icmpv6Parse, icmpv6Emit, ICMP6_OK, ICMP6_TRUNCATED, ICMP6_HLEN, ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY,
          PROTO_ICMPV6 } from "../wire/icmpv6";
@@ -12,6 +14,7 @@ import { NDP_NS, NDP_NA } from "../wire/ndp";
 import { ETH_HLEN } from "../wire/eth";
 import { addr6Hi, addr6Lo, addr6SourceFor, isMulticast6 } from "./addr6";
 import { ndpInput, neighbor6Send } from "./neighbor6";
+import { nowNs } from "./clock";
 
 const HOP_LIMIT: u32 = 64;
 const msg = changetype<Icmpv6Repr>(memory.data(offsetof<Icmpv6Repr>()));
@@ -41,4 +44,60 @@ export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
   icmpv6Emit(p, msg, len - ICMP6_HLEN, pseudoAddr6(out));
   const frame = p - IP6_HLEN - ETH_HLEN;
   if (neighbor6Send(slot, frame, ETH_HLEN + IP6_HLEN + len, out.dstHi, out.dstLo) >= 0) count(C_ICMP6_ECHO_REPLIED);
+}
+
+// ---- errors (RFC 4443 §2.4) ----
+
+/** At most ERROR_BURST errors at once, refilled at ERROR_RATE a second (§2.4(f)). */
+const ERROR_BURST: f64 = 10;
+const ERROR_RATE: f64 = 100;
+/** An error carries as much of the invoking packet as fits in the minimum MTU (§2.4(c)). */
+const MIN_MTU: u32 = 1280;
+let tokens: f64 = ERROR_BURST;
+let refilled: f64 = 0;
+
+/**
+ * Answers the packet whose IPv6 header `ip` is at `p` (`len` bytes of it in the frame at
+ * `frame`) with an error of `type` and `code` carrying `param`, built in place in front of it
+ * (the slot's headroom holds the new headers), or drops it. §2.4(e): no error for an error, for a
+ * packet to a group or a link-layer group (unless `evenToGroup`: a parameter problem about an
+ * option whose type asks for one), or from an address that is not unicast. The slot reference
+ * ends here.
+ */
+export function icmpv6Error(slot: u32, frame: usize, ip: Ipv6Repr, p: usize, len: u32, type: u32, code: u32, param: u32,
+                            evenToGroup: bool): void {
+  const toGroup = isMulticast6(ip.dstHi) || (load<u8>(frame) & 1) != 0;
+  const badSource = isMulticast6(ip.srcHi) || (ip.srcHi == 0 && ip.srcLo == 0);
+  if (badSource || (toGroup && !evenToGroup) || isError(ip, p, len)) { slotUnref(slot); return; }
+  if (!takeToken()) { count(C_ICMP6_ERRORS_RATE_LIMITED); slotUnref(slot); return; }
+  const body = min(len, MIN_MTU - IP6_HLEN - ICMP6_HLEN);
+  const s = addr6SourceFor(ip.srcHi, ip.srcLo);
+  out.srcHi = toGroup ? addr6Hi(s) : ip.dstHi; out.srcLo = toGroup ? addr6Lo(s) : ip.dstLo;
+  out.dstHi = ip.srcHi; out.dstLo = ip.srcLo;
+  out.trafficClass = 0;
+  out.flowLabel = 0;
+  out.payloadLen = ICMP6_HLEN + body;
+  out.nextHeader = PROTO_ICMPV6;
+  out.hopLimit = HOP_LIMIT;
+  const m = p - ICMP6_HLEN;
+  msg.type = type; msg.code = code; msg.ident = param >>> 16; msg.seq = param & 0xffff;
+  ipv6Emit(m - IP6_HLEN, out);
+  icmpv6Emit(m, msg, body, pseudoAddr6(out));
+  const at = m - IP6_HLEN - ETH_HLEN;
+  if (neighbor6Send(slot, at, ETH_HLEN + IP6_HLEN + ICMP6_HLEN + body, out.dstHi, out.dstLo) >= 0) count(C_ICMP6_ERRORS_SENT);
+}
+
+/** Is the packet an ICMPv6 error (types below 128, §2.1) right after its fixed header? Then no
+ *  error about it (§2.4(e.1)). Behind extension headers it is not looked for: the errors we send
+ *  are about chains we could not walk, or about UDP. */
+function isError(ip: Ipv6Repr, p: usize, len: u32): bool {
+  return ip.nextHeader == PROTO_ICMPV6 && len > IP6_HLEN && load<u8>(p + IP6_HLEN) < 128;
+}
+
+function takeToken(): bool {
+  tokens = min(ERROR_BURST, tokens + (nowNs - refilled) * 1e-9 * ERROR_RATE);
+  refilled = nowNs;
+  if (tokens < 1) return false;
+  tokens -= 1;
+  return true;
 }

@@ -6,11 +6,12 @@ import { slotData, slotUnref } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
          D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL,
          D_IP6_TRUNCATED, D_IP6_BAD_VERSION, D_IP6_BAD_LENGTH, D_IP6_NOT_FOR_US, D_IP6_BAD_SOURCE, D_IP6_BAD_EXTENSION,
-         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT, D_IP6_NO_SOCKET } from "../counters";
+         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT, D_IP6_NO_SOCKET, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM } from "../counters";
 import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../wire/eth";
-import { Ipv6Repr, ipv6Parse, IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IP6_HLEN } from "../wire/ipv6";
-import { Ipv6ExtRepr, ipv6Walk, EXT_OK } from "../wire/ipv6ext";
-import { PROTO_ICMPV6 } from "../wire/icmpv6";
+import { Ipv6Repr, ipv6Parse, pseudoAddr6, IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IP6_HLEN } from "../wire/ipv6";
+import { UdpRepr, udpParse, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH } from "../wire/udp";
+import { Ipv6ExtRepr, ipv6Walk, EXT_OK, PP_NEXT_HEADER, PP_OPTION } from "../wire/ipv6ext";
+import { PROTO_ICMPV6, ICMP6_PARAMETER_PROBLEM, ICMP6_DEST_UNREACHABLE } from "../wire/icmpv6";
 import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
          PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
 import { localIp, macHi, macLo } from "../schema/config";
@@ -21,12 +22,13 @@ import { icmpInput } from "./icmp";
 import { udpInput } from "./udp";
 import { tcpInput } from "./tcp/input";
 import { addr6Accepts, addr6AcceptsMac, addr6Index, isMulticast6 } from "./addr6";
-import { icmpv6Input } from "./icmpv6";
+import { icmpv6Input, icmpv6Error } from "./icmpv6";
 
 // The header of the datagram being received, parsed once and read by reassembly and demux.
 const ip = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
 const ip6 = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
 const ext = changetype<Ipv6ExtRepr>(memory.data(offsetof<Ipv6ExtRepr>()));
+const udp6 = changetype<UdpRepr>(memory.data(offsetof<UdpRepr>()));
 
 /** Drains up to `budget` received frames through the stack. */
 export function ifacePollRx(budget: u32): i32 {
@@ -100,12 +102,31 @@ function ip6Input(slot: u32, p: usize, len: u32): void {
   // or a forgery (DAD probes come from ::, which is not ours).
   if (isMulticast6(ip6.srcHi) || addr6Index(ip6.srcHi, ip6.srcLo) >= 0) { count(D_IP6_BAD_SOURCE); slotUnref(slot); return; }
   const total = IP6_HLEN + ip6.payloadLen;
+  const frame = p - ETH_HLEN;
   if (ipv6Walk(p, total, ip6.nextHeader, isMulticast6(ip6.dstHi), ext) != EXT_OK) {
-    count(D_IP6_BAD_EXTENSION); slotUnref(slot); return;
+    count(D_IP6_BAD_EXTENSION);
+    // RFC 8200 §4: a refusal that owes a parameter problem (pointing at the offending byte) gets one.
+    if (ext.problem) icmpv6Error(slot, frame, ip6, p, total, ICMP6_PARAMETER_PROBLEM, ext.problemCode, ext.problemAt, ext.problemCode == PP_OPTION);
+    else slotUnref(slot);
+    return;
   }
   if (ext.fragment) { count(D_IP6_FRAGMENT); slotUnref(slot); return; }
   const proto = ext.proto, l4 = p + ext.offset, l4len = total - ext.offset;
   if (proto == PROTO_ICMPV6) icmpv6Input(slot, ip6, l4, l4len);
-  else if (proto == PROTO_UDP || proto == PROTO_TCP) { count(D_IP6_NO_SOCKET); slotUnref(slot); }
-  else { count(D_IP6_UNKNOWN_NEXT_HEADER); slotUnref(slot); }
+  else if (proto == PROTO_UDP) {
+    const u = udpParse(l4, l4len, pseudoAddr6(ip6), udp6);
+    if (u != UDP_OK) {
+      count(u == UDP_TRUNCATED ? D_UDP_TRUNCATED : u == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
+      slotUnref(slot);
+      return;
+    }
+    // No IPv6 socket can be bound yet: every port is closed (RFC 4443 §3.1, code 4).
+    count(D_IP6_NO_SOCKET);
+    icmpv6Error(slot, frame, ip6, p, total, ICMP6_DEST_UNREACHABLE, 4, 0, false);
+  } else if (proto == PROTO_TCP) { count(D_IP6_NO_SOCKET); slotUnref(slot); }
+  else {
+    // RFC 8200 §4: an unrecognized next header is a parameter problem, code 1, at its field.
+    count(D_IP6_UNKNOWN_NEXT_HEADER);
+    icmpv6Error(slot, frame, ip6, p, total, ICMP6_PARAMETER_PROBLEM, PP_NEXT_HEADER, ext.protoAt, false);
+  }
 }
