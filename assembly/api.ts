@@ -15,7 +15,7 @@ import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/neighbor";
 import { addr6Init, addr6Add as addAddress6, addr6Dump as dumpAddresses6, MAX_ADDRESSES } from "./net/addr6";
-import { ndpInit, ndpDump as dumpNdp } from "./net/neighbor6";
+import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6 } from "./net/neighbor6";
 import { egressInit } from "./net/egress";
 import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
@@ -335,6 +335,14 @@ export function arpDump(max: u32): u32 { return dumpArp(scratch, min(max, 256));
 export function addr6Add(p: u32, prefix: u32): i32 {
   if (!ready || <usize>p < scratch || <usize>p + 16 > scratch + 4096) return EINVAL;
   return addAddress6(bswap<u64>(load<u64>(p)), bswap<u64>(load<u64>(p, 8)), prefix);
+}
+/** A static IPv6 neighbor (16 bytes in network order at `p`, in scratch) at a MAC: 0, EINVAL
+ *  (p outside scratch, a group address) or ENOBUFS (the cache is full). */
+export function ndpAddStatic(p: u32, hi: u32, lo: u32): i32 {
+  if (!ready || <usize>p < scratch || <usize>p + 16 > scratch + 4096) return EINVAL;
+  const a = bswap<u64>(load<u64>(p));
+  if ((a >> 56) == 0xff) return EINVAL;
+  return addStatic6(a, bswap<u64>(load<u64>(p, 8)), hi, lo);
 }
 /** Our IPv6 addresses into scratch: rows of (hi u64, lo u64, prefix u32, pad), native order. */
 export function addr6Dump(): u32 { return dumpAddresses6(scratch, MAX_ADDRESSES); }

@@ -61,6 +61,7 @@ export interface DatapathExports {
   addr6Add(p: number, prefix: number): number;
   addr6Dump(): number;
   ndpDump(max: number): number;
+  ndpAddStatic(p: number, hi: number, lo: number): number;
   /** Debug build only (assembly/debug.ts): parse then emit one header, for the wire tests. */
   wireRoundTrip?(kind: number, p: number, len: number, out: number): number;
 }

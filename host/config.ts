@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { DATAPATH_KEYS, DATAPATH_DEFAULTS, type DatapathKey } from "./schema/config.js";
-import { parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
+import { parseIpv6, parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
 
 export interface Config {
   backend: "loopback" | "dpdk" | "fabric" | "posix";
@@ -23,6 +23,11 @@ export interface Config {
     table: Record<string, string>;   // static entries: IPv4 -> MAC
   };
   ip: { reassembly_timeout_ms: number; reassembly_slots: number };
+  ndp: {
+    reachable_time_ms: number; retrans_timer_ms: number; delay_first_probe_ms: number;
+    max_multicast_solicit: number; max_unicast_solicit: number; queue_depth: number;
+    table: Record<string, string>;   // static neighbors: IPv6 -> MAC
+  };
   pool: { small_buffers: number; large_buffers: number };
   udp: { rx_queue_depth: number };
   tcp: {
@@ -70,6 +75,7 @@ export class ConfigError extends Error {
 export const DEFAULTS: Config = {
   ...DATAPATH_DEFAULTS,
   arp: { ...DATAPATH_DEFAULTS.arp, table: {} },
+  ndp: { ...DATAPATH_DEFAULTS.ndp, table: {} },
   backend: "loopback",
   local_ipv6: [],
   memory_mb: 64,
@@ -115,6 +121,20 @@ const arpTable: Check = (v) => {
     if (parseIpv4(ip) === null) throw `entry ${JSON.stringify(ip)} is not an IPv4 address`;
     if (typeof m !== "string" || parseMac(m) === null) throw `entry ${ip}: ${JSON.stringify(m)} is not a MAC`;
     out[ip] = m.toLowerCase();
+  }
+  return out;
+};
+
+const ndpTable: Check = (v) => {
+  // From the environment: "ip=mac,ip=mac".
+  if (typeof v === "string") v = Object.fromEntries(v.split(",").filter(Boolean).map((kv) => kv.split("=")));
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw `expected a map of IPv6 address to MAC`;
+  const out: Record<string, string> = {};
+  for (const [ip, m] of Object.entries(v)) {
+    const a = parseIpv6(ip);
+    if (a === null || a[0] === 0xff) throw `entry ${JSON.stringify(ip)} is not a unicast IPv6 address`;
+    if (typeof m !== "string" || parseMac(m) === null) throw `entry ${ip}: ${JSON.stringify(m)} is not a MAC`;
+    out[formatIpv6(a)] = m.toLowerCase();
   }
   return out;
 };
@@ -176,6 +196,7 @@ const SCHEMA: Record<string, Check> = {
   "seed": seed,
   "arp.table": arpTable,
   "local_ipv6": ipv6List,
+  "ndp.table": ndpTable,
   "link.name": name,
   "link.loss": prob,
   "link.reorder": prob,

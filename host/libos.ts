@@ -5,7 +5,7 @@
 import { instantiate, readCounters, RES, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, datapathSettings, ConfigError, type Config } from "./config.js";
 import { DemiError, EAGAIN, EINVAL, ENOMEM, ERRNO_NAMES } from "./errno.js";
-import { parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
+import { parseIpv6, parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
 import { Rng, randomSeed } from "./rng.js";
 import type { Clock } from "./clock.js";
 import { Rings } from "./rings.js";
@@ -146,6 +146,11 @@ export class LibOS extends WaitFamily {
       this.u8.set(addr, scratch);
       const r6 = this.x.addr6Add(scratch, prefix);
       if (r6 !== 0) throw new ConfigError("local_ipv6", `${a} refused by the datapath (${ERRNO_NAMES[r6] ?? r6})`);
+    }
+    for (const [ip, mac] of Object.entries(c.ndp.table)) {
+      const [hi, lo] = parseMac(mac)!;
+      this.u8.set(parseIpv6(ip)!, scratch);
+      if (this.x.ndpAddStatic(scratch, hi, lo) !== 0) throw new ConfigError("ndp.table", "more static entries than the neighbor cache holds");
     }
   }
 
@@ -387,7 +392,7 @@ export class LibOS extends WaitFamily {
   neighbors6(): { ip: string; mac: string; state: NeighborState }[] {
     const n = this.x.ndpDump(128);
     const dv = new DataView(this.dp.memory.buffer, this.x.scratchPtr(), n * 32);
-    const states = ["free", "incomplete", "reachable", "stale", "delay", "probe"] as const;
+    const states = ["free", "incomplete", "reachable", "stale", "delay", "probe", "static"] as const;
     return Array.from({ length: n }, (_, i) => ({
       ip: formatIpv6(addrAt(dv, i * 32)), mac: formatMac(dv.getUint32(i * 32 + 16, true), dv.getUint32(i * 32 + 20, true)),
       state: states[dv.getUint32(i * 32 + 24, true)] as NeighborState,
@@ -399,7 +404,7 @@ export class LibOS extends WaitFamily {
   shutdown(): void { this.link.detach(this); }
 }
 
-export type NeighborState = "incomplete" | "reachable" | "stale" | "delay" | "probe";
+export type NeighborState = "incomplete" | "reachable" | "stale" | "delay" | "probe" | "static";
 
 /** The address a dump row holds as two native u64 halves (each the address's bytes as a big-endian number). */
 function addrAt(dv: DataView, at: number): Uint8Array {

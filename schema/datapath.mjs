@@ -179,4 +179,11 @@ export const config = [
     doc: "RFC 1122 §4.2.3.6: at least two hours by default" },
   { key: "tcp.keepalive_interval_ms", type: "ms", default: 75_000, min: 1, max: 3_600_000, as: "tcpKeepIntervalNs" },
   { key: "tcp.keepalive_probes", type: "int", default: 9, min: 1, max: 100, as: "tcpKeepProbes" },
+  // Neighbor Discovery (RFC 4861 §10's protocol constants, Linux's defaults).
+  { key: "ndp.reachable_time_ms", type: "ms", default: 30000, min: 1, max: 3_600_000, as: "ndpReachableNs", doc: "REACHABLE_TIME" },
+  { key: "ndp.retrans_timer_ms", type: "ms", default: 1000, min: 1, max: 60_000, as: "ndpRetransNs", doc: "RETRANS_TIMER" },
+  { key: "ndp.delay_first_probe_ms", type: "ms", default: 5000, min: 1, max: 60_000, as: "ndpDelayNs", doc: "DELAY_FIRST_PROBE_TIME" },
+  { key: "ndp.max_multicast_solicit", type: "int", default: 3, min: 1, max: 10, as: "ndpMaxMulticast" },
+  { key: "ndp.max_unicast_solicit", type: "int", default: 3, min: 1, max: 10, as: "ndpMaxUnicast" },
+  { key: "ndp.queue_depth", type: "int", default: 64, min: 1, max: 4096, as: "ndpQueueDepth", doc: "packets held per neighbor being resolved" },
 ];

@@ -15,10 +15,10 @@ import { pcapFrames, checksum, macBytes, mac, hex } from "./helpers.js";
 const linux = pcapFrames("linux-veth6.pcap");
 const OUR_MAC = "02:00:00:00:06:02", PEER_MAC = "02:00:00:00:06:01";
 
-function setup(): { clock: VirtualClock; link: LoopbackLink; s: LibOS; host: RawPort } {
+function setup(overrides: Record<string, unknown> = {}): { clock: VirtualClock; link: LoopbackLink; s: LibOS; host: RawPort } {
   const clock = new VirtualClock();
   const link = new LoopbackLink({ seed: 1 }, clock, true);
-  const config = loadConfig({ env: {}, overrides: { local_ipv4: "198.18.0.2", mac: OUR_MAC, local_ipv6: ["fd00:6::2/64"], seed: 7, memory_mb: 16, "pool.small_buffers": 2048 } });
+  const config = loadConfig({ env: {}, overrides: { local_ipv4: "198.18.0.2", mac: OUR_MAC, local_ipv6: ["fd00:6::2/64"], seed: 7, memory_mb: 16, "pool.small_buffers": 2048, ...overrides } });
   const s = new LibOS({ config, link });
   const host = link.attachRaw(mac(PEER_MAC));
   return { clock, link, s, host };
@@ -168,6 +168,28 @@ test("PROBE: a DELAY entry not confirmed in 5 s is probed by unicast, and an adv
   assert.is(neighbor(t.s, "fd00:6::1")!.state, "probe");
   exchange(t, na(PEER_MAC, "fd00:6::1", "fd00:6::2", "fd00:6::1", 0x40, null));
   assert.is(neighbor(t.s, "fd00:6::1")!.state, "reachable");
+});
+
+test("ndp.* configure the timers and retries; ndp.table's static neighbors are used at once and never changed by the wire", () => {
+  const t = setup({ "ndp.retrans_timer_ms": 200, "ndp.max_multicast_solicit": 2, "ndp.table": { "fd00:6::9": "02:00:00:00:06:09" } });
+  // Resolution gives up after two solicitations 200 ms apart.
+  assert.is(exchange(t, echo("fd00:6::a", "02:00:00:00:06:0a", 8)).length, 1);
+  t.clock.advance(210e6); t.link.poll(); t.link.poll();
+  assert.is(t.host.take().length, 1, "the second solicitation");
+  t.clock.advance(210e6); t.link.poll(); t.link.poll();
+  assert.equal([t.host.take().length, t.s.counters()["drop.ndp_timeout"]], [0, 1]);
+  // A static neighbor: the echo reply goes straight to its MAC, no solicitation.
+  const other = t.link.attachRaw(mac("02:00:00:00:06:09"));
+  other.send(echo("fd00:6::9", "02:00:00:00:06:09", 9));
+  t.link.poll(); t.link.poll();
+  assert.equal(other.take().map((f) => f[54]), [129]);
+  // An advertisement and a solicitation naming another MAC change nothing.
+  exchange(t, na("02:00:00:00:06:66", "fd00:6::9", "fd00:6::2", "fd00:6::9", 0x20, "02:00:00:00:06:66"));
+  assert.equal(neighbor(t.s, "fd00:6::9"), { ip: "fd00:6::9", mac: "02:00:00:00:06:09", state: "static" });
+  for (const [k, v] of [["ndp.table", { "ff02::1": "02:00:00:00:06:09" }], ["ndp.table", { "fd00::1": "nope" }], ["ndp.max_unicast_solicit", 0],
+                        ["ndp.retrans_timer_ms", 0]] as const) {
+    assert.throws(() => loadConfig({ env: {}, overrides: { [k]: v } }), (e: Error) => e instanceof ConfigError && e.key === k, k);
+  }
 });
 
 test("bad Neighbor Discovery is refused and counted: hop limit not 255, a spoofed advertisement for our address, an NA flood", () => {

@@ -12,7 +12,8 @@ import { ethEmit, ETH_HLEN, ETHERTYPE_IPV6, MAC_IPV6_MULTICAST_HI } from "../wir
 import { Ipv6Repr, ipv6Emit, pseudoAddr6, IP6_HLEN } from "../wire/ipv6";
 import { PROTO_ICMPV6 } from "../wire/icmpv6";
 import { NdpRepr, ndpParse, ndpEmit, NDP_NS, NDP_NA, NDP_LEN_WITH_LL, NA_SOLICITED, NA_OVERRIDE } from "../wire/ndp";
-import { macHi, macLo } from "../schema/config";
+// RFC 4861 §10's protocol constants are the config's ndp.* keys.
+import { macHi, macLo, ndpReachableNs, ndpRetransNs, ndpDelayNs, ndpMaxMulticast, ndpMaxUnicast, ndpQueueDepth } from "../schema/config";
 import { timerStart, timerCancel } from "../sched/timers";
 import { T_NDP } from "../sched/kinds";
 import { ENOBUFS, EHOSTUNREACH } from "../schema/errno";
@@ -21,13 +22,6 @@ import { linkTx } from "./link";
 import { holdFrame, holdWait, holdRelease, holdDrop, holdCount } from "./hold";
 import { nowNs } from "./clock";
 
-// RFC 4861 §10's protocol constants.
-const MAX_MULTICAST_SOLICIT: u8 = 3;
-const MAX_UNICAST_SOLICIT: u8 = 3;
-const RETRANS_TIMER_NS: f64 = 1000e6;
-const REACHABLE_TIME_NS: f64 = 30000e6;
-const DELAY_FIRST_PROBE_NS: f64 = 5000e6;
-const QUEUE_DEPTH: u32 = 64;
 
 const ENTRIES: u32 = 256;
 const E_SIZE: usize = 64;
@@ -37,6 +31,7 @@ const S_REACHABLE: u8 = 2;
 const S_STALE: u8 = 3;
 const S_DELAY: u8 = 4;
 const S_PROBE: u8 = 5;
+const S_STATIC: u8 = 6;      // from the config: never changed by the wire, never expires
 const E_STATE: usize = 0;    // u8
 const E_TRIES: usize = 1;    // u8 solicitations sent in this state
 const E_HI: usize = 8;       // u64
@@ -155,13 +150,13 @@ export function ndpTimer(i: u32): void {
   store<u32>(e + E_TIMER, 0);
   const st = load<u8>(e + E_STATE);
   if (st == S_INCOMPLETE || st == S_PROBE) {
-    if (load<u8>(e + E_TRIES) >= (st == S_INCOMPLETE ? MAX_MULTICAST_SOLICIT : MAX_UNICAST_SOLICIT)) { freeEntry(i); return; }
+    if (<i32>load<u8>(e + E_TRIES) >= (st == S_INCOMPLETE ? ndpMaxMulticast : ndpMaxUnicast)) { freeEntry(i); return; }
     solicit(i, st == S_PROBE);
-    store<u32>(e + E_TIMER, timerStart(T_NDP, i, nowNs + RETRANS_TIMER_NS));
+    store<u32>(e + E_TIMER, timerStart(T_NDP, i, nowNs + ndpRetransNs));
   } else if (st == S_REACHABLE) {
     enter(i, S_STALE, 0);
   } else if (st == S_DELAY) {
-    enter(i, S_PROBE, RETRANS_TIMER_NS);
+    enter(i, S_PROBE, ndpRetransNs);
     solicit(i, true);
   }
 }
@@ -180,20 +175,31 @@ export function neighbor6Send(slot: u32, frame: usize, len: u32, hi: u64, lo: u6
   if (i >= 0 && state(<u32>i) != S_INCOMPLETE) {
     const e = entry(<u32>i);
     // §7.3.3: the first packet to a STALE neighbor starts the wait for a confirmation.
-    if (load<u8>(e + E_STATE) == S_STALE) enter(<u32>i, S_DELAY, DELAY_FIRST_PROBE_NS);
+    if (load<u8>(e + E_STATE) == S_STALE) enter(<u32>i, S_DELAY, ndpDelayNs);
     ethEmit(frame, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), macHi, macLo, ETHERTYPE_IPV6);
     return linkTx(slot, frame, len) ? 0 : -ENOBUFS;
   }
   if (i < 0) {
     i = allocEntry(hi, lo);
     if (i < 0) { count(D_NDP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
-    enter(<u32>i, S_INCOMPLETE, RETRANS_TIMER_NS);
+    enter(<u32>i, S_INCOMPLETE, ndpRetransNs);
     solicit(<u32>i, false);
   }
   const e = entry(<u32>i);
-  if (holdCount(e + E_HOLD) >= QUEUE_DEPTH) { count(D_NDP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
+  if (<i32>holdCount(e + E_HOLD) >= ndpQueueDepth) { count(D_NDP_QUEUE_FULL); slotUnref(slot); return -ENOBUFS; }
   holdFrame(e + E_HOLD, slot, frame, len);
   return i + 1;
+}
+
+/** A static entry from the config (ndp.table): 0, or ENOBUFS when the cache is full. */
+export function ndpAddStatic(hi: u64, lo: u64, macH: u32, macL: u32): i32 {
+  let i = lookup(hi, lo);
+  if (i >= 0) freeEntry(<u32>i);
+  i = allocEntry(hi, lo);
+  if (i < 0) return ENOBUFS;
+  setLinkAddress(<u32>i, macH, macL);
+  enter(<u32>i, S_STATIC, 0);
+  return 0;
 }
 
 /** Completes operation `q` when the frames behind `ticket` (from neighbor6Send) go out or fail. */
@@ -245,6 +251,7 @@ function learn(hi: u64, lo: u64, macH: u32, macL: u32): void {
     return;
   }
   const e = entry(<u32>i);
+  if (load<u8>(e + E_STATE) == S_STATIC) return;
   if (load<u8>(e + E_STATE) == S_INCOMPLETE) {
     setLinkAddress(<u32>i, macH, macL);
     enter(<u32>i, S_STALE, 0);
@@ -263,11 +270,12 @@ function advertisementInput(slot: u32, ip: Ipv6Repr): void {
   const i = lookup(rx.targetHi, rx.targetLo);
   if (i < 0) { count(C_ICMP6_IGNORED); return; }    // §7.2.5: no entry, nothing to update
   const e = entry(<u32>i);
+  if (load<u8>(e + E_STATE) == S_STATIC) return;
   const solicited = (rx.flags & NA_SOLICITED) != 0, overrides = (rx.flags & NA_OVERRIDE) != 0;
   if (load<u8>(e + E_STATE) == S_INCOMPLETE) {
     if (!rx.hasLl) return;
     setLinkAddress(<u32>i, rx.llHi, rx.llLo);
-    if (solicited) enter(<u32>i, S_REACHABLE, REACHABLE_TIME_NS); else enter(<u32>i, S_STALE, 0);
+    if (solicited) enter(<u32>i, S_REACHABLE, ndpReachableNs); else enter(<u32>i, S_STALE, 0);
     flush(<u32>i);
     return;
   }
@@ -278,7 +286,7 @@ function advertisementInput(slot: u32, ip: Ipv6Repr): void {
     return;
   }
   if (changed) setLinkAddress(<u32>i, rx.llHi, rx.llLo);
-  if (solicited) enter(<u32>i, S_REACHABLE, REACHABLE_TIME_NS);
+  if (solicited) enter(<u32>i, S_REACHABLE, ndpReachableNs);
   else if (changed) enter(<u32>i, S_STALE, 0);
 }
 

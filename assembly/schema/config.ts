@@ -30,6 +30,12 @@ export const K_TCP_CONGESTION: i32 = 22;
 export const K_TCP_KEEPALIVE_IDLE_MS: i32 = 23;
 export const K_TCP_KEEPALIVE_INTERVAL_MS: i32 = 24;
 export const K_TCP_KEEPALIVE_PROBES: i32 = 25;
+export const K_NDP_REACHABLE_TIME_MS: i32 = 26;
+export const K_NDP_RETRANS_TIMER_MS: i32 = 27;
+export const K_NDP_DELAY_FIRST_PROBE_MS: i32 = 28;
+export const K_NDP_MAX_MULTICAST_SOLICIT: i32 = 29;
+export const K_NDP_MAX_UNICAST_SOLICIT: i32 = 30;
+export const K_NDP_QUEUE_DEPTH: i32 = 31;
 
 export let localIp: u32 = 3323068417; // local_ipv4
 export let macHi: u32 = 512; // mac (first two bytes)
@@ -57,6 +63,12 @@ export let tcpCongestion: i32 = 0; // tcp.congestion; 0 cubic, 1 newreno; net/tc
 export let tcpKeepIdleNs: f64 = 7200000 * 1e6; // tcp.keepalive_idle_ms; in ns; RFC 1122 §4.2.3.6: at least two hours by default
 export let tcpKeepIntervalNs: f64 = 75000 * 1e6; // tcp.keepalive_interval_ms; in ns
 export let tcpKeepProbes: i32 = 9; // tcp.keepalive_probes
+export let ndpReachableNs: f64 = 30000 * 1e6; // ndp.reachable_time_ms; in ns; REACHABLE_TIME
+export let ndpRetransNs: f64 = 1000 * 1e6; // ndp.retrans_timer_ms; in ns; RETRANS_TIMER
+export let ndpDelayNs: f64 = 5000 * 1e6; // ndp.delay_first_probe_ms; in ns; DELAY_FIRST_PROBE_TIME
+export let ndpMaxMulticast: i32 = 3; // ndp.max_multicast_solicit
+export let ndpMaxUnicast: i32 = 3; // ndp.max_unicast_solicit
+export let ndpQueueDepth: i32 = 64; // ndp.queue_depth; packets held per neighbor being resolved
 
 @inline function whole(v: f64, lo: f64, hi: f64): bool { return v >= lo && v <= hi && v == Math.floor(v); }
 
@@ -89,6 +101,12 @@ export function configure(key: i32, value: f64): i32 {
     case K_TCP_KEEPALIVE_IDLE_MS: if (!whole(value, 1, 86400000)) return EINVAL; tcpKeepIdleNs = value * 1e6; break;
     case K_TCP_KEEPALIVE_INTERVAL_MS: if (!whole(value, 1, 3600000)) return EINVAL; tcpKeepIntervalNs = value * 1e6; break;
     case K_TCP_KEEPALIVE_PROBES: if (!whole(value, 1, 100)) return EINVAL; tcpKeepProbes = <i32>value; break;
+    case K_NDP_REACHABLE_TIME_MS: if (!whole(value, 1, 3600000)) return EINVAL; ndpReachableNs = value * 1e6; break;
+    case K_NDP_RETRANS_TIMER_MS: if (!whole(value, 1, 60000)) return EINVAL; ndpRetransNs = value * 1e6; break;
+    case K_NDP_DELAY_FIRST_PROBE_MS: if (!whole(value, 1, 60000)) return EINVAL; ndpDelayNs = value * 1e6; break;
+    case K_NDP_MAX_MULTICAST_SOLICIT: if (!whole(value, 1, 10)) return EINVAL; ndpMaxMulticast = <i32>value; break;
+    case K_NDP_MAX_UNICAST_SOLICIT: if (!whole(value, 1, 10)) return EINVAL; ndpMaxUnicast = <i32>value; break;
+    case K_NDP_QUEUE_DEPTH: if (!whole(value, 1, 4096)) return EINVAL; ndpQueueDepth = <i32>value; break;
     default: return EINVAL;
   }
   return 0;

@@ -27,6 +27,12 @@ export const CFG = {
   TCP_KEEPALIVE_IDLE_MS: 23,
   TCP_KEEPALIVE_INTERVAL_MS: 24,
   TCP_KEEPALIVE_PROBES: 25,
+  NDP_REACHABLE_TIME_MS: 26,
+  NDP_RETRANS_TIMER_MS: 27,
+  NDP_DELAY_FIRST_PROBE_MS: 28,
+  NDP_MAX_MULTICAST_SOLICIT: 29,
+  NDP_MAX_UNICAST_SOLICIT: 30,
+  NDP_QUEUE_DEPTH: 31,
 } as const;
 
 export type DatapathKeyType = "ipv4" | "mac" | "int" | "ms" | "bool" | "enum" | "auto" | "pow2";
@@ -65,6 +71,12 @@ export const DATAPATH_KEYS: readonly DatapathKey[] = [
   { key: "tcp.keepalive_idle_ms", type: "ms", ids: [23], min: 1, max: 86400000 },
   { key: "tcp.keepalive_interval_ms", type: "ms", ids: [24], min: 1, max: 3600000 },
   { key: "tcp.keepalive_probes", type: "int", ids: [25], min: 1, max: 100 },
+  { key: "ndp.reachable_time_ms", type: "ms", ids: [26], min: 1, max: 3600000 },
+  { key: "ndp.retrans_timer_ms", type: "ms", ids: [27], min: 1, max: 60000 },
+  { key: "ndp.delay_first_probe_ms", type: "ms", ids: [28], min: 1, max: 60000 },
+  { key: "ndp.max_multicast_solicit", type: "int", ids: [29], min: 1, max: 10 },
+  { key: "ndp.max_unicast_solicit", type: "int", ids: [30], min: 1, max: 10 },
+  { key: "ndp.queue_depth", type: "int", ids: [31], min: 1, max: 4096 },
 ];
 
 /** The defaults of these keys, shaped as the config file is. */
@@ -103,5 +115,13 @@ export const DATAPATH_DEFAULTS = {
     keepalive_idle_ms: 7200000,
     keepalive_interval_ms: 75000,
     keepalive_probes: 9
+  },
+  ndp: {
+    reachable_time_ms: 30000,
+    retrans_timer_ms: 1000,
+    delay_first_probe_ms: 5000,
+    max_multicast_solicit: 3,
+    max_unicast_solicit: 3,
+    queue_depth: 64
   }
 } as const;
