@@ -81,7 +81,7 @@ t("ping from Linux over net_tap gets replies from the Wasm stack, which received
   assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "closing the port removed the TAP device");
 });
 
-t("ping -6 from Linux over net_tap: Neighbor Discovery and echo, global and link-local; Linux's own RS, MLD and DAD do no harm", async () => {
+t("ping -6 from Linux over net_tap: Neighbor Discovery and echo, global and link-local, 3000-byte pings in fragments; Linux's own RS, MLD and DAD do no harm", async () => {
   const config = loadConfig({ env: {}, overrides: {
     backend: "dpdk", "dpdk.device": `net_tap0,iface=${TAP}`, local_ipv4: STACK_IP, mac: "02:00:00:00:07:02",
     local_ipv6: ["fd00:7::2/64"], "tcp.max_connections": 16, memory_mb: 48,
@@ -98,8 +98,13 @@ t("ping -6 from Linux over net_tap: Neighbor Discovery and echo, global and link
     // The link-local address the stack derived from its MAC answers too, scoped to the TAP.
     const ll = await serve(run(`ping -6 -c 3 -i 0.2 -W 2 fe80::ff:fe00:702%${TAP}`), () => l.poll());
     assert.is(ll.code, 0, ll.out + ll.err);
+    // 3000-byte pings fragment both ways: reassembled here, answered in fragments Linux reassembles.
+    const big = await serve(run(`ping -6 -s 3000 -c 3 -i 0.2 -W 2 fd00:7::2`), () => l.poll());
+    assert.is(big.code, 0, big.out + big.err);
+    assert.match(big.out, /3 packets transmitted, 3 received/);
     const c = l.counters();
-    assert.is(c["icmp6.echo_replied"], 8);
+    assert.is(c["icmp6.echo_replied"], 11);
+    assert.equal([c["ip.reassembled"], c["ip6.fragments_sent"]], [3, 9]);
     assert.ok(c["ndp.advertisements_sent"] >= 2, "Linux resolved both of our addresses");
     const tapMac = execFileSync("cat", [`/sys/class/net/${TAP}/address`], { encoding: "utf8" }).trim();
     assert.ok(l.neighbors6().some((n) => n.ip === "fd00:7::1" && n.mac === tapMac), JSON.stringify(l.neighbors6()));

@@ -209,12 +209,52 @@ test("bad Neighbor Discovery is refused and counted: hop limit not 255, a spoofe
   assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
 });
 
-test("what IPv6 cannot carry yet is dropped and counted, not mistaken: fragments, TCP", () => {
+test("Linux's fragmented 3000-byte ping is reassembled and answered in fragments, as Linux answered it", () => {
   const t = setup();
-  for (const i of [20, 21, 22]) exchange(t, linux[i]);  // the fragmented 3000-byte ping
-  assert.equal(exchange(t, linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!), []);   // a TCP segment from the peer
+  exchange(t, linux[14]);                               // Linux's NS: we know its MAC
+  for (const i of [20, 21]) assert.equal(exchange(t, linux[i]), []);
+  const out = exchange(t, linux[22]);
+  // Frames 24-26: Linux's reply in three fragments of 1510, 1510 and 174 bytes. Ours are the same
+  // but for the flow label and the identification (each sender picks its own, RFC 7739).
+  const mask = (f: Uint8Array) => { const g = noFlow(f); g.fill(0, 58, 62); return hex(g); };
+  assert.equal(out.map((f) => f.length), [1510, 1510, 174]);
+  assert.equal(out.map(mask), [23, 24, 25].map((i) => mask(linux[i])));
+  assert.ok(out.every((f) => hex(f.subarray(58, 62)) === hex(out[0].subarray(58, 62))), "one identification");
   const c = t.s.counters();
-  assert.equal([c["drop.ip6_fragment"], c["drop.ip6_no_socket"]], [3, 1]);
+  assert.equal([c["ip.reassembled"], c["ip6.fragments_sent"], c["icmp6.echo_replied"]], [1, 3, 1]);
+  assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "the large slot and every fragment's back");
+});
+
+test("fragments that break the rules: overlaps drop the datagram (RFC 5722), a tiny first fragment is refused (RFC 7112)", () => {
+  const t = setup();
+  exchange(t, linux[14]);
+  // The first fragment twice with its offset moved by 8: overlapping data.
+  const moved = linux[21].slice(); moved[57] = (moved[57] & 7) | 8;   // offset 1448 -> 1456 (low bits of the 13-bit field)
+  moved[56] = linux[21][56];
+  exchange(t, linux[20]);
+  exchange(t, linux[21]);
+  exchange(t, moved);
+  assert.equal(exchange(t, linux[22]), [], "the datagram was dropped at the overlap");
+  // A first fragment of TCP with 8 bytes: the TCP header (20) is not all in it (RFC 7112).
+  const tiny = linux[20].slice(0, 14 + 40 + 8 + 8);
+  tiny[18] = 0; tiny[19] = 16; tiny[54] = 6;
+  assert.equal(exchange(t, tiny), []);
+  // A fragment with more to come whose length is not a multiple of 8: a parameter problem at the
+  // payload length field (RFC 8200 §4.5).
+  const odd = linux[20].slice(0, 14 + 40 + 8 + 12);
+  odd[18] = 0; odd[19] = 20;
+  const pp = exchange(t, odd);
+  assert.is(pp.length, 1);
+  assertError(pp[0], 4, 0, 4, odd.subarray(14), "fd00:6::1");
+  // TCP over IPv6 has no socket yet.
+  assert.equal(exchange(t, linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!), []);
+  // The last fragment, after the overlap, began a datagram of its own: it times out.
+  // (Meanwhile fd00:6::1 went from DELAY to PROBE: the probe in flight comes back in two turns.)
+  t.clock.advance(31e9);
+  for (let i = 0; i < 3; i++) t.link.poll();
+  const c = t.s.counters();
+  assert.equal([c["drop.frag_overlap"], c["drop.ip6_fragment_chain"], c["drop.ip6_no_socket"], c["drop.frag_timeout"]], [1, 1, 1, 1]);
+  assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
 });
 
 /** Recomputes the UDP checksum of an IPv6/UDP frame (no extension headers) after a test changed it. */

@@ -15,6 +15,7 @@ import { ETH_HLEN } from "../wire/eth";
 import { addr6Hi, addr6Lo, addr6SourceFor, isMulticast6 } from "./addr6";
 import { ndpInput, neighbor6Send } from "./neighbor6";
 import { nowNs } from "./clock";
+import { egress6Send } from "./egress6";
 
 const HOP_LIMIT: u32 = 64;
 const msg = changetype<Icmpv6Repr>(memory.data(offsetof<Icmpv6Repr>()));
@@ -43,7 +44,7 @@ export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
   msg.type = ICMP6_ECHO_REPLY;
   icmpv6Emit(p, msg, len - ICMP6_HLEN, pseudoAddr6(out));
   const frame = p - IP6_HLEN - ETH_HLEN;
-  if (neighbor6Send(slot, frame, ETH_HLEN + IP6_HLEN + len, out.dstHi, out.dstLo) >= 0) count(C_ICMP6_ECHO_REPLIED);
+  if (egress6Send(slot, frame, ETH_HLEN + IP6_HLEN + len, out.dstHi, out.dstLo) >= 0) count(C_ICMP6_ECHO_REPLIED);
 }
 
 // ---- errors (RFC 4443 §2.4) ----

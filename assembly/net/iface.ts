@@ -6,7 +6,7 @@ import { slotData, slotUnref } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
          D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL,
          D_IP6_TRUNCATED, D_IP6_BAD_VERSION, D_IP6_BAD_LENGTH, D_IP6_NOT_FOR_US, D_IP6_BAD_SOURCE, D_IP6_BAD_EXTENSION,
-         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT, D_IP6_NO_SOCKET, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM } from "../counters";
+         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT_CHAIN, D_IP6_NO_SOCKET, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM } from "../counters";
 import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../wire/eth";
 import { Ipv6Repr, ipv6Parse, pseudoAddr6, IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IP6_HLEN } from "../wire/ipv6";
 import { UdpRepr, udpParse, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH } from "../wire/udp";
@@ -17,7 +17,7 @@ import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_B
 import { localIp, macHi, macLo } from "../schema/config";
 import { linkRxCount, linkRxTake, linkRxLen, linkRxRelease } from "./link";
 import { arpInput } from "./neighbor";
-import { reasmInput } from "./reassembly";
+import { reasmInput, ReasmKey, mapped4 } from "./reassembly";
 import { icmpInput } from "./icmp";
 import { udpInput } from "./udp";
 import { tcpInput } from "./tcp/input";
@@ -27,6 +27,7 @@ import { icmpv6Input, icmpv6Error } from "./icmpv6";
 // The header of the datagram being received, parsed once and read by reassembly and demux.
 const ip = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
 const ip6 = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
+const key = changetype<ReasmKey>(memory.data(offsetof<ReasmKey>()));
 const ext = changetype<Ipv6ExtRepr>(memory.data(offsetof<Ipv6ExtRepr>()));
 const udp6 = changetype<UdpRepr>(memory.data(offsetof<UdpRepr>()));
 
@@ -71,7 +72,9 @@ function ipInput(slot: u32, p: usize, len: u32): void {
   const payload = p + ip.hlen;
   const plen = ip.total - ip.hlen;
   if (ip.mf || ip.fragOff != 0) {
-    const whole = reasmInput(slot, src, dst, ip.id, proto, ip.fragOff, ip.mf, payload, plen);
+    key.srcHi = 0; key.srcLo = mapped4(src); key.dstHi = 0; key.dstLo = mapped4(dst);
+    key.id = ip.id; key.proto = proto;
+    const whole = reasmInput(slot, key, ip.fragOff, ip.mf, payload, plen);
     // The last missing fragment: the reassembled datagram's slot and length come back up.
     if (whole != 0) {
       const s = <u32>whole;
@@ -89,7 +92,7 @@ function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len
   else { count(D_IP_UNKNOWN_PROTOCOL); slotUnref(slot); }
 }
 
-/** IPv6 input (RFC 8200): verify, walk the extension headers, demux by the upper layer. */
+/** IPv6 input (RFC 8200): verify, walk the extension headers, reassemble, demux by the upper layer. */
 function ip6Input(slot: u32, p: usize, len: u32): void {
   const r = ipv6Parse(p, len, ip6);
   if (r != IPV6_OK) {
@@ -110,10 +113,42 @@ function ip6Input(slot: u32, p: usize, len: u32): void {
     else slotUnref(slot);
     return;
   }
-  if (ext.fragment) { count(D_IP6_FRAGMENT); slotUnref(slot); return; }
-  const proto = ext.proto, l4 = p + ext.offset, l4len = total - ext.offset;
-  if (proto == PROTO_ICMPV6) icmpv6Input(slot, ip6, l4, l4len);
-  else if (proto == PROTO_UDP) {
+  if (ext.fragment) { fragment6Input(slot, p, total); return; }
+  transport6Input(slot, frame, p, total, ext.proto, p + ext.offset, total - ext.offset, ext.protoAt);
+}
+
+/**
+ * One fragment (RFC 8200 §4.5): its fragmentable part goes to reassembly; a complete packet goes
+ * up. RFC 7112: the first fragment must carry the whole header chain and the upper-layer header;
+ * we also take no extension headers after the fragment header (a sender needs none).
+ */
+function fragment6Input(slot: u32, p: usize, total: u32): void {
+  const data = ext.fragAt + 8;
+  if (ext.offset != data || (ext.fragOffset == 0 && total - data < upperHeaderBytes(ext.proto))) {
+    count(D_IP6_FRAGMENT_CHAIN); slotUnref(slot); return;
+  }
+  key.srcHi = ip6.srcHi; key.srcLo = ip6.srcLo; key.dstHi = ip6.dstHi; key.dstLo = ip6.dstLo;
+  key.id = ext.fragId; key.proto = ext.proto;
+  const whole = reasmInput(slot, key, ext.fragOffset, ext.more, p + data, total - data);
+  if (whole == 0) return;
+  // The reassembled upper layer is not one packet on the wire: no error can quote it (protoAt 0).
+  const s = <u32>whole;
+  transport6Input(s, 0, 0, 0, ext.proto, slotData(s), <u32>(whole >> 32), 0);
+}
+
+/** The least of an upper-layer header a first fragment must hold (RFC 7112 §5). */
+function upperHeaderBytes(proto: u32): u32 {
+  return proto == PROTO_TCP ? 20 : 8;              // UDP, ICMPv6 and the rest: 8
+}
+
+/**
+ * The upper layer of an IPv6 packet. `frame`, `p` and `total` are the packet as it arrived, for
+ * an error to quote (0 for a reassembled one: then no error is sent); `protoAt` the byte that
+ * named `proto`.
+ */
+function transport6Input(slot: u32, frame: usize, p: usize, total: u32, proto: u32, l4: usize, l4len: u32, protoAt: u32): void {
+  if (proto == PROTO_ICMPV6) { icmpv6Input(slot, ip6, l4, l4len); return; }
+  if (proto == PROTO_UDP) {
     const u = udpParse(l4, l4len, pseudoAddr6(ip6), udp6);
     if (u != UDP_OK) {
       count(u == UDP_TRUNCATED ? D_UDP_TRUNCATED : u == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
@@ -122,11 +157,13 @@ function ip6Input(slot: u32, p: usize, len: u32): void {
     }
     // No IPv6 socket can be bound yet: every port is closed (RFC 4443 §3.1, code 4).
     count(D_IP6_NO_SOCKET);
-    icmpv6Error(slot, frame, ip6, p, total, ICMP6_DEST_UNREACHABLE, 4, 0, false);
-  } else if (proto == PROTO_TCP) { count(D_IP6_NO_SOCKET); slotUnref(slot); }
-  else {
-    // RFC 8200 §4: an unrecognized next header is a parameter problem, code 1, at its field.
-    count(D_IP6_UNKNOWN_NEXT_HEADER);
-    icmpv6Error(slot, frame, ip6, p, total, ICMP6_PARAMETER_PROBLEM, PP_NEXT_HEADER, ext.protoAt, false);
+    if (frame != 0) icmpv6Error(slot, frame, ip6, p, total, ICMP6_DEST_UNREACHABLE, 4, 0, false);
+    else slotUnref(slot);
+    return;
   }
+  if (proto == PROTO_TCP) { count(D_IP6_NO_SOCKET); slotUnref(slot); return; }
+  // RFC 8200 §4: an unrecognized next header is a parameter problem, code 1, at its field.
+  count(D_IP6_UNKNOWN_NEXT_HEADER);
+  if (frame != 0) icmpv6Error(slot, frame, ip6, p, total, ICMP6_PARAMETER_PROBLEM, PP_NEXT_HEADER, protoAt, false);
+  else slotUnref(slot);
 }

@@ -80,7 +80,7 @@ export const COUNTER_NAMES = [
   "drop.ip6_bad_source", // a multicast source, or one of our own addresses
   "drop.ip6_bad_extension", // an extension-header chain refused (RFC 8200 §4): too long, truncated, option, routing type
   "drop.ip6_unknown_next_header",
-  "drop.ip6_fragment", // IPv6 fragments: reassembly is not built yet
+  "drop.ip6_fragment_chain", // a first fragment without the whole header chain and upper-layer header (RFC 7112), or extension headers after the fragment header
   "drop.ip6_no_socket", // UDP or TCP over IPv6: IPv6 sockets are not built yet
   "drop.icmp6_truncated",
   "drop.icmp6_bad_checksum",
@@ -93,6 +93,7 @@ export const COUNTER_NAMES = [
   "icmp6.ignored", // valid messages we take no action on: router solicitations and advertisements, MLD, redirects
   "icmp6.errors_sent", // destination unreachable and parameter problem messages (RFC 4443 §3.1, §3.4)
   "icmp6.errors_rate_limited", // errors not sent: over the rate limit (RFC 4443 §2.4(f))
+  "ip6.fragments_sent",
   "ndp.solicitations_sent",
   "ndp.advertisements_sent",
 ] as const;

@@ -1,0 +1,51 @@
+// IPv6 output (RFC 8200): a packet whose fixed header is written goes to its neighbor whole, or,
+// past the link MTU, in fragments (§4.5): the fixed header is the unfragmentable part, each
+// fragment carries a multiple of 8 bytes but the last, and one identification chosen at random
+// for the packet (RFC 7739). We send no extension headers of our own.
+import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { count, D_NO_BUFFER, C_IP6_FRAGMENTS_SENT } from "../counters";
+import { IP6_HLEN } from "../wire/ipv6";
+import { NH_FRAGMENT } from "../wire/ipv6ext";
+import { ETH_HLEN } from "../wire/eth";
+import { st16, st32 } from "../wire/bytes";
+import { mtu } from "../schema/config";
+import { ENOBUFS } from "../schema/errno";
+import { hostRandom } from "../host";
+import { neighbor6Send } from "./neighbor6";
+
+const FRAG_HLEN: u32 = 8;
+
+/**
+ * Sends the frame at `frame` (`len` bytes: Ethernet header to be written, the IPv6 header
+ * written, its payload) to `dstHi:dstLo`; the slot reference passes on. Returns what
+ * neighbor6Send does (0, a ticket, -errno); for fragments the last ticket or the first error.
+ */
+export function egress6Send(slot: u32, frame: usize, len: u32, dstHi: u64, dstLo: u64): i32 {
+  if (len - ETH_HLEN <= <u32>mtu) return neighbor6Send(slot, frame, len, dstHi, dstLo);
+  const ip = frame + ETH_HLEN, data = ip + IP6_HLEN, total = len - ETH_HLEN - IP6_HLEN;
+  const nextHeader = <u32>load<u8>(ip + 6);
+  const chunk = (<u32>mtu - IP6_HLEN - FRAG_HLEN) & ~7;
+  const id = hostRandom();
+  let ret: i32 = 0;
+  for (let off: u32 = 0; off < total; off += chunk) {
+    const n = min(chunk, total - off);
+    const s = slotAlloc(SMALL_CAP);
+    if (s < 0) { count(D_NO_BUFFER); ret = -ENOBUFS; break; }
+    const f = slotData(<u32>s), fip = f + ETH_HLEN;
+    memory.copy(fip, ip, IP6_HLEN);
+    st16(fip + 4, FRAG_HLEN + n);
+    store<u8>(fip + 6, <u8>NH_FRAGMENT);
+    const fh = fip + IP6_HLEN;
+    store<u8>(fh, <u8>nextHeader);
+    store<u8>(fh + 1, 0);
+    st16(fh + 2, off | (off + n < total ? 1 : 0));
+    st32(fh + 4, id);
+    memory.copy(fh + FRAG_HLEN, data + off, n);
+    const r = neighbor6Send(<u32>s, f, ETH_HLEN + IP6_HLEN + FRAG_HLEN + n, dstHi, dstLo);
+    count(C_IP6_FRAGMENTS_SENT);
+    if (r < 0) { ret = r; break; }
+    if (r > 0) ret = r;
+  }
+  slotUnref(slot);
+  return ret;
+}
