@@ -11,6 +11,10 @@ import { loadConfig } from "../host/config.js";
 import { parseIpv6, formatIpv6 } from "../host/ipv6.js";
 import { ConfigError } from "../host/config.js";
 import { pcapFrames, checksum, macBytes, mac, hex } from "./helpers.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 
 const linux = pcapFrames("linux-veth6.pcap");
 const OUR_MAC = "02:00:00:00:06:02", PEER_MAC = "02:00:00:00:06:01";
@@ -223,6 +227,30 @@ test("Linux's fragmented 3000-byte ping is reassembled and answered in fragments
   const c = t.s.counters();
   assert.equal([c["ip.reassembled"], c["ip6.fragments_sent"], c["icmp6.echo_replied"]], [1, 3, 1]);
   assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "the large slot and every fragment's back");
+});
+
+test("a capture of our IPv6 traffic decodes in tshark with every checksum right: NDP, echoes, fragments, errors", () => {
+  const t = setup();
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-ipv6pcap-"));
+  try {
+    const file = join(dir, "v6.pcap");
+    t.link.capture(file);
+    for (const i of [14, 16, 20, 21, 22, 26, 299, 301]) exchange(t, linux[i]);   // NS, echo, fragmented echo, UDP, link-local
+    t.link.stopCapture();
+    if (spawnSync("tshark", ["--version"]).status !== 0) { assert.ok(!process.env.CI, "CI installs tshark"); return; }
+    const sh = (...args: string[]) => {
+      const r = spawnSync("tshark", ["-r", file, "-o", "udp.check_checksum:TRUE", ...args], { encoding: "utf8" });
+      assert.is(r.status, 0, r.stderr);
+      return r.stdout.trim() === "" ? [] : r.stdout.trim().split("\n");
+    };
+    assert.is(sh().length, 8 + 2 + 3 + 1 + 2, "what Linux sent and what we answered: NA, echo reply, 3 fragments, port unreachable, NA, echo reply");
+    assert.equal(sh("-Y", "icmpv6 && icmpv6.checksum.status != 1"), [], "every ICMPv6 checksum good");
+    assert.equal(sh("-Y", "_ws.malformed || _ws.expert.severity >= error"), []);
+    assert.is(sh("-Y", "eth.src == 02:00:00:00:06:02 && ipv6.fraghdr").length, 3, "our three reply fragments");
+    assert.is(sh("-Y", "ipv6.reassembled.length == 3008").length, 2, "tshark reassembles Linux's and ours");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("fragments that break the rules: overlaps drop the datagram (RFC 5722), a tiny first fragment is refused (RFC 7112)", () => {
