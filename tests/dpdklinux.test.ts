@@ -218,11 +218,12 @@ t("Node's http server on the stack (openStack's driver, adaptive) answers curl, 
   assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "closing the stack removed the TAP device");
 });
 
-t("net_af_packet on a veth: Linux in a network namespace pings and echoes UDP with the Wasm stack", async () => {
+t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6) and echoes UDP with the Wasm stack", async () => {
   const ns = `dwns${process.pid % 10000}`, v0 = `dwv${process.pid % 10000}a`, v1 = `dwv${process.pid % 10000}b`;
   execFileSync("sh", ["-c", [
     `ip netns add ${ns}`, `ip link add ${v0} type veth peer name ${v1}`, `ip link set ${v1} netns ${ns}`,
-    `ip -n ${ns} addr add 198.19.6.1/24 dev ${v1}`, `ip -n ${ns} link set ${v1} up`, `ip link set ${v0} up`,
+    `ip -n ${ns} addr add 198.19.6.1/24 dev ${v1}`, `ip -n ${ns} -6 addr add fd00:6::1/64 dev ${v1} nodad`,
+    `ip -n ${ns} link set ${v1} up`, `ip link set ${v0} up`,
     `sysctl -qw net.ipv6.conf.${v0}.disable_ipv6=1`,
     // A veth leaves UDP/TCP checksums to "hardware" (CHECKSUM_PARTIAL) and AF_PACKET hands them
     // over unfinished; the Wasm stack checks every checksum, so the peer must compute them.
@@ -232,6 +233,7 @@ t("net_af_packet on a veth: Linux in a network namespace pings and echoes UDP wi
   try {
     l = new LibOS({ config: loadConfig({ env: {}, overrides: {
       backend: "dpdk", "dpdk.device": `net_af_packet0,iface=${v0}`, local_ipv4: "198.19.6.2", mac: "02:00:00:00:06:02",
+      local_ipv6: ["fd00:6::2/64"],
     } }) });
     const qd = l.socket();
     l.bind(qd, sockaddr("198.19.6.2", 7));
@@ -240,6 +242,11 @@ t("net_af_packet on a veth: Linux in a network namespace pings and echoes UDP wi
     const turn = () => { lo.poll(); srv.step(); };
     const p = await serve(run(`ip netns exec ${ns} ping -c 3 -i 0.2 -W 2 198.19.6.2`), turn);
     assert.match(p.out, /3 packets transmitted, 3 received/, p.out + p.err);
+    const route6 = execFileSync("ip", ["-n", ns, "-6", "route", "get", "fd00:6::2"], { encoding: "utf8" });
+    assert.ok(route6.includes(`dev ${v1}`), route6);
+    const p6 = await serve(run(`ip netns exec ${ns} ping -6 -c 3 -i 0.2 -W 2 fd00:6::2`), turn);
+    assert.match(p6.out, /3 packets transmitted, 3 received/, p6.out + p6.err);
+    assert.is(lo.counters()["icmp6.echo_replied"], 3);
     const u = await serve(run(`printf 'through af_packet' | ip netns exec ${ns} socat -t 2 - UDP:198.19.6.2:7`), turn);
     assert.is(u.out, "through af_packet", u.err);
     l.close(qd);
