@@ -15,7 +15,7 @@ import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/neighbor";
 import { addr6Init, addr6Add as addAddress6, addr6Dump as dumpAddresses6, MAX_ADDRESSES } from "./net/addr6";
-import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6 } from "./net/neighbor6";
+import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6, dadTick } from "./net/neighbor6";
 import { egressInit } from "./net/egress";
 import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
@@ -108,6 +108,7 @@ function connectionsThatFit(): u32 {
  */
 export function poll(now: f64): i32 {
   setNow(now);
+  dadTick();
   let work = linkPollComp();
   work += tcpFlushOutput();                    // what the application pushed since the last turn
   work += ifacePollRx(RX_BUDGET);

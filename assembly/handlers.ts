@@ -2,10 +2,10 @@
 // over dense constants compiles to one br_table; a kind missing here is caught by a test.
 import { K_NONE, K_UDP_POP, K_UDP_PUSH, K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT,
          T_ARP, T_REASM, T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK, T_TCP_KEEPALIVE, T_TCP_REORDER,
-         T_TCP_PTO, T_TCP_MEMORY, T_NDP } from "./sched/kinds";
+         T_TCP_PTO, T_TCP_MEMORY, T_NDP, T_DAD } from "./sched/kinds";
 import { qEntry, Q_KIND } from "./sched/qtoken";
 import { arpTimer } from "./net/neighbor";
-import { ndpTimer } from "./net/neighbor6";
+import { ndpTimer, dadTimer } from "./net/neighbor6";
 import { reasmTimer } from "./net/reassembly";
 import { udpPopPoll, udpPopCancel } from "./net/udp";
 import { tcpPopPoll, tcpPushPoll, tcpAcceptPoll, tcpPopCancel, tcpPushCancel, tcpAcceptCancel } from "./net/tcp/stream";
@@ -53,5 +53,6 @@ export function fireTimer(kind: u32, arg: u32): void {
     case T_TCP_PTO: tailLossProbe(tcb(arg)); break;
     case T_TCP_MEMORY: memoryTimer(tcb(arg)); break;
     case T_NDP: ndpTimer(arg); break;
+    case T_DAD: dadTimer(arg); break;
   }
 }

@@ -381,11 +381,15 @@ export class LibOS extends WaitFamily {
     return out;
   }
 
-  /** Our IPv6 addresses with their prefix lengths, the link-local one (from the MAC) first. */
-  addresses6(): string[] {
+  /** Our IPv6 addresses ("addr/prefix"), the link-local one (from the MAC) first, each with its
+   *  duplicate address detection state (RFC 4862 §5.4): used only once "preferred". */
+  addresses6(): { address: string; state: "tentative" | "preferred" | "duplicate" }[] {
     const n = this.x.addr6Dump();
     const dv = new DataView(this.dp.memory.buffer, this.x.scratchPtr(), n * 24);
-    return Array.from({ length: n }, (_, i) => `${formatIpv6(addrAt(dv, i * 24))}/${dv.getUint32(i * 24 + 16, true)}`);
+    const states = ["tentative", "preferred", "duplicate"] as const;
+    return Array.from({ length: n }, (_, i) => ({
+      address: `${formatIpv6(addrAt(dv, i * 24))}/${dv.getUint32(i * 24 + 16, true)}`, state: states[dv.getUint8(i * 24 + 20)],
+    }));
   }
 
   /** The IPv6 neighbor cache (RFC 4861 §7.3.2 states). */

@@ -142,6 +142,7 @@ export const counters = [
   ["icmp6.errors_sent", "destination unreachable and parameter problem messages (RFC 4443 §3.1, §3.4)"],
   ["icmp6.errors_rate_limited", "errors not sent: over the rate limit (RFC 4443 §2.4(f))"],
   ["ip6.fragments_sent", ""],
+  ["ndp.duplicate_addresses", "one of our addresses found in use by another host: never used (RFC 4862 §5.4.5)"],
   ["ndp.solicitations_sent", ""],
   ["ndp.advertisements_sent", ""],
 ];
@@ -187,4 +188,6 @@ export const config = [
   { key: "ndp.max_multicast_solicit", type: "int", default: 3, min: 1, max: 10, as: "ndpMaxMulticast" },
   { key: "ndp.max_unicast_solicit", type: "int", default: 3, min: 1, max: 10, as: "ndpMaxUnicast" },
   { key: "ndp.queue_depth", type: "int", default: 64, min: 1, max: 4096, as: "ndpQueueDepth", doc: "packets held per neighbor being resolved" },
+  { key: "ndp.dad_transmits", type: "int", default: 1, min: 0, max: 10, as: "ndpDadTransmits",
+    doc: "RFC 4862 DupAddrDetectTransmits: solicitations before an address is used; 0: no DAD" },
 ];

@@ -55,6 +55,18 @@ async function serve<T>(until: Promise<T>, turn: () => void, limitMs = 120_000):
   return value!;
 }
 
+/** Turns the stack until duplicate address detection has passed for its IPv6 addresses (about
+ *  one second: RFC 4862's one probe and its wait). */
+async function addressesReady(l: LibOS, turn: () => void): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (l.addresses6().some((a) => a.state === "tentative")) {
+    if (Date.now() > deadline) throw new Error(`DAD did not finish: ${JSON.stringify(l.addresses6())}`);
+    for (let i = 0; i < 2000; i++) turn();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(l.addresses6().every((a) => a.state === "preferred"), JSON.stringify(l.addresses6()));
+}
+
 /** Runs a shell command to completion; resolves with its stdout and exit code. */
 function run(cmd: string): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -88,10 +100,12 @@ t("ping -6 from Linux over net_tap: Neighbor Discovery and echo, global and link
   } });
   const l = new LibOS({ config });
   try {
-    const before = l.poolAvailable();
     // Linux keeps DAD for its link-local address (its probes reach the stack); the global one skips it.
     execFileSync("sh", ["-c", `ip -6 addr add fd00:7::1/64 dev ${TAP} nodad && ip link set ${TAP} up`]);
     assertRoutedVia("fd00:7::2", TAP);
+    await addressesReady(l, () => l.poll());
+    for (let i = 0; i < 1000; i++) l.poll();               // our DAD probes' slots are back
+    const before = l.poolAvailable();
     const r = await serve(run(`ping -6 -c 5 -i 0.2 -W 2 fd00:7::2`), () => l.poll());
     assert.is(r.code, 0, r.out + r.err);
     assert.match(r.out, /5 packets transmitted, 5 received, 0% packet loss/);
@@ -242,6 +256,7 @@ t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6) a
     const turn = () => { lo.poll(); srv.step(); };
     const p = await serve(run(`ip netns exec ${ns} ping -c 3 -i 0.2 -W 2 198.19.6.2`), turn);
     assert.match(p.out, /3 packets transmitted, 3 received/, p.out + p.err);
+    await addressesReady(lo, turn);
     const route6 = execFileSync("ip", ["-n", ns, "-6", "route", "get", "fd00:6::2"], { encoding: "utf8" });
     assert.ok(route6.includes(`dev ${v1}`), route6);
     const p6 = await serve(run(`ip netns exec ${ns} ping -6 -c 3 -i 0.2 -W 2 fd00:6::2`), turn);

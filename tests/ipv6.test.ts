@@ -19,12 +19,20 @@ import { spawnSync } from "node:child_process";
 const linux = pcapFrames("linux-veth6.pcap");
 const OUR_MAC = "02:00:00:00:06:02", PEER_MAC = "02:00:00:00:06:01";
 
-function setup(overrides: Record<string, unknown> = {}): { clock: VirtualClock; link: LoopbackLink; s: LibOS; host: RawPort } {
+/** A stack holding fd00:6::2 beside a scripted host; unless `probing`, its duplicate address
+ *  detection has run (one probe per address, a second of virtual time) and the probes are gone. */
+function setup(overrides: Record<string, unknown> = {}, probing = false): { clock: VirtualClock; link: LoopbackLink; s: LibOS; host: RawPort } {
   const clock = new VirtualClock();
   const link = new LoopbackLink({ seed: 1 }, clock, true);
   const config = loadConfig({ env: {}, overrides: { local_ipv4: "198.18.0.2", mac: OUR_MAC, local_ipv6: ["fd00:6::2/64"], seed: 7, memory_mb: 16, "pool.small_buffers": 2048, ...overrides } });
   const s = new LibOS({ config, link });
   const host = link.attachRaw(mac(PEER_MAC));
+  if (!probing) {
+    link.poll();
+    clock.advance(1.1e9);
+    link.poll(); link.poll();
+    host.take();
+  }
   return { clock, link, s, host };
 }
 
@@ -72,7 +80,42 @@ test("IPv6 text: RFC 4291 forms in, RFC 5952's canonical form out; local_ipv6 ch
 
 test("the link-local address comes from the MAC (modified EUI-64), the configured one follows", () => {
   const { s } = setup();
-  assert.equal(s.addresses6(), ["fe80::ff:fe00:602/64", "fd00:6::2/64"]);
+  assert.equal(s.addresses6(), [{ address: "fe80::ff:fe00:602/64", state: "preferred" }, { address: "fd00:6::2/64", state: "preferred" }]);
+});
+
+test("duplicate address detection (RFC 4862 §5.4): a probe from :: per address, then the address is used", () => {
+  const t = setup({}, true);
+  assert.equal(t.s.addresses6().map((a) => a.state), ["tentative", "tentative"]);
+  t.link.poll(); t.link.poll();
+  const probes = t.host.take();
+  assert.is(probes.length, 2);
+  const p = probes.find((f) => f[4] === 0 && f[5] === 2)!;    // to 33:33:ff:00:00:02 (the other is :06:02)
+  assert.equal([...p.subarray(0, 6)], [0x33, 0x33, 0xff, 0, 0, 2]);
+  assert.equal([p[21], ...p.subarray(22, 38)], [255, ...new Array(16).fill(0)], "hop limit 255, from ::");
+  assert.equal([...p.subarray(38, 54)], ip6("ff02::1:ff00:2"));
+  assert.equal([p.length, p[54], ...p.subarray(62, 78)], [14 + 40 + 24, 135, ...ip6("fd00:6::2")], "an NS with no link-layer option");
+  // While tentative, the address takes nothing but Neighbor Discovery.
+  assert.equal(exchange(t, echo("fd00:6::1", PEER_MAC, 1)), []);
+  t.clock.advance(1.1e9);
+  t.link.poll();
+  assert.equal(t.s.addresses6().map((a) => a.state), ["preferred", "preferred"]);
+  assert.is(exchange(t, linux[14]).length, 1, "then it answers");
+  // With ndp.dad_transmits 0 an address is used at once.
+  assert.equal(setup({ "ndp.dad_transmits": 0 }, true).s.addresses6().map((a) => a.state), ["preferred", "preferred"]);
+});
+
+test("duplicate address detection finds a duplicate: another host's probe or its advertisement; the address is never used", () => {
+  for (const other of [linux[3], na("02:00:00:00:06:77", "fe80::77", "ff02::1", "fd00:6::2", 0x20, "02:00:00:00:06:77")]) {
+    const t = setup({}, true);
+    t.link.poll();
+    t.host.take();
+    exchange(t, other);                                       // Linux's probe for fd00:6::2 from ::; or an NA for it
+    t.clock.advance(2e9); t.link.poll();
+    assert.equal(t.s.addresses6().map((a) => a.state), ["preferred", "duplicate"]);
+    assert.is(t.s.counters()["ndp.duplicate_addresses"], 1);
+    assert.equal(exchange(t, linux[14]), [], "a solicitation for it is not answered");
+    assert.equal(exchange(t, echo("fd00:6::1", PEER_MAC, 2)), [], "nor an echo to it");
+  }
 });
 
 test("Linux's solicitations and echoes get the answers Linux gave, byte for byte", () => {

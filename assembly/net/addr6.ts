@@ -1,9 +1,11 @@
 // Our IPv6 addresses (RFC 4291): the link-local address derived from the MAC (modified EUI-64,
 // RFC 4291 §2.5.1 and appendix A; RFC 4862 §5.3) and the configured ones, each with its prefix
-// length. Also the groups we listen to: all-nodes (ff02::1) and each address's solicited-node
-// group (RFC 4291 §2.7.1), with their Ethernet multicast addresses (RFC 2464 §7).
+// length and its duplicate address detection state (RFC 4862 §5.4: tentative until DAD passes,
+// then preferred; a duplicate is never used). Also the groups we listen to: all-nodes (ff02::1)
+// and each address's solicited-node group (RFC 4291 §2.7.1, joined while tentative too), with
+// their Ethernet multicast addresses (RFC 2464 §7).
 import { carve } from "../mem/layout";
-import { macHi, macLo } from "../schema/config";
+import { macHi, macLo, ndpDadTransmits } from "../schema/config";
 import { EINVAL, ENOMEM } from "../schema/errno";
 import { MAC_IPV6_MULTICAST_HI } from "../wire/eth";
 
@@ -12,6 +14,12 @@ const A_SIZE: usize = 24;
 const A_HI: usize = 0;       // u64
 const A_LO: usize = 8;       // u64
 const A_PREFIX: usize = 16;  // u32 prefix length
+const A_STATE: usize = 20;   // u8 TENTATIVE, PREFERRED, DUPLICATE
+const A_TRIES: usize = 21;   // u8 DAD solicitations sent
+
+export const TENTATIVE: u8 = 0;
+export const PREFERRED: u8 = 1;
+export const DUPLICATE: u8 = 2;
 
 const LINK_LOCAL_HI: u64 = 0xfe80000000000000;
 const ALL_NODES_HI: u64 = 0xff02000000000000;
@@ -20,6 +28,8 @@ const SOLICITED_LO: u64 = 0x00000001ff000000;
 
 let table: usize = 0;
 let count: u32 = 0;
+/** Some address waits for its first DAD solicitation (sent on the next turn, when time is known). */
+export let dadWaiting = false;
 
 @inline function at(i: u32): usize { return table + <usize>i * A_SIZE; }
 @inline export function addr6Hi(i: u32): u64 { return load<u64>(at(i) + A_HI); }
@@ -28,30 +38,43 @@ let count: u32 = 0;
 @inline export function isMulticast6(hi: u64): bool { return (hi >> 56) == 0xff; }
 @inline export function isLinkLocal6(hi: u64): bool { return (hi >> 54) == (0xfe80 >> 6); }
 
-/** Carves the table and takes the link-local address; after the config (the MAC) is set. */
+/** Carves the table. IPv6 stays off (no address, no group, nothing sent) until the first
+ *  address is added: a stack configured for IPv4 alone puts no IPv6 frame on the link. */
 export function addr6Init(): bool {
   table = carve(<usize>MAX_ADDRESSES * A_SIZE, 8);
-  if (table == 0) return false;
   count = 0;
-  const m0 = <u64>(macHi >> 8) ^ 2, m1 = <u64>(macHi & 0xff);
-  const lo = (m0 << 56) | (m1 << 48) | (<u64>(macLo >> 24) << 40) | (<u64>0xfffe << 24) | <u64>(macLo & 0xffffff);
-  return addr6Add(LINK_LOCAL_HI, lo, 64) == 0;
+  return table != 0;
 }
 
 /** Adds an address with its prefix length: 0, or EINVAL (not a unicast address, bad prefix),
- *  or ENOMEM (the table is full). Adding one we have already is 0. */
+ *  or ENOMEM (the table is full). Adding one we have already is 0. The first one brings the
+ *  link-local address (from the MAC) with it, at index 0. */
 export function addr6Add(hi: u64, lo: u64, prefix: u32): i32 {
   if (prefix > 128 || isMulticast6(hi) || (hi == 0 && (lo == 0 || lo == 1))) return EINVAL;
+  if (count == 0 && !isLinkLocal6(hi)) {
+    const m0 = <u64>(macHi >> 8) ^ 2, m1 = <u64>(macHi & 0xff);
+    const ll = (m0 << 56) | (m1 << 48) | (<u64>(macLo >> 24) << 40) | (<u64>0xfffe << 24) | <u64>(macLo & 0xffffff);
+    addr6Add(LINK_LOCAL_HI, ll, 64);
+  }
   if (addr6Index(hi, lo) >= 0) return 0;
   if (count == MAX_ADDRESSES) return ENOMEM;
   const a = at(count++);
   store<u64>(a + A_HI, hi);
   store<u64>(a + A_LO, lo);
   store<u32>(a + A_PREFIX, prefix);
+  store<u8>(a + A_STATE, ndpDadTransmits > 0 ? TENTATIVE : PREFERRED);
+  store<u8>(a + A_TRIES, 0);
+  if (ndpDadTransmits > 0) dadWaiting = true;
   return 0;
 }
 
-/** The index of one of our unicast addresses, or -1. */
+@inline export function addr6State(i: u32): u8 { return load<u8>(at(i) + A_STATE); }
+@inline export function addr6SetState(i: u32, st: u8): void { store<u8>(at(i) + A_STATE, st); }
+@inline export function addr6Tries(i: u32): u8 { return load<u8>(at(i) + A_TRIES); }
+@inline export function addr6SetTries(i: u32, n: u8): void { store<u8>(at(i) + A_TRIES, n); }
+export function dadStarted(): void { dadWaiting = false; }
+
+/** The index of one of our addresses, whatever its DAD state, or -1. */
 export function addr6Index(hi: u64, lo: u64): i32 {
   for (let i: u32 = 0; i < count; i++) if (addr6Hi(i) == hi && addr6Lo(i) == lo) return <i32>i;
   return -1;
@@ -59,7 +82,8 @@ export function addr6Index(hi: u64, lo: u64): i32 {
 
 /** Is this a destination we receive: ours, all-nodes, or the solicited-node group of one of ours? */
 export function addr6Accepts(hi: u64, lo: u64): bool {
-  if (!isMulticast6(hi)) return addr6Index(hi, lo) >= 0;
+  // §5.4: packets to a tentative address are dropped, all but Neighbor Discovery's (to its group).
+  if (!isMulticast6(hi)) { const i = addr6Index(hi, lo); return i >= 0 && addr6State(<u32>i) == PREFERRED; }
   if (hi != ALL_NODES_HI) return false;
   if (lo == ALL_NODES_LO) return true;
   return (lo & ~<u64>0xffffff) == SOLICITED_LO && solicitedIndex(<u32>(lo & 0xffffff)) >= 0;
@@ -87,9 +111,15 @@ function solicitedIndex(low24: u32): i32 {
  * else the first configured one, else the link-local. Returns its index.
  */
 export function addr6SourceFor(hi: u64, lo: u64): u32 {
+  // (Called only to answer or resolve for IPv6 traffic, which needs an address: count >= 1.)
   if (isLinkLocal6(hi) || isMulticast6(hi) || count == 1) return 0;
-  for (let i: u32 = 1; i < count; i++) if (covers(i, hi, lo)) return i;
-  return 1;
+  let first: i32 = -1;
+  for (let i: u32 = 1; i < count; i++) {
+    if (addr6State(i) != PREFERRED) continue;
+    if (covers(i, hi, lo)) return i;
+    if (first < 0) first = <i32>i;
+  }
+  return first < 0 ? 0 : <u32>first;
 }
 
 function covers(i: u32, hi: u64, lo: u64): bool {
@@ -99,7 +129,7 @@ function covers(i: u32, hi: u64, lo: u64): bool {
   return addr6Hi(i) == hi && (p == 128 ? addr6Lo(i) == lo : ((addr6Lo(i) ^ lo) >> (128 - p)) == 0);
 }
 
-/** Writes up to `max` rows of (hi u64, lo u64, prefix u32, 4 bytes pad) at `out`. */
+/** Writes up to `max` rows of (hi u64, lo u64, prefix u32, state u8, tries u8, pad) at `out`. */
 export function addr6Dump(out: usize, max: u32): u32 {
   const n = min(max, count);
   for (let i: u32 = 0; i < n; i++) memory.copy(out + <usize>i * A_SIZE, at(i), A_SIZE);

@@ -3,21 +3,25 @@
 // frames waiting for resolution queued (bounded) on their entry; solicitations answered for our
 // addresses (§7.2.3, and DAD probes of them, RFC 4862 §5.4.3); advertisements taken by the rules
 // of §7.2.5. An advertisement for one of our own addresses is never believed; routers are not
-// tracked (the router flag is read and ignored: no default route comes from the wire).
+// tracked (the router flag is read and ignored: no default route comes from the wire). Duplicate
+// address detection for our own addresses (RFC 4862 §5.4) runs here too: probes from ::, and a
+// probe or an advertisement for a tentative address of ours makes it a duplicate.
 import { carve } from "../mem/layout";
 import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
 import { count, D_NDP_INVALID, D_NDP_NOT_FOR_US, D_NDP_CONFLICT, D_NDP_TIMEOUT, D_NDP_QUEUE_FULL, D_NO_BUFFER,
-         C_NDP_SOLICITATIONS_SENT, C_NDP_ADVERTISEMENTS_SENT, C_ICMP6_IGNORED } from "../counters";
+         C_NDP_SOLICITATIONS_SENT, C_NDP_ADVERTISEMENTS_SENT, C_ICMP6_IGNORED, C_NDP_DUPLICATE_ADDRESSES } from "../counters";
 import { ethEmit, ETH_HLEN, ETHERTYPE_IPV6, MAC_IPV6_MULTICAST_HI } from "../wire/eth";
 import { Ipv6Repr, ipv6Emit, pseudoAddr6, IP6_HLEN } from "../wire/ipv6";
 import { PROTO_ICMPV6 } from "../wire/icmpv6";
-import { NdpRepr, ndpParse, ndpEmit, NDP_NS, NDP_NA, NDP_LEN_WITH_LL, NA_SOLICITED, NA_OVERRIDE } from "../wire/ndp";
+import { NdpRepr, ndpParse, ndpEmit, NDP_NS, NDP_NA, NDP_HLEN, NDP_LEN_WITH_LL, NA_SOLICITED, NA_OVERRIDE } from "../wire/ndp";
 // RFC 4861 §10's protocol constants are the config's ndp.* keys.
-import { macHi, macLo, ndpReachableNs, ndpRetransNs, ndpDelayNs, ndpMaxMulticast, ndpMaxUnicast, ndpQueueDepth } from "../schema/config";
+import { macHi, macLo, ndpReachableNs, ndpRetransNs, ndpDelayNs, ndpMaxMulticast, ndpMaxUnicast, ndpQueueDepth,
+         ndpDadTransmits } from "../schema/config";
 import { timerStart, timerCancel } from "../sched/timers";
-import { T_NDP } from "../sched/kinds";
+import { T_NDP, T_DAD } from "../sched/kinds";
 import { ENOBUFS, EHOSTUNREACH } from "../schema/errno";
-import { addr6Index, addr6Hi, addr6Lo, addr6SourceFor, isMulticast6, solicitedHi, solicitedLo } from "./addr6";
+import { addr6Index, addr6Hi, addr6Lo, addr6SourceFor, addr6Count, addr6State, addr6SetState, addr6Tries, addr6SetTries,
+         dadWaiting, dadStarted, isMulticast6, solicitedHi, solicitedLo, TENTATIVE, PREFERRED, DUPLICATE } from "./addr6";
 import { linkTx } from "./link";
 import { holdFrame, holdWait, holdRelease, holdDrop, holdCount } from "./hold";
 import { nowNs } from "./clock";
@@ -113,11 +117,12 @@ function freeEntry(i: u32): void {
   if (memo == <i32>i) memo = -1;
 }
 
-/** Writes the IPv6 header of an NDP message at p (hop limit 255, §7.1) and returns its addresses' sum. */
-function ndpHeader(p: usize, srcHi: u64, srcLo: u64, dstHi: u64, dstLo: u64): u64 {
+/** Writes the IPv6 header of an NDP message of `len` bytes at p (hop limit 255, §7.1) and returns
+ *  its addresses' sum. */
+function ndpHeader(p: usize, srcHi: u64, srcLo: u64, dstHi: u64, dstLo: u64, len: u32 = NDP_LEN_WITH_LL): u64 {
   hdr.trafficClass = 0;
   hdr.flowLabel = 0;
-  hdr.payloadLen = NDP_LEN_WITH_LL;
+  hdr.payloadLen = len;
   hdr.nextHeader = PROTO_ICMPV6;
   hdr.hopLimit = 255;
   hdr.srcHi = srcHi; hdr.srcLo = srcLo;
@@ -225,7 +230,14 @@ function solicitationInput(slot: u32, ip: Ipv6Repr, p: usize): void {
   // §7.1.1: a DAD probe (from ::) goes to a solicited-node group and carries no link address.
   if (unspecified && (!isMulticast6(ip.dstHi) || rx.hasLl)) { count(D_NDP_INVALID); slotUnref(slot); return; }
   const t = addr6Index(rx.targetHi, rx.targetLo);
-  if (t < 0) { count(D_NDP_NOT_FOR_US); slotUnref(slot); return; }
+  if (t < 0 || addr6State(<u32>t) == DUPLICATE) { count(D_NDP_NOT_FOR_US); slotUnref(slot); return; }
+  if (addr6State(<u32>t) == TENTATIVE) {
+    // RFC 4862 §5.4.3: another host probing the same address means it is not ours to use; a
+    // solicitation from a real address is not answered while we are still probing.
+    if (unspecified) duplicate(<u32>t); else count(D_NDP_NOT_FOR_US);
+    slotUnref(slot);
+    return;
+  }
   // §7.2.3: the solicitation tells us the sender's link address: a STALE entry, or an update.
   if (!unspecified && rx.hasLl) learn(ip.srcHi, ip.srcLo, rx.llHi, rx.llLo);
   // Answer in place: the solicitation's slot becomes the advertisement (RFC 4862 §5.4.3: a
@@ -266,7 +278,13 @@ function advertisementInput(slot: u32, ip: Ipv6Repr): void {
   slotUnref(slot);
   // §7.1.2: an advertisement to a group is never solicited.
   if (isMulticast6(ip.dstHi) && (rx.flags & NA_SOLICITED) != 0) { count(D_NDP_INVALID); return; }
-  if (addr6Index(rx.targetHi, rx.targetLo) >= 0) { count(D_NDP_CONFLICT); return; }
+  const ours = addr6Index(rx.targetHi, rx.targetLo);
+  if (ours >= 0) {
+    // §5.4.4: an advertisement for a tentative address of ours: someone has it.
+    if (addr6State(<u32>ours) == TENTATIVE) duplicate(<u32>ours);
+    count(D_NDP_CONFLICT);
+    return;
+  }
   const i = lookup(rx.targetHi, rx.targetLo);
   if (i < 0) { count(C_ICMP6_IGNORED); return; }    // §7.2.5: no entry, nothing to update
   const e = entry(<u32>i);
@@ -307,4 +325,42 @@ export function ndpDump(out: usize, max: u32): u32 {
     n++;
   }
   return n;
+}
+
+// ---- duplicate address detection for our own addresses (RFC 4862 §5.4) ----
+
+/** On a turn: addresses added since the last one send their first probe (now that time is known). */
+export function dadTick(): void {
+  if (!dadWaiting) return;
+  dadStarted();
+  for (let i: u32 = 0; i < addr6Count(); i++) {
+    if (addr6State(i) == TENTATIVE && addr6Tries(i) == 0) dadProbe(i);
+  }
+}
+
+/** Timer: another probe, or no one answered: the address is ours to use. */
+export function dadTimer(i: u32): void {
+  if (addr6State(i) != TENTATIVE) return;
+  if (<i32>addr6Tries(i) < ndpDadTransmits) dadProbe(i);
+  else addr6SetState(i, PREFERRED);
+}
+
+/** §5.4.2: a solicitation for the address from ::, to its solicited-node group, no link address. */
+function dadProbe(i: u32): void {
+  addr6SetTries(i, addr6Tries(i) + 1);
+  timerStart(T_DAD, i, nowNs + ndpRetransNs);
+  const s = slotAlloc(SMALL_CAP);
+  if (s < 0) { count(D_NO_BUFFER); return; }
+  const f = slotData(<u32>s);
+  const hi = addr6Hi(i), lo = addr6Lo(i);
+  ethEmit(f, MAC_IPV6_MULTICAST_HI, <u32>solicitedLo(lo), macHi, macLo, ETHERTYPE_IPV6);
+  const addrs = ndpHeader(f + ETH_HLEN, 0, 0, solicitedHi(), solicitedLo(lo), NDP_HLEN);
+  tx.type = NDP_NS; tx.flags = 0; tx.targetHi = hi; tx.targetLo = lo;
+  const len = ndpEmit(f + ETH_HLEN + IP6_HLEN, tx, addrs, false);
+  if (linkTx(<u32>s, f, ETH_HLEN + IP6_HLEN + len)) count(C_NDP_SOLICITATIONS_SENT);
+}
+
+function duplicate(i: u32): void {
+  addr6SetState(i, DUPLICATE);
+  count(C_NDP_DUPLICATE_ADDRESSES);
 }

@@ -21,4 +21,5 @@ export const T_TCP_KEEPALIVE: u32 = 6; // keep-alive idle or interval (RFC 1122 
 export const T_TCP_REORDER: u32 = 7;   // RACK's reordering window ran out (RFC 8985 §6.2)
 export const T_TCP_PTO: u32 = 8;       // tail loss probe timeout (RFC 8985 §7.2), in the RTO's slot
 export const T_TCP_MEMORY: u32 = 9;
-export const T_NDP: u32 = 10;          // Neighbor Discovery: retransmit, REACHABLE ended, DELAY ended (RFC 4861 §7.3)    // a push or pop found no memory and nothing else will wake it
+export const T_NDP: u32 = 10;          // Neighbor Discovery: retransmit, REACHABLE ended, DELAY ended (RFC 4861 §7.3)
+export const T_DAD: u32 = 11;          // duplicate address detection: probe again, or the address is ours (RFC 4862 §5.4)    // a push or pop found no memory and nothing else will wake it

@@ -36,6 +36,7 @@ export const K_NDP_DELAY_FIRST_PROBE_MS: i32 = 28;
 export const K_NDP_MAX_MULTICAST_SOLICIT: i32 = 29;
 export const K_NDP_MAX_UNICAST_SOLICIT: i32 = 30;
 export const K_NDP_QUEUE_DEPTH: i32 = 31;
+export const K_NDP_DAD_TRANSMITS: i32 = 32;
 
 export let localIp: u32 = 3323068417; // local_ipv4
 export let macHi: u32 = 512; // mac (first two bytes)
@@ -69,6 +70,7 @@ export let ndpDelayNs: f64 = 5000 * 1e6; // ndp.delay_first_probe_ms; in ns; DEL
 export let ndpMaxMulticast: i32 = 3; // ndp.max_multicast_solicit
 export let ndpMaxUnicast: i32 = 3; // ndp.max_unicast_solicit
 export let ndpQueueDepth: i32 = 64; // ndp.queue_depth; packets held per neighbor being resolved
+export let ndpDadTransmits: i32 = 1; // ndp.dad_transmits; RFC 4862 DupAddrDetectTransmits: solicitations before an address is used; 0: no DAD
 
 @inline function whole(v: f64, lo: f64, hi: f64): bool { return v >= lo && v <= hi && v == Math.floor(v); }
 
@@ -107,6 +109,7 @@ export function configure(key: i32, value: f64): i32 {
     case K_NDP_MAX_MULTICAST_SOLICIT: if (!whole(value, 1, 10)) return EINVAL; ndpMaxMulticast = <i32>value; break;
     case K_NDP_MAX_UNICAST_SOLICIT: if (!whole(value, 1, 10)) return EINVAL; ndpMaxUnicast = <i32>value; break;
     case K_NDP_QUEUE_DEPTH: if (!whole(value, 1, 4096)) return EINVAL; ndpQueueDepth = <i32>value; break;
+    case K_NDP_DAD_TRANSMITS: if (!whole(value, 0, 10)) return EINVAL; ndpDadTransmits = <i32>value; break;
     default: return EINVAL;
   }
   return 0;

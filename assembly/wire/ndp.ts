@@ -61,16 +61,21 @@ export function ndpParse(p: usize, len: u32, r: NdpRepr): bool {
   return true;
 }
 
-/** Writes an NS or NA from `r` with its link-layer option (32 bytes) and its checksum. */
-export function ndpEmit(p: usize, r: NdpRepr, addrs: u64): void {
+/** Writes an NS or NA from `r` with its link-layer option (32 bytes), or without it (24 bytes: a
+ *  DAD probe, RFC 4862 §5.4.2), and its checksum. Returns the length. */
+export function ndpEmit(p: usize, r: NdpRepr, addrs: u64, withLl: bool = true): u32 {
   store<u8>(p, <u8>r.type);
   store<u8>(p + 1, 0);
   store<u16>(p + 2, 0);
   st32(p + 4, r.type == NDP_NA ? r.flags : 0);
   st64(p + 8, r.targetHi);
   st64(p + 16, r.targetLo);
-  store<u8>(p + 24, <u8>(r.type == NDP_NS ? OPT_SOURCE_LL : OPT_TARGET_LL));
-  store<u8>(p + 25, 1);
-  storeMac(p + 26, r.llHi, r.llLo);
-  store<u16>(p + 2, csumFinish(csumAdd(pseudoFinish(addrs, PROTO_ICMPV6, NDP_LEN_WITH_LL), p, NDP_LEN_WITH_LL)));
+  const len = withLl ? NDP_LEN_WITH_LL : NDP_HLEN;
+  if (withLl) {
+    store<u8>(p + 24, <u8>(r.type == NDP_NS ? OPT_SOURCE_LL : OPT_TARGET_LL));
+    store<u8>(p + 25, 1);
+    storeMac(p + 26, r.llHi, r.llLo);
+  }
+  store<u16>(p + 2, csumFinish(csumAdd(pseudoFinish(addrs, PROTO_ICMPV6, len), p, len)));
+  return len;
 }

@@ -33,6 +33,7 @@ export const CFG = {
   NDP_MAX_MULTICAST_SOLICIT: 29,
   NDP_MAX_UNICAST_SOLICIT: 30,
   NDP_QUEUE_DEPTH: 31,
+  NDP_DAD_TRANSMITS: 32,
 } as const;
 
 export type DatapathKeyType = "ipv4" | "mac" | "int" | "ms" | "bool" | "enum" | "auto" | "pow2";
@@ -77,6 +78,7 @@ export const DATAPATH_KEYS: readonly DatapathKey[] = [
   { key: "ndp.max_multicast_solicit", type: "int", ids: [29], min: 1, max: 10 },
   { key: "ndp.max_unicast_solicit", type: "int", ids: [30], min: 1, max: 10 },
   { key: "ndp.queue_depth", type: "int", ids: [31], min: 1, max: 4096 },
+  { key: "ndp.dad_transmits", type: "int", ids: [32], min: 0, max: 10 },
 ];
 
 /** The defaults of these keys, shaped as the config file is. */
@@ -122,6 +124,7 @@ export const DATAPATH_DEFAULTS = {
     delay_first_probe_ms: 5000,
     max_multicast_solicit: 3,
     max_unicast_solicit: 3,
-    queue_depth: 64
+    queue_depth: 64,
+    dad_transmits: 1
   }
 } as const;

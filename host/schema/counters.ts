@@ -94,6 +94,7 @@ export const COUNTER_NAMES = [
   "icmp6.errors_sent", // destination unreachable and parameter problem messages (RFC 4443 §3.1, §3.4)
   "icmp6.errors_rate_limited", // errors not sent: over the rate limit (RFC 4443 §2.4(f))
   "ip6.fragments_sent",
+  "ndp.duplicate_addresses", // one of our addresses found in use by another host: never used (RFC 4862 §5.4.5)
   "ndp.solicitations_sent",
   "ndp.advertisements_sent",
 ] as const;
