@@ -8,7 +8,7 @@ import { LibOS } from "../host/libos.js";
 import { LoopbackLink, type RawPort } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { loadConfig } from "../host/config.js";
-import { parseIpv6, formatIpv6 } from "../host/ipv6.js";
+import { parseIpv6, formatIpv6 } from "../host/index.js";   // the package's public API
 import { ConfigError } from "../host/config.js";
 import { pcapFrames, checksum, macBytes, mac, hex } from "./helpers.js";
 import { mkdtempSync, rmSync } from "node:fs";
