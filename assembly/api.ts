@@ -1,5 +1,6 @@
 // The datapath's exports: lifecycle, the burst poll, PDPIX queue operations and introspection.
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
+import { ld64 } from "./wire/bytes";
 import { layoutBegin, layoutEnd, layoutRemaining, carve } from "./mem/layout";
 import { buddyFreeBytes } from "./mem/buddy";
 import {poolInit, poolBytesFor, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
@@ -335,15 +336,15 @@ export function arpDump(max: u32): u32 { return dumpArp(scratch, min(max, 256));
  *  length, after init(): 0, EINVAL (not unicast, prefix past 128, p outside scratch) or ENOMEM. */
 export function addr6Add(p: u32, prefix: u32): i32 {
   if (!ready || <usize>p < scratch || <usize>p + 16 > scratch + 4096) return EINVAL;
-  return addAddress6(bswap<u64>(load<u64>(p)), bswap<u64>(load<u64>(p, 8)), prefix);
+  return addAddress6(ld64(p), ld64(p + 8), prefix);
 }
 /** A static IPv6 neighbor (16 bytes in network order at `p`, in scratch) at a MAC: 0, EINVAL
  *  (p outside scratch, a group address) or ENOBUFS (the cache is full). */
 export function ndpAddStatic(p: u32, hi: u32, lo: u32): i32 {
   if (!ready || <usize>p < scratch || <usize>p + 16 > scratch + 4096) return EINVAL;
-  const a = bswap<u64>(load<u64>(p));
+  const a = ld64(p);
   if ((a >> 56) == 0xff) return EINVAL;
-  return addStatic6(a, bswap<u64>(load<u64>(p, 8)), hi, lo);
+  return addStatic6(a, ld64(p + 8), hi, lo);
 }
 /** Our IPv6 addresses into scratch: rows of (hi u64, lo u64, prefix u32, pad), native order. */
 export function addr6Dump(): u32 { return dumpAddresses6(scratch, MAX_ADDRESSES); }

@@ -1,7 +1,7 @@
 // IPv6 fixed header (RFC 8200 §3). Checked view + parse/emit. Addresses are held as two
 // big-endian halves (hi: the first eight bytes as a number), so comparing, hashing and printing
 // them needs no byte order thought; the pseudo-header sum (RFC 8200 §8.1) is taken from them.
-import { ld16, st16 } from "./bytes";
+import { ld16, st16, ld64, st64 } from "./bytes";
 
 export const IP6_HLEN: u32 = 40;
 
@@ -23,9 +23,6 @@ export const IPV6_BAD_LENGTH: i32 = 3;   // payload length past the frame (or 0:
   trafficClass: u32;
   flowLabel: u32;
 }
-
-@inline function ld64(p: usize): u64 { return bswap<u64>(load<u64>(p)); }
-@inline function st64(p: usize, v: u64): void { store<u64>(p, bswap<u64>(v)); }
 
 export function ipv6Parse(p: usize, len: u32, r: Ipv6Repr): i32 {
   if (len < IP6_HLEN) return IPV6_TRUNCATED;

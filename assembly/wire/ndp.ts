@@ -2,7 +2,7 @@
 // with their link-layer address options (§4.6.1). Checked view + parse/emit; the validity
 // rules of §7.1 that need only the message are checked here, the ones that need the IPv6
 // header (hop limit 255, the source and destination) by the caller.
-import { ld32, st32 } from "./bytes";
+import { ld32, st32, ld64, st64 } from "./bytes";
 import { macHiAt, macLoAt, storeMac } from "./eth";
 import { csumAdd, csumFinish, pseudoFinish } from "./checksum";
 import { PROTO_ICMPV6 } from "./icmpv6";
@@ -28,9 +28,6 @@ export const NDP_LEN_WITH_LL: u32 = 32;
   llHi: u32;
   llLo: u32;
 }
-
-@inline function ld64(p: usize): u64 { return bswap<u64>(load<u64>(p)); }
-@inline function st64(p: usize, v: u64): void { store<u64>(p, bswap<u64>(v)); }
 
 /**
  * Parses an NS or NA of `len` bytes whose ICMPv6 checksum the caller verified: false when the
