@@ -56,11 +56,8 @@ export class Rings {
   /** Offset and length of unsent frame i (an absolute index from txFirst). */
   txOff(i: number): number { return this.u32[this.entry(this.tx, i)]; }
   txLen(i: number): number { return this.u32[this.entry(this.tx, i) + 1]; }
-  /** The i-th unsent frame, counted from the first. */
+  /** The i-th unsent frame's offset, counted from the first. */
   txOffset(i: number): number { return this.txOff(this.txFirst() + i); }
-  txLength(i: number): number { return this.txLen(this.txFirst() + i); }
-  /** The link has taken n frames. */
-  txConsume(n: number): void { this.u32[this.tx + CONS] += n; }
   /** A filter keeps a frame at index i (compacting what it keeps toward txFirst). */
   txSet(i: number, off: number, len: number): void {
     const e = this.entry(this.tx, i);
@@ -71,7 +68,6 @@ export class Rings {
   txTruncate(end: number): void { this.u32[this.tx + PROD] = end; }
 
   // ---- comp: slots of sent frames going back to the stack ----
-  compFree(): number { return this.free(this.comp); }
   compPush(off: number): boolean { return this.push(this.comp, off, 0); }
 
   // ---- tx to comp, a burst at a time (links): sendBegin() reads the indices once; the k-th
