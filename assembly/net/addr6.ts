@@ -22,8 +22,9 @@ export const PREFERRED: u8 = 1;
 export const DUPLICATE: u8 = 2;
 
 const LINK_LOCAL_HI: u64 = 0xfe80000000000000;
-const ALL_NODES_HI: u64 = 0xff02000000000000;
-const ALL_NODES_LO: u64 = 1;
+/** ff02::1, the link's all-nodes group. */
+export const ALL_NODES_HI: u64 = 0xff02000000000000;
+export const ALL_NODES_LO: u64 = 1;
 const SOLICITED_LO: u64 = 0x00000001ff000000;
 
 let table: usize = 0;

@@ -21,7 +21,8 @@ import { timerStart, timerCancel } from "../sched/timers";
 import { T_NDP, T_DAD } from "../sched/kinds";
 import { ENOBUFS, EHOSTUNREACH } from "../schema/errno";
 import { addr6Index, addr6Hi, addr6Lo, addr6SourceFor, addr6Count, addr6State, addr6SetState, addr6Tries, addr6SetTries,
-         dadWaiting, dadStarted, isMulticast6, solicitedHi, solicitedLo, TENTATIVE, PREFERRED, DUPLICATE } from "./addr6";
+         dadWaiting, dadStarted, isMulticast6, solicitedHi, solicitedLo, TENTATIVE, PREFERRED, DUPLICATE,
+         ALL_NODES_HI, ALL_NODES_LO } from "./addr6";
 import { linkTx } from "./link";
 import { holdFrame, holdWait, holdRelease, holdDrop, holdCount } from "./hold";
 import { nowNs } from "./clock";
@@ -134,19 +135,28 @@ function ndpHeader(p: usize, srcHi: u64, srcLo: u64, dstHi: u64, dstLo: u64, len
 /** Solicits entry i's address: to its solicited-node group, or (probing) to itself. */
 function solicit(i: u32, unicast: bool): void {
   const e = entry(i);
-  const hi = load<u64>(e + E_HI), lo = load<u64>(e + E_LO);
+  store<u8>(e + E_TRIES, load<u8>(e + E_TRIES) + 1);
+  sendSolicitation(load<u64>(e + E_HI), load<u64>(e + E_LO), unicast, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), false);
+}
+
+/**
+ * Sends a solicitation for `hi:lo`: to the address itself at the MAC we have for it (a probe), or
+ * to its solicited-node group; from our address of the right scope with our link address, or,
+ * for duplicate address detection (RFC 4862 §5.4.2), from :: without one.
+ */
+function sendSolicitation(hi: u64, lo: u64, unicast: bool, toMacHi: u32, toMacLo: u32, dad: bool): void {
   const s = slotAlloc(SMALL_CAP);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const f = slotData(<u32>s);
-  const src = addr6SourceFor(hi, lo);
   const dstHi = unicast ? hi : solicitedHi(), dstLo = unicast ? lo : solicitedLo(lo);
-  if (unicast) ethEmit(f, load<u32>(e + E_MAC_HI), load<u32>(e + E_MAC_LO), macHi, macLo, ETHERTYPE_IPV6);
+  if (unicast) ethEmit(f, toMacHi, toMacLo, macHi, macLo, ETHERTYPE_IPV6);
   else ethEmit(f, MAC_IPV6_MULTICAST_HI, <u32>dstLo, macHi, macLo, ETHERTYPE_IPV6);
-  const addrs = ndpHeader(f + ETH_HLEN, addr6Hi(src), addr6Lo(src), dstHi, dstLo);
+  const src = dad ? 0 : addr6SourceFor(hi, lo);
+  const len = dad ? NDP_HLEN : NDP_LEN_WITH_LL;
+  const addrs = ndpHeader(f + ETH_HLEN, dad ? 0 : addr6Hi(src), dad ? 0 : addr6Lo(src), dstHi, dstLo, len);
   tx.type = NDP_NS; tx.flags = 0; tx.targetHi = hi; tx.targetLo = lo; tx.llHi = macHi; tx.llLo = macLo;
-  ndpEmit(f + ETH_HLEN + IP6_HLEN, tx, addrs);
-  store<u8>(e + E_TRIES, load<u8>(e + E_TRIES) + 1);
-  if (linkTx(<u32>s, f, ETH_HLEN + IP6_HLEN + NDP_LEN_WITH_LL)) count(C_NDP_SOLICITATIONS_SENT);
+  ndpEmit(f + ETH_HLEN + IP6_HLEN, tx, addrs, !dad);
+  if (linkTx(<u32>s, f, ETH_HLEN + IP6_HLEN + len)) count(C_NDP_SOLICITATIONS_SENT);
 }
 
 /** Timer: INCOMPLETE and PROBE retry or fail, REACHABLE goes STALE, DELAY starts probing. */
@@ -242,7 +252,7 @@ function solicitationInput(slot: u32, ip: Ipv6Repr, p: usize): void {
   if (!unspecified && rx.hasLl) learn(ip.srcHi, ip.srcLo, rx.llHi, rx.llLo);
   // Answer in place: the solicitation's slot becomes the advertisement (RFC 4862 §5.4.3: a
   // DAD probe for our address is answered to all-nodes, not solicited).
-  const dstHi: u64 = unspecified ? 0xff02000000000000 : ip.srcHi, dstLo: u64 = unspecified ? 1 : ip.srcLo;
+  const dstHi = unspecified ? ALL_NODES_HI : ip.srcHi, dstLo = unspecified ? ALL_NODES_LO : ip.srcLo;
   const at = p - IP6_HLEN - ETH_HLEN;
   const addrs = ndpHeader(at + ETH_HLEN, rx.targetHi, rx.targetLo, dstHi, dstLo);
   tx.type = NDP_NA; tx.flags = (unspecified ? 0 : NA_SOLICITED) | NA_OVERRIDE;
@@ -345,19 +355,11 @@ export function dadTimer(i: u32): void {
   else addr6SetState(i, PREFERRED);
 }
 
-/** §5.4.2: a solicitation for the address from ::, to its solicited-node group, no link address. */
+/** §5.4.2: a solicitation for the address from ::, to its solicited-node group. */
 function dadProbe(i: u32): void {
   addr6SetTries(i, addr6Tries(i) + 1);
   timerStart(T_DAD, i, nowNs + ndpRetransNs);
-  const s = slotAlloc(SMALL_CAP);
-  if (s < 0) { count(D_NO_BUFFER); return; }
-  const f = slotData(<u32>s);
-  const hi = addr6Hi(i), lo = addr6Lo(i);
-  ethEmit(f, MAC_IPV6_MULTICAST_HI, <u32>solicitedLo(lo), macHi, macLo, ETHERTYPE_IPV6);
-  const addrs = ndpHeader(f + ETH_HLEN, 0, 0, solicitedHi(), solicitedLo(lo), NDP_HLEN);
-  tx.type = NDP_NS; tx.flags = 0; tx.targetHi = hi; tx.targetLo = lo;
-  const len = ndpEmit(f + ETH_HLEN + IP6_HLEN, tx, addrs, false);
-  if (linkTx(<u32>s, f, ETH_HLEN + IP6_HLEN + len)) count(C_NDP_SOLICITATIONS_SENT);
+  sendSolicitation(addr6Hi(i), addr6Lo(i), false, 0, 0, true);
 }
 
 function duplicate(i: u32): void {
