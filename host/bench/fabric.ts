@@ -42,13 +42,18 @@ async function fiPingpongOnce(provider: string, endpoint: string, port: number, 
   let out = "";
   client.stdout!.on("data", (d) => { out += d; });
   const timer = setTimeout(() => { client.kill("SIGKILL"); server.kill("SIGKILL"); }, 30_000);
-  await new Promise((r) => (client.exitCode !== null || client.signalCode !== null ? r(null) : client.once("exit", r)));
+  await exited(client);
   clearTimeout(timer);
   server.kill("SIGKILL");
-  await new Promise((r) => (server.exitCode !== null || server.signalCode !== null ? r(null) : server.once("exit", r)));
+  await exited(server);
   // bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec
   const row = out.trim().split("\n").pop()!.trim().split(/\s+/);
   return Number(row[6]);
+}
+
+/** Resolves once the child has exited (at once if it already has: its 'exit' event is past). */
+function exited(child: ChildProcess): Promise<unknown> {
+  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
 }
 
 export async function benchFabric(config: Config, o: BenchOptions): Promise<Record<string, unknown>> {
@@ -107,7 +112,7 @@ export async function benchFabric(config: Config, o: BenchOptions): Promise<Reco
     f.shutdown();
     // The peer busy-polls a core: stop it before fi_pingpong runs on this 2-core machine.
     peer.kill("SIGKILL");
-    await new Promise((res) => (peer.exitCode !== null || peer.signalCode !== null ? res(null) : peer.once("exit", res)));
+    await exited(peer);
 
     const iters = o.quick ? 2000 : 20000;
     const fiTcp = await fiPingpong("tcp", "msg", await freePort(), iters);
