@@ -107,8 +107,10 @@ function delivered(t: Tcb, x: usize): void {
   // original; its send time says nothing.
   if ((eFlags(x) & F_RETX) != 0 && t.minRttUs != 0 && rtt < t.minRttUs) return;
   if (t.minRttUs == 0 || rtt < t.minRttUs) t.minRttUs = max<u32>(rtt, 1);
-  // Step 3: delivered below a segment delivered earlier, never retransmitted: reordering.
-  if (seqLt(eEnd(x), t.rackEnd) && (eFlags(x) & F_RETX) == 0) t.reordSeen = 1;
+  // Step 3: delivered below a segment delivered earlier, never retransmitted: reordering. Only
+  // once there is an earlier one (rackEnd 0: none yet): compared with 0, half of all ISSs would
+  // look "below" and every connection starting there would wait a reordering window to recover.
+  if (t.rackEnd != 0 && seqLt(eEnd(x), t.rackEnd) && (eFlags(x) & F_RETX) == 0) t.reordSeen = 1;
   if (sentAfter(eXmit(x), eEnd(x), t.rackXmitUs, t.rackEnd) || t.rackEnd == 0) {
     t.rackXmitUs = eXmit(x);
     t.rackEnd = eEnd(x);

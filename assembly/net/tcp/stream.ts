@@ -170,6 +170,10 @@ export function negotiate(t: Tcb, peerMss: u32, peerWs: i32, peerSackPerm: bool,
   else { t.sndShift = 0; t.rcvShift = 0; }
   t.cwnd = 10 * t.mss;                                 // RFC 6928 initial window
   t.ssthresh = 0xffffffff;
+  // RFC 6582 §3.2: "recover" starts at the initial send sequence number. Left at zero, three
+  // duplicate ACKs would not start fast retransmit when the ISS lies in the upper half of the
+  // sequence space from 0 (half of all connections).
+  t.recover = t.iss;
 }
 
 export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
