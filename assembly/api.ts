@@ -1,16 +1,16 @@
 // The datapath's exports: lifecycle, the burst poll, PDPIX queue operations and introspection.
 // Calls that yield a value (qd, qt, pointer) return it, or -errno; status calls return 0 or errno.
-import { ld64 } from "./wire/bytes";
+import { ld64, st64 } from "./wire/bytes";
 import { layoutBegin, layoutEnd, layoutRemaining, carve } from "./mem/layout";
 import { buddyFreeBytes } from "./mem/buddy";
 import {poolInit, poolBytesFor, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
 import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qOrphan, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE, OP_POP, OP_ACCEPT,
-         Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD } from "./sched/qtoken";
+         Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD, Q_V6, Q_HI, Q_LO } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
 import { countersInit, countersPtr as counters, NUM_COUNTERS } from "./counters";
 import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, K_TCP_MAX_CONNECTIONS, configure as setConfig } from "./schema/config";
 import { MAX_CONNECTIONS, RESULT_OPCODE, RESULT_QD, RESULT_QT, RESULT_RET, RESULT_SGA_BUF, RESULT_SGA_LEN, RESULT_ADDR, RESULT_PORT,
-         RESULT_NEWQD, RESULT_SIZE } from "./schema/layout";
+         RESULT_NEWQD, RESULT_FAMILY, RESULT_ADDR6, RESULT_SIZE, AF_INET, AF_INET6 } from "./schema/layout";
 import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./schema/errno";
 import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
@@ -20,11 +20,12 @@ import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6, dadTick } from
 import { egressInit } from "./net/egress";
 import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
-import { udpInit, udpBind, udpConnect, udpPushTo, udpPop, udpClose } from "./net/udp";
-import { socketsInit, qdValid, sockAlloc, sockFree, sock, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LPORT,
-         S_RIP, S_RPORT, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./net/socket";
+import { udpInit, udpBind, udpBind6, udpConnect, udpConnect6, udpPushTo, udpPushTo6, udpPop, udpClose } from "./net/udp";
+import { socketsInit, qdValid, sockAlloc, sockFree, sock, sockV6, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LIDX, S_LPORT,
+         S_RIP, S_RPORT, S_RHI, S_RLO, SOCK_DGRAM, SOCK_STREAM, ANY6 } from "./net/socket";
+import { addr6Hi, addr6Lo } from "./net/addr6";
 import { setNow } from "./net/clock";
-import { tcpInit, tcpBind, tcpListen, tcpAccept, tcpConnect, tcpPush, tcpPop, tcpClose, tcpSockname,
+import { tcpInit, tcpBind, tcpBind6, tcpListen, tcpAccept, tcpConnect, tcpConnect6, tcpPush, tcpPop, tcpClose,
          tcpShutdown, tcpSetOption, tcpGetOption } from "./net/tcp/stream";
 import { tcpFlushOutput, unsentBytes } from "./net/tcp/engine";
 import { runTask, cancelTask, fireTimer } from "./handlers";
@@ -32,6 +33,7 @@ import { buffersInit } from "./net/tcp/buffers";
 import { advertisedWindow } from "./net/tcp/output";
 import { tcb, tcbCount, tcbBytesEach, tcbBytesBound, nTcb, sendBlockBytes } from "./net/tcp/tcb";
 import { tcbOf } from "./net/tcp/stream";
+import { SYN_SENT } from "./net/tcp/tcb";
 import { lostBytes, logPipe } from "./net/tcp/rack";
 import { tcpCongestion } from "./schema/config";
 import { S_SIZE, SMAX } from "./net/socket";
@@ -125,16 +127,47 @@ export function poll(now: f64): i32 {
 
 export function socket(domain: i32, type: i32, protocol: i32): i32 {
   if (!ready) return -EINVAL;
-  if (domain != AF_INET) return -EAFNOSUPPORT;
+  if (domain != AF_INET && domain != AF_INET6) return -EAFNOSUPPORT;
   if (type != SOCK_DGRAM && type != SOCK_STREAM) return -EPROTONOSUPPORT;
   if (protocol != 0 && protocol != (type == SOCK_STREAM ? 6 : 17)) return -EPROTONOSUPPORT;
-  const qd = sockAlloc(<u8>type);
+  const qd = sockAlloc(<u8>type, domain == AF_INET6);
   return qd < 0 ? -ENOMEM : qd;
 }
 
 export function bind(qd: i32, ip: u32, port: u32): i32 {
   if (!qdValid(qd)) return EBADF;
+  if (sockV6(<u32>qd)) return EAFNOSUPPORT;
   return isStream(qd) ? tcpBind(<u32>qd, ip, port) : udpBind(<u32>qd, ip, port);
+}
+
+// The IPv6 forms of bind, connect and pushto take the address as 16 bytes in network order at
+// `a`, in the scratch area (:: for any); an IPv4 socket refuses them with EAFNOSUPPORT.
+@inline function inScratch(a: u32): bool { return <usize>a >= scratch && <usize>a + 16 <= scratch + 4096; }
+
+export function bind6(qd: i32, a: u32, port: u32): i32 {
+  if (!qdValid(qd)) return EBADF;
+  if (!inScratch(a)) return EINVAL;
+  if (!sockV6(<u32>qd)) return EAFNOSUPPORT;
+  return isStream(qd) ? tcpBind6(<u32>qd, ld64(a), ld64(a + 8), port) : udpBind6(<u32>qd, ld64(a), ld64(a + 8), port);
+}
+
+export function connect6(qd: i32, a: u32, port: u32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  if (!inScratch(a)) return -EINVAL;
+  if (isStream(qd)) {
+    const q = tcpConnect6(<u32>qd, ld64(a), ld64(a + 8), port);
+    return q < 0 ? q : <i32>qtOf(<u32>q);
+  }
+  const r = udpConnect6(<u32>qd, ld64(a), ld64(a + 8), port);
+  if (r != 0) return -r;
+  return completedToken(4 /* OP_CONNECT */, qd);
+}
+
+export function pushto6(qd: i32, ptr: u32, len: u32, a: u32, port: u32): i32 {
+  if (!qdValid(qd)) return -EBADF;
+  if (!inScratch(a)) return -EINVAL;
+  const q = isStream(qd) ? tcpPush(<u32>qd, ptr, len) : udpPushTo6(<u32>qd, ptr, len, ld64(a), ld64(a + 8), port);
+  return q < 0 ? q : <i32>qtOf(<u32>q);
 }
 
 export function listen(qd: i32, backlog: i32): i32 {
@@ -209,21 +242,39 @@ export function getsockopt(qd: i32, opt: u32): i32 {
   return tcpGetOption(<u32>qd, opt);
 }
 
-/** The sockaddr of qd's local (peer = 0) or remote (peer = 1) end, written to the result block. */
+/** The sockaddr of qd's local (peer = 0) or remote (peer = 1) end, written to the result block
+ *  (family, address and port; an unbound socket's port is 0, its address any). */
 export function sockname(qd: i32, peer: i32): i32 {
   if (!qdValid(qd)) return EBADF;
-  if (isStream(qd)) return tcpSockname(<u32>qd, peer != 0, result + RESULT_ADDR, result + RESULT_PORT);
   const s = sock(<u32>qd);
+  const v6 = sockV6(<u32>qd);
+  const t = isStream(qd) ? tcbOf(<u32>qd) : null;
   if (peer != 0) {
-    if (load<u8>(s + S_CONNECTED) == 0) return ENOTCONN;
-    store<u32>(result + RESULT_ADDR, load<u32>(s + S_RIP));
-    store<u32>(result + RESULT_PORT, load<u32>(s + S_RPORT));
-  } else {
-    const ip = load<u32>(s + S_LIP);
-    store<u32>(result + RESULT_ADDR, ip);
-    store<u32>(result + RESULT_PORT, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
+    if (t !== null) {
+      if (t.state == SYN_SENT) return ENOTCONN;
+      putAddress(v6, <u32>t.ripLo, t.ripHi, t.ripLo, t.rport);
+    } else {
+      if (isStream(qd) || load<u8>(s + S_CONNECTED) == 0) return ENOTCONN;
+      putAddress(v6, load<u32>(s + S_RIP), load<u64>(s + S_RHI), load<u64>(s + S_RLO), load<u32>(s + S_RPORT));
+    }
+    return 0;
   }
+  const port = t !== null ? t.lport : load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0;
+  if (!v6) { putAddress(false, t !== null ? t.lip : load<u32>(s + S_LIP), 0, 0, port); return 0; }
+  // A connection knows which of our addresses it uses; a socket bound to :: says ::.
+  const i = t !== null ? t.lip : <u32>load<u8>(s + S_LIDX);
+  if (i == ANY6) putAddress(true, 0, 0, 0, port);
+  else putAddress(true, 0, addr6Hi(i), addr6Lo(i), port);
   return 0;
+}
+
+/** An address into the result block: an IPv4 one as `ip`, an IPv6 one as hi:lo. */
+function putAddress(v6: bool, ip: u32, hi: u64, lo: u64, port: u32): void {
+  store<u32>(result + RESULT_FAMILY, v6 ? AF_INET6 : AF_INET);
+  store<u32>(result + RESULT_ADDR, v6 ? 0 : ip);
+  st64(result + RESULT_ADDR6, v6 ? hi : 0);
+  st64(result + RESULT_ADDR6 + 8, v6 ? lo : 0);
+  store<u32>(result + RESULT_PORT, port);
 }
 
 // Application data starts 2 bytes into the slot's data area, so that the 42 bytes of Ethernet,
@@ -293,8 +344,8 @@ export function take(qt: u32): i32 {
   store<i32>(result + RESULT_RET, load<i32>(e + Q_RET));
   store<u32>(result + RESULT_SGA_BUF, load<u32>(e + Q_PTR));
   store<u32>(result + RESULT_SGA_LEN, load<u32>(e + Q_LEN));
-  store<u32>(result + RESULT_ADDR, load<u32>(e + Q_IP));
-  store<u32>(result + RESULT_PORT, load<u32>(e + Q_PORT));
+  const v6 = load<u8>(e + Q_V6) != 0;
+  putAddress(v6, load<u32>(e + Q_IP), load<u64>(e + Q_HI), load<u64>(e + Q_LO), load<u32>(e + Q_PORT));
   store<i32>(result + RESULT_NEWQD, load<i32>(e + Q_NEWQD));
   qFree(<u32>i);
   return 0;

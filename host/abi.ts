@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { COUNTER_NAMES, type Counters } from "./counters.js";
 import { RESULT_OPCODE, RESULT_QD, RESULT_QT, RESULT_RET, RESULT_SGA_BUF, RESULT_SGA_LEN, RESULT_ADDR, RESULT_PORT,
-         RESULT_NEWQD, RESULT_SIZE, QT_INDEX_BITS } from "./schema/layout.js";
+         RESULT_NEWQD, RESULT_FAMILY, RESULT_ADDR6, RESULT_SIZE, QT_INDEX_BITS } from "./schema/layout.js";
 
 export interface DatapathExports {
   configure(key: number, value: number): number;
@@ -13,6 +13,10 @@ export interface DatapathExports {
   poll(now: number): number;
   socket(domain: number, type: number, protocol: number): number;
   bind(qd: number, ip: number, port: number): number;
+  /** The IPv6 forms take 16 bytes in network order at `a`, in the scratch area. */
+  bind6(qd: number, a: number, port: number): number;
+  connect6(qd: number, a: number, port: number): number;
+  pushto6(qd: number, ptr: number, len: number, a: number, port: number): number;
   listen(qd: number, backlog: number): number;
   accept(qd: number): number;
   connect(qd: number, ip: number, port: number): number;
@@ -75,8 +79,10 @@ export { CFG } from "./schema/config.js";
 export const RES = {
   OPCODE: RESULT_OPCODE >> 2, QD: RESULT_QD >> 2, QT: RESULT_QT >> 2, RET: RESULT_RET >> 2,
   SGA_BUF: RESULT_SGA_BUF >> 2, SGA_LEN: RESULT_SGA_LEN >> 2, ADDR: RESULT_ADDR >> 2, PORT: RESULT_PORT >> 2,
-  NEWQD: RESULT_NEWQD >> 2, WORDS: RESULT_SIZE >> 2,
+  NEWQD: RESULT_NEWQD >> 2, FAMILY: RESULT_FAMILY >> 2, WORDS: RESULT_SIZE >> 2,
 } as const;
+/** Byte offset of the 16-byte IPv6 address in the result block. */
+export const RES_ADDR6 = RESULT_ADDR6;
 export { RESULT_SIZE };
 
 /** A qtoken is generation << QT_INDEX_BITS | table index (assembly/sched/qtoken.ts). */

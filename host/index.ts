@@ -1,5 +1,5 @@
 // The package's public API.
-export { LibOS, newResultBuffer, sockaddr, formatSockAddr, Opcode, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "./libos.js";
+export { LibOS, newResultBuffer, sockaddr, parseSockAddr, formatSockAddr, Opcode, AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM } from "./libos.js";
 export type { QResult, QResultBuffer, Sga, SockAddr, LibOSOptions, NeighborState } from "./libos.js";
 export { parseIpv6, formatIpv6, parseIpv6Prefix } from "./ipv6.js";
 export { loadConfig, parseIpv4, formatIpv4, parseMac, formatMac, ConfigError, DEFAULTS } from "./config.js";

@@ -2,7 +2,8 @@
 // operations that return qtokens, and wait/waitAny/waitNextN that run the datapath until an
 // operation completes. Synchronous failures throw DemiError with a positive errno; asynchronous
 // ones arrive as results with opcode FAILED and `ret` set, as demi_qresult_t reports them.
-import { instantiate, readCounters, RES, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
+import { instantiate, readCounters, RES, RES_ADDR6, QT_INDEX_MASK, type Datapath, type DatapathExports } from "./abi.js";
+import { AF_INET, AF_INET6 } from "./schema/layout.js";
 import { loadConfig, parseIpv4, parseMac, formatIpv4, formatMac, datapathSettings, ConfigError, type Config } from "./config.js";
 import { DemiError, EAGAIN, EINVAL, ENOMEM, ERRNO_NAMES } from "./errno.js";
 import { parseIpv6, parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
@@ -16,7 +17,8 @@ import type { Link } from "./link/link.js";
 import { backendUnavailable } from "./backends/index.js";
 import { WaitFamily } from "./waiting.js";
 
-export const AF_INET = 2;
+export { AF_INET, AF_INET6 } from "./schema/layout.js";
+export { sockaddr, parseSockAddr, formatSockAddr } from "./sockaddr.js";
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 
@@ -75,16 +77,6 @@ export interface LibOSOptions {
   debug?: boolean;
 }
 
-export function sockaddr(ip: string, port: number): SockAddr {
-  const addr = parseIpv4(ip);
-  if (addr === null) throw new DemiError(EINVAL, `sockaddr ${ip}`);
-  return { addr, port };
-}
-
-export function formatSockAddr(a: SockAddr): string {
-  return `${formatIpv4(a.addr)}:${a.port}`;
-}
-
 export class LibOS extends WaitFamily {
   readonly config: Config;
   readonly dp: Datapath;
@@ -101,6 +93,7 @@ export class LibOS extends WaitFamily {
   private readonly x: DatapathExports;
   private readonly res: Int32Array;
   private readonly resBase: number;
+  private readonly scratch: number;
 
   constructor(opts: LibOSOptions = {}) {
     super();
@@ -117,6 +110,7 @@ export class LibOS extends WaitFamily {
     this.configure(config);
     this.rings = new Rings(this.dp);
     this.resBase = this.x.resultPtr();
+    this.scratch = this.x.scratchPtr();
     this.res = new Int32Array(this.dp.memory.buffer, this.resBase, RES.WORDS);
     this.link = opts.link ?? (config.backend === "dpdk" ? new DpdkLink(config, opts.clock)
       : LoopbackLink.named(config.link.name, config.link, opts.clock));
@@ -162,7 +156,8 @@ export class LibOS extends WaitFamily {
   }
 
   bind(qd: number, local: SockAddr): void {
-    this.status(this.x.bind(qd, local.addr, local.port), "bind");
+    if (local.addr6 !== undefined) this.status(this.x.bind6(qd, this.address6(local.addr6), local.port), "bind");
+    else this.status(this.x.bind(qd, local.addr, local.port), "bind");
   }
 
   listen(qd: number, backlog = 16): void {
@@ -177,6 +172,7 @@ export class LibOS extends WaitFamily {
   /** TCP: starts the handshake. UDP: sets the default peer at once; { addr: 0, port: 0 } dissolves it. */
   connect(qd: number, remote: SockAddr): number {
     this.onActivity?.();
+    if (remote.addr6 !== undefined) return this.check(this.x.connect6(qd, this.address6(remote.addr6), remote.port), "connect");
     return this.check(this.x.connect(qd, remote.addr, remote.port), "connect");
   }
 
@@ -193,8 +189,39 @@ export class LibOS extends WaitFamily {
 
   pushto(qd: number, sga: Sga, to: SockAddr): number {
     this.onActivity?.();
+    if (to.addr6 !== undefined) return this.check(this.x.pushto6(qd, sga.buf, sga.len, this.address6(to.addr6), to.port), "pushto");
     return this.check(this.x.pushto(qd, sga.buf, sga.len, to.addr, to.port), "pushto");
   }
+
+  /** An IPv6 address into the scratch area, where the datapath's IPv6 calls read it. */
+  private address6(a: Uint8Array): number {
+    if (a.length !== 16) throw new DemiError(EINVAL, "IPv6 address of 16 bytes");
+    this.u8.set(a, this.scratch);
+    return this.scratch;
+  }
+
+  /** The address take() or sockname() left in the result block: a fresh SockAddr. */
+  private address(): SockAddr {
+    const res = this.res;
+    if (res[RES.FAMILY] !== AF_INET6) return { addr: res[RES.ADDR] >>> 0, port: res[RES.PORT] };
+    return { addr: 0, port: res[RES.PORT], addr6: this.u8.slice(this.resBase + RES_ADDR6, this.resBase + RES_ADDR6 + 16) };
+  }
+
+  /** The same into a caller's SockAddr, reusing its 16 bytes when it has them (waitInto). */
+  private addressInto(out: SockAddr): void {
+    const res = this.res;
+    out.port = res[RES.PORT];
+    if (res[RES.FAMILY] === AF_INET6) {
+      out.addr = 0;
+      const a = out.addr6 ?? new Uint8Array(16);
+      a.set(this.u8.subarray(this.resBase + RES_ADDR6, this.resBase + RES_ADDR6 + 16));
+      out.addr6 = a;
+    } else {
+      out.addr = res[RES.ADDR] >>> 0;
+      if (out.addr6 !== undefined) out.addr6 = undefined;
+    }
+  }
+
 
   /** Push on a connected socket. */
   push(qd: number, sga: Sga): number {
@@ -232,12 +259,12 @@ export class LibOS extends WaitFamily {
 
   getsockname(qd: number): SockAddr {
     this.status(this.x.sockname(qd, 0), "getsockname");
-    return { addr: this.res[RES.ADDR] >>> 0, port: this.res[RES.PORT] };
+    return this.address();
   }
 
   getpeername(qd: number): SockAddr {
     this.status(this.x.sockname(qd, 1), "getpeername");
-    return { addr: this.res[RES.ADDR] >>> 0, port: this.res[RES.PORT] };
+    return this.address();
   }
 
   // ---- buffers ----
@@ -282,8 +309,7 @@ export class LibOS extends WaitFamily {
     out.ret = res[RES.RET];
     out.sga.buf = res[RES.SGA_BUF] >>> 0;
     out.sga.len = res[RES.SGA_LEN] >>> 0;
-    out.addr.addr = res[RES.ADDR] >>> 0;
-    out.addr.port = res[RES.PORT];
+    this.addressInto(out.addr);
     out.acceptedQd = res[RES.NEWQD];
     return true;
   }
@@ -330,7 +356,7 @@ export class LibOS extends WaitFamily {
     return {
       opcode, qd: res[RES.QD], qt: res[RES.QT] >>> 0, ret: res[RES.RET],
       sga: pop ? { buf: res[RES.SGA_BUF] >>> 0, len: res[RES.SGA_LEN] >>> 0 } : undefined,
-      addr: pop || accept ? { addr: res[RES.ADDR] >>> 0, port: res[RES.PORT] } : undefined,
+      addr: pop || accept ? this.address() : undefined,
       acceptedQd: accept ? res[RES.NEWQD] : undefined,
     };
   }

@@ -5,8 +5,11 @@ import { ETIMEDOUT } from "./errno.js";
 /** demi_opcode_t. */
 export enum Opcode { INVALID = 0, PUSH = 1, POP = 2, ACCEPT = 3, CONNECT = 4, CLOSE = 5, FAILED = 6 }
 
-/** An address: IPv4 as a host-order u32, and a port. */
-export interface SockAddr { addr: number; port: number }
+/**
+ * An address and a port: IPv4 as a host-order u32 in `addr`; IPv6 as 16 bytes in network order
+ * in `addr6` (then `addr` is 0). `sockaddr()` builds either from text.
+ */
+export interface SockAddr { addr: number; port: number; addr6?: Uint8Array }
 
 /** A scatter-gather array of one segment: an offset into the datapath's memory and a length. */
 export interface Sga { buf: number; len: number }

@@ -23,7 +23,11 @@
 #define DW_RESULT_ADDR 24u /* u32 peer IPv4 address */
 #define DW_RESULT_PORT 28u /* u32 peer port */
 #define DW_RESULT_NEWQD 32u /* i32 accepted queue descriptor */
-#define DW_RESULT_SIZE 36u /* bytes */
+#define DW_RESULT_FAMILY 36u /* u32 the address family of RESULT_ADDR / RESULT_ADDR6: AF_INET or AF_INET6 */
+#define DW_RESULT_ADDR6 40u /* 16 bytes: the peer IPv6 address in network order (AF_INET6) */
+#define DW_RESULT_SIZE 56u /* bytes */
+#define DW_AF_INET 2u /* IPv4 */
+#define DW_AF_INET6 10u /* IPv6 */
 #define DW_QT_INDEX_BITS 18u /* operations in flight at most 2^18 */
 #define DW_MAX_CONNECTIONS 262144u /* 1 << QT_INDEX_BITS: tcp.max_connections at most */
 

@@ -30,7 +30,12 @@ export const layout = {
   RESULT_ADDR: [24, "u32 peer IPv4 address"],
   RESULT_PORT: [28, "u32 peer port"],
   RESULT_NEWQD: [32, "i32 accepted queue descriptor"],
-  RESULT_SIZE: [36, "bytes"],
+  RESULT_FAMILY: [36, "u32 the address family of RESULT_ADDR / RESULT_ADDR6: AF_INET or AF_INET6"],
+  RESULT_ADDR6: [40, "16 bytes: the peer IPv6 address in network order (AF_INET6)"],
+  RESULT_SIZE: [56, "bytes"],
+  // Address families as Linux numbers them (socket(2), demi_socket).
+  AF_INET: [2, "IPv4"],
+  AF_INET6: [10, "IPv6"],
   // Qtokens: generation << QT_INDEX_BITS | table index (assembly/sched/qtoken.ts).
   QT_INDEX_BITS: [18, "operations in flight at most 2^18"],
   MAX_CONNECTIONS: ["1 << QT_INDEX_BITS", "tcp.max_connections at most"],
@@ -40,7 +45,7 @@ export const layout = {
 export const errno = {
   EPERM: 1, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EINVAL: 22, EPIPE: 32,
   EDESTADDRREQ: 89, EMSGSIZE: 90, ENOPROTOOPT: 92, EPROTONOSUPPORT: 93, ENOTSUP: 95,
-  EAFNOSUPPORT: 97, EADDRINUSE: 98, EADDRNOTAVAIL: 99, ECONNRESET: 104, ENOBUFS: 105,
+  EAFNOSUPPORT: 97, EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENETUNREACH: 101, ECONNRESET: 104, ENOBUFS: 105,
   EISCONN: 106, ENOTCONN: 107, ETIMEDOUT: 110, ECONNREFUSED: 111, EHOSTUNREACH: 113, ECANCELED: 125,
 };
 
@@ -129,7 +134,6 @@ export const counters = [
   ["drop.ip6_bad_extension", "an extension-header chain refused (RFC 8200 §4): too long, truncated, option, routing type"],
   ["drop.ip6_unknown_next_header", ""],
   ["drop.ip6_fragment_chain", "a first fragment without the whole header chain and upper-layer header (RFC 7112), or extension headers after the fragment header"],
-  ["drop.ip6_no_socket", "UDP or TCP over IPv6: IPv6 sockets are not built yet"],
   ["drop.icmp6_truncated", ""],
   ["drop.icmp6_bad_checksum", ""],
   ["drop.ndp_invalid", "fails RFC 4861 §7.1 or §6.1: hop limit not 255, code, length, options"],

@@ -317,14 +317,19 @@ test("fragments that break the rules: overlaps drop the datagram (RFC 5722), a t
   const pp = exchange(t, odd);
   assert.is(pp.length, 1);
   assertError(pp[0], 4, 0, 4, odd.subarray(14), "fd00:6::1");
-  // TCP over IPv6 has no socket yet.
-  assert.equal(exchange(t, linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!), []);
+  // TCP over IPv6 to a port no one listens on: a reset (RFC 9293 §3.10.7.1), from the address
+  // it was sent to.
+  const syn6 = linux.find((f) => f[20] === 6 && f[6 + 5] === 1)!;
+  const rst = exchange(t, syn6);
+  assert.is(rst.length, 1);
+  assert.equal([rst[0][20], rst[0][54 + 13] & 0x04], [6, 0x04]);
+  assert.equal([...rst[0].subarray(22, 38)], [...syn6.subarray(38, 54)]);
   // The last fragment, after the overlap, began a datagram of its own: it times out.
   // (Meanwhile fd00:6::1 went from DELAY to PROBE: the probe in flight comes back in two turns.)
   t.clock.advance(31e9);
   for (let i = 0; i < 3; i++) t.link.poll();
   const c = t.s.counters();
-  assert.equal([c["drop.frag_overlap"], c["drop.ip6_fragment_chain"], c["drop.ip6_no_socket"], c["drop.frag_timeout"]], [1, 1, 1, 1]);
+  assert.equal([c["drop.frag_overlap"], c["drop.ip6_fragment_chain"], c["drop.tcp_no_listener"], c["drop.frag_timeout"]], [1, 1, 1, 1]);
   assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
 });
 
@@ -350,7 +355,7 @@ function assertError(f: Uint8Array, type: number, code: number, param: number, i
 test("errors (RFC 4443): port unreachable for UDP, parameter problems pointing at the fault, rate-limited", () => {
   const t = setup();
   exchange(t, linux[14]);                               // Linux's NS: we know its MAC
-  // Linux's "hello udp6" to port 7000: no IPv6 socket can listen yet, so the port is closed.
+  // Linux's "hello udp6" to port 7000, which no socket of ours has bound.
   const udp = linux[26];
   let out = exchange(t, udp);
   assert.is(out.length, 1);
@@ -373,9 +378,9 @@ test("errors (RFC 4443): port unreachable for UDP, parameter problems pointing a
   // No errors about packets to a group or from the unspecified address (§2.4(e)).
   const toGroup = udp.slice(); toGroup.set(ip6("ff02::1"), 38); toGroup.set([0x33, 0x33, 0, 0, 0, 1], 0);
   fixUdp6(toGroup);
-  const groupBefore = t.s.counters()["drop.ip6_no_socket"];
+  const groupBefore = t.s.counters()["drop.udp_no_socket"];
   assert.equal(exchange(t, toGroup), []);
-  assert.is(t.s.counters()["drop.ip6_no_socket"], groupBefore + 1, "it reached UDP (checksum right) and got no error");
+  assert.is(t.s.counters()["drop.udp_no_socket"], groupBefore + 1, "it reached UDP (checksum right) and got no error");
   // A datagram with a bad checksum is dropped as such, not answered.
   const corrupt = udp.slice(); corrupt[corrupt.length - 1] ^= 1;
   assert.equal(exchange(t, corrupt), []);

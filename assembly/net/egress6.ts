@@ -4,7 +4,7 @@
 // for the packet (RFC 7739). We send no extension headers of our own.
 import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
 import { count, D_NO_BUFFER, C_IP6_FRAGMENTS_SENT } from "../counters";
-import { IP6_HLEN } from "../wire/ipv6";
+import { Ipv6Repr, ipv6Emit, IP6_HLEN } from "../wire/ipv6";
 import { NH_FRAGMENT } from "../wire/ipv6ext";
 import { ETH_HLEN } from "../wire/eth";
 import { st16, st32 } from "../wire/bytes";
@@ -12,8 +12,30 @@ import { mtu } from "../schema/config";
 import { ENOBUFS } from "../schema/errno";
 import { hostRandom } from "../host";
 import { neighbor6Send } from "./neighbor6";
+import { addr6Hi, addr6Lo } from "./addr6";
 
 const FRAG_HLEN: u32 = 8;
+const HOP_LIMIT: u32 = 64;     // as Linux's default (RFC 8200 §3 leaves it to the node)
+// The header every upper-layer packet we send gets; the fields that never change are set once.
+const out = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
+
+/**
+ * Sends `len` upper-layer bytes of protocol `proto` at `p` from our address `src` (an index in
+ * addr6's table) to `dstHi:dstLo`: the fixed header goes into the headroom (IP6_HLEN + ETH_HLEN
+ * in front of `p`, inside the slot), then egress6Send. The slot reference passes on; returns as
+ * egress6Send.
+ */
+export function ip6Output(slot: u32, p: usize, len: u32, src: u32, dstHi: u64, dstLo: u64, proto: u32): i32 {
+  out.srcHi = addr6Hi(src); out.srcLo = addr6Lo(src);
+  out.dstHi = dstHi; out.dstLo = dstLo;
+  out.trafficClass = 0;
+  out.flowLabel = 0;
+  out.payloadLen = len;
+  out.nextHeader = proto;
+  out.hopLimit = HOP_LIMIT;
+  ipv6Emit(p - IP6_HLEN, out);
+  return egress6Send(slot, p - IP6_HLEN - ETH_HLEN, len + IP6_HLEN + ETH_HLEN, dstHi, dstLo);
+}
 
 /**
  * Sends the frame at `frame` (`len` bytes: Ethernet header to be written, the IPv6 header

@@ -7,19 +7,16 @@
 import { slotUnref } from "../mem/pool";
 import { count, D_ICMP6_TRUNCATED, D_ICMP6_BAD_CHECKSUM, C_ICMP6_ECHO_REPLIED, C_ICMP6_IGNORED, C_ICMP6_ERRORS_SENT,
          C_ICMP6_ERRORS_RATE_LIMITED } from "../counters";
-import { Ipv6Repr, ipv6Emit, pseudoAddr6, IP6_HLEN } from "../wire/ipv6";
+import { Ipv6Repr, pseudoAddr6, pseudoAddrs6, IP6_HLEN } from "../wire/ipv6";
 import { Icmpv6Repr, icmpv6Parse, icmpv6Emit, ICMP6_OK, ICMP6_TRUNCATED, ICMP6_HLEN, ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY,
          PROTO_ICMPV6 } from "../wire/icmpv6";
 import { NDP_NS, NDP_NA } from "../wire/ndp";
-import { ETH_HLEN } from "../wire/eth";
-import { addr6Hi, addr6Lo, addr6SourceFor, isMulticast6 } from "./addr6";
-import { ndpInput, neighbor6Send } from "./neighbor6";
+import { addr6Hi, addr6Lo, addr6Index, addr6SourceFor, isMulticast6 } from "./addr6";
+import { ndpInput } from "./neighbor6";
 import { nowNs } from "./clock";
-import { egress6Send } from "./egress6";
+import { ip6Output } from "./egress6";
 
-const HOP_LIMIT: u32 = 64;
 const msg = changetype<Icmpv6Repr>(memory.data(offsetof<Icmpv6Repr>()));
-const out = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
 
 /** An ICMPv6 message of `len` bytes at `p` under the IPv6 header `ip`. The slot reference ends here. */
 export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
@@ -27,24 +24,12 @@ export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
   if (r != ICMP6_OK) { count(r == ICMP6_TRUNCATED ? D_ICMP6_TRUNCATED : D_ICMP6_BAD_CHECKSUM); slotUnref(slot); return; }
   if (msg.type == NDP_NS || msg.type == NDP_NA) { ndpInput(slot, ip, p, len); return; }
   if (msg.type != ICMP6_ECHO_REQUEST || msg.code != 0) { count(C_ICMP6_IGNORED); slotUnref(slot); return; }
-  // The reply, in place: headers rebuilt right before the message, the data left where it is.
-  if (isMulticast6(ip.dstHi)) {
-    const s = addr6SourceFor(ip.srcHi, ip.srcLo);
-    out.srcHi = addr6Hi(s); out.srcLo = addr6Lo(s);
-  } else {
-    out.srcHi = ip.dstHi; out.srcLo = ip.dstLo;
-  }
-  out.dstHi = ip.srcHi; out.dstLo = ip.srcLo;
-  out.trafficClass = 0;
-  out.flowLabel = 0;
-  out.payloadLen = len;
-  out.nextHeader = PROTO_ICMPV6;
-  out.hopLimit = HOP_LIMIT;
-  ipv6Emit(p - IP6_HLEN, out);
+  // The reply, in place: headers rebuilt right before the message, the data left where it is;
+  // from the address the request was sent to, or for a group from ours of the right scope.
+  const src = isMulticast6(ip.dstHi) ? addr6SourceFor(ip.srcHi, ip.srcLo) : <u32>addr6Index(ip.dstHi, ip.dstLo);
   msg.type = ICMP6_ECHO_REPLY;
-  icmpv6Emit(p, msg, len - ICMP6_HLEN, pseudoAddr6(out));
-  const frame = p - IP6_HLEN - ETH_HLEN;
-  if (egress6Send(slot, frame, ETH_HLEN + IP6_HLEN + len, out.dstHi, out.dstLo) >= 0) count(C_ICMP6_ECHO_REPLIED);
+  icmpv6Emit(p, msg, len - ICMP6_HLEN, pseudoAddrs6(addr6Hi(src), addr6Lo(src), ip.srcHi, ip.srcLo));
+  if (ip6Output(slot, p, len, src, ip.srcHi, ip.srcLo, PROTO_ICMPV6) >= 0) count(C_ICMP6_ECHO_REPLIED);
 }
 
 // ---- errors (RFC 4443 §2.4) ----
@@ -72,20 +57,12 @@ export function icmpv6Error(slot: u32, frame: usize, ip: Ipv6Repr, p: usize, len
   if (badSource || (toGroup && !evenToGroup) || isError(ip, p, len)) { slotUnref(slot); return; }
   if (!takeToken()) { count(C_ICMP6_ERRORS_RATE_LIMITED); slotUnref(slot); return; }
   const body = min(len, MIN_MTU - IP6_HLEN - ICMP6_HLEN);
-  const s = addr6SourceFor(ip.srcHi, ip.srcLo);
-  out.srcHi = toGroup ? addr6Hi(s) : ip.dstHi; out.srcLo = toGroup ? addr6Lo(s) : ip.dstLo;
-  out.dstHi = ip.srcHi; out.dstLo = ip.srcLo;
-  out.trafficClass = 0;
-  out.flowLabel = 0;
-  out.payloadLen = ICMP6_HLEN + body;
-  out.nextHeader = PROTO_ICMPV6;
-  out.hopLimit = HOP_LIMIT;
+  // From the address the packet was sent to, or for a group from ours of the right scope.
+  const src = toGroup ? addr6SourceFor(ip.srcHi, ip.srcLo) : <u32>addr6Index(ip.dstHi, ip.dstLo);
   const m = p - ICMP6_HLEN;
   msg.type = type; msg.code = code; msg.ident = param >>> 16; msg.seq = param & 0xffff;
-  ipv6Emit(m - IP6_HLEN, out);
-  icmpv6Emit(m, msg, body, pseudoAddr6(out));
-  const at = m - IP6_HLEN - ETH_HLEN;
-  if (neighbor6Send(slot, at, ETH_HLEN + IP6_HLEN + ICMP6_HLEN + body, out.dstHi, out.dstLo) >= 0) count(C_ICMP6_ERRORS_SENT);
+  icmpv6Emit(m, msg, body, pseudoAddrs6(addr6Hi(src), addr6Lo(src), ip.srcHi, ip.srcLo));
+  if (ip6Output(slot, m, ICMP6_HLEN + body, src, ip.srcHi, ip.srcLo, PROTO_ICMPV6) >= 0) count(C_ICMP6_ERRORS_SENT);
 }
 
 /** Is the packet an ICMPv6 error (types below 128, §2.1) right after its fixed header? Then no

@@ -6,10 +6,9 @@ import { slotData, slotUnref } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
          D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL,
          D_IP6_TRUNCATED, D_IP6_BAD_VERSION, D_IP6_BAD_LENGTH, D_IP6_NOT_FOR_US, D_IP6_BAD_SOURCE, D_IP6_BAD_EXTENSION,
-         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT_CHAIN, D_IP6_NO_SOCKET, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM } from "../counters";
+         D_IP6_UNKNOWN_NEXT_HEADER, D_IP6_FRAGMENT_CHAIN } from "../counters";
 import { ethCheck, ethType, ethDstIsBroadcast, macHiAt, macLoAt, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "../wire/eth";
-import { Ipv6Repr, ipv6Parse, pseudoAddr6, IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IP6_HLEN } from "../wire/ipv6";
-import { UdpRepr, udpParse, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH } from "../wire/udp";
+import { Ipv6Repr, ipv6Parse, mapped4, isMapped4, IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IP6_HLEN } from "../wire/ipv6";
 import { Ipv6ExtRepr, ipv6Walk, EXT_OK, PP_NEXT_HEADER, PP_OPTION } from "../wire/ipv6ext";
 import { PROTO_ICMPV6, ICMP6_PARAMETER_PROBLEM, ICMP6_DEST_UNREACHABLE } from "../wire/icmpv6";
 import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_LENGTH,
@@ -17,10 +16,10 @@ import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_B
 import { localIp, macHi, macLo } from "../schema/config";
 import { linkRxCount, linkRxTake, linkRxLen, linkRxRelease } from "./link";
 import { arpInput } from "./neighbor";
-import { reasmInput, ReasmKey, mapped4 } from "./reassembly";
+import { reasmInput, ReasmKey } from "./reassembly";
 import { icmpInput } from "./icmp";
-import { udpInput } from "./udp";
-import { tcpInput } from "./tcp/input";
+import { udpInput, udpInput6 } from "./udp";
+import { tcpInput, tcpInput6 } from "./tcp/input";
 import { addr6Accepts, addr6AcceptsMac, addr6Index, isMulticast6 } from "./addr6";
 import { icmpv6Input, icmpv6Error } from "./icmpv6";
 
@@ -29,7 +28,6 @@ const ip = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
 const ip6 = changetype<Ipv6Repr>(memory.data(offsetof<Ipv6Repr>()));
 const key = changetype<ReasmKey>(memory.data(offsetof<ReasmKey>()));
 const ext = changetype<Ipv6ExtRepr>(memory.data(offsetof<Ipv6ExtRepr>()));
-const udp6 = changetype<UdpRepr>(memory.data(offsetof<UdpRepr>()));
 
 /** Drains up to `budget` received frames through the stack. */
 export function ifacePollRx(budget: u32): i32 {
@@ -102,8 +100,11 @@ function ip6Input(slot: u32, p: usize, len: u32): void {
   }
   if (!addr6Accepts(ip6.dstHi, ip6.dstLo)) { count(D_IP6_NOT_FOR_US); slotUnref(slot); return; }
   // RFC 4291 §2.7: a multicast address is never a source; one of ours from the wire is a loop
-  // or a forgery (DAD probes come from ::, which is not ours).
-  if (isMulticast6(ip6.srcHi) || addr6Index(ip6.srcHi, ip6.srcLo) >= 0) { count(D_IP6_BAD_SOURCE); slotUnref(slot); return; }
+  // or a forgery (DAD probes come from ::, which is not ours); an IPv4-mapped one (§2.5.5.2)
+  // names an IPv4 node, which does not send IPv6 (and would alias an IPv4 peer in TCP's index).
+  if (isMulticast6(ip6.srcHi) || addr6Index(ip6.srcHi, ip6.srcLo) >= 0 || isMapped4(ip6.srcHi, ip6.srcLo)) {
+    count(D_IP6_BAD_SOURCE); slotUnref(slot); return;
+  }
   const total = IP6_HLEN + ip6.payloadLen;
   const frame = p - ETH_HLEN;
   if (ipv6Walk(p, total, ip6.nextHeader, isMulticast6(ip6.dstHi), ext) != EXT_OK) {
@@ -149,19 +150,13 @@ function upperHeaderBytes(proto: u32): u32 {
 function transport6Input(slot: u32, frame: usize, p: usize, total: u32, proto: u32, l4: usize, l4len: u32, protoAt: u32): void {
   if (proto == PROTO_ICMPV6) { icmpv6Input(slot, ip6, l4, l4len); return; }
   if (proto == PROTO_UDP) {
-    const u = udpParse(l4, l4len, pseudoAddr6(ip6), udp6);
-    if (u != UDP_OK) {
-      count(u == UDP_TRUNCATED ? D_UDP_TRUNCATED : u == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
-      slotUnref(slot);
-      return;
-    }
-    // No IPv6 socket can be bound yet: every port is closed (RFC 4443 §3.1, code 4).
-    count(D_IP6_NO_SOCKET);
+    if (udpInput6(slot, ip6, l4, l4len)) return;
+    // A closed port (RFC 4443 §3.1, code 4: port unreachable).
     if (frame != 0) icmpv6Error(slot, frame, ip6, p, total, ICMP6_DEST_UNREACHABLE, 4, 0, false);
     else slotUnref(slot);
     return;
   }
-  if (proto == PROTO_TCP) { count(D_IP6_NO_SOCKET); slotUnref(slot); return; }
+  if (proto == PROTO_TCP) { tcpInput6(slot, ip6, l4, l4len); return; }
   // RFC 8200 §4: an unrecognized next header is a parameter problem, code 1, at its field.
   count(D_IP6_UNKNOWN_NEXT_HEADER);
   if (frame != 0) icmpv6Error(slot, frame, ip6, p, total, ICMP6_PARAMETER_PROBLEM, PP_NEXT_HEADER, protoAt, false);

@@ -42,9 +42,6 @@ const C_DST_LO: usize = 56;
   proto: u32;
 }
 
-/** An IPv4 address in the key: ::ffff:a.b.c.d (RFC 4291 §2.5.5.2). */
-@inline export function mapped4(a: u32): u64 { return 0xffff00000000 | <u64>a; }
-
 let table: usize = 0;
 let bitmaps: usize = 0;
 

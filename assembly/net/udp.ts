@@ -1,7 +1,7 @@
 // UDP (RFC 768) sockets: bind, connect (a default peer and a filter, as POSIX does), pushto,
 // pop and close. Push sends the application's buffer in place when the headroom allows and no
 // one else holds it (zero copy); otherwise it copies into a fresh slot.
-import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "./ports";
+import { PortMap, portMapInit, bindSocket, bindSocket6, portOwner, portRelease } from "./ports";
 import { slotOf, slotAlloc, slotBase, slotData, slotCap, slotRef, slotUnref, slotRc, slotApp, giveToApp,
          metaOf, M_NEXT, M_PTR, M_LEN, M_IP, M_PORT } from "../mem/pool";
 import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_SOCKET, D_UDP_QUEUE_FULL,
@@ -9,20 +9,25 @@ import { count, D_UDP_TRUNCATED, D_UDP_BAD_LENGTH, D_UDP_BAD_CHECKSUM, D_UDP_NO_
 import { UdpRepr, udpParse, udpEmit, UDP_OK, UDP_TRUNCATED, UDP_BAD_LENGTH, UDP_HLEN } from "../wire/udp";
 import { pseudoAddr4 } from "../wire/checksum";
 import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
+import { Ipv6Repr, pseudoAddr6, mapped4, isMapped4 } from "../wire/ipv6";
 import { ETH_HLEN } from "../wire/eth";
 import { localIp, udpQueueDepth } from "../schema/config";
-import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED } from "../schema/errno";
-import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, OP_POP, OP_PUSH } from "../sched/qtoken";
-import {sock, S_BOUND, S_CONNECTED, S_LPORT, S_RIP, S_RPORT, S_RXHEAD, S_RXTAIL, S_RXCOUNT, S_POPHEAD, S_POPTAIL } from "./socket";
-import { egressSend, egressWait } from "./egress";
+import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED, EAFNOSUPPORT, ENETUNREACH } from "../schema/errno";
+import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD,
+         Q_V6, Q_HI, Q_LO, OP_POP, OP_PUSH } from "../sched/qtoken";
+import { sock, sockV6, S_BOUND, S_CONNECTED, S_LPORT, S_LIDX, S_RIP, S_RPORT, S_RHI, S_RLO, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
+         S_POPHEAD, S_POPTAIL, S_V6, ANY6 } from "./socket";
+import { netHeaderLen, netPseudo, netSend, netWait } from "./route";
+import { addr6Count, addr6Index, addr6SourceFor, isMulticast6 } from "./addr6";
 import { K_UDP_POP, K_UDP_PUSH } from "../sched/kinds";
 
-const HEADERS: u32 = ETH_HLEN + IP_HLEN + UDP_HLEN;
-const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;
+const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;   // IPv4's total length; IPv6's payload length allows 20 more
+// Ports of IPv4 and of IPv6 sockets.
 const ports = changetype<PortMap>(memory.data(16, 8));
+const ports6 = changetype<PortMap>(memory.data(16, 8));
 
 export function udpInit(): bool {
-  return portMapInit(ports);
+  return portMapInit(ports) && portMapInit(ports6);
 }
 
 /** Binds qd to (ip, port); port 0 picks an ephemeral port. Returns 0 or an errno. */
@@ -30,55 +35,107 @@ export function udpBind(qd: u32, ip: u32, port: u32): i32 {
   return bindSocket(ports, qd, ip, port);
 }
 
+/** udpBind for an IPv6 socket: `hi:lo` is :: or one of our addresses. */
+export function udpBind6(qd: u32, hi: u64, lo: u64, port: u32): i32 {
+  return bindSocket6(ports6, qd, hi, lo, port);
+}
+
+/** Binds to any address and an ephemeral port, in the socket's own version. */
+function bindAny(qd: u32): i32 {
+  return sockV6(qd) ? udpBind6(qd, 0, 0, 0) : udpBind(qd, 0, 0);
+}
+
 /** Sets the default peer; (0, 0) dissolves it, as connect with AF_UNSPEC does (POSIX). */
 export function udpConnect(qd: u32, ip: u32, port: u32): i32 {
-  const s = sock(qd);
-  if (ip == 0 && port == 0) { store<u8>(s + S_CONNECTED, 0); return 0; }
+  if (ip == 0 && port == 0) { store<u8>(sock(qd) + S_CONNECTED, 0); return 0; }
+  if (sockV6(qd)) return EAFNOSUPPORT;
   if (ip == 0 || port == 0 || port > 65535) return EINVAL;
-  if (load<u8>(s + S_BOUND) == 0) { const r = udpBind(qd, 0, 0); if (r != 0) return r; }
+  return setPeer(qd, 0, mapped4(ip), port);
+}
+
+/** udpConnect for an IPv6 socket; (::, 0) dissolves the default peer. An IPv4-mapped peer is
+ *  out of reach of an IPv6-only socket (ENETUNREACH, as Linux's IPV6_V6ONLY). */
+export function udpConnect6(qd: u32, hi: u64, lo: u64, port: u32): i32 {
+  if (hi == 0 && lo == 0 && port == 0) { store<u8>(sock(qd) + S_CONNECTED, 0); return 0; }
+  if (!sockV6(qd)) return EAFNOSUPPORT;
+  if ((hi == 0 && lo == 0) || port == 0 || port > 65535) return EINVAL;
+  if (isMapped4(hi, lo)) return ENETUNREACH;
+  return setPeer(qd, hi, lo, port);
+}
+
+function setPeer(qd: u32, hi: u64, lo: u64, port: u32): i32 {
+  const s = sock(qd);
+  if (load<u8>(s + S_BOUND) == 0) { const r = bindAny(qd); if (r != 0) return r; }
   store<u8>(s + S_CONNECTED, 1);
-  store<u32>(s + S_RIP, ip);
+  store<u32>(s + S_RIP, <u32>lo);
+  store<u64>(s + S_RHI, hi);
+  store<u64>(s + S_RLO, lo);
   store<u32>(s + S_RPORT, port);
   return 0;
 }
 
 /**
  * Starts a push of the application's sga (ptr, len) to (ip, port); (0, 0) means the connected
- * peer. Returns the qtoken index, or -errno when the call itself is invalid.
+ * peer (of either version). Returns the qtoken index, or -errno when the call itself is invalid.
  */
 export function udpPushTo(qd: u32, ptr: usize, len: u32, ip: u32, port: u32): i32 {
+  if (ip == 0 && port == 0) return pushConnected(qd, ptr, len);
+  if (sockV6(qd)) return -EAFNOSUPPORT;
+  if (ip == 0) return -EINVAL;
+  return send(qd, ptr, len, false, 0, mapped4(ip), port);
+}
+
+/** udpPushTo for an IPv6 socket; (::, 0) means the connected peer. */
+export function udpPushTo6(qd: u32, ptr: usize, len: u32, hi: u64, lo: u64, port: u32): i32 {
+  if (hi == 0 && lo == 0 && port == 0) return pushConnected(qd, ptr, len);
+  if (!sockV6(qd)) return -EAFNOSUPPORT;
+  if (hi == 0 && lo == 0) return -EINVAL;
+  if (isMapped4(hi, lo)) return -ENETUNREACH;
+  return send(qd, ptr, len, true, hi, lo, port);
+}
+
+function pushConnected(qd: u32, ptr: usize, len: u32): i32 {
   const s = sock(qd);
-  if (ip == 0 && port == 0) {
-    if (load<u8>(s + S_CONNECTED) == 0) return -EDESTADDRREQ;
-    ip = load<u32>(s + S_RIP);
-    port = load<u32>(s + S_RPORT);
-  }
-  if (ip == 0 || port == 0 || port > 65535) return -EINVAL;
+  if (load<u8>(s + S_CONNECTED) == 0) return -EDESTADDRREQ;
+  return send(qd, ptr, len, sockV6(qd), load<u64>(s + S_RHI), load<u64>(s + S_RLO), load<u32>(s + S_RPORT));
+}
+
+/**
+ * Sends the sga to hi:lo (an IPv4 peer as mapped4). In place when the headroom allows and no one
+ * else holds the buffer (zero copy); otherwise copied into a fresh slot.
+ */
+function send(qd: u32, ptr: usize, len: u32, v6: bool, hi: u64, lo: u64, port: u32): i32 {
+  const s = sock(qd);
+  if (port == 0 || port > 65535) return -EINVAL;
   if (len > MAX_PAYLOAD) return -EMSGSIZE;
+  if (v6 && addr6Count() == 0) return -ENETUNREACH;            // IPv6 is off: no address of ours
   // The sga must lie inside one buffer the application owns.
   const src = slotOf(ptr);
   if (src < 0 || !slotApp(<u32>src) || ptr < slotData(<u32>src)
       || ptr + len > slotData(<u32>src) + slotCap(<u32>src)) return -EINVAL;
-  if (load<u8>(s + S_BOUND) == 0) { const r = udpBind(qd, 0, 0); if (r != 0) return -r; }
+  if (load<u8>(s + S_BOUND) == 0) { const r = bindAny(qd); if (r != 0) return -r; }
   const q = qAlloc(OP_PUSH, K_UDP_PUSH, <i32>qd);
   if (q < 0) return -ENOBUFS;
+  const headers = ETH_HLEN + netHeaderLen(v6) + UDP_HLEN;
   let slot: u32;
   let payload: usize;
-  if (slotRc(<u32>src) == 1 && ptr - slotBase(<u32>src) >= HEADERS) {
+  if (slotRc(<u32>src) == 1 && ptr - slotBase(<u32>src) >= headers) {
     slot = <u32>src;                 // zero copy: the stack takes its own reference
     payload = ptr;
     slotRef(slot);
   } else {
-    const d = slotAlloc(len + HEADERS);
+    const d = slotAlloc(len + headers);
     if (d < 0) { qComplete(<u32>q, ENOBUFS); return q; }
     slot = <u32>d;
-    payload = slotData(slot) + HEADERS;
+    payload = slotData(slot) + headers;
     memory.copy(payload, ptr, len);
   }
-  udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, pseudoAddr4(localIp, ip));
-  const r = egressSend(slot, payload - UDP_HLEN, len + UDP_HLEN, ip, PROTO_UDP);
+  let local = localIp;
+  if (v6) { const b = load<u8>(s + S_LIDX); local = b != ANY6 ? <u32>b : addr6SourceFor(hi, lo); }
+  udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, netPseudo(v6, local, hi, lo));
+  const r = netSend(slot, payload - UDP_HLEN, len + UDP_HLEN, v6, local, hi, lo, PROTO_UDP);
   if (r == 0) { count(C_UDP_SENT); qComplete(<u32>q, 0); }
-  else if (r > 0) { count(C_UDP_SENT); egressWait(r, <u32>q); }
+  else if (r > 0) { count(C_UDP_SENT); netWait(v6, r, <u32>q); }
   else qComplete(<u32>q, -r);
   return q;
 }
@@ -111,6 +168,13 @@ export function udpPopPoll(q: u32): void {
   store<u32>(e + Q_LEN, load<u32>(m + M_LEN));
   store<u32>(e + Q_IP, load<u32>(m + M_IP));
   store<u32>(e + Q_PORT, load<u32>(m + M_PORT));
+  if (load<u8>(s + S_V6) != 0) {
+    // udpInput6 left the sender's address in the 16 bytes before the UDP header.
+    const a = <usize>load<u32>(m + M_PTR) - UDP_HLEN - 16;
+    store<u8>(e + Q_V6, 1);
+    store<u64>(e + Q_HI, load<u64>(a));
+    store<u64>(e + Q_LO, load<u64>(a, 8));
+  }
   qComplete(q, 0);
   if (qnext != 0 && load<u32>(s + S_RXCOUNT) != 0) qWake(qnext - 1);
 }
@@ -126,12 +190,7 @@ export function udpPopCancel(q: u32): void {
 const hdr = changetype<UdpRepr>(memory.data(offsetof<UdpRepr>()));
 
 export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
-  const r = udpParse(p, len, pseudoAddr4(src, dst), hdr);
-  if (r != UDP_OK) {
-    count(r == UDP_TRUNCATED ? D_UDP_TRUNCATED : r == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
-    slotUnref(slot);
-    return;
-  }
+  if (!parsed(slot, p, len, pseudoAddr4(src, dst))) return;
   const owner = portOwner(ports, hdr.dstPort);
   if (owner == 0) { count(D_UDP_NO_SOCKET); slotUnref(slot); return; }
   const s = sock(owner - 1);
@@ -139,6 +198,48 @@ export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
       && (load<u32>(s + S_RIP) != src || load<u32>(s + S_RPORT) != hdr.srcPort)) {
     count(D_UDP_NO_SOCKET); slotUnref(slot); return;
   }
+  deliver(s, slot, p, src);
+}
+
+/**
+ * A datagram over IPv6 (`ip` its header). Returns false when no socket takes its port: the slot
+ * is still the caller's, who owes the sender a port unreachable (RFC 4443 §3.1); otherwise the
+ * slot reference ends here.
+ */
+export function udpInput6(slot: u32, ip: Ipv6Repr, p: usize, len: u32): bool {
+  if (!parsed(slot, p, len, pseudoAddr6(ip))) return true;
+  const owner = portOwner(ports6, hdr.dstPort);
+  if (owner == 0) { count(D_UDP_NO_SOCKET); return false; }
+  const s = sock(owner - 1);
+  const bound = load<u8>(s + S_LIDX);
+  // A socket bound to one address takes only what was sent to it; one bound to :: also takes
+  // what was sent to a group we listen to.
+  if (bound != ANY6 && (isMulticast6(ip.dstHi) || addr6Index(ip.dstHi, ip.dstLo) != <i32>bound)) {
+    count(D_UDP_NO_SOCKET); return false;
+  }
+  if (load<u8>(s + S_CONNECTED) != 0 && (load<u64>(s + S_RHI) != ip.srcHi || load<u64>(s + S_RLO) != ip.srcLo
+      || load<u32>(s + S_RPORT) != hdr.srcPort)) {
+    count(D_UDP_NO_SOCKET); slotUnref(slot); return true;
+  }
+  // The sender's address goes where the IPv6 header (or, reassembled, the headroom) was, just
+  // before the UDP header: the metadata has no room for 16 bytes, the slot does.
+  store<u64>(p - 16, ip.srcHi);
+  store<u64>(p - 8, ip.srcLo);
+  deliver(s, slot, p, 0);
+  return true;
+}
+
+/** Checks the datagram into `hdr`; a bad one is counted and its slot released (false). */
+function parsed(slot: u32, p: usize, len: u32, pseudo: u64): bool {
+  const r = udpParse(p, len, pseudo, hdr);
+  if (r == UDP_OK) return true;
+  count(r == UDP_TRUNCATED ? D_UDP_TRUNCATED : r == UDP_BAD_LENGTH ? D_UDP_BAD_LENGTH : D_UDP_BAD_CHECKSUM);
+  slotUnref(slot);
+  return false;
+}
+
+/** Queues the datagram `hdr` describes on socket s for pops, or drops it when the queue is full. */
+function deliver(s: usize, slot: u32, p: usize, src: u32): void {
   const n = load<u32>(s + S_RXCOUNT);
   if (<i32>n >= udpQueueDepth) { count(D_UDP_QUEUE_FULL); slotUnref(slot); return; }
   const m = metaOf(slot);
@@ -160,7 +261,7 @@ export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
 /** Releases the port and queued datagrams, and fails pending pops with ECANCELED. */
 export function udpClose(qd: u32): void {
   const s = sock(qd);
-  if (load<u8>(s + S_BOUND) != 0) portRelease(ports, load<u32>(s + S_LPORT));
+  if (load<u8>(s + S_BOUND) != 0) portRelease(load<u8>(s + S_V6) != 0 ? ports6 : ports, load<u32>(s + S_LPORT));
   let slot = load<u32>(s + S_RXHEAD);
   while (slot != 0) {
     const next = load<u32>(metaOf(slot - 1) + M_NEXT);

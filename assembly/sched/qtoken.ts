@@ -8,7 +8,7 @@ import { carve } from "../mem/layout";
 import { QT_INDEX_BITS } from "../schema/layout";   // a qtoken's index bits; 31 - QT_INDEX_BITS of generation
 
 const QMASK: u32 = (1 << QT_INDEX_BITS) - 1;
-export const Q_SIZE: usize = 48;
+export const Q_SIZE: usize = 64;
 export const Q_BYTES_EACH: usize = Q_SIZE + 4;   // per qtoken: its entry and its free-stack slot (bitmaps aside)
 
 export const QS_FREE: u8 = 0;
@@ -34,11 +34,14 @@ export const Q_QD: usize = 8;       // i32
 export const Q_RET: usize = 12;     // i32 errno, 0 on success
 export const Q_PTR: usize = 16;     // u32 sga offset
 export const Q_LEN: usize = 20;     // u32 sga length
-export const Q_IP: usize = 24;      // u32 peer address
+export const Q_IP: usize = 24;      // u32 peer IPv4 address
 export const Q_PORT: usize = 28;    // u32 peer port
 export const Q_NEWQD: usize = 32;   // i32 accepted qd
 export const Q_NEXT: usize = 36;    // u32 index + 1 of the next qtoken on the same wait list
+export const Q_V6: usize = 40;      // u8: the peer is Q_HI:Q_LO, an IPv6 address
 export const Q_AUX: usize = 44;     // u32 task-private
+export const Q_HI: usize = 48;      // u64 peer IPv6 address, high half
+export const Q_LO: usize = 56;      // u64 low half
 
 let table: usize = 0;
 let freeStack: usize = 0;
@@ -101,6 +104,7 @@ export function qAlloc(op: u8, kind: u8, qd: i32): i32 {
   store<u64>(e + Q_LEN, 0);                 // len, ip
   store<u64>(e + Q_PORT, 0);                // port, newQd
   store<u32>(e + Q_NEXT, 0);
+  store<u8>(e + Q_V6, 0);
   store<u32>(e + Q_GEN, gen);
   store<u8>(e + Q_STATE, QS_PENDING);
   store<u8>(e + Q_OP, op);

@@ -17,6 +17,7 @@ export const ENOTSUP: i32 = 95;
 export const EAFNOSUPPORT: i32 = 97;
 export const EADDRINUSE: i32 = 98;
 export const EADDRNOTAVAIL: i32 = 99;
+export const ENETUNREACH: i32 = 101;
 export const ECONNRESET: i32 = 104;
 export const ENOBUFS: i32 = 105;
 export const EISCONN: i32 = 106;

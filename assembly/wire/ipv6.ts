@@ -58,8 +58,20 @@ export function ipv6Emit(p: usize, r: Ipv6Repr): void {
 /** The addresses' part of the upper-layer pseudo-header sum (RFC 8200 §8.1), in the
  *  little-endian word domain of checksum.ts; pseudoFinish adds the length and next header. */
 export function pseudoAddr6(r: Ipv6Repr): u64 {
-  return half(r.srcHi) + half(r.srcLo) + half(r.dstHi) + half(r.dstLo);
+  return pseudoAddrs6(r.srcHi, r.srcLo, r.dstHi, r.dstLo);
 }
+
+/** The same sum from the four address halves, for a transport building its own header. */
+export function pseudoAddrs6(srcHi: u64, srcLo: u64, dstHi: u64, dstLo: u64): u64 {
+  return half(srcHi) + half(srcLo) + half(dstHi) + half(dstLo);
+}
+
+/** An IPv4 address as the IPv4-mapped IPv6 address's low half (RFC 4291 §2.5.5.2; high half 0):
+ *  one 128-bit key for tables that hold addresses of both versions. */
+@inline export function mapped4(a: u32): u64 { return 0xffff00000000 | <u64>a; }
+
+/** Is hi:lo an IPv4-mapped address? Never a real IPv6 peer on the wire (RFC 4291 §2.5.5.2). */
+@inline export function isMapped4(hi: u64, lo: u64): bool { return hi == 0 && (lo >> 32) == 0xffff; }
 
 /** Eight address bytes as csumAdd would sum them from memory. */
 @inline function half(v: u64): u64 {

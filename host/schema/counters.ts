@@ -81,7 +81,6 @@ export const COUNTER_NAMES = [
   "drop.ip6_bad_extension", // an extension-header chain refused (RFC 8200 §4): too long, truncated, option, routing type
   "drop.ip6_unknown_next_header",
   "drop.ip6_fragment_chain", // a first fragment without the whole header chain and upper-layer header (RFC 7112), or extension headers after the fragment header
-  "drop.ip6_no_socket", // UDP or TCP over IPv6: IPv6 sockets are not built yet
   "drop.icmp6_truncated",
   "drop.icmp6_bad_checksum",
   "drop.ndp_invalid", // fails RFC 4861 §7.1 or §6.1: hop limit not 255, code, length, options

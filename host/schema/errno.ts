@@ -16,6 +16,7 @@ export const ENOTSUP = 95;
 export const EAFNOSUPPORT = 97;
 export const EADDRINUSE = 98;
 export const EADDRNOTAVAIL = 99;
+export const ENETUNREACH = 101;
 export const ECONNRESET = 104;
 export const ENOBUFS = 105;
 export const EISCONN = 106;
@@ -43,6 +44,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   97: "EAFNOSUPPORT",
   98: "EADDRINUSE",
   99: "EADDRNOTAVAIL",
+  101: "ENETUNREACH",
   104: "ECONNRESET",
   105: "ENOBUFS",
   106: "EISCONN",

@@ -7,6 +7,9 @@ import { count, D_TCP_BAD_CHECKSUM, D_TCP_MALFORMED, D_TCP_NO_LISTENER, D_TCP_OU
          C_TCP_SYN_COOKIES_ACCEPTED } from "../../counters";
 import { TcpRepr, tcpParse, TCP_OK, TCP_BAD_CHECKSUM, SYN, ACK, FIN, RST } from "../../wire/tcp";
 import { pseudoAddr4 } from "../../wire/checksum";
+import { Ipv6Repr, pseudoAddr6, mapped4 } from "../../wire/ipv6";
+import { addrFold } from "../route";
+import { addr6Index } from "../addr6";
 import { tcpRtoInitialNs } from "../../schema/config";
 import { ECONNREFUSED, ECONNRESET } from "../../schema/errno";
 import { qComplete } from "../../sched/qtoken";
@@ -15,22 +18,40 @@ import { Tcb, tcb, tcbAlloc, tcbLookup, tcbBind, tcbScratch, seqLt, seqLe, seqGt
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
 import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
-import { sendSegment, sendReset, rcvWindow, tsNow } from "./output";
+import { sendSegment, sendReset, resetPeer, rcvWindow, tsNow } from "./output";
 import { receiveRttSample } from "./buffers";
 import { connReset, wakePops } from "./events";
 import { listenerFor, tcpIsn, negotiate, queueAccepted } from "./stream";
 import { cookieMake, cookieCheck } from "./cookie";
 
-// The segment being received: parsed once here and handed to every step that reads it.
+// The segment being received: parsed once here and handed to every step that reads it, and
+// where it came from: the IP version, our address's key and the peer (route.ts).
 const seg = changetype<TcpRepr>(memory.data(offsetof<TcpRepr>()));
+let fromV6 = false;
+let fromLocal: u32 = 0;
+let fromHi: u64 = 0;
+let fromLo: u64 = 0;
 
 export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): void {
-  const r = tcpParse(p, len, pseudoAddr4(src, dst), seg);
-  if (r != TCP_OK) { count(r == TCP_BAD_CHECKSUM ? D_TCP_BAD_CHECKSUM : D_TCP_MALFORMED); slotUnref(slot); return; }
   if (dst == 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }   // TCP is unicast only
+  fromV6 = false; fromLocal = dst; fromHi = 0; fromLo = mapped4(src);
+  segmentInput(slot, p, len, pseudoAddr4(src, dst));
+}
+
+/** A segment over IPv6 (`ip` its header), to one of our addresses. */
+export function tcpInput6(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
+  const local = addr6Index(ip.dstHi, ip.dstLo);
+  if (local < 0) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }            // a group: TCP is unicast only
+  fromV6 = true; fromLocal = <u32>local; fromHi = ip.srcHi; fromLo = ip.srcLo;
+  segmentInput(slot, p, len, pseudoAddr6(ip));
+}
+
+function segmentInput(slot: u32, p: usize, len: u32, pseudo: u64): void {
+  const r = tcpParse(p, len, pseudo, seg);
+  if (r != TCP_OK) { count(r == TCP_BAD_CHECKSUM ? D_TCP_BAD_CHECKSUM : D_TCP_MALFORMED); slotUnref(slot); return; }
   count(C_TCP_SEGMENTS_IN);
-  const i = tcbLookup(dst, seg.dstPort, src, seg.srcPort);
-  if (i < 0) noConnection(seg, src, dst, p + seg.hlen, len - seg.hlen);
+  const i = tcbLookup(fromLocal, seg.dstPort, fromHi, fromLo, seg.srcPort);
+  if (i < 0) noConnection(seg, p + seg.hlen, len - seg.hlen);
   else {
     const t = tcb(<u32>i);
     if (t.state == SYN_SENT) synSent(t, seg);
@@ -39,38 +60,47 @@ export function tcpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
   slotUnref(slot);
 }
 
+/** A reset to the sender of the segment being received. */
+function resetSender(seq: u32, ack: u32, withAck: bool): void {
+  sendReset(fromV6, fromLocal, fromHi, fromLo, seg.dstPort, seg.srcPort, seq, ack, withAck);
+}
+
+/** The keyed-hash inputs of the segment's four-tuple (ISN, cookie): our key and the folded peer. */
+@inline function peerKey(): u32 { return addrFold(fromHi, fromLo); }
+
 /**
  * RFC 9293 §3.10.7.1–2: a SYN for a listener opens a connection, an ACK with a valid SYN cookie
  * completes one (RFC 4987); anything else gets a RST.
  */
-function noConnection(seg: TcpRepr, src: u32, dst: u32, data: usize, dlen: u32): void {
+function noConnection(seg: TcpRepr, data: usize, dlen: u32): void {
   const flags = seg.flags;
   if ((flags & RST) != 0) return;
-  const l = listenerFor(seg.dstPort);
-  if (l >= 0 && (flags & (SYN | ACK)) == SYN) { passiveOpen(seg, l, src, dst); return; }
+  const l = listenerFor(fromV6, fromLocal, seg.dstPort);
+  if (l >= 0 && (flags & (SYN | ACK)) == SYN) { passiveOpen(seg, l); return; }
   if (l >= 0 && (flags & (SYN | ACK)) == ACK) {
-    const mss = cookieCheck(dst, seg.dstPort, src, seg.srcPort, seg.seq - 1, seg.ack - 1);
-    if (mss != 0) { cookieOpen(seg, l, src, dst, mss, data, dlen); return; }
+    const mss = cookieCheck(fromLocal, seg.dstPort, peerKey(), seg.srcPort, seg.seq - 1, seg.ack - 1);
+    if (mss != 0) { cookieOpen(seg, l, mss, data, dlen); return; }
   }
   count(D_TCP_NO_LISTENER);
-  if ((flags & ACK) != 0) sendReset(src, seg.dstPort, seg.srcPort, seg.ack, 0, false);
+  if ((flags & ACK) != 0) resetSender(seg.ack, 0, false);
   else {
     const segLen = dlen + ((flags & SYN) != 0 ? 1 : 0) + ((flags & FIN) != 0 ? 1 : 0);
-    sendReset(src, seg.dstPort, seg.srcPort, 0, seg.seq + segLen, true);
+    resetSender(0, seg.seq + segLen, true);
   }
 }
 
-function passiveOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32): void {
+function passiveOpen(seg: TcpRepr, lqd: i32): void {
   const s = sock(<u32>lqd);
   const pending = load<u32>(s + S_PENDING);
   if (pending >= load<u32>(s + S_BACKLOG)) {
     // The queue is full (a burst, or a flood): answer with a cookie and hold nothing.
     count(D_TCP_SYN_QUEUE_FULL);
     const t = tcbScratch();
-    t.lip = dst; t.lport = seg.dstPort; t.rip = src; t.rport = seg.srcPort;
+    t.v6 = fromV6 ? 1 : 0;
+    t.lip = fromLocal; t.lport = seg.dstPort; t.ripHi = fromHi; t.ripLo = fromLo; t.rport = seg.srcPort;
     t.rcvNxt = seg.seq + 1; t.rcvAdv = t.rcvNxt;
     t.state = SYN_RCVD;
-    sendSegment(t, cookieMake(dst, seg.dstPort, src, seg.srcPort, seg.seq, seg.mss), 0, SYN | ACK);
+    sendSegment(t, cookieMake(fromLocal, seg.dstPort, peerKey(), seg.srcPort, seg.seq, seg.mss), 0, SYN | ACK);
     count(C_TCP_SYN_COOKIES_SENT);
     return;
   }
@@ -80,15 +110,15 @@ function passiveOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32): void {
     // than leave it retrying SYNs into silence. A full SYN queue stays silent, as Linux's: that
     // is a burst, and the peer's retry will find room.
     count(D_TCP_NO_TCB);
-    sendReset(src, seg.dstPort, seg.srcPort, 0, seg.seq + 1, true);
+    resetSender(0, seg.seq + 1, true);
     return;
   }
   const t = tcb(<u32>i);
-  tcbBind(t, dst, seg.dstPort, src, seg.srcPort);
+  tcbBind(t, fromV6, fromLocal, seg.dstPort, fromHi, fromLo, seg.srcPort);
   t.listener = lqd;
   t.irs = seg.seq; t.rcvNxt = seg.seq + 1;
   t.rcvAdv = t.rcvNxt;                                 // no window advertised yet in this sequence space
-  t.iss = tcpIsn(dst, seg.dstPort, src, seg.srcPort);
+  t.iss = tcpIsn(fromLocal, seg.dstPort, peerKey(), seg.srcPort);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
   negotiate(t, seg.mss, seg.wscale, seg.sackPerm, seg.hasTs, seg.tsVal, true);
   t.sndWnd = seg.window;                                // never scaled in a SYN (RFC 7323 §2.2)
@@ -104,11 +134,11 @@ function passiveOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32): void {
  * An ACK that returns a SYN cookie: the connection its SYN asked for, established at once, with
  * the MSS the cookie kept and no other option (RFC 4987 §3.6); data riding on the ACK is taken.
  */
-function cookieOpen(seg: TcpRepr, lqd: i32, src: u32, dst: u32, mss: u32, data: usize, dlen: u32): void {
+function cookieOpen(seg: TcpRepr, lqd: i32, mss: u32, data: usize, dlen: u32): void {
   const i = tcbAlloc();
-  if (i < 0) { count(D_TCP_NO_TCB); sendReset(src, seg.dstPort, seg.srcPort, seg.ack, 0, false); return; }
+  if (i < 0) { count(D_TCP_NO_TCB); resetSender(seg.ack, 0, false); return; }
   const t = tcb(<u32>i);
-  tcbBind(t, dst, seg.dstPort, src, seg.srcPort);
+  tcbBind(t, fromV6, fromLocal, seg.dstPort, fromHi, fromLo, seg.srcPort);
   t.listener = lqd;
   t.irs = seg.seq - 1; t.rcvNxt = seg.seq; t.rcvAdv = t.rcvNxt;
   t.iss = seg.ack - 1; t.sndUna = seg.ack; t.sndNxt = seg.ack; t.sndMax = seg.ack;
@@ -131,7 +161,7 @@ function synSent(t: Tcb, seg: TcpRepr): void {
   const ack = seg.ack;
   const hasAck = (flags & ACK) != 0;
   if (hasAck && (seqLe(ack, t.iss) || seqGt(ack, t.sndNxt))) {
-    if ((flags & RST) == 0) sendReset(t.rip, t.lport, t.rport, ack, 0, false);
+    if ((flags & RST) == 0) resetPeer(t, ack);
     return;
   }
   if ((flags & RST) != 0) { if (hasAck) connReset(t, ECONNREFUSED); return; }
@@ -230,7 +260,7 @@ function segment(t: Tcb, seg: TcpRepr, data: usize, dlen: u32): void {
   if (t.tsOk != 0 && seg.hasTs && seqLe(seq, t.rcvNxt)) t.tsRecent = seg.tsVal;
   if (t.state == SYN_RCVD) {
     if (!(seqLt(t.sndUna, seg.ack) && seqLe(seg.ack, t.sndNxt))) {
-      sendReset(t.rip, t.lport, t.rport, seg.ack, 0, false);
+      resetPeer(t, seg.ack);
       return;
     }
     t.state = ESTABLISHED;
@@ -248,7 +278,7 @@ function segment(t: Tcb, seg: TcpRepr, data: usize, dlen: u32): void {
   if (t.state == 0 || t.state > TIME_WAIT) return;     // the ACK closed it (LAST_ACK)
   if (dlen > 0 && t.qd < 0 && t.listener < 0) {
     // RFC 1122 §4.2.2.13: data for a connection the application has closed is lost; say so.
-    sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
+    resetPeer(t, t.sndNxt);
     connReset(t, ECONNRESET);
     return;
   }

@@ -3,11 +3,10 @@
 import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER, C_TCP_SEGMENTS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
 import { TcpRepr, tcpEmitOptions, tcpEmitHeader, setSack, MAX_SACK_BLOCKS, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
-import { pseudoAddr4 } from "../../wire/checksum";
-import { IP_HLEN, PROTO_TCP } from "../../wire/ipv4";
+import { PROTO_TCP } from "../../wire/ipv4";
 import { ETH_HLEN } from "../../wire/eth";
-import { localIp, mtu } from "../../schema/config";
-import { egressSend } from "../egress";
+import { mtu } from "../../schema/config";
+import { netHeaderLen, netPseudo, netSend } from "../route";
 import { nowNs } from "../clock";
 import { Tcb, ringRead, seqGe, seqGt, oo, SYN_SENT } from "./tcb";
 import { logSent } from "./rack";
@@ -66,11 +65,13 @@ function sackBlocks(t: Tcb, max: u32): u32 {
 export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   const s = slotAlloc(SMALL_CAP);
   if (s < 0) { count(D_NO_BUFFER); return -1; }
-  const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
+  const v6 = t.v6 != 0;
+  const ipHlen = netHeaderLen(v6);
+  const tcp = slotData(<u32>s) + ETH_HLEN + ipHlen;
   const syn = (flags & SYN) != 0;
   const offerAll = syn && t.state == SYN_SENT;
   const ts = offerAll || t.tsOk != 0;
-  out.mss = syn ? <u32>mtu - IP_HLEN - TCP_HLEN : 0;
+  out.mss = syn ? mssFor(v6) : 0;
   out.wscale = syn && (offerAll || t.rcvShift != 0 || t.sndShift != 0) ? <i32>t.rcvShift : -1;
   out.sackPerm = syn && (offerAll || t.sackOk != 0);
   out.hasTs = ts;
@@ -79,7 +80,7 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   out.sackCount = !syn && t.sackOk != 0 ? sackBlocks(t, ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS) : 0;
   const optLen = tcpEmitOptions(tcp + TCP_HLEN, out);
   // Never more than one MTU, whatever the options took.
-  len = min(len, <u32>mtu - IP_HLEN - TCP_HLEN - optLen);
+  len = min(len, <u32>mtu - ipHlen - TCP_HLEN - optLen);
   if (len > 0) ringRead(t.sbuf, t.sSize, seq, tcp + TCP_HLEN + optLen, len);
   let win = windowToAdvertise(t);
   win = syn ? min(win, 65535) : min(win >> t.rcvShift, 65535);
@@ -93,12 +94,12 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   out.flags = flags;
   out.window = win;
   out.urgent = 0;
-  tcpEmitHeader(tcp, out, optLen, len, pseudoAddr4(localIp, t.rip));
+  tcpEmitHeader(tcp, out, optLen, len, netPseudo(v6, t.lip, t.ripHi, t.ripLo));
   if ((flags & ACK) != 0) {
     t.ackPending = 0;
   }
   count(C_TCP_SEGMENTS_OUT);
-  if (egressSend(<u32>s, tcp, TCP_HLEN + optLen + len, t.rip, PROTO_TCP) < 0) return -1;
+  if (netSend(<u32>s, tcp, TCP_HLEN + optLen + len, v6, t.lip, t.ripHi, t.ripLo, PROTO_TCP) < 0) return -1;
   // Only what really left is logged: a send that failed is tried again as new data, not counted
   // as a retransmission nor as in flight.
   if (len > 0) {
@@ -112,11 +113,21 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
   return <i32>len;
 }
 
-/** A reset for a segment that has no connection (RFC 9293 §3.10.7.1), from our address. */
-export function sendReset(rip: u32, lport: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
+/** The MSS we offer and start from (RFC 9293 §3.7.1: the MTU less the IP and TCP headers;
+ *  IPv6's is 20 bytes smaller). */
+@inline export function mssFor(v6: bool): u32 { return <u32>mtu - netHeaderLen(v6) - TCP_HLEN; }
+
+/** A reset on connection t's four-tuple, with sequence number `seq` (RFC 9293 §3.10.7). */
+export function resetPeer(t: Tcb, seq: u32): void {
+  sendReset(t.v6 != 0, t.lip, t.ripHi, t.ripLo, t.lport, t.rport, seq, 0, false);
+}
+
+/** A reset for a segment that has no connection (RFC 9293 §3.10.7.1): from our `local` to the
+ *  peer hi:lo, over the version it came by. */
+export function sendReset(v6: bool, local: u32, hi: u64, lo: u64, lport: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
   const s = slotAlloc(SMALL_CAP);
   if (s < 0) { count(D_NO_BUFFER); return; }
-  const tcp = slotData(<u32>s) + ETH_HLEN + IP_HLEN;
+  const tcp = slotData(<u32>s) + ETH_HLEN + netHeaderLen(v6);
   out.srcPort = lport;
   out.dstPort = rport;
   out.seq = seq;
@@ -124,8 +135,7 @@ export function sendReset(rip: u32, lport: u32, rport: u32, seq: u32, ack: u32, 
   out.flags = withAck ? RST | ACK : RST;
   out.window = 0;
   out.urgent = 0;
-  tcpEmitHeader(tcp, out, 0, 0, pseudoAddr4(localIp, rip));
+  tcpEmitHeader(tcp, out, 0, 0, netPseudo(v6, local, hi, lo));
   count(C_TCP_RESETS_SENT);
-  egressSend(<u32>s, tcp, TCP_HLEN, rip, PROTO_TCP);
+  netSend(<u32>s, tcp, TCP_HLEN, v6, local, hi, lo, PROTO_TCP);
 }
-

@@ -4,19 +4,23 @@
 import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LARGE_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
+         Q_V6, Q_HI, Q_LO,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
 import { localIp, mtu, tcpRtoInitialNs, tcpBuffer } from "../../schema/config";
-import {EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT } from "../../schema/errno";
+import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT, EAFNOSUPPORT, ENETUNREACH } from "../../schema/errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
-import { IP_HLEN } from "../../wire/ipv4";
-import {sock, sockAlloc, S_BOUND, S_LIP, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING, S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM } from "../socket";
-import { PortMap, portMapInit, bindSocket, portOwner, portRelease } from "../ports";
+import { mapped4, isMapped4 } from "../../wire/ipv6";
+import { sock, sockAlloc, sockV6, S_BOUND, S_LIP, S_LIDX, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING,
+         S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM, ANY6 } from "../socket";
+import { PortMap, portMapInit, bindSocket, bindSocket6, portOwner, portRelease } from "../ports";
+import { addr6Count, addr6SourceFor } from "../addr6";
 import { nowNs } from "../clock";
+import { addrFold } from "../route";
 import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbBind, tcbIndex, tcbQueueOutput, nTcb, ringWrite,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
 import { tcpOutput, sendAckNow, armRto, armKeepalive, armMemoryRetry, finWait2Orphaned } from "./engine";
-import { sendSegment, sendReset, windowToAdvertise, advertisedWindow } from "./output";
+import { sendSegment, resetPeer, mssFor, windowToAdvertise, advertisedWindow } from "./output";
 import { unlistenOne } from "./events";
 import { sendReserve, receiveTake } from "./buffers";
 import { cookieInit } from "./cookie";
@@ -55,16 +59,20 @@ export function tcpGetOption(qd: u32, opt: u32): i32 {
   return (opts & opt) != 0 ? 1 : 0;
 }
 
-export const tcpPorts = changetype<PortMap>(memory.data(16, 8));
+// Ports of IPv4 and of IPv6 sockets.
+const tcpPorts = changetype<PortMap>(memory.data(16, 8));
+const tcpPorts6 = changetype<PortMap>(memory.data(16, 8));
+@inline function portsOf(qd: u32): PortMap { return sockV6(qd) ? tcpPorts6 : tcpPorts; }
 let isnKey: u32 = 0;
 
 export function tcpInit(): bool {
   isnKey = hostRandom();
   cookieInit();
-  return tcbInit() && portMapInit(tcpPorts);
+  return tcbInit() && portMapInit(tcpPorts) && portMapInit(tcpPorts6);
 }
 
-/** RFC 6528: a 4 µs clock plus a keyed hash of the connection's addresses. */
+/** RFC 6528: a 4 µs clock plus a keyed hash of the connection's addresses (the peer's folded:
+ *  route.ts addrFold). */
 export function tcpIsn(lip: u32, lport: u32, rip: u32, rport: u32): u32 {
   let h = isnKey ^ lip ^ (rip * 0x9e3779b1) ^ ((lport << 16) | rport);
   h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13; h *= 0xc2b2ae35; h ^= h >> 16;
@@ -85,7 +93,12 @@ export function tcbOf(qd: u32): Tcb | null {
 }
 
 export function tcpBind(qd: u32, ip: u32, port: u32): i32 {
-  return bindSocket(tcpPorts, qd, ip, port);
+  return sockV6(qd) ? EAFNOSUPPORT : bindSocket(tcpPorts, qd, ip, port);
+}
+
+/** tcpBind for an IPv6 socket: `hi:lo` is :: or one of our addresses. */
+export function tcpBind6(qd: u32, hi: u64, lo: u64, port: u32): i32 {
+  return sockV6(qd) ? bindSocket6(tcpPorts6, qd, hi, lo, port) : EAFNOSUPPORT;
 }
 
 export function tcpListen(qd: u32, backlog: i32): i32 {
@@ -96,11 +109,24 @@ export function tcpListen(qd: u32, backlog: i32): i32 {
   return 0;
 }
 
-/** The listening socket for a local port, or -1. */
-export function listenerFor(port: u32): i32 {
-  const owner = portOwner(tcpPorts, port);
+/** The listening socket for a segment to our `local` (route.ts) and `port`, or -1. An IPv6
+ *  listener bound to one of our addresses hears only segments to that one. */
+export function listenerFor(v6: bool, local: u32, port: u32): i32 {
+  const owner = portOwner(v6 ? tcpPorts6 : tcpPorts, port);
   if (owner == 0) return -1;
-  return load<u32>(sock(owner - 1) + S_LISTENING) != 0 ? <i32>(owner - 1) : -1;
+  const s = sock(owner - 1);
+  if (load<u32>(s + S_LISTENING) == 0) return -1;
+  if (v6 && load<u8>(s + S_LIDX) != ANY6 && <u32>load<u8>(s + S_LIDX) != local) return -1;
+  return <i32>(owner - 1);
+}
+
+/** Writes connection t's peer into a completed operation's entry. */
+function peerToEntry(e: usize, t: Tcb): void {
+  store<u32>(e + Q_IP, t.v6 != 0 ? 0 : <u32>t.ripLo);
+  store<u32>(e + Q_PORT, t.rport);
+  store<u8>(e + Q_V6, t.v6);
+  store<u64>(e + Q_HI, t.ripHi);
+  store<u64>(e + Q_LO, t.ripLo);
 }
 
 export function tcpAccept(qd: u32): i32 {
@@ -140,19 +166,19 @@ export function tcpAcceptPoll(q: u32): void {
     t.nextAccept = 0;
     unlistenOne(t);
     if (t.state == DONE || t.state == CLOSED) { tcbFree(t); continue; }  // reset while queued
-    const nqd = sockAlloc(SOCK_STREAM);
-    if (nqd < 0) { sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false); tcbFree(t); qComplete(q, ENOMEM); qListShift(s + S_POPHEAD, s + S_POPTAIL, q); return; }
+    const nqd = sockAlloc(SOCK_STREAM, t.v6 != 0);
+    if (nqd < 0) { resetPeer(t, t.sndNxt); tcbFree(t); qComplete(q, ENOMEM); qListShift(s + S_POPHEAD, s + S_POPTAIL, q); return; }
     const ns = sock(<u32>nqd);
     store<u32>(ns + S_TCB, tcbIndex(t) + 1);
-    store<u32>(ns + S_LIP, t.lip);
+    if (t.v6 != 0) store<u8>(ns + S_LIDX, <u8>t.lip);
+    else store<u32>(ns + S_LIP, t.lip);
     store<u32>(ns + S_LPORT, t.lport);
     t.qd = nqd;
     // An accepted connection inherits the listener's options, as on Linux.
     store<u32>(ns + S_OPTS, load<u32>(s + S_OPTS));
     applyOptions(t, load<u32>(s + S_OPTS));
     store<i32>(e + Q_NEWQD, nqd);
-    store<u32>(e + Q_IP, t.rip);
-    store<u32>(e + Q_PORT, t.rport);
+    peerToEntry(e, t);
     const next = qListShift(s + S_POPHEAD, s + S_POPTAIL, q);
     qComplete(q, 0);
     if (next != 0 && load<u32>(s + S_ACCEPT_HEAD) != 0) qWake(next - 1);
@@ -162,7 +188,7 @@ export function tcpAcceptPoll(q: u32): void {
 
 /** Settles what both SYNs offered (RFC 9293 §3.7.1, RFC 7323, RFC 2018). */
 export function negotiate(t: Tcb, peerMss: u32, peerWs: i32, peerSackPerm: bool, peerTs: bool, tsVal: u32, ourTs: bool): void {
-  t.mss = min(peerMss != 0 ? peerMss : 536, <u32>mtu - IP_HLEN - 20);
+  t.mss = min(peerMss != 0 ? peerMss : 536, mssFor(t.v6 != 0));
   t.tsOk = peerTs && ourTs ? 1 : 0;
   if (t.tsOk != 0) { t.tsRecent = tsVal; t.mss -= 12; }
   t.sackOk = peerSackPerm ? 1 : 0;
@@ -177,21 +203,42 @@ export function negotiate(t: Tcb, peerMss: u32, peerWs: i32, peerSackPerm: bool,
 }
 
 export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
+  if (sockV6(qd)) return -EAFNOSUPPORT;
+  if (ip == 0) return -EINVAL;
+  return open(qd, false, 0, mapped4(ip), port);
+}
+
+/** tcpConnect for an IPv6 socket. An IPv4-mapped peer is out of its reach (ENETUNREACH, as
+ *  Linux's IPV6_V6ONLY). */
+export function tcpConnect6(qd: u32, hi: u64, lo: u64, port: u32): i32 {
+  if (!sockV6(qd)) return -EAFNOSUPPORT;
+  if (hi == 0 && lo == 0) return -EINVAL;
+  if (isMapped4(hi, lo) || addr6Count() == 0) return -ENETUNREACH;
+  return open(qd, true, hi, lo, port);
+}
+
+/** Active open (RFC 9293 §3.5) to hi:lo (an IPv4 peer as mapped4). */
+function open(qd: u32, v6: bool, hi: u64, lo: u64, port: u32): i32 {
   const s = sock(qd);
   if (load<u32>(s + S_TCB) != 0) return -EISCONN;
   if (load<u32>(s + S_LISTENING) != 0) return -EINVAL;
-  if (ip == 0 || port == 0 || port > 65535) return -EINVAL;
-  if (load<u8>(s + S_BOUND) == 0) { const r = tcpBind(qd, 0, 0); if (r != 0) return -r; }
+  if (port == 0 || port > 65535) return -EINVAL;
+  if (load<u8>(s + S_BOUND) == 0) {
+    const r = v6 ? tcpBind6(qd, 0, 0, 0) : tcpBind(qd, 0, 0);
+    if (r != 0) return -r;
+  }
   const i = tcbAlloc();
   if (i < 0) return -ENOBUFS;
   const q = qAlloc(OP_CONNECT, 0, <i32>qd);
   if (q < 0) { tcbFree(tcb(<u32>i)); return -ENOBUFS; }
   const t = tcb(<u32>i);
-  tcbBind(t, localIp, load<u32>(s + S_LPORT), ip, port);
-  t.iss = tcpIsn(t.lip, t.lport, ip, port);
+  let local = localIp;
+  if (v6) { const b = load<u8>(s + S_LIDX); local = b != ANY6 ? <u32>b : addr6SourceFor(hi, lo); }
+  tcbBind(t, v6, local, load<u32>(s + S_LPORT), hi, lo, port);
+  t.iss = tcpIsn(t.lip, t.lport, addrFold(hi, lo), port);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
   t.rcvShift = ourWindowShift();
-  t.mss = <u32>mtu - IP_HLEN - 20;
+  t.mss = mssFor(v6);
   t.rto = tcpRtoInitialNs;
   t.qd = <i32>qd;
   t.state = SYN_SENT;
@@ -294,8 +341,7 @@ export function tcpPopPoll(q: u32): void {
     store<u32>(e + Q_PTR, 0);                         // end of stream: a zero-length result
     store<u32>(e + Q_LEN, 0);
   }
-  store<u32>(e + Q_IP, t.rip);
-  store<u32>(e + Q_PORT, t.rport);
+  peerToEntry(e, t);
   const next = qListShift(tp + offsetof<Tcb>("popHead"), tp + offsetof<Tcb>("popTail"), q);
   qComplete(q, 0);
   if (t.ackPending != 0 && t.state >= ESTABLISHED) sendAckNow(t);
@@ -344,15 +390,15 @@ export function tcpShutdown(qd: u32): i32 {
 
 export function tcpClose(qd: u32): void {
   const s = sock(qd);
-  if (load<u8>(s + S_BOUND) != 0 && portOwner(tcpPorts, load<u32>(s + S_LPORT)) == qd + 1) {
-    portRelease(tcpPorts, load<u32>(s + S_LPORT));
+  if (load<u8>(s + S_BOUND) != 0 && portOwner(portsOf(qd), load<u32>(s + S_LPORT)) == qd + 1) {
+    portRelease(portsOf(qd), load<u32>(s + S_LPORT));
   }
   if (load<u32>(s + S_LISTENING) != 0) {
     // Embryonic and unaccepted connections die with their listener.
     for (let i: u32 = 0; i < nTcb; i++) {
       const t = tcb(i);
       if (t.state == CLOSED || t.listener != <i32>qd) continue;
-      if (t.state != DONE) sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
+      if (t.state != DONE) resetPeer(t, t.sndNxt);
       tcbFree(t);
     }
     qListComplete(load<u32>(s + S_POPHEAD), ECANCELED);
@@ -368,7 +414,7 @@ export function tcpClose(qd: u32): void {
   if (t.state == SYN_SENT || t.state == DONE || t.state == CLOSED) { tcbFree(t); return; }
   if (t.rlen > 0 && t.state >= ESTABLISHED) {
     // RFC 1122 §4.2.2.13: closing with received data unread loses it: reset, as Linux does.
-    sendReset(t.rip, t.lport, t.rport, t.sndNxt, 0, false);
+    resetPeer(t, t.sndNxt);
     tcbFree(t);
     return;
   }
@@ -377,19 +423,5 @@ export function tcpClose(qd: u32): void {
     tcpOutput(t);
   }
   finWait2Orphaned(t);                                 // closed after shutdown(SHUT_WR) and the peer's ACK
-}
-
-export function tcpSockname(qd: u32, peer: bool, addr: usize, port: usize): i32 {
-  const t = tcbOf(qd);
-  if (peer) {
-    if (t === null || t.state == SYN_SENT) return ENOTCONN;
-    store<u32>(addr, t.rip);
-    store<u32>(port, t.rport);
-    return 0;
-  }
-  const s = sock(qd);
-  store<u32>(addr, t !== null ? t.lip : load<u32>(s + S_LIP));
-  store<u32>(port, load<u8>(s + S_BOUND) != 0 ? load<u32>(s + S_LPORT) : 0);
-  return 0;
 }
 

@@ -41,7 +41,10 @@ const INITIAL_BUFFER: u32 = 65536;
   onFreeList: u8;
   qd: i32;               // the socket, -1 while embryonic or after the application closed it
   listener: i32;         // the listening socket of a passive open, -1 otherwise
-  lip: u32; lport: u32; rip: u32; rport: u32;
+  v6: u8;                // over IPv6 (its socket's version)
+  lip: u32;              // our address: IPv4's, or the index of one of ours in addr6's table
+  lport: u32; rport: u32;
+  ripHi: u64; ripLo: u64;   // the peer (an IPv4 one as mapped4: its low 32 bits the address)
   iss: u32; sndUna: u32; sndNxt: u32; sndMax: u32; sndWnd: u32; sndWl1: u32; sndWl2: u32;
   maxSndWnd: u32;        // the largest window the peer has offered (sender SWS avoidance)
   sndShift: u32;         // the peer's window scale
@@ -128,17 +131,19 @@ export function tcbBytesEach(): u32 {
   return <u32>offsetof<Tcb>() + MAX_OOO * 8 + (demuxBytes() + (nTcb >> 3) + nTcb - 1) / nTcb;
 }
 
-/** Gives a new connection its four-tuple and puts it in the index segments are matched against. */
-export function tcbBind(t: Tcb, lip: u32, lport: u32, rip: u32, rport: u32): void {
-  t.lip = lip; t.lport = lport; t.rip = rip; t.rport = rport;
-  demuxInsert(lip, lport, rip, rport, tcbIndex(t));
+/** Gives a new connection its four-tuple (and IP version) and puts it in the index segments are
+ *  matched against. */
+export function tcbBind(t: Tcb, v6: bool, lip: u32, lport: u32, hi: u64, lo: u64, rport: u32): void {
+  t.v6 = v6 ? 1 : 0;
+  t.lip = lip; t.lport = lport; t.ripHi = hi; t.ripLo = lo; t.rport = rport;
+  demuxInsert(lip, lport, hi, lo, rport, tcbIndex(t));
   t.hashed = 1;
 }
 
 /** Takes a connection out of the index: it is over (DONE) or freed; no segment finds it again. */
 export function tcbUnhash(t: Tcb): void {
   if (t.hashed == 0) return;
-  demuxRemove(t.lip, t.lport, t.rip, t.rport, tcbIndex(t));
+  demuxRemove(t.lip, t.lport, t.ripHi, t.ripLo, t.rport, tcbIndex(t));
   t.hashed = 0;
   if (memo == <i32>tcbIndex(t)) memo = -1;
 }
@@ -278,13 +283,13 @@ export function tcbDone(t: Tcb): void {
   t.state = DONE;
 }
 
-/** The connection for a segment's 4-tuple (src is the peer), or -1. */
-export function tcbLookup(lip: u32, lport: u32, rip: u32, rport: u32): i32 {
+/** The connection for a segment's 4-tuple (hi:lo is the peer), or -1. */
+export function tcbLookup(lip: u32, lport: u32, hi: u64, lo: u64, rport: u32): i32 {
   if (memo >= 0) {
     const m = tcb(<u32>memo);
-    if (m.hashed != 0 && m.rport == rport && m.lport == lport && m.rip == rip && m.lip == lip) return memo;
+    if (m.hashed != 0 && m.rport == rport && m.lport == lport && m.ripLo == lo && m.ripHi == hi && m.lip == lip) return memo;
   }
-  const i = demuxFind(lip, lport, rip, rport);
+  const i = demuxFind(lip, lport, hi, lo, rport);
   if (i >= 0) memo = i;
   return i;
 }

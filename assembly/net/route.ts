@@ -1,0 +1,37 @@
+// The network layer as a transport sees it, whichever IP version carries a socket: the header
+// room to leave in front of a segment, the pseudo-header address sum (RFC 9293 §3.1, RFC 768,
+// RFC 8200 §8.1), the way down and the wait for a send queued behind address resolution. A peer
+// is hi:lo (an IPv4 address as mapped4, wire/ipv6.ts); our side is a key: the IPv4 address, or
+// the index of one of our IPv6 addresses (addr6.ts). Sockets of the two versions stay separate:
+// `v6` comes from the socket, never from the address.
+import { IP_HLEN } from "../wire/ipv4";
+import { IP6_HLEN, pseudoAddrs6 } from "../wire/ipv6";
+import { pseudoAddr4 } from "../wire/checksum";
+import { egressSend, egressWait } from "./egress";
+import { ip6Output } from "./egress6";
+import { neighbor6Wait } from "./neighbor6";
+import { addr6Hi, addr6Lo } from "./addr6";
+
+@inline export function netHeaderLen(v6: bool): u32 { return v6 ? IP6_HLEN : IP_HLEN; }
+
+export function netPseudo(v6: bool, local: u32, hi: u64, lo: u64): u64 {
+  return v6 ? pseudoAddrs6(addr6Hi(local), addr6Lo(local), hi, lo) : pseudoAddr4(local, <u32>lo);
+}
+
+/** Sends `len` transport bytes at `p` (netHeaderLen + ETH_HLEN of headroom in front, in the
+ *  slot, whose reference passes on): 0 sent, a ticket > 0 for netWait, or -errno. */
+export function netSend(slot: u32, p: usize, len: u32, v6: bool, local: u32, hi: u64, lo: u64, proto: u32): i32 {
+  return v6 ? ip6Output(slot, p, len, local, hi, lo, proto) : egressSend(slot, p, len, <u32>lo, proto);
+}
+
+/** Completes operation `q` when the send behind `ticket` leaves or fails. */
+export function netWait(v6: bool, ticket: i32, q: u32): void {
+  if (v6) neighbor6Wait(ticket, q);
+  else egressWait(ticket, q);
+}
+
+/** A peer address folded to 32 bits for keyed hashes (ISNs, SYN cookies, the connection index):
+ *  every bit counts, and an IPv4 peer (mapped4) folds to its own address, as before IPv6. */
+@inline export function addrFold(hi: u64, lo: u64): u32 {
+  return <u32>lo ^ <u32>(lo >> 32) ^ <u32>hi ^ <u32>(hi >> 32) ^ 0xffff;
+}
