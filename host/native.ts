@@ -18,15 +18,16 @@ export interface FabricNative {
 }
 
 export interface PosixNative {
-  socket(stream: boolean): number;
-  bind(fd: number, ip: number, port: number): number;
-  connect(fd: number, ip: number, port: number): number;
+  /** An IPv6 socket is IPV6_V6ONLY. Addresses travel in a block (host/backends/posix.ts AddrBlock). */
+  socket(stream: boolean, v6: boolean): number;
+  bind(fd: number, at: Uint32Array): number;
+  connect(fd: number, to: Uint32Array): number;
   connected(fd: number): number;
   listen(fd: number, backlog: number): number;
   accept(fd: number, out: Uint32Array): number;
   recv(fd: number, mem: Uint8Array, off: number, len: number, from: Uint32Array | null): number;
   pending(fd: number): number;
-  send(fd: number, mem: Uint8Array, off: number, len: number, ip: number, port: number): number;
+  send(fd: number, mem: Uint8Array, off: number, len: number, to: Uint32Array | null): number;
   sockname(fd: number, peer: boolean, out: Uint32Array): number;
   close(fd: number): number;
   /** TCP_NODELAY (1) or SO_KEEPALIVE (2). */

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../host/config.js";
-import { LibOS, sockaddr, AF_INET, SOCK_STREAM } from "../host/libos.js";
+import { LibOS, sockaddr, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM } from "../host/libos.js";
 import type { DpdkLink } from "../host/backends/dpdk.js";
 import { DpdkWorkers } from "../host/backends/dpdkworkers.js";
 import { openStack } from "../host/stack/stack.js";
@@ -187,6 +187,45 @@ t("a TCP echo on the Wasm stack moves 64 MiB each way byte-exact with socat and 
     assert.is(srv.closed, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    l.close(lqd);
+    l.shutdown();
+  }
+});
+
+t("IPv6 sockets over net_tap: socat's UDP6 datagrams echoed, and 64 MiB each way over TCP6 byte-exact", async () => {
+  const config = loadConfig({ env: {}, overrides: {
+    backend: "dpdk", "dpdk.device": `net_tap0,iface=${TAP}`, local_ipv4: STACK_IP, mac: "02:00:00:00:07:02",
+    local_ipv6: ["fd00:7::2/64"], "tcp.buffer_bytes": 262144, "tcp.max_connections": 16, memory_mb: 48,
+  } });
+  const l = new LibOS({ config });
+  const uqd = l.socket(AF_INET6, SOCK_DGRAM);
+  l.bind(uqd, sockaddr("::", 7));
+  const lqd = l.socket(AF_INET6, SOCK_STREAM);
+  l.bind(lqd, sockaddr("fd00:7::2", 7));
+  l.listen(lqd, 16);
+  const udp = new EchoServer(l, uqd);
+  const tcp = new TcpEchoServer(l, lqd);
+  const turn = () => { l.poll(); udp.step(); tcp.step(); };
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-tap6-"));
+  try {
+    execFileSync("sh", ["-c", `ip -6 addr add fd00:7::1/64 dev ${TAP} nodad && ip link set ${TAP} up`]);
+    assertRoutedVia("fd00:7::2", TAP);
+    await addressesReady(l, turn);
+    const u = await serve(run(`printf 'hello over udp6' | socat -t 2 - UDP6:[fd00:7::2]:7`), turn);
+    assert.is(u.out, "hello over udp6", u.err);
+    assert.is(udp.echoed, 1);
+    const input = join(dir, "in"), output = join(dir, "out");
+    const data = Buffer.alloc(64 << 20);
+    randomFillSync(data);
+    writeFileSync(input, data);
+    const sha = createHash("sha256").update(data).digest("hex");
+    const s = await serve(run(`socat -t 30 -T 60 TCP6:[fd00:7::2]:7 - < ${input} > ${output}`), turn, 300_000);
+    assert.is(s.code, 0, s.err);
+    assert.is(createHash("sha256").update(readFileSync(output)).digest("hex"), sha, "socat: echoed bytes differ");
+    assert.is(tcp.closed, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    l.close(uqd);
     l.close(lqd);
     l.shutdown();
   }

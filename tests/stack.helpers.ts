@@ -8,7 +8,7 @@ import { loadConfig } from "../host/config.js";
 import { Stack } from "../host/stack/stack.js";
 import { A_IP, A_MAC, B_IP, B_MAC } from "./helpers.js";
 
-export interface StackPair { kind: "wasm" | "posix"; a: Stack; b: Stack; serverIp: string; close(): Promise<void> }
+export interface StackPair { kind: "wasm" | "posix"; a: Stack; b: Stack; serverIp: string; serverIp6: string; close(): Promise<void> }
 
 const BASE = { memory_mb: 24, "pool.small_buffers": 2048, "tcp.max_connections": 128, "tcp.time_wait_ms": 5 };
 
@@ -19,17 +19,29 @@ export function wasmPair(overrides: Record<string, unknown> = {}, serverOverride
     loadConfig({ env: {}, overrides: { ...BASE, local_ipv4: ip, mac, seed: 7, ...overrides, ...more } });
   const a = new Stack(new LibOS({ config: cfg(A_IP, A_MAC, serverOverrides), link }));
   const b = new Stack(new LibOS({ config: cfg(B_IP, B_MAC), link }));
-  return { kind: "wasm", a, b, serverIp: A_IP, close: async () => { await a.close(); await b.close(); } };
+  return { kind: "wasm", a, b, serverIp: A_IP, serverIp6: "", close: async () => { await a.close(); await b.close(); } };
+}
+
+/** Two dual-stack Wasm stacks (fd00:6::1 serves, fd00:6::2 is the client), addresses usable at once. */
+export function wasmPair6(): StackPair {
+  const link = new LoopbackLink({ seed: 1 }, new RealClock(), true);
+  const cfg = (ip: string, mac: string, ip6: string) =>
+    loadConfig({ env: {}, overrides: { ...BASE, local_ipv4: ip, mac, seed: 7, local_ipv6: [`${ip6}/64`], "ndp.dad_transmits": 0 } });
+  const a = new Stack(new LibOS({ config: cfg(A_IP, A_MAC, "fd00:6::1"), link }));
+  const b = new Stack(new LibOS({ config: cfg(B_IP, B_MAC, "fd00:6::2"), link }));
+  return { kind: "wasm", a, b, serverIp: A_IP, serverIp6: "fd00:6::1", close: async () => { await a.close(); await b.close(); } };
 }
 
 export function posixPair(overrides: Record<string, unknown> = {}): StackPair {
   const cfg = () => loadConfig({ env: {}, overrides: { ...BASE, backend: "posix", ...overrides } });
   const a = new Stack(new PosixLibOS(cfg()));
   const b = new Stack(new PosixLibOS(cfg()));
-  return { kind: "posix", a, b, serverIp: "127.0.0.1", close: async () => { await a.close(); await b.close(); } };
+  return { kind: "posix", a, b, serverIp: "127.0.0.1", serverIp6: "::1", close: async () => { await a.close(); await b.close(); } };
 }
 
 export const PAIRS: [string, (o?: Record<string, unknown>) => StackPair][] = [["wasm", wasmPair], ["posix", posixPair]];
+/** The same over IPv6 (serverIp6: the server's address). */
+export const PAIRS6: [string, () => StackPair][] = [["wasm", wasmPair6], ["posix", () => posixPair()]];
 
 /** Resolves once `cond` holds, checking every millisecond; rejects after `ms`. */
 export async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {

@@ -133,6 +133,8 @@ export class FabricLibOS extends TransportQueues {
   connect(qd: number, remote: SockAddr): number {
     const q = this.queue(qd, "connect");
     if (q.state !== "idle") throw new DemiError(q.state === "connected" ? EISCONN : EINVAL, "connect");
+    // The endpoint is opened on IPv4 (native/fabric.c); an IPv6 peer is another family.
+    if (remote.addr6 !== undefined) throw new DemiError(EAFNOSUPPORT, "connect");
     this.open("0");
     const peerName = this.nat.resolve(this.provider, formatIpv4(remote.addr), String(remote.port));
     q.fiAddr = this.nat.avInsert(this.h, peerName);

@@ -7,16 +7,34 @@ import { TransportQueues, type Pending } from "./transport.js";
 import { DemiError, EAGAIN, EBADF, ECANCELED, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EDESTADDRREQ, ENOPROTOOPT, ENOTSUP } from "../errno.js";
 import { RealClock, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
-import { Opcode, AF_INET, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr } from "../libos.js";
+import { Opcode, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr } from "../libos.js";
 
 const EINPROGRESS = 115;
 const STREAM_POP_BYTES = 2046;                  // one small pool slot per stream pop
 
-interface PushOp { qt: number; buf: number; len: number; sent: number; ip: number; port: number }
+interface PushOp { qt: number; buf: number; len: number; sent: number; to: Uint32Array | null }
+
+/**
+ * The address block native/posix.c reads and writes: u32 family (4 or 6), u32 port, u32 IPv4
+ * address (host order), then the IPv6 address's 16 bytes (network order).
+ */
+function blockOf(a: SockAddr, out = new Uint32Array(7)): Uint32Array {
+  out[0] = a.addr6 !== undefined ? 6 : 4;
+  out[1] = a.port;
+  out[2] = a.addr6 !== undefined ? 0 : a.addr;
+  new Uint8Array(out.buffer, out.byteOffset + 12, 16).set(a.addr6 ?? new Uint8Array(16));
+  return out;
+}
+
+function addressOf(b: Uint32Array): SockAddr {
+  if (b[0] !== 6) return { addr: b[2], port: b[1] };
+  return { addr: 0, port: b[1], addr6: new Uint8Array(b.buffer, b.byteOffset + 12, 16).slice() };
+}
 
 interface Sock {
   fd: number;
   stream: boolean;
+  v6: boolean;
   connecting: number;                           // the connect qtoken while a stream connect is pending
   pops: number[];
   pushes: PushOp[];
@@ -25,8 +43,8 @@ interface Sock {
   shutdownPending: boolean;                     // shutdownWrite waits for the pushes before it
 }
 
-function newSock(fd: number, stream: boolean): Sock {
-  return { fd, stream, connecting: 0, pops: [], pushes: [], accepts: [], watching: 0, shutdownPending: false };
+function newSock(fd: number, stream: boolean, v6: boolean): Sock {
+  return { fd, stream, v6, connecting: 0, pops: [], pushes: [], accepts: [], watching: 0, shutdownPending: false };
 }
 
 const READABLE = 1, WRITABLE = 2;
@@ -43,7 +61,7 @@ export class PosixLibOS extends TransportQueues {
   private readonly nat: PosixNative;
   private readonly socks = new Map<number, Sock>();
   private nextQd = 1;
-  private readonly addr = new Uint32Array(2);
+  private readonly addr = new Uint32Array(7);
   private wake: (() => void) | null = null;
 
   constructor(config: Config, clock: Clock = new RealClock()) {
@@ -53,17 +71,26 @@ export class PosixLibOS extends TransportQueues {
   }
 
   socket(domain = AF_INET, type = SOCK_DGRAM, protocol = 0): number {
-    if (domain !== AF_INET) throw new DemiError(EAFNOSUPPORT, "socket");
+    if (domain !== AF_INET && domain !== AF_INET6) throw new DemiError(EAFNOSUPPORT, "socket");
     if (type !== SOCK_DGRAM && type !== SOCK_STREAM) throw new DemiError(EPROTONOSUPPORT, "socket");
     if (protocol !== 0 && protocol !== (type === SOCK_STREAM ? 6 : 17)) throw new DemiError(EPROTONOSUPPORT, "socket");
-    const fd = this.nat.socket(type === SOCK_STREAM);
+    const fd = this.nat.socket(type === SOCK_STREAM, domain === AF_INET6);
     if (fd < 0) throw new DemiError(-fd, "socket");
     const qd = this.nextQd++;
-    this.socks.set(qd, newSock(fd, type === SOCK_STREAM));
+    this.socks.set(qd, newSock(fd, type === SOCK_STREAM, domain === AF_INET6));
     return qd;
   }
 
-  bind(qd: number, local: SockAddr): void { this.status(this.nat.bind(this.sock(qd, "bind").fd, local.addr, local.port), "bind"); }
+  bind(qd: number, local: SockAddr): void {
+    const s = this.sock(qd, "bind");
+    this.sameFamily(s, local, "bind");
+    this.status(this.nat.bind(s.fd, blockOf(local, this.addr)), "bind");
+  }
+
+  /** As the Wasm stack: an address of the other version is EAFNOSUPPORT (the kernel says EINVAL). */
+  private sameFamily(s: Sock, a: SockAddr, what: string): void {
+    if ((a.addr6 !== undefined) !== s.v6) throw new DemiError(EAFNOSUPPORT, what);
+  }
 
   listen(qd: number, backlog = 16): void {
     const s = this.sock(qd, "listen");
@@ -81,8 +108,10 @@ export class PosixLibOS extends TransportQueues {
 
   connect(qd: number, remote: SockAddr): number {
     const s = this.sock(qd, "connect");
+    const dissolve = remote.addr === 0 && remote.port === 0 && remote.addr6 === undefined;   // { addr: 0, port: 0 }, either version
+    if (!dissolve) this.sameFamily(s, remote, "connect");
     const qt = this.newQt(Opcode.CONNECT, qd);
-    const r = this.nat.connect(s.fd, remote.addr, remote.port);
+    const r = this.nat.connect(s.fd, blockOf(dissolve ? { addr: 0, port: 0, addr6: s.v6 ? new Uint8Array(16) : undefined } : remote, this.addr));
     if (r === 0) this.complete(qt, 0);
     else if (r === -EINPROGRESS && s.stream) { s.connecting = qt; this.watch(s); }
     else this.complete(qt, -r);
@@ -106,11 +135,12 @@ export class PosixLibOS extends TransportQueues {
   }
 
   pushto(qd: number, sga: Sga, to: SockAddr): number {
-    return this.enqueuePush(qd, sga, to.addr, to.port, "pushto");
+    this.sameFamily(this.sock(qd, "pushto"), to, "pushto");
+    return this.enqueuePush(qd, sga, blockOf(to), "pushto");
   }
 
   push(qd: number, sga: Sga): number {
-    return this.enqueuePush(qd, sga, 0, 0, "push");
+    return this.enqueuePush(qd, sga, null, "push");
   }
 
   pop(qd: number): number {
@@ -178,13 +208,13 @@ export class PosixLibOS extends TransportQueues {
     return n;
   }
 
-  private enqueuePush(qd: number, sga: Sga, ip: number, port: number, what: string): number {
+  private enqueuePush(qd: number, sga: Sga, to: Uint32Array | null, what: string): number {
     const s = this.sock(qd, what);
-    if (!s.stream && ip === 0 && this.nat.sockname(s.fd, true, this.addr) !== 0) throw new DemiError(EDESTADDRREQ, what);
+    if (!s.stream && to === null && this.nat.sockname(s.fd, true, this.addr) !== 0) throw new DemiError(EDESTADDRREQ, what);
     // The kernel copies when the send happens; until then the buffer is held for us.
     if (this.dp.exports.bufHold(sga.buf) !== 0) throw new DemiError(EINVAL, what);
     const qt = this.newQt(Opcode.PUSH, qd);
-    s.pushes.push({ qt, buf: sga.buf, len: sga.len, sent: 0, ip, port });
+    s.pushes.push({ qt, buf: sga.buf, len: sga.len, sent: 0, to: s.stream ? null : to });
     this.progress(s);
     return qt;
   }
@@ -202,15 +232,15 @@ export class PosixLibOS extends TransportQueues {
       n++;
       if (fd < 0) { this.complete(qt, -fd); continue; }
       const nqd = this.nextQd++;
-      this.socks.set(nqd, newSock(fd, true));
+      this.socks.set(nqd, newSock(fd, true, s.v6));
       const p = this.pending.get(qt)!;
       p.newQd = nqd;
-      p.addr = { addr: this.addr[0], port: this.addr[1] };
+      p.addr = addressOf(this.addr);
       this.complete(qt, 0);
     }
     while (s.pushes.length > 0) {
       const p = s.pushes[0];
-      const r = this.nat.send(s.fd, this.u8, p.buf + p.sent, p.len - p.sent, p.ip, p.port);
+      const r = this.nat.send(s.fd, this.u8, p.buf + p.sent, p.len - p.sent, p.to);
       if (r === -EAGAIN) break;
       if (r >= 0 && s.stream && p.sent + r < p.len) { p.sent += r; continue; }
       s.pushes.shift();
@@ -233,7 +263,7 @@ export class PosixLibOS extends TransportQueues {
       const p = this.pending.get(qt)!;
       if (r === 0 && s.stream) { this.dp.exports.sgafree(buf); p.buf = 0; p.len = 0; }   // end of stream
       else { p.buf = buf; p.len = r; }
-      p.addr = { addr: this.addr[0], port: this.addr[1] };
+      p.addr = addressOf(this.addr);
       this.complete(qt, 0);
     }
     this.watch(s);
@@ -242,7 +272,7 @@ export class PosixLibOS extends TransportQueues {
 
   private name(qd: number, peer: boolean): SockAddr {
     this.status(this.nat.sockname(this.sock(qd, peer ? "getpeername" : "getsockname").fd, peer, this.addr), peer ? "getpeername" : "getsockname");
-    return { addr: this.addr[0], port: this.addr[1] };
+    return addressOf(this.addr);
   }
 
   private sock(qd: number, what: string): Sock {

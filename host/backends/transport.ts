@@ -123,6 +123,7 @@ export abstract class TransportQueues extends WaitFamily {
     out.qd = p.qd; out.qt = qt; out.ret = p.ret;
     out.sga.buf = p.buf; out.sga.len = p.len;
     out.addr.addr = p.addr.addr; out.addr.port = p.addr.port;
+    if (p.addr.addr6 !== undefined || out.addr.addr6 !== undefined) out.addr.addr6 = p.addr.addr6;
     out.acceptedQd = p.newQd;
     return true;
   }

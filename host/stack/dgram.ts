@@ -3,18 +3,17 @@
 // the Buffer that 'message' carries. send copies once into a pool slot (the stack sends it
 // zero-copy from there).
 import { EventEmitter } from "node:events";
-import { AF_INET, SOCK_DGRAM, Opcode, type QResultBuffer, type Sga } from "../libos.js";
-import { formatIpv4 } from "../config.js";
+import { AF_INET, AF_INET6, SOCK_DGRAM, Opcode, type QResultBuffer, type Sga, type SockAddr } from "../libos.js";
 import { ECANCELED } from "../errno.js";
 import { systemError, codedError, errnoOf } from "./errors.js";
-import { resolveHost, checkPort, addressInfo, type LookupFn } from "./addr.js";
+import { resolveHost, checkPort, addressInfo, formatIp, familyName, withPort, type LookupFn } from "./addr.js";
 import type { StackCore, StackHandle } from "./core.js";
 
 /** Pops kept outstanding while bound: up to this many datagrams per turn. */
 const POPS = 16;
 
-export interface DgramOptions { type: "udp4"; lookup?: LookupFn; signal?: AbortSignal; reuseAddr?: boolean; recvBufferSize?: number; sendBufferSize?: number }
-export interface RemoteInfo { address: string; family: "IPv4"; port: number; size: number }
+export interface DgramOptions { type: "udp4" | "udp6"; lookup?: LookupFn; signal?: AbortSignal; reuseAddr?: boolean; recvBufferSize?: number; sendBufferSize?: number }
+export interface RemoteInfo { address: string; family: "IPv4" | "IPv6"; port: number; size: number }
 type SendCb = (err: Error | null, bytes: number) => void;
 
 export class DgramSocket extends EventEmitter implements StackHandle {
@@ -22,7 +21,8 @@ export class DgramSocket extends EventEmitter implements StackHandle {
   private bound = false;
   private binding = false;
   private closed = false;
-  private connectedTo: { addr: number; port: number } | null = null;
+  private connectedTo: SockAddr | null = null;
+  private readonly family: 4 | 6;
   private readonly pops = new Set<number>();
   private refed = true;
   private holding = false;
@@ -31,9 +31,12 @@ export class DgramSocket extends EventEmitter implements StackHandle {
 
   constructor(private readonly stack: StackCore, options: DgramOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
-    if (options.type !== "udp4") throw codedError("ERR_SOCKET_BAD_TYPE", `demiwasm: only 'udp4' sockets (got ${String(options.type)})`, TypeError);
+    if (options.type !== "udp4" && options.type !== "udp6") {
+      throw codedError("ERR_SOCKET_BAD_TYPE", `Bad socket type specified. Valid types are: udp4, udp6 (got ${String(options.type)})`, TypeError);
+    }
     this.lookup = options.lookup;
-    this.qd = stack.libos.socket(AF_INET, SOCK_DGRAM, 0);
+    this.family = options.type === "udp6" ? 6 : 4;
+    this.qd = stack.libos.socket(this.family === 6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
     stack.track(this);
     if (listener) this.on("message", listener);
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
@@ -50,12 +53,13 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     const num = checkPort(p ?? 0);
     if (cb) this.once("listening", cb);
     this.binding = true;
-    resolveHost(host ?? "0.0.0.0", this.lookup, (err, ip) => {
+    const any = this.family === 6 ? "::" : "0.0.0.0";
+    resolveHost(host ?? any, this.family, this.lookup, (err, ip) => {
       if (this.closed) return;
       if (err) { this.binding = false; this.emit("error", err); return; }
-      try { this.stack.libos.bind(this.qd, { addr: ip, port: num }); } catch (e) {
+      try { this.stack.libos.bind(this.qd, withPort(ip, num)); } catch (e) {
         this.binding = false;
-        const error = systemError(errnoOf(e), "bind", host ?? "0.0.0.0", num);
+        const error = systemError(errnoOf(e), "bind", host ?? any, num);
         process.nextTick(() => this.emit("error", error));
         return;
       }
@@ -86,7 +90,7 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     const l = this.stack.libos;
     if (r.opcode === Opcode.FAILED) { if (r.ret !== ECANCELED && !this.closed) this.emit("error", systemError(r.ret, "recvmsg")); return; }
     const { buf, len } = r.sga;
-    const rinfo: RemoteInfo = { address: formatIpv4(r.addr.addr), family: "IPv4", port: r.addr.port, size: len };
+    const rinfo: RemoteInfo = { address: formatIp(r.addr), family: familyName(r.addr), port: r.addr.port, size: len };
     const msg = Buffer.allocUnsafe(len);
     msg.set(l.u8.subarray(buf, buf + len));
     l.sgafree({ buf, len });
@@ -114,13 +118,12 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     const address = rest[1] as string | undefined;
     if (this.connectedTo !== null && port !== undefined) throw codedError("ERR_SOCKET_DGRAM_IS_CONNECTED", "Already connected");
     if (this.connectedTo === null && port === undefined) throw codedError("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected");
-    const go = (ip: number, p: number) => this.sendNow(data, ip, p, cb);
     const start = () => {
-      if (this.connectedTo !== null) { go(0, 0); return; }
+      if (this.connectedTo !== null) { this.sendNow(data, null, cb); return; }
       const p = checkPort(port, false);
-      resolveHost(address ?? "localhost", this.lookup, (err, ip) => {
+      resolveHost(address ?? "localhost", this.family, this.lookup, (err, ip) => {
         if (err) { if (cb) cb(err, 0); else this.emit("error", err); return; }
-        go(ip, p);
+        this.sendNow(data, withPort(ip, p), cb);
       });
     };
     if (!this.bound) {
@@ -131,7 +134,8 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     start();
   }
 
-  private sendNow(data: Buffer, ip: number, port: number, cb: SendCb | undefined): void {
+  /** Sends to `to`, or to the connected peer (null). */
+  private sendNow(data: Buffer, to: SockAddr | null, cb: SendCb | undefined): void {
     if (this.closed) return;
     const l = this.stack.libos;
     const fail = (e: Error) => { if (cb) process.nextTick(cb, e, 0); else process.nextTick(() => this.emit("error", e)); };
@@ -140,9 +144,9 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     sga.len = data.length;
     l.u8.set(data, sga.buf);
     let qt: number;
-    try { qt = ip === 0 ? l.push(this.qd, sga) : l.pushto(this.qd, sga, { addr: ip, port }); } catch (e) {
+    try { qt = to === null ? l.push(this.qd, sga) : l.pushto(this.qd, sga, to); } catch (e) {
       l.sgafree(sga);
-      fail(systemError(errnoOf(e), "send", ip === 0 ? undefined : formatIpv4(ip), ip === 0 ? undefined : port));
+      fail(systemError(errnoOf(e), "send", to === null ? undefined : formatIp(to), to?.port));
       return;
     }
     this.stack.expect(qt, (r) => {
@@ -159,14 +163,15 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     if (this.connectedTo !== null) throw codedError("ERR_SOCKET_DGRAM_IS_CONNECTED", "Already connected");
     const p = checkPort(port, false);
     if (cb) this.once("connect", cb);
-    const go = () => resolveHost((address as string | undefined) ?? "localhost", this.lookup, (err, ip) => {
+    const go = () => resolveHost((address as string | undefined) ?? "localhost", this.family, this.lookup, (err, ip) => {
       if (this.closed) return;
       if (err) { this.emit("error", err); return; }
-      try { this.stack.libos.connect(this.qd, { addr: ip, port: p }); } catch (e) {
-        this.emit("error", systemError(errnoOf(e), "connect", formatIpv4(ip), p));
+      const to = withPort(ip, p);
+      try { this.stack.libos.connect(this.qd, to); } catch (e) {
+        this.emit("error", systemError(errnoOf(e), "connect", formatIp(ip), p));
         return;
       }
-      this.connectedTo = { addr: ip, port: p };
+      this.connectedTo = to;
       process.nextTick(() => this.emit("connect"));
     });
     if (!this.bound) { this.queued.push(go); if (!this.binding) this.bind(0); } else go();
@@ -179,17 +184,16 @@ export class DgramSocket extends EventEmitter implements StackHandle {
     this.connectedTo = null;
   }
 
-  remoteAddress(): { address: string; family: "IPv4"; port: number } {
+  remoteAddress(): { address: string; family: "IPv4" | "IPv6"; port: number } {
     this.healthCheck();
     if (this.connectedTo === null) throw codedError("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected");
-    return addressInfo(this.connectedTo.addr, this.connectedTo.port);
+    return addressInfo(this.connectedTo);
   }
 
-  address(): { address: string; family: "IPv4"; port: number } {
+  address(): { address: string; family: "IPv4" | "IPv6"; port: number } {
     this.healthCheck();
     if (!this.bound) throw systemError(9 /* EBADF */, "getsockname");
-    const a = this.stack.libos.getsockname(this.qd);
-    return addressInfo(a.addr, a.port);
+    return addressInfo(this.stack.libos.getsockname(this.qd));
   }
 
   close(cb?: () => void): this {
@@ -231,7 +235,7 @@ function toBuffer(msg: unknown): Buffer {
 }
 
 export interface DgramFace {
-  createSocket(type: "udp4" | DgramOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): DgramSocket;
+  createSocket(type: "udp4" | "udp6" | DgramOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): DgramSocket;
 }
 
 export function dgramFace(stack: StackCore): DgramFace {

@@ -9,11 +9,10 @@
 import { Duplex } from "node:stream";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import { AF_INET, SOCK_STREAM, Opcode, type QResultBuffer, type Sga } from "../libos.js";
-import { formatIpv4, parseIpv4 } from "../config.js";
+import { AF_INET, AF_INET6, SOCK_STREAM, Opcode, type QResultBuffer, type Sga } from "../libos.js";
 import { DemiError, ECANCELED, ENOMEM, ENOTCONN, EINVAL } from "../errno.js";
 import { systemError, codedError, errnoOf } from "./errors.js";
-import { resolveHost, checkPort, addressInfo, type LookupFn } from "./addr.js";
+import { resolveHost, checkPort, addressInfo, parseIp, formatIp, familyName, withPort, type IpAddr, type LookupFn } from "./addr.js";
 import type { StackCore, StackHandle } from "./core.js";
 
 /** The most one push carries: a large pool slot. */
@@ -116,34 +115,35 @@ export class Socket extends Duplex implements StackHandle {
     if (opts.timeout) this.setTimeout(opts.timeout);
     this.connecting = true;
     this.opened();
-    resolveHost(host, opts.lookup, (err, ip) => {
+    resolveHost(host, opts.family ?? 0, opts.lookup, (err, ip) => {
       if (this.destroyed) return;
-      if (host !== formatIpv4(ip)) this.emit("lookup", err, err ? undefined : formatIpv4(ip), 4, host);
+      if (parseIp(host) === null) this.emit("lookup", err, err ? undefined : formatIp(ip), ip.addr6 !== undefined ? 6 : 4, host);
       if (err) { this.destroy(err); return; }
       this.start(ip, port, opts);
     });
     return this;
   }
 
-  private start(ip: number, port: number, opts: TcpConnectOptions): void {
+  private start(ip: IpAddr, port: number, opts: TcpConnectOptions): void {
     const l = this.stack.libos;
+    const v6 = ip.addr6 !== undefined;
     let qt: number;
     try {
-      this.qd = l.socket(AF_INET, SOCK_STREAM, 0);
+      this.qd = l.socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
       if (opts.localAddress !== undefined || opts.localPort !== undefined) {
-        const local = parseIpv4(opts.localAddress ?? "0.0.0.0");
+        const local = parseIp(opts.localAddress ?? (v6 ? "::" : "0.0.0.0"));
         if (local === null) throw new DemiError(EINVAL, "bind");
-        l.bind(this.qd, { addr: local, port: opts.localPort ?? 0 });
+        l.bind(this.qd, withPort(local, opts.localPort ?? 0));
       }
       this.applyOptions();
-      qt = l.connect(this.qd, { addr: ip, port });
+      qt = l.connect(this.qd, withPort(ip, port));
     } catch (e) {
-      this.destroy(systemError(errnoOf(e), "connect", formatIpv4(ip), port));
+      this.destroy(systemError(errnoOf(e), "connect", formatIp(ip), port));
       return;
     }
     this.stack.expect(qt, (r) => {
       if (this.destroyed) return;
-      if (r.opcode === Opcode.FAILED) { this.destroy(systemError(r.ret, "connect", formatIpv4(ip), port)); return; }
+      if (r.opcode === Opcode.FAILED) { this.destroy(systemError(r.ret, "connect", formatIp(ip), port)); return; }
       this.connecting = false;
       this.connected();
       this.emit("connect");
@@ -165,11 +165,11 @@ export class Socket extends Duplex implements StackHandle {
     const l = this.stack.libos;
     try {
       const peer = l.getpeername(this.qd);
-      this.remoteAddress = formatIpv4(peer.addr);
+      this.remoteAddress = formatIp(peer);
       this.remotePort = peer.port;
-      this.remoteFamily = "IPv4";
+      this.remoteFamily = familyName(peer);
       const local = l.getsockname(this.qd);
-      this.localAddress = formatIpv4(local.addr);
+      this.localAddress = formatIp(local);
       this.localPort = local.port;
     } catch { /* reset already: the first pop will say so */ }
     this.applyOptions();
@@ -356,8 +356,7 @@ export class Socket extends Duplex implements StackHandle {
   address(): { address: string; family: string; port: number } | Record<string, never> {
     if (this.qd < 0) return {};
     try {
-      const a = this.stack.libos.getsockname(this.qd);
-      return addressInfo(a.addr, a.port);
+      return addressInfo(this.stack.libos.getsockname(this.qd));
     } catch { return {}; }
   }
 
@@ -420,7 +419,7 @@ export class Server extends EventEmitter implements StackHandle {
     this.closing = false;
     this.closeEmitted = false;
     const host = o.host ?? "0.0.0.0";
-    resolveHost(host, undefined, (err, ip) => {
+    resolveHost(host, 0, undefined, (err, ip) => {
       if (err) { this.emit("error", err); return; }
       this.open(ip, port, o.backlog ?? 511, host);
     });
@@ -428,12 +427,12 @@ export class Server extends EventEmitter implements StackHandle {
     return this;
   }
 
-  private open(ip: number, port: number, backlog: number, host: string): void {
+  private open(ip: IpAddr, port: number, backlog: number, host: string): void {
     const l = this.stack.libos;
     let qd = -1;
     try {
-      qd = l.socket(AF_INET, SOCK_STREAM, 0);
-      l.bind(qd, { addr: ip, port });
+      qd = l.socket(ip.addr6 !== undefined ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+      l.bind(qd, withPort(ip, port));
       l.listen(qd, backlog);
     } catch (e) {
       if (qd >= 0) try { l.close(qd); } catch { /* nothing to undo */ }
@@ -463,14 +462,14 @@ export class Server extends EventEmitter implements StackHandle {
       if (r.ret !== ECANCELED && this.qd >= 0) { this.emit("error", systemError(r.ret, "accept")); this.armAccept(); }
       return;
     }
-    const qd = r.acceptedQd, peer = { addr: r.addr.addr, port: r.addr.port };
+    const qd = r.acceptedQd, peer = addressInfo(r.addr);
     if (this.qd < 0) { l.close(qd); return; }
     this.armAccept();
     if (this.maxConnections !== undefined && this.conns.size >= this.maxConnections) {
       const local = l.getsockname(qd);
       l.close(qd);
-      this.emit("drop", { localAddress: formatIpv4(local.addr), localPort: local.port, localFamily: "IPv4",
-                          remoteAddress: formatIpv4(peer.addr), remotePort: peer.port, remoteFamily: "IPv4" });
+      this.emit("drop", { localAddress: formatIp(local), localPort: local.port, localFamily: familyName(local),
+                          remoteAddress: peer.address, remotePort: peer.port, remoteFamily: peer.family });
       return;
     }
     const s = new Socket(this.stack, { qd, allowHalfOpen: this.options.allowHalfOpen, pauseOnCreate: this.options.pauseOnConnect,
@@ -511,8 +510,7 @@ export class Server extends EventEmitter implements StackHandle {
 
   address(): { address: string; family: string; port: number } | null {
     if (this.qd < 0) return null;
-    const a = this.stack.libos.getsockname(this.qd);
-    return addressInfo(a.addr, a.port);
+    return addressInfo(this.stack.libos.getsockname(this.qd));
   }
 
   getConnections(cb: (err: Error | null, count: number) => void): this {

@@ -41,7 +41,11 @@ function driverFor(l: AnyLibOS, config: Config): Driver {
 function copyResult(r: QResultBuffer): QResult {
   const pop = r.opcode === Opcode.POP, accept = r.opcode === Opcode.ACCEPT;
   return { opcode: r.opcode, qd: r.qd, qt: r.qt, ret: r.ret, sga: pop ? { buf: r.sga.buf, len: r.sga.len } : undefined,
-           addr: pop || accept ? { addr: r.addr.addr, port: r.addr.port } : undefined, acceptedQd: accept ? r.acceptedQd : undefined };
+           addr: pop || accept ? copyAddress(r.addr) : undefined, acceptedQd: accept ? r.acceptedQd : undefined };
+}
+
+function copyAddress(a: SockAddr): SockAddr {
+  return a.addr6 !== undefined ? { addr: 0, port: a.port, addr6: a.addr6.slice() } : { addr: a.addr, port: a.port };
 }
 
 export class Stack implements StackCore, TurnClient {
