@@ -69,6 +69,7 @@ options:
                     where a server listens (kv)
   --json            print a JSON summary as the last line
   --quick           bench: fewer iterations (for smoke tests)
+  --ipv6            bench udp, tcp: also over IPv6 in the same run (perIoNs6, ipv6Ratio)
   -h, --help`;
 
 class UsageError extends Error {}
@@ -433,7 +434,7 @@ async function main(argv: string[]): Promise<void> {
         bufsize: { type: "string" }, nclients: { type: "string" }, nrequests: { type: "string" },
         backend: { type: "string" }, address: { type: "string" }, port: { type: "string" },
         report: { type: "boolean" }, out: { type: "string" }, peer: { type: "string" }, device: { type: "string" },
-        stats: { type: "string" }, watch: { type: "boolean" }, "body-bytes": { type: "string" },
+        stats: { type: "string" }, watch: { type: "boolean" }, "body-bytes": { type: "string" }, ipv6: { type: "boolean" },
       },
     });
   } catch (e) {
@@ -455,7 +456,8 @@ async function main(argv: string[]): Promise<void> {
     case "nf": return nfCmd(config, rest, values);
     case "bench": {
       if (rest.length !== 1) throw new UsageError(`bench takes one suite: ${SUITES.join(", ")} or all`);
-      return runBench(rest[0], config, { json: values.json === true, quick: values.quick === true, report: values.report === true, out: values.out });
+      return runBench(rest[0], config, { json: values.json === true, quick: values.quick === true, report: values.report === true, out: values.out,
+                                         ipv6: values.ipv6 === true });
     }
     default: throw new UsageError(`unknown command '${cmd}' (see demiwasm --help)`);
   }

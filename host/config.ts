@@ -25,7 +25,7 @@ export interface Config {
   ip: { reassembly_timeout_ms: number; reassembly_slots: number };
   ndp: {
     reachable_time_ms: number; retrans_timer_ms: number; delay_first_probe_ms: number;
-    max_multicast_solicit: number; max_unicast_solicit: number; queue_depth: number;
+    max_multicast_solicit: number; max_unicast_solicit: number; queue_depth: number; dad_transmits: number;
     table: Record<string, string>;   // static neighbors: IPv6 -> MAC
   };
   pool: { small_buffers: number; large_buffers: number };

@@ -7,6 +7,7 @@ import { PosixLibOS } from "./backends/posix.js";
 import { DpdkLink, dpdkInit } from "./backends/dpdk.js";
 import { RealClock, type Clock } from "./clock.js";
 import { formatIpv4, formatMac, parseIpv4, parseMac, type Config } from "./config.js";
+import { parseIpv6Prefix, formatIpv6 } from "./ipv6.js";
 import { backendUnavailable } from "./backends/index.js";
 import type { Pdpix } from "./pdpix.js";
 import type { Chain } from "./nf/chain.js";
@@ -31,11 +32,28 @@ export interface Stacks {
 
 export interface Pair extends Stacks { link: LoopbackLink; server: LibOS; client: LibOS }
 
+/** The client's config beside a server's: the next IPv4 address, MAC and IPv6 addresses. */
 export function peerConfig(c: Config): Config {
   const ip = parseIpv4(c.local_ipv4)!;
   const [hi, lo] = parseMac(c.mac)!;
-  return { ...c, local_ipv4: formatIpv4((ip + 1) >>> 0), mac: formatMac(hi, (lo + 1) >>> 0), seed: c.seed === null ? null : c.seed + 1 };
+  const next6 = (a: string) => {
+    const { addr, prefix } = parseIpv6Prefix(a)!;
+    const b = addr.slice();
+    b[15] = (b[15] + 1) & 255;
+    return `${formatIpv6(b)}/${prefix}`;
+  };
+  return { ...c, local_ipv4: formatIpv4((ip + 1) >>> 0), mac: formatMac(hi, (lo + 1) >>> 0), local_ipv6: c.local_ipv6.map(next6),
+           seed: c.seed === null ? null : c.seed + 1 };
 }
+
+/** A config for both versions on one link, for the benches' IPv6 runs: the configured IPv6
+ *  addresses, else fd00:d::1/64 (the client takes the next), usable at once (no DAD wait). */
+export function dualStack(c: Config): Config {
+  return { ...c, local_ipv6: c.local_ipv6.length > 0 ? c.local_ipv6 : ["fd00:d::1/64"], ndp: { ...c.ndp, dad_transmits: 0 } };
+}
+
+/** The server's IPv6 address in a dualStack config. */
+export function serverIp6(c: Config): Uint8Array { return parseIpv6Prefix(c.local_ipv6[0])!.addr; }
 
 export function loopbackPair(config: Config, clock: Clock = new RealClock(), quiet = false): Pair {
   if (config.backend !== "loopback") throw new Error(backendUnavailable(config.backend));

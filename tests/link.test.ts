@@ -2,17 +2,24 @@
 // reaches everyone but the sender, and what cannot be delivered is counted, never lost silently.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { sockaddr } from "../host/libos.js";
+import { sockaddr, AF_INET, AF_INET6, SOCK_DGRAM, type LibOS, type SockAddr } from "../host/libos.js";
 import { LoopbackLink } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { pair, stack, mac, eth, arp, hex, A_IP, B_IP, A_MAC, B_MAC } from "./helpers.js";
 
-test("every bit pattern crosses unchanged: signaling NaNs, -0, denormals, random", () => {
-  const { a, b } = pair();
-  const rx = b.socket(); b.bind(rx, sockaddr(B_IP, 9));
-  const tx = a.socket();
+test("every bit pattern crosses unchanged: signaling NaNs, -0, denormals, random; IPv4 frames and IPv6 frames (4 bytes off the word)", () => {
+  const link = new LoopbackLink({ seed: 1 }, new VirtualClock(), true);
+  const v6 = (ip: string) => ({ local_ipv6: [`${ip}/64`], "ndp.dad_transmits": 0 });
+  const a = stack(link, A_IP, A_MAC, v6("fd00:6::1")), b = stack(link, B_IP, B_MAC, v6("fd00:6::2"));
+  bitPatterns(a, b, sockaddr(B_IP, 9), false);
+  bitPatterns(a, b, sockaddr("fd00:6::2", 9), true);
+});
+
+function bitPatterns(a: LibOS, b: LibOS, to: SockAddr, v6: boolean): void {
+  const rx = b.socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM); b.bind(rx, to);
+  const tx = a.socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM);
   const patterns = [[0x00000001, 0x7ff00000], [0xdeadbeef, 0xfff7ffff], [0, 0x80000000], [1, 0], [0xffffffff, 0x7ff7ffff]];
-  for (const size of [8, 64, 200, 256, 1000, 1472]) {
+  for (const size of [8, 64, 200, 256, 1000, 1452]) {
     const sga = a.sgaalloc(size);
     const dv = new DataView(a.u8.buffer, sga.buf, size);
     for (let i = 0; i + 8 <= size; i += 8) {
@@ -20,13 +27,13 @@ test("every bit pattern crosses unchanged: signaling NaNs, -0, denormals, random
       dv.setUint32(i, lo, true); dv.setUint32(i + 4, hi, true);
     }
     const sent = a.u8.slice(sga.buf, sga.buf + size);
-    a.wait(a.pushto(tx, sga, sockaddr(B_IP, 9)));
+    assert.is(a.wait(a.pushto(tx, sga, to)).ret, 0);
     a.sgafree(sga);
     const r = b.wait(b.pop(rx), 100);
-    assert.is(hex(b.bytes(r.sga!)), hex(sent), `size ${size}`);
+    assert.is(hex(b.bytes(r.sga!)), hex(sent), `size ${size}${v6 ? " over IPv6" : ""}`);
     b.sgafree(r.sga!);
   }
-});
+}
 
 test("broadcast reaches every other station, not the sender", () => {
   const clock = new VirtualClock();

@@ -8,6 +8,7 @@ import { carve } from "../mem/layout";
 import { macHi, macLo, ndpDadTransmits } from "../schema/config";
 import { EINVAL, ENOMEM } from "../schema/errno";
 import { MAC_IPV6_MULTICAST_HI } from "../wire/eth";
+import { pseudoAddr6Of } from "../wire/ipv6";
 
 export const MAX_ADDRESSES: u32 = 8;
 const A_SIZE: usize = 24;
@@ -28,6 +29,7 @@ export const ALL_NODES_LO: u64 = 1;
 const SOLICITED_LO: u64 = 0x00000001ff000000;
 
 let table: usize = 0;
+let pseudo: usize = 0;        // each address's share of a pseudo-header sum (wire/ipv6.ts), per packet sent
 let count: u32 = 0;
 /** Some address waits for its first DAD solicitation (sent on the next turn, when time is known). */
 export let dadWaiting = false;
@@ -43,8 +45,9 @@ export let dadWaiting = false;
  *  address is added: a stack configured for IPv4 alone puts no IPv6 frame on the link. */
 export function addr6Init(): bool {
   table = carve(<usize>MAX_ADDRESSES * A_SIZE, 8);
+  pseudo = carve(<usize>MAX_ADDRESSES * 8, 8);
   count = 0;
-  return table != 0;
+  return table != 0 && pseudo != 0;
 }
 
 /** Adds an address with its prefix length: 0, or EINVAL (not a unicast address, bad prefix),
@@ -65,12 +68,15 @@ export function addr6Add(hi: u64, lo: u64, prefix: u32): i32 {
   store<u32>(a + A_PREFIX, prefix);
   store<u8>(a + A_STATE, ndpDadTransmits > 0 ? TENTATIVE : PREFERRED);
   store<u8>(a + A_TRIES, 0);
+  store<u64>(pseudo + (<usize>(count - 1) << 3), pseudoAddr6Of(hi, lo));
   if (ndpDadTransmits > 0) dadWaiting = true;
   return 0;
 }
 
 @inline export function addr6State(i: u32): u8 { return load<u8>(at(i) + A_STATE); }
 @inline export function addr6SetState(i: u32, st: u8): void { store<u8>(at(i) + A_STATE, st); }
+/** Address i's share of an upper-layer pseudo-header sum. */
+@inline export function addr6Pseudo(i: u32): u64 { return load<u64>(pseudo + (<usize>i << 3)); }
 @inline export function addr6Tries(i: u32): u8 { return load<u8>(at(i) + A_TRIES); }
 @inline export function addr6SetTries(i: u32, n: u8): void { store<u8>(at(i) + A_TRIES, n); }
 export function dadStarted(): void { dadWaiting = false; }

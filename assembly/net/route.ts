@@ -5,17 +5,17 @@
 // the index of one of our IPv6 addresses (addr6.ts). Sockets of the two versions stay separate:
 // `v6` comes from the socket, never from the address.
 import { IP_HLEN } from "../wire/ipv4";
-import { IP6_HLEN, pseudoAddrs6 } from "../wire/ipv6";
+import { IP6_HLEN, pseudoAddr6Of } from "../wire/ipv6";
 import { pseudoAddr4 } from "../wire/checksum";
 import { egressSend, egressWait } from "./egress";
 import { ip6Output } from "./egress6";
 import { neighbor6Wait } from "./neighbor6";
-import { addr6Hi, addr6Lo } from "./addr6";
+import { addr6Pseudo } from "./addr6";
 
 @inline export function netHeaderLen(v6: bool): u32 { return v6 ? IP6_HLEN : IP_HLEN; }
 
 export function netPseudo(v6: bool, local: u32, hi: u64, lo: u64): u64 {
-  return v6 ? pseudoAddrs6(addr6Hi(local), addr6Lo(local), hi, lo) : pseudoAddr4(local, <u32>lo);
+  return v6 ? addr6Pseudo(local) + pseudoAddr6Of(hi, lo) : pseudoAddr4(local, <u32>lo);
 }
 
 /** Sends `len` transport bytes at `p` (netHeaderLen + ETH_HLEN of headroom in front, in the

@@ -63,8 +63,11 @@ export function pseudoAddr6(r: Ipv6Repr): u64 {
 
 /** The same sum from the four address halves, for a transport building its own header. */
 export function pseudoAddrs6(srcHi: u64, srcLo: u64, dstHi: u64, dstLo: u64): u64 {
-  return half(srcHi) + half(srcLo) + half(dstHi) + half(dstLo);
+  return pseudoAddr6Of(srcHi, srcLo) + pseudoAddr6Of(dstHi, dstLo);
 }
+
+/** One address's share of that sum (the sum of the two is the pair's). */
+@inline export function pseudoAddr6Of(hi: u64, lo: u64): u64 { return half(hi) + half(lo); }
 
 /** An IPv4 address as the IPv4-mapped IPv6 address's low half (RFC 4291 §2.5.5.2; high half 0):
  *  one 128-bit key for tables that hold addresses of both versions. */

@@ -5,8 +5,8 @@
 import { performance } from "node:perf_hooks";
 import type { Config } from "../config.js";
 import type { BenchOptions } from "./options.js";
-import { loopbackPair, type Pair } from "../topology.js";
-import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode } from "../libos.js";
+import { loopbackPair, dualStack, serverIp6, type Pair } from "../topology.js";
+import { sockaddr, newResultBuffer, AF_INET, AF_INET6, SOCK_STREAM, Opcode, type SockAddr } from "../libos.js";
 import { formatIpv4 } from "../config.js";
 import { percentile, median } from "../stats.js";
 import { nodeTcp } from "./nodetcp.js";
@@ -14,15 +14,18 @@ import { nodeTcp } from "./nodetcp.js";
 /** One connection and the pops kept outstanding on it across every phase of the bench. */
 export interface Rig { p: Pair; sqd: number; cqd: number; serverPop: number; clientPop: number }
 
-/** The client connects to a listener on `port`, which then closes; a pop is posted at each end. */
-export function connectPair(p: Pair, port: number, timeoutMs = 5000): Rig {
+/** The client connects to a listener on `port` (of the server's IPv4 address, or of `at`), which
+ *  then closes; a pop is posted at each end. */
+export function connectPair(p: Pair, port: number, timeoutMs = 5000, at?: SockAddr): Rig {
   const { server, client } = p;
-  const l = server.socket(AF_INET, SOCK_STREAM);
-  server.bind(l, sockaddr(formatIpv4(server.ip), port));
+  const to = at ?? sockaddr(formatIpv4(server.ip), port);
+  const domain = to.addr6 !== undefined ? AF_INET6 : AF_INET;
+  const l = server.socket(domain, SOCK_STREAM);
+  server.bind(l, to);
   server.listen(l, 16);
   const aq = server.accept(l);
-  const cqd = client.socket(AF_INET, SOCK_STREAM);
-  const c = client.wait(client.connect(cqd, { addr: server.ip, port }), timeoutMs);
+  const cqd = client.socket(domain, SOCK_STREAM);
+  const c = client.wait(client.connect(cqd, to), timeoutMs);
   const a = server.wait(aq, timeoutMs);
   if (c.opcode !== Opcode.CONNECT || a.opcode !== Opcode.ACCEPT) throw new Error(`demiwasm: bench connect failed (errno ${c.ret || a.ret})`);
   server.close(l);
@@ -149,14 +152,22 @@ export async function benchTcp(config: Config, o: BenchOptions): Promise<Record<
   const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s + "\n");
   const cfg = { ...config, tcp: { ...config.tcp, buffer_bytes: 1 << 20, max_connections: 4 }, memory_mb: Math.max(config.memory_mb, 64),
                 link: { ...config.link, loss: 0, reorder: 0, duplicate: 0, corrupt: 0, delay_ms: 0 } };
-  const p = loopbackPair(cfg);
+  const p = loopbackPair(o.ipv6 ? dualStack(cfg) : cfg);
   const rig = connectPair(p, 5001);
+  const rig6 = o.ipv6 ? connectPair(p, 5003, 5000, { addr: 0, port: 5003, addr6: serverIp6(p.server.config) }) : null;
   reqResp(rig, o.quick ? 100 : 500, 32, false);                      // warm-up
+  if (rig6) reqResp(rig6, o.quick ? 100 : 500, 32, false);
   const runs = o.quick ? 3 : 7;
-  const per: number[] = [];
-  for (let i = 0; i < runs; i++) per.push(reqResp(rig, o.quick ? 100 : 300, 32, false).perIoNs);
+  // With --ipv6 the two versions alternate run by run, so drift on a shared machine hits both.
+  const per: number[] = [], per6: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    per.push(reqResp(rig, o.quick ? 100 : 300, 32, false).perIoNs);
+    if (rig6) per6.push(reqResp(rig6, o.quick ? 100 : 300, 32, false).perIoNs);
+  }
   const perIoNs = median(per);
   say(`wasm TCP request/response, 32 in flight: ${perIoNs.toFixed(1)} ns per I/O (median of ${runs})`);
+  const perIoNs6 = rig6 ? median(per6) : NaN;
+  if (rig6) say(`wasm TCP request/response over IPv6: ${perIoNs6.toFixed(1)} ns per I/O (median of ${runs}), ${(perIoNs6 / perIoNs).toFixed(3)}× IPv4's`);
   const rr = reqResp(rig, o.quick ? 200 : 1000, 1, true);
   const rtt = rr.rtt.sort((a, b) => a - b);
   const rttP50Us = percentile(rtt, 50) / 1e3, rttP99Us = percentile(rtt, 99) / 1e3;
@@ -165,6 +176,12 @@ export async function benchTcp(config: Config, o: BenchOptions): Promise<Record<
   bulk(rig, 8 << 20);                                                // warm-up
   const bulkGbps = bulk(rig, bulkBytes);
   say(`wasm TCP bulk, one flow: ${bulkGbps.toFixed(2)} Gbit/s (${bulkBytes >> 20} MiB)`);
+  let bulkGbps6 = NaN;
+  if (rig6) {
+    bulk(rig6, 8 << 20);
+    bulkGbps6 = bulk(rig6, bulkBytes);
+    say(`wasm TCP bulk over IPv6: ${bulkGbps6.toFixed(2)} Gbit/s`);
+  }
   const setup = connectionSetup(config, o.quick ? 2000 : 20000, o.quick ? 500 : 5000);
   say(`wasm TCP connection setup: ${setup.connsPerSec.toFixed(0)} connections/s (connect, accept, a 1-byte exchange, close on both sides); ` +
       `${setup.bytesPerIdleConn} bytes per idle connection (${setup.tableBytesPerConn} of them its share of the tables, the rest buffers still held)`);
@@ -177,6 +194,7 @@ export async function benchTcp(config: Config, o: BenchOptions): Promise<Record<
     perIoNs: round(perIoNs, 1), rttP50Us: round(rttP50Us), rttP99Us: round(rttP99Us), bulkGbps: round(bulkGbps),
     nodeRttP50Us: round(nodeRttP50Us), nodeBulkGbps: round(n.bulkGbps),
     connsPerSec: Math.round(setup.connsPerSec), bytesPerIdleConn: setup.bytesPerIdleConn, tableBytesPerConn: setup.tableBytesPerConn,
-    goals: { perIoNs: 150, bulkVsNode: 4 },
+    ...(rig6 ? { perIoNs6: round(perIoNs6, 1), ipv6Ratio: round(perIoNs6 / perIoNs), bulkGbps6: round(bulkGbps6) } : {}),
+    goals: { perIoNs: 150, bulkVsNode: 4, ...(rig6 ? { ipv6Ratio: 1.1 } : {}) },
   };
 }
