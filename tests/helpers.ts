@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { LibOS } from "../host/libos.js";
 import { loadConfig, parseIpv4, parseMac } from "../host/config.js";
+import { parseIpv6 } from "../host/ipv6.js";
 import { LoopbackLink, type LinkFaults } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { readPcap } from "../host/pcap.js";
@@ -86,6 +87,21 @@ export function ipv4(o: IpOpts, payload: Uint8Array): Uint8Array {
   const c = checksum(h) ^ (o.badChecksum ? 0x0101 : 0);
   h[10] = c >> 8; h[11] = c & 255;
   return Uint8Array.from([...h, ...payload]);
+}
+
+/** An IPv6 packet (RFC 8200 §3, no extension headers) around `payload`; a TCP or UDP payload gets
+ *  its checksum (bytes 16–17 or 6–7) over the IPv6 pseudo-header (§8.1). */
+export function ipv6(src: string, dst: string, nextHeader: number, payload: Uint8Array, hop = 64): Uint8Array {
+  const s = [...parseIpv6(src)!], d = [...parseIpv6(dst)!];
+  const p = payload.slice();
+  const at = nextHeader === 6 ? 16 : nextHeader === 17 ? 6 : -1;
+  if (at >= 0) {
+    p[at] = 0; p[at + 1] = 0;
+    const len = p.length;
+    const c = checksum(Uint8Array.from([...s, ...d, 0, 0, len >> 8, len & 255, 0, 0, 0, nextHeader, ...p]));
+    p[at] = c >> 8; p[at + 1] = c & 255;
+  }
+  return Uint8Array.from([0x60, 0, 0, 0, ...be16(p.length), nextHeader, hop, ...s, ...d, ...p]);
 }
 
 export function udp(src: string, dst: string, sport: number, dport: number, payload: Uint8Array, opts: { noChecksum?: boolean; badChecksum?: boolean; length?: number } = {}): Uint8Array {

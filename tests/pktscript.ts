@@ -12,10 +12,10 @@
 // sends counts from the peer's ISS, what the stack sends from the stack's ISS (learned from
 // its first SYN or SYN-ACK). An expected segment must appear at exactly its time.
 import { readFileSync } from "node:fs";
-import { LibOS, sockaddr, AF_INET, SOCK_STREAM, Opcode, TCP_STATES } from "../host/libos.js";
+import { LibOS, sockaddr, AF_INET, AF_INET6, SOCK_STREAM, Opcode, TCP_STATES } from "../host/libos.js";
 import { LoopbackLink, type RawPort } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
-import { stack, mac, eth, ipv4, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
+import { stack, mac, eth, ipv4, ipv6, checksum, A_IP, A_MAC, HOST_IP, HOST_MAC } from "./helpers.js";
 import { hostSegment } from "./tcp.helpers.js";
 
 const PEER_PORT = 40000;
@@ -65,8 +65,9 @@ const ourSeq = (rel: number) => (ourIssForSack + rel) >>> 0;
 
 interface Parsed { flags: number; seq: number; ack: number; len: number; win: number; opts: Map<number, number[]> }
 
-function parseOut(f: Uint8Array): Parsed {
-  const t = f.subarray(34);
+/** The TCP segment in frame `f`: at `at` (after the IP header), `ipPayload` bytes of it. */
+function parseOut(f: Uint8Array, at: number, ipPayload: number): Parsed {
+  const t = f.subarray(at);
   const dv = new DataView(t.buffer, t.byteOffset);
   const hl = (t[12] >> 4) * 4;
   const opts = new Map<number, number[]>();
@@ -77,21 +78,29 @@ function parseOut(f: Uint8Array): Parsed {
     opts.set(k, [...t.subarray(i + 2, i + t[i + 1])]);
     i += t[i + 1];
   }
-  const ipLen = (f[16] << 8) | f[17];
-  return { flags: t[13], seq: dv.getUint32(4), ack: dv.getUint32(8), len: ipLen - 20 - hl, win: dv.getUint16(14), opts };
+  return { flags: t[13], seq: dv.getUint32(4), ack: dv.getUint32(8), len: ipPayload - hl, win: dv.getUint16(14), opts };
 }
 
 export interface ScriptResult { ok: boolean; error?: string; line?: number }
 
-/** Runs a script; `peerIss` is the peer's initial sequence number (near 2^32, its numbers wrap). */
-export function runScript(path: string, overrides: Record<string, unknown> = {}, peerIss = 1000000): ScriptResult {
+// Over IPv6 (runScript's `v6`): the stack at fd00:5::1, the peer at fd00:5::99 (a static
+// neighbor), and an MTU 20 bytes larger, so that the MSS (MTU - 60) is IPv4's 1460 and every
+// script's segment sizes hold unchanged.
+const A_IP6 = "fd00:5::1", HOST_IP6 = "fd00:5::99";
+const V6_CONFIG = { local_ipv6: [`${A_IP6}/64`], "ndp.table": { [HOST_IP6]: HOST_MAC }, "ndp.dad_transmits": 0, mtu: 1520 };
+
+/** Runs a script; `peerIss` is the peer's initial sequence number (near 2^32, its numbers wrap);
+ *  `v6` runs it over IPv6. */
+export function runScript(path: string, overrides: Record<string, unknown> = {}, peerIss = 1000000, v6 = false): ScriptResult {
   const PEER_ISS = peerIss;
   const lines = readFileSync(path, "utf8").split("\n");
   const clock = new VirtualClock();
   const link = new LoopbackLink({ seed: 1 }, clock, true);
   // The scripts' windows and window scale were written for 64 KiB buffers (the receive window
   // starts there and cannot grow past it).
-  const s: LibOS = stack(link, A_IP, A_MAC, { "arp.table": { [HOST_IP]: HOST_MAC }, "tcp.buffer_bytes": 65536, ...overrides });
+  const s: LibOS = stack(link, A_IP, A_MAC, { "arp.table": { [HOST_IP]: HOST_MAC }, "tcp.buffer_bytes": 65536, ...(v6 ? V6_CONFIG : {}), ...overrides });
+  const domain = v6 ? AF_INET6 : AF_INET;
+  const ours = v6 ? sockaddr(A_IP6, 0) : sockaddr(A_IP, 0), theirs = v6 ? sockaddr(HOST_IP6, PEER_PORT) : sockaddr(HOST_IP, PEER_PORT);
   const peer: RawPort = link.attachRaw(mac(HOST_MAC));
   const t0 = clock.now();
   let prev = 0;
@@ -101,7 +110,12 @@ export function runScript(path: string, overrides: Record<string, unknown> = {},
   let localPort = 80;
   let popped = 0;                 // stream bytes the app has popped (they must be the peer's, in order)
   const inbox: { at: number; p: Parsed }[] = [];
-  const collect = () => { for (const f of peer.take()) if (f.length > 34 && f[23] === 6) inbox.push({ at: clock.now(), p: parseOut(f) }); };
+  const collect = () => {
+    for (const f of peer.take()) {
+      if (!v6 && f.length > 34 && f[12] === 0x08 && f[13] === 0 && f[23] === 6) inbox.push({ at: clock.now(), p: parseOut(f, 34, ((f[16] << 8) | f[17]) - 20) });
+      if (v6 && f.length > 54 && f[12] === 0x86 && f[13] === 0xdd && f[20] === 6) inbox.push({ at: clock.now(), p: parseOut(f, 54, (f[18] << 8) | f[19]) });
+    }
+  };
   /** Runs the link until `when` (ns from start), collecting what the stack sends. */
   const runTo = (when: number) => {
     for (let guard = 0; guard < 100000; guard++) {
@@ -129,7 +143,8 @@ export function runScript(path: string, overrides: Record<string, unknown> = {},
         ourIssForSack = ourIss ?? 0;
         const tcp = hostSegment(PEER_PORT, localPort, (PEER_ISS + (seg.seq ?? 0)) >>> 0, ((ourIss ?? 0) + (seg.ack ?? 0)) >>> 0, seg.flags, seg.win ?? 65535,
           options(seg), streamBytes(seg.seq ?? 1, seg.len), checksum);
-        peer.send(eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, tcp)));
+        peer.send(v6 ? eth(A_MAC, HOST_MAC, 0x86dd, ipv6(HOST_IP6, A_IP6, 6, tcp))
+          : eth(A_MAC, HOST_MAC, 0x0800, ipv4({ src: HOST_IP, dst: A_IP, proto: 6 }, tcp)));
       } else if (toks[1] === ">") {
         runTo(when);
         const exp = parseSeg(toks.slice(2), raw);
@@ -167,9 +182,9 @@ export function runScript(path: string, overrides: Record<string, unknown> = {},
         runTo(when);
         const arg = Number(toks[3]);
         switch (toks[2]) {
-          case "listen": localPort = arg; lqd = s.socket(AF_INET, SOCK_STREAM); s.bind(lqd, sockaddr(A_IP, arg)); s.listen(lqd, 8); acceptQt = s.accept(lqd); break;
+          case "listen": localPort = arg; lqd = s.socket(domain, SOCK_STREAM); s.bind(lqd, { ...ours, port: arg }); s.listen(lqd, 8); acceptQt = s.accept(lqd); break;
           case "accept": { const r = s.wait(acceptQt, 0); if (r.opcode !== Opcode.ACCEPT) return fail(`accept: not done (ret ${r.ret})`); qd = r.acceptedQd!; break; }
-          case "connect": localPort = 0; qd = s.socket(AF_INET, SOCK_STREAM); connectQt = s.connect(qd, sockaddr(HOST_IP, PEER_PORT)); localPort = s.getsockname(qd).port; break;
+          case "connect": localPort = 0; qd = s.socket(domain, SOCK_STREAM); connectQt = s.connect(qd, theirs); localPort = s.getsockname(qd).port; break;
           case "connected": { const r = s.wait(connectQt, 0); if (r.opcode !== Opcode.CONNECT) return fail(`connect: ${r.ret}`); break; }
           case "connect-failed": { const r = s.wait(connectQt, 0); if (r.ret !== Number(toks[3])) return fail(`connect ret ${r.ret}, expected ${toks[3]}`); break; }
           case "push": for (const n of toks.slice(3).map(Number)) {     // several sizes: pushes within one turn
