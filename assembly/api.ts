@@ -18,6 +18,7 @@ import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/ne
 import { addr6Init, addr6Add as addAddress6, addr6Dump as dumpAddresses6, MAX_ADDRESSES } from "./net/addr6";
 import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6, dadTick } from "./net/neighbor6";
 import { egressInit } from "./net/egress";
+import { pmtu6Init } from "./net/pmtu6";
 import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
 import { udpInit, udpBind, udpBind6, udpConnect, udpConnect6, udpPushTo, udpPushTo6, udpPop, udpClose } from "./net/udp";
@@ -66,7 +67,7 @@ export function init(): i32 {
   // sockets, qtokens and timers grow with tcp.max_connections (1024 sockets at least).
   const sockets = max<u32>(1024, <u32>tcpMaxConnections + 64);
   if (!qtInit(sockets) || !timersInit(max<u32>(2048, sockets * 4)) || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
-      || !addr6Init() || !ndpInit()
+      || !addr6Init() || !ndpInit() || !pmtu6Init()
       || !socketsInit(sockets) || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
   if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;

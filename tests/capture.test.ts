@@ -9,6 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readPcap } from "../host/pcap.js";
+import { LoopbackLink } from "../host/backends/loopback.js";
+import { VirtualClock } from "../host/clock.js";
+import { sockaddr, AF_INET6, SOCK_DGRAM, SOCK_STREAM } from "../host/libos.js";
+import { stack, A_IP, B_IP, A_MAC, B_MAC } from "./helpers.js";
+import { transfer, runUntil } from "./tcp.helpers.js";
 
 const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "demiwasm-pcap-"));
@@ -59,4 +64,49 @@ test("tcp-echo with Demikernel's flags, captured: tshark sees a clean handshake,
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+test("IPv6 captured: duplicate address detection, Neighbor Discovery, UDP (one datagram in fragments) and a TCP connection, every checksum right for tshark", () => {
+  const file = join(dir, "ipv6.pcap");
+  const clock = new VirtualClock();
+  const link = new LoopbackLink({ seed: 1 }, clock, true);
+  link.capture(file);
+  const a = stack(link, A_IP, A_MAC, { local_ipv6: ["fd00:6::1/64"] }), b = stack(link, B_IP, B_MAC, { local_ipv6: ["fd00:6::2/64"] });
+  const p = { clock, link, a, b };
+  runUntil(p, () => [a, b].every((s) => s.addresses6().every((x) => x.state === "preferred")));
+  const u = b.socket(AF_INET6, SOCK_DGRAM);
+  b.bind(u, sockaddr("::", 7));
+  const c = a.socket(AF_INET6, SOCK_DGRAM);
+  for (const n of [64, 3000]) {
+    const sga = a.sgaalloc(n);
+    a.bytes(sga).fill(0x5a);
+    a.wait(a.pushto(c, sga, sockaddr("fd00:6::2", 7)), 1000);
+    a.sgafree(sga);
+    const r = b.wait(b.pop(u), 1000);
+    assert.is(r.sga!.len, n);
+    b.sgafree(r.sga!);
+  }
+  const l = b.socket(AF_INET6, SOCK_STREAM);
+  b.bind(l, sockaddr("::", 80));
+  b.listen(l, 4);
+  const acc = b.accept(l);
+  const t = a.socket(AF_INET6, SOCK_STREAM);
+  assert.is(a.wait(a.connect(t, sockaddr("fd00:6::2", 80)), 10_000).ret, 0);
+  const s = b.wait(acc, 10_000).acceptedQd!;
+  const [x] = transfer(p, [{ from: a, fromQd: t, to: b, toQd: s, total: 200_000, seed: 1 }]);
+  assert.is(x.got, x.sent);
+  a.close(t); b.close(s);
+  runUntil(p, () => a.dp.exports.tcpConnections(0) === a.dp.exports.tcpMaxConnectionCount());
+  link.stopCapture();
+  if (!hasTshark) return;
+  assert.equal(tshark(file, "-o", "icmpv6.checksum_check:TRUE", "-Y",
+    "(udp && udp.checksum.status != 1) || (tcp && tcp.checksum.status != 1) || (icmpv6 && icmpv6.checksum.status != 1) || _ws.malformed || _ws.expert.severity >= error"), []);
+  // What the capture holds, as tshark names it.
+  assert.ok(tshark(file, "-Y", "icmpv6.type == 135 && ipv6.src == ::").length >= 2, "DAD probes from ::");
+  assert.ok(tshark(file, "-Y", "icmpv6.type == 136").length >= 1, "an advertisement");
+  assert.is(tshark(file, "-Y", "ipv6.fragment").length, 3, "the 3000-byte datagram in three fragments, reassembled by tshark");
+  assert.is(tshark(file, "-Y", "udp.length == 3008").length, 1);
+  assert.is(tshark(file, "-Y", "tcp.flags.syn == 1").length, 2);
+  const bytes = tshark(file, "-Y", "tcp.len > 0 && ipv6.src == fd00:6::1", "-T", "fields", "-e", "tcp.len").map(Number);
+  assert.is(bytes.reduce((m, n) => m + n, 0), 200_000);
+});
+
 test.run();

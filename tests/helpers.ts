@@ -89,12 +89,12 @@ export function ipv4(o: IpOpts, payload: Uint8Array): Uint8Array {
   return Uint8Array.from([...h, ...payload]);
 }
 
-/** An IPv6 packet (RFC 8200 §3, no extension headers) around `payload`; a TCP or UDP payload gets
- *  its checksum (bytes 16–17 or 6–7) over the IPv6 pseudo-header (§8.1). */
+/** An IPv6 packet (RFC 8200 §3, no extension headers) around `payload`; a TCP, UDP or ICMPv6
+ *  payload gets its checksum (bytes 16–17, 6–7 or 2–3) over the IPv6 pseudo-header (§8.1). */
 export function ipv6(src: string, dst: string, nextHeader: number, payload: Uint8Array, hop = 64): Uint8Array {
   const s = [...parseIpv6(src)!], d = [...parseIpv6(dst)!];
   const p = payload.slice();
-  const at = nextHeader === 6 ? 16 : nextHeader === 17 ? 6 : -1;
+  const at = nextHeader === 6 ? 16 : nextHeader === 17 ? 6 : nextHeader === 58 ? 2 : -1;
   if (at >= 0) {
     p[at] = 0; p[at + 1] = 0;
     const len = p.length;

@@ -4,7 +4,7 @@
 // Discovery's states (RFC 4861 §7.3.2) on a virtual clock, and the input it must refuse.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { LibOS } from "../host/libos.js";
+import { LibOS, sockaddr, AF_INET6, SOCK_DGRAM } from "../host/libos.js";
 import { LoopbackLink, type RawPort } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { loadConfig } from "../host/config.js";
@@ -331,6 +331,46 @@ test("fragments that break the rules: overlaps drop the datagram (RFC 5722), a t
   const c = t.s.counters();
   assert.equal([c["drop.frag_overlap"], c["drop.ip6_fragment_chain"], c["drop.tcp_no_listener"], c["drop.frag_timeout"]], [1, 1, 1, 1]);
   assert.is(t.s.poolAvailable(), t.s.dp.exports.poolSize(), "every slot back");
+});
+
+test("Packet Too Big (RFC 8201): the path's MTU goes down to what it says, never below 1280, only for packets of ours, and back after ten minutes", () => {
+  const t = setup();
+  exchange(t, linux[14]);                               // Linux's NS: we know fd00:6::1's MAC
+  const q = t.s.socket(AF_INET6, SOCK_DGRAM);
+  const send = (n: number) => {
+    const sga = t.s.sgaalloc(n);
+    t.s.bytes(sga).fill(7);
+    assert.is(t.s.wait(t.s.pushto(q, sga, sockaddr("fd00:6::1", 9)), 100).ret, 0);
+    t.s.sgafree(sga);
+    t.link.poll(); t.link.poll();
+    return t.host.take().filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] !== 58);
+  };
+  const first = send(1400);
+  assert.equal(first.map((f) => f.length), [14 + 40 + 8 + 1400]);
+  // A router on the way says the next hop takes `mtu`: it quotes the packet's first 1232 bytes.
+  const tooBig = (mtu: number, quoted: Uint8Array) => icmp6Frame(OUR_MAC, PEER_MAC, "fd00:6::fe", "fd00:6::2", 64,
+    [2, 0, 0, 0, mtu >>> 24, (mtu >> 16) & 255, (mtu >> 8) & 255, mtu & 255, ...quoted.subarray(14, 14 + 1232)]);
+  const c = () => t.s.counters();
+  exchange(t, tooBig(1200, first[0]));                  // below IPv6's minimum (RFC 8021: no atomic fragments)
+  const forged = first[0].slice(); forged.set(ip6("fd00:6::77"), 22);
+  exchange(t, tooBig(1280, forged));                    // about a packet we never sent
+  assert.equal([c()["drop.icmp6_ptb_refused"], c()["icmp6.path_mtu_lowered"]], [2, 0]);
+  assert.is(send(1400).length, 1, "nothing changed");
+  exchange(t, tooBig(1280, first[0]));
+  assert.is(c()["icmp6.path_mtu_lowered"], 1);
+  const frags = send(1400);
+  assert.is(frags.length, 2, "in fragments now");
+  for (const f of frags) {
+    assert.is(f[20], 44, "a fragment header");
+    assert.ok(40 + ((f[18] << 8) | f[19]) <= 1280, "each fits the path");
+  }
+  exchange(t, tooBig(1400, first[0]));                  // a PTB never raises the estimate
+  assert.is(c()["drop.icmp6_ptb_refused"], 3);
+  // Ten minutes on (RFC 8201 §5.3), the path is tried at the link's MTU again.
+  t.clock.advance(601e9);
+  for (let i = 0; i < 3; i++) t.link.poll();
+  exchange(t, linux[14]);
+  assert.is(send(1400).length, 1);
 });
 
 /** Recomputes the UDP checksum of an IPv6/UDP frame (no extension headers) after a test changed it. */

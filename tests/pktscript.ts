@@ -2,6 +2,9 @@
 // stack and a scripted peer on the loopback link.
 //
 //   TIME  < FLAGS [seq N] [ack N] [len N] [win N] [mss N] [sackok] [ts V E] [ws N] [sack L:R ...]
+//   TIME  < ptb MTU                           (over IPv6: a router's Packet Too Big quoting the
+//                                              stack's last segment; a script with a line
+//                                              "#!ipv6" runs over IPv6 only)
 //   TIME  > FLAGS ...                         (the same fields; "*" matches anything)
 //   TIME  app listen PORT | accept | connect PORT | push N [N ...] | pop N | pop-eof | pop-reset | close
 //         | state NAME | cwnd BYTES | ssthresh BYTES | info FIELD N (a tcpInfo field) | nodelay 0|1
@@ -110,10 +113,11 @@ export function runScript(path: string, overrides: Record<string, unknown> = {},
   let localPort = 80;
   let popped = 0;                 // stream bytes the app has popped (they must be the peer's, in order)
   const inbox: { at: number; p: Parsed }[] = [];
+  let lastOut: Uint8Array | null = null;          // the stack's latest segment (a PTB quotes it)
   const collect = () => {
     for (const f of peer.take()) {
       if (!v6 && f.length > 34 && f[12] === 0x08 && f[13] === 0 && f[23] === 6) inbox.push({ at: clock.now(), p: parseOut(f, 34, ((f[16] << 8) | f[17]) - 20) });
-      if (v6 && f.length > 54 && f[12] === 0x86 && f[13] === 0xdd && f[20] === 6) inbox.push({ at: clock.now(), p: parseOut(f, 54, (f[18] << 8) | f[19]) });
+      if (v6 && f.length > 54 && f[12] === 0x86 && f[13] === 0xdd && f[20] === 6) { inbox.push({ at: clock.now(), p: parseOut(f, 54, (f[18] << 8) | f[19]) }); lastOut = f; }
     }
   };
   /** Runs the link until `when` (ns from start), collecting what the stack sends. */
@@ -139,6 +143,13 @@ export function runScript(path: string, overrides: Record<string, unknown> = {},
       if (toks[1] === "<") {
         runTo(when);
         if (inbox.length > 0) { const x = inbox[0]; return fail(`unexpected segment from the stack at ${((x.at - t0) / 1e9).toFixed(3)} s: flags 0x${x.p.flags.toString(16)} seq ${x.p.seq - (ourIss ?? 0)} ack ${(x.p.ack - PEER_ISS) >>> 0} len ${x.p.len}`); }
+        if (toks[2] === "ptb") {
+          if (!v6 || lastOut === null) return fail("ptb: over IPv6, after a segment from the stack");
+          const mtu = Number(toks[3]);
+          const body = [2, 0, 0, 0, mtu >>> 24, (mtu >> 16) & 255, (mtu >> 8) & 255, mtu & 255, ...(lastOut as Uint8Array).subarray(14, 14 + 1232)];
+          peer.send(eth(A_MAC, HOST_MAC, 0x86dd, ipv6("fd00:5::fe", A_IP6, 58, Uint8Array.from(body))));
+          continue;
+        }
         const seg = parseSeg(toks.slice(2), raw);
         ourIssForSack = ourIss ?? 0;
         const tcp = hostSegment(PEER_PORT, localPort, (PEER_ISS + (seg.seq ?? 0)) >>> 0, ((ourIss ?? 0) + (seg.ack ?? 0)) >>> 0, seg.flags, seg.win ?? 65535,

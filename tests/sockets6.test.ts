@@ -12,7 +12,7 @@ import { LoopbackLink } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
 import { readPcap } from "../host/pcap.js";
 import { formatIpv6, newResultBuffer } from "../host/index.js";
-import { stack, errno, checksum, bytes, A_IP, B_IP, A_MAC, B_MAC, type Pair } from "./helpers.js";
+import { stack, errno, checksum, bytes, mac, eth, ipv6, A_IP, B_IP, A_MAC, B_MAC, type Pair } from "./helpers.js";
 import { transfer, runUntil } from "./tcp.helpers.js";
 import { EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE, ENETUNREACH, EINVAL } from "../host/errno.js";
 
@@ -166,6 +166,42 @@ test("TCP over IPv6: handshake with MSS = MTU - 60, 1 MiB each way byte-exact, a
     a.close(sa); b.close(cb); a.close(lqd);
     runUntil(p, () => a.dp.exports.tcpConnections(0) === a.dp.exports.tcpMaxConnectionCount()
                    && b.dp.exports.tcpConnections(0) === b.dp.exports.tcpMaxConnectionCount());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("TCP over IPv6 after a Packet Too Big from a router: its segments fit the path from then on, 1 MiB byte-exact (the resend is the packet scripts')", () => {
+  const p = pair6();
+  const { a, b } = p;
+  const R_MAC = "02:00:00:00:00:fe";
+  const router = p.link.attachRaw(mac(R_MAC));
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-sock6-"));
+  try {
+    const lqd = b.socket(AF_INET6, SOCK_STREAM);
+    b.bind(lqd, sockaddr(B6, 80));
+    b.listen(lqd, 4);
+    const bq = b.accept(lqd);
+    const qa = a.socket(AF_INET6, SOCK_STREAM);
+    assert.is(a.wait(a.connect(qa, sockaddr(B6, 80)), 10_000).ret, 0);
+    const sb = b.wait(bq, 10_000).acceptedQd!;
+    const aport = a.getsockname(qa).port;
+    const before = a.tcpInfo(qa).mss;
+    // A router says the path to B takes 1280: it quotes a full-sized segment of ours.
+    const quoted = ipv6(A6, B6, 6, Uint8Array.from([aport >> 8, aport & 255, 0, 80, ...new Array(before + 12 + 16).fill(0)])).subarray(0, 1232);
+    const mtu = 1280;
+    router.send(eth(A_MAC, R_MAC, 0x86dd, ipv6("fd00:6::fe", A6, 58, Uint8Array.from([2, 0, 0, 0, 0, 0, mtu >> 8, mtu & 255, ...quoted]))));
+    p.link.poll(); p.link.poll();
+    assert.is(a.counters()["icmp6.path_mtu_lowered"], 1);
+    assert.is(a.tcpInfo(qa).mss, mtu - 60 - 12, "MSS = path MTU - headers - timestamps");
+    p.link.capture(join(dir, "ptb.pcap"));
+    const [ab] = transfer(p, [{ from: a, fromQd: qa, to: b, toQd: sb, total: 1 << 20, seed: 3 }]);
+    assert.is(ab.got, ab.sent);
+    p.link.stopCapture();
+    const sizes = readPcap(readFileSync(join(dir, "ptb.pcap"))).map((x) => x.data)
+      .filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 6 && formatIpv6(f.subarray(22, 38)) === A6)
+      .map((f) => 40 + ((f[18] << 8) | f[19]));
+    assert.ok(sizes.length > 800 && Math.max(...sizes) === mtu, `largest ${Math.max(...sizes)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

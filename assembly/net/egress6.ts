@@ -1,5 +1,5 @@
 // IPv6 output (RFC 8200): a packet whose fixed header is written goes to its neighbor whole, or,
-// past the link MTU, in fragments (§4.5): the fixed header is the unfragmentable part, each
+// past the path's MTU (pmtu6.ts), in fragments (§4.5): the fixed header is the unfragmentable part, each
 // fragment carries a multiple of 8 bytes but the last, and one identification chosen at random
 // for the packet (RFC 7739). We send no extension headers of our own.
 import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
@@ -8,10 +8,10 @@ import { Ipv6Repr, ipv6Emit, IP6_HLEN } from "../wire/ipv6";
 import { NH_FRAGMENT } from "../wire/ipv6ext";
 import { ETH_HLEN } from "../wire/eth";
 import { st16, st32 } from "../wire/bytes";
-import { mtu } from "../schema/config";
 import { ENOBUFS } from "../schema/errno";
 import { hostRandom } from "../host";
 import { neighbor6Send } from "./neighbor6";
+import { pmtu6For } from "./pmtu6";
 import { addr6Hi, addr6Lo } from "./addr6";
 
 const FRAG_HLEN: u32 = 8;
@@ -43,10 +43,11 @@ export function ip6Output(slot: u32, p: usize, len: u32, src: u32, dstHi: u64, d
  * neighbor6Send does (0, a ticket, -errno); for fragments the last ticket or the first error.
  */
 export function egress6Send(slot: u32, frame: usize, len: u32, dstHi: u64, dstLo: u64): i32 {
-  if (len - ETH_HLEN <= <u32>mtu) return neighbor6Send(slot, frame, len, dstHi, dstLo);
+  const pmtu = pmtu6For(dstHi, dstLo);
+  if (len - ETH_HLEN <= pmtu) return neighbor6Send(slot, frame, len, dstHi, dstLo);
   const ip = frame + ETH_HLEN, data = ip + IP6_HLEN, total = len - ETH_HLEN - IP6_HLEN;
   const nextHeader = <u32>load<u8>(ip + 6);
-  const chunk = (<u32>mtu - IP6_HLEN - FRAG_HLEN) & ~7;
+  const chunk = (pmtu - IP6_HLEN - FRAG_HLEN) & ~7;
   const id = hostRandom();
   let ret: i32 = 0;
   for (let off: u32 = 0; off < total; off += chunk) {

@@ -1,15 +1,18 @@
 // ICMPv6 (RFC 4443): errors about packets we cannot take (rate-limited, §2.4), and on receive:
+// Packet Too Big (§3.2) lowering the path's MTU (pmtu6.ts; TCP is told through iface),
 // echo requests answered (§4.2, from the address they were sent to,
 // or for a group from our address of the right scope), Neighbor Discovery handed to neighbor6,
 // and the messages we take no action on counted: router solicitations and advertisements (no
 // default route from the wire), MLD queries and reports (we join no group beyond our own
 // solicited-node ones, which MLD-snooping-free links deliver anyway), redirects.
 import { slotUnref } from "../mem/pool";
-import { count, D_ICMP6_TRUNCATED, D_ICMP6_BAD_CHECKSUM, C_ICMP6_ECHO_REPLIED, C_ICMP6_IGNORED, C_ICMP6_ERRORS_SENT,
-         C_ICMP6_ERRORS_RATE_LIMITED } from "../counters";
+import { count, D_ICMP6_TRUNCATED, D_ICMP6_BAD_CHECKSUM, D_ICMP6_PTB_REFUSED, C_ICMP6_ECHO_REPLIED, C_ICMP6_IGNORED,
+         C_ICMP6_ERRORS_SENT, C_ICMP6_ERRORS_RATE_LIMITED, C_ICMP6_PATH_MTU_LOWERED } from "../counters";
 import { Ipv6Repr, pseudoAddr6, pseudoAddrs6, IP6_HLEN } from "../wire/ipv6";
 import { Icmpv6Repr, icmpv6Parse, icmpv6Emit, ICMP6_OK, ICMP6_TRUNCATED, ICMP6_HLEN, ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY,
-         PROTO_ICMPV6 } from "../wire/icmpv6";
+         ICMP6_PACKET_TOO_BIG, PROTO_ICMPV6 } from "../wire/icmpv6";
+import { ld16, ld64 } from "../wire/bytes";
+import { pmtu6Learn } from "./pmtu6";
 import { NDP_NS, NDP_NA } from "../wire/ndp";
 import { addr6Hi, addr6Lo, addr6Index, addr6SourceFor, isMulticast6 } from "./addr6";
 import { ndpInput } from "./neighbor6";
@@ -18,18 +21,58 @@ import { ip6Output } from "./egress6";
 
 const msg = changetype<Icmpv6Repr>(memory.data(offsetof<Icmpv6Repr>()));
 
-/** An ICMPv6 message of `len` bytes at `p` under the IPv6 header `ip`. The slot reference ends here. */
-export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
+/** What a Packet Too Big told about one of our flows, for the transport it belongs to. */
+@unmanaged export class PtbNote {
+  mtu: u32;        // the path's new MTU
+  local: u32;      // our address (addr6's index) the invoking packet came from
+  dstHi: u64;      // where it went
+  dstLo: u64;
+  proto: u32;      // its upper layer, when no extension header hid it (else 0)
+  srcPort: u32;    // its ports, for TCP and UDP
+  dstPort: u32;
+}
+export const ptb = changetype<PtbNote>(memory.data(offsetof<PtbNote>()));
+
+/**
+ * An ICMPv6 message of `len` bytes at `p` under the IPv6 header `ip`. The slot reference ends
+ * here. Returns true when a Packet Too Big lowered a path's MTU: `ptb` says for which flow.
+ */
+export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): bool {
   const r = icmpv6Parse(p, len, pseudoAddr6(ip), msg);
-  if (r != ICMP6_OK) { count(r == ICMP6_TRUNCATED ? D_ICMP6_TRUNCATED : D_ICMP6_BAD_CHECKSUM); slotUnref(slot); return; }
-  if (msg.type == NDP_NS || msg.type == NDP_NA) { ndpInput(slot, ip, p, len); return; }
-  if (msg.type != ICMP6_ECHO_REQUEST || msg.code != 0) { count(C_ICMP6_IGNORED); slotUnref(slot); return; }
+  if (r != ICMP6_OK) { count(r == ICMP6_TRUNCATED ? D_ICMP6_TRUNCATED : D_ICMP6_BAD_CHECKSUM); slotUnref(slot); return false; }
+  if (msg.type == NDP_NS || msg.type == NDP_NA) { ndpInput(slot, ip, p, len); return false; }
+  if (msg.type == ICMP6_PACKET_TOO_BIG) { const lowered = packetTooBig(p, len); slotUnref(slot); return lowered; }
+  if (msg.type != ICMP6_ECHO_REQUEST || msg.code != 0) { count(C_ICMP6_IGNORED); slotUnref(slot); return false; }
   // The reply, in place: headers rebuilt right before the message, the data left where it is;
   // from the address the request was sent to, or for a group from ours of the right scope.
   const src = isMulticast6(ip.dstHi) ? addr6SourceFor(ip.srcHi, ip.srcLo) : <u32>addr6Index(ip.dstHi, ip.dstLo);
   msg.type = ICMP6_ECHO_REPLY;
   icmpv6Emit(p, msg, len - ICMP6_HLEN, pseudoAddrs6(addr6Hi(src), addr6Lo(src), ip.srcHi, ip.srcLo));
   if (ip6Output(slot, p, len, src, ip.srcHi, ip.srcLo, PROTO_ICMPV6) >= 0) count(C_ICMP6_ECHO_REPLIED);
+  return false;
+}
+
+/**
+ * Packet Too Big (RFC 4443 §3.2, RFC 8201 §4): the message quotes as much of the dropped packet
+ * as fits. Believed only when that packet came from one of our addresses (anyone can send an
+ * ICMPv6 error; RFC 8201 §6 asks for that much) and when it lowers the path's MTU to 1280 or
+ * more. Fills `ptb`; true when the path's MTU went down.
+ */
+function packetTooBig(p: usize, len: u32): bool {
+  const q = p + ICMP6_HLEN, qlen = len - ICMP6_HLEN;
+  const local = qlen >= IP6_HLEN ? addr6Index(ld64(q + 8), ld64(q + 16)) : -1;
+  const next = (msg.ident << 16) | msg.seq;                  // the MTU field (§3.2)
+  const dstHi = qlen >= IP6_HLEN ? ld64(q + 24) : 0, dstLo = qlen >= IP6_HLEN ? ld64(q + 32) : 0;
+  if (local < 0 || msg.code != 0 || pmtu6Learn(dstHi, dstLo, next) == 0) { count(D_ICMP6_PTB_REFUSED); return false; }
+  count(C_ICMP6_PATH_MTU_LOWERED);
+  ptb.mtu = next; ptb.local = <u32>local; ptb.dstHi = dstHi; ptb.dstLo = dstLo;
+  ptb.proto = <u32>load<u8>(q + 6);
+  const l4 = q + IP6_HLEN;
+  const ports = qlen >= IP6_HLEN + 4;
+  ptb.srcPort = ports ? ld16(l4) : 0;
+  ptb.dstPort = ports ? ld16(l4 + 2) : 0;
+  if (!ports) ptb.proto = 0;
+  return true;
 }
 
 // ---- errors (RFC 4443 §2.4) ----

@@ -19,9 +19,9 @@ import { arpInput } from "./neighbor";
 import { reasmInput, ReasmKey } from "./reassembly";
 import { icmpInput } from "./icmp";
 import { udpInput, udpInput6 } from "./udp";
-import { tcpInput, tcpInput6 } from "./tcp/input";
+import { tcpInput, tcpInput6, tcpPathMtu } from "./tcp/input";
 import { addr6Accepts, addr6AcceptsMac, addr6Index, isMulticast6 } from "./addr6";
-import { icmpv6Input, icmpv6Error } from "./icmpv6";
+import { icmpv6Input, icmpv6Error, ptb } from "./icmpv6";
 
 // The header of the datagram being received, parsed once and read by reassembly and demux.
 const ip = changetype<Ipv4Repr>(memory.data(offsetof<Ipv4Repr>()));
@@ -148,7 +148,11 @@ function upperHeaderBytes(proto: u32): u32 {
  * named `proto`.
  */
 function transport6Input(slot: u32, frame: usize, p: usize, total: u32, proto: u32, l4: usize, l4len: u32, protoAt: u32): void {
-  if (proto == PROTO_ICMPV6) { icmpv6Input(slot, ip6, l4, l4len); return; }
+  if (proto == PROTO_ICMPV6) {
+    // A Packet Too Big about one of our TCP segments: the connection sends smaller ones at once.
+    if (icmpv6Input(slot, ip6, l4, l4len) && ptb.proto == PROTO_TCP) tcpPathMtu(ptb.local, ptb.srcPort, ptb.dstHi, ptb.dstLo, ptb.dstPort, ptb.mtu);
+    return;
+  }
   if (proto == PROTO_UDP) {
     if (udpInput6(slot, ip6, l4, l4len)) return;
     // A closed port (RFC 4443 §3.1, code 4: port unreachable).

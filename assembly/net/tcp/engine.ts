@@ -11,7 +11,7 @@ import { timerStart, timerCancel } from "../../sched/timers";
 import { T_TCP_RTO, T_TCP_TIME_WAIT, T_TCP_DELACK, T_TCP_KEEPALIVE, T_TCP_REORDER, T_TCP_PTO, T_TCP_MEMORY } from "../../sched/kinds";
 import { ETIMEDOUT } from "../../schema/errno";
 import { nowNs } from "../clock";
-import { sendSegment, tsNow, rcvWindow } from "./output";
+import { sendSegment, tsNow, rcvWindow, pathMss } from "./output";
 import { sendDrained, receiveReserve, receiveWrite } from "./buffers";
 import { linkTxFull } from "../link";
 import { Tcb, tcbIndex, tcbFree, tcbDone, tcbTakeOutput, tcbQueueOutput, seqLt, seqLe, seqGt, seqGe, MAX_OOO, oo,
@@ -555,6 +555,25 @@ export function delayedAckTimer(t: Tcb): void { t.ackTimer = 0; if (t.ackPending
 
 /** Memory was short and nothing else would wake the waiting pushes and pops: they try again. */
 export function memoryTimer(t: Tcb): void { t.memTimer = 0; wakePushers(t); wakePops(t); }
+
+/**
+ * The path to the peer carries at most `mtu` bytes (a Packet Too Big, RFC 8201 §5.2): segments
+ * sized by the old MSS were dropped on the way. What is outstanding goes again at once at the new
+ * size: with SACK every unSACKed segment is deemed lost and resent in pieces of the new MSS (as
+ * after a timeout, RFC 8985 §6.3), without it from SND.UNA. Not a congestion signal: the window
+ * and ssthresh stay (Linux's tcp_simple_retransmit); no RTT sample from what is resent (Karn).
+ */
+export function pathMtuReduced(t: Tcb, mtu: u32): void {
+  const mss = pathMss(t, mtu);
+  if (mss >= t.mss) return;
+  t.mss = mss;
+  if (t.sndMax == t.sndUna) return;
+  if (t.sackOk != 0) logAllLost(t);
+  else t.sndNxt = t.sndUna;
+  t.retransmitting = 1;
+  t.rttTime = 0;
+  tcpOutput(t);
+}
 
 /** The retransmission timer: SYN retries, a stalled send, the persist probe, or RTO recovery. */
 export function rtoTimer(t: Tcb): void {

@@ -16,7 +16,7 @@ import { qComplete } from "../../sched/qtoken";
 import { sock, S_BACKLOG, S_PENDING } from "../socket";
 import { Tcb, tcb, tcbAlloc, tcbLookup, tcbBind, tcbScratch, seqLt, seqLe, seqGt, seqGe,
          SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, TIME_WAIT } from "./tcb";
-import { tcpOutput, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
+import { tcpOutput, pathMtuReduced, processAck, receiveData, scheduleAck, sendAckNow, enterTimeWait, armRto, armKeepalive, stopRto, noteDuplicate } from "./engine";
 import { nowNs } from "../clock";
 import { sendSegment, sendReset, resetPeer, rcvWindow, tsNow } from "./output";
 import { receiveRttSample } from "./buffers";
@@ -44,6 +44,12 @@ export function tcpInput6(slot: u32, ip: Ipv6Repr, p: usize, len: u32): void {
   if (local < 0) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }            // a group: TCP is unicast only
   fromV6 = true; fromLocal = <u32>local; fromHi = ip.srcHi; fromLo = ip.srcLo;
   segmentInput(slot, p, len, pseudoAddr6(ip));
+}
+
+/** A Packet Too Big (iface) for a segment of ours from `local`:`lport` to hi:lo:`rport`. */
+export function tcpPathMtu(local: u32, lport: u32, hi: u64, lo: u64, rport: u32, mtu: u32): void {
+  const i = tcbLookup(local, lport, hi, lo, rport);
+  if (i >= 0 && tcb(<u32>i).v6 != 0) pathMtuReduced(tcb(<u32>i), mtu);
 }
 
 function segmentInput(slot: u32, p: usize, len: u32, pseudo: u64): void {

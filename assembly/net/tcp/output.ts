@@ -117,6 +117,12 @@ export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
  *  IPv6's is 20 bytes smaller). */
 @inline export function mssFor(v6: bool): u32 { return <u32>mtu - netHeaderLen(v6) - TCP_HLEN; }
 
+/** What connection t may send per segment over a path of `pathMtu` bytes: less the headers and
+ *  the timestamps it carries on every segment (RFC 7323 §3.2's 12 bytes) when they are on. */
+export function pathMss(t: Tcb, pathMtu: u32): u32 {
+  return pathMtu - netHeaderLen(t.v6 != 0) - TCP_HLEN - (t.tsOk != 0 ? 12 : 0);
+}
+
 /** A reset on connection t's four-tuple, with sequence number `seq` (RFC 9293 §3.10.7). */
 export function resetPeer(t: Tcb, seq: u32): void {
   sendReset(t.v6 != 0, t.lip, t.ripHi, t.ripLo, t.lport, t.rport, seq, 0, false);

@@ -10,7 +10,8 @@ import { localIp, mtu, tcpRtoInitialNs, tcpBuffer } from "../../schema/config";
 import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT, EAFNOSUPPORT, ENETUNREACH } from "../../schema/errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
-import { mapped4, isMapped4 } from "../../wire/ipv6";
+import { mapped4, isMapped4, IP6_HLEN } from "../../wire/ipv6";
+import { pmtu6For } from "../pmtu6";
 import { sock, sockAlloc, sockV6, S_BOUND, S_LIP, S_LIDX, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING,
          S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM, ANY6 } from "../socket";
 import { PortMap, portMapInit, bindSocket, bindSocket6, portOwner, portRelease } from "../ports";
@@ -188,7 +189,8 @@ export function tcpAcceptPoll(q: u32): void {
 
 /** Settles what both SYNs offered (RFC 9293 §3.7.1, RFC 7323, RFC 2018). */
 export function negotiate(t: Tcb, peerMss: u32, peerWs: i32, peerSackPerm: bool, peerTs: bool, tsVal: u32, ourTs: bool): void {
-  t.mss = min(peerMss != 0 ? peerMss : 536, mssFor(t.v6 != 0));
+  // Ours is the path's (pmtu6.ts: an IPv6 destination may have a smaller one than the link).
+  t.mss = min(peerMss != 0 ? peerMss : 536, t.v6 != 0 ? pmtu6For(t.ripHi, t.ripLo) - IP6_HLEN - 20 : mssFor(false));
   t.tsOk = peerTs && ourTs ? 1 : 0;
   if (t.tsOk != 0) { t.tsRecent = tsVal; t.mss -= 12; }
   t.sackOk = peerSackPerm ? 1 : 0;
