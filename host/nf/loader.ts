@@ -16,7 +16,9 @@ const REQUIRED_EXPORTS = ["nf_area", "nf_init", "nf_process"];
 
 export class NfLoadError extends Error {
   constructor(name: string, msg: string) {
-    super(`demiwasm: NF '${name}' refused: ${msg}`);
+    // One line whatever the module holds: names it declares (imports, exports) may carry control
+    // characters, shown escaped.
+    super(`demiwasm: NF '${name}' refused: ${msg}`.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
     this.name = "NfLoadError";
   }
 }

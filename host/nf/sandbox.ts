@@ -244,6 +244,7 @@ export class Nf {
 
   /** Writes packet i of the burst (truncated to the slot) into the NF's area. */
   write(i: number, src: Uint8Array, off: number, len: number): void {
+    if (this.u8.length === 0) this.refreshViews();     // grown outside a burst (nf_init, nf_tick): detached
     const d = (this.area + DESC + i * DESC_SIZE) >> 2, u32 = this.u32;   // off, len, verdict, arg
     const at = DATA + i * SLOT;
     u32[d] = at; u32[d + 1] = len; u32[d + 2] = Verdict.PASS; u32[d + 3] = 0;
