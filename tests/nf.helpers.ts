@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
 import { parseManifest, type Manifest } from "../host/nf/manifest.js";
 import { newBatch, type FrameBatch } from "../host/nf/abi.js";
-import { eth, ipv4, udp, checksum } from "./helpers.js";
+import { eth, ipv4, ipv6, udp, checksum } from "./helpers.js";
 
 export const NF_DIR = fileURLToPath(new URL("../../build/nf/", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "demiwasm-nf-"));
@@ -51,6 +51,27 @@ export const SRC = "10.0.0.2", DST = "198.18.0.1";
 /** An Ethernet/IPv4/UDP frame with correct checksums. */
 export function udpTo(dst: string, dport: number, src = SRC, sport = 4000, payload = new Uint8Array(18)): Uint8Array {
   return eth("02:00:00:00:00:01", "02:00:00:00:00:02", 0x0800, ipv4({ src, dst, proto: 17 }, udp(src, dst, sport, dport, payload)));
+}
+
+export const SRC6 = "fd00::2", DST6 = "fd00:6::1";
+/** An IPv6/UDP frame; `ext` extension header bytes (their chain ending in next header 17) may go
+ *  between the fixed header and UDP, named by `firstNh`. */
+export function udp6To(dst: string, dport: number, src = SRC6, sport = 4000, payload = new Uint8Array(18), ext: number[] = [], firstNh = 17): Uint8Array {
+  const u = new Uint8Array(8 + payload.length);
+  u[0] = sport >> 8; u[1] = sport & 255; u[2] = dport >> 8; u[3] = dport & 255; u[4] = u.length >> 8; u[5] = u.length & 255;
+  u.set(payload, 8);
+  const plain = ipv6(src, dst, 17, u);                       // the checksum over the pseudo-header
+  const body = Uint8Array.from([...ext, ...plain.subarray(40)]);
+  const f = Uint8Array.from([...plain.subarray(0, 40), ...body]);
+  f[4] = body.length >> 8; f[5] = body.length & 255; f[6] = firstNh;
+  return eth("02:00:00:00:00:01", "02:00:00:00:00:02", 0x86dd, f);
+}
+
+/** The upper-layer checksum of an IPv6 frame without extension headers sums right (RFC 8200 §8.1). */
+export function checksums6Ok(f: Uint8Array): boolean {
+  const len = (f[18] << 8) | f[19];
+  const pseudo = Uint8Array.from([...f.subarray(22, 54), 0, 0, len >> 8, len & 255, 0, 0, 0, f[20]]);
+  return checksum(Uint8Array.from([...pseudo, ...f.subarray(54, 54 + len)])) === 0;
 }
 
 /** A batch over a scratch memory holding `frames` (each in a 2048-byte slot). */

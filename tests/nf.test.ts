@@ -10,7 +10,9 @@ import { Chain } from "../host/nf/chain.js";
 import { checkNfModule } from "../host/nf/loader.js";
 import { parseManifest } from "../host/nf/manifest.js";
 import { Verdict } from "../host/nf/abi.js";
-import { NF_DIR, sample, watNf, wat, udpTo, batchOf, frameOut, checksumsOk, SRC } from "./nf.helpers.js";
+import { NF_DIR, sample, watNf, wat, udpTo, udp6To, batchOf, frameOut, checksumsOk, checksums6Ok, SRC, SRC6, DST6 } from "./nf.helpers.js";
+import { eth, ipv6 } from "./helpers.js";
+import { parseIpv6, formatIpv6 } from "../host/ipv6.js";
 import binaryen from "binaryen";
 
 const hasC = existsSync(join(NF_DIR, "portblock.wasm"));
@@ -104,6 +106,63 @@ test("a firewall whose conntrack map is shared lets the answers of an outbound f
   assert.equal(answer(), [Verdict.DROP, Verdict.DROP], "after timeout_ms the entry no longer opens the door");
 });
 
+// ---- IPv6 in the SDKs and the samples ----
+const ndp6 = (type: number, hop: number) => eth("02:00:00:00:00:01", "02:00:00:00:00:02", 0x86dd,
+  ipv6(SRC6, DST6, 58, Uint8Array.from([type, 0, 0, 0, 0, 0, 0, 0, ...parseIpv6(DST6)!]), hop));
+const echo6 = (dst: string) => eth("02:00:00:00:00:01", "02:00:00:00:00:02", 0x86dd, ipv6(SRC6, dst, 58, Uint8Array.from([128, 0, 0, 0, 0, 1, 0, 1, 9, 9])));
+const addr6 = (f: Uint8Array, at: number) => formatIpv6(f.subarray(at, at + 16));
+
+test("flowmon keys IPv6 flows by their 5-tuple, past extension headers; IPv4 and IPv6 flows stay apart", () => {
+  const c = chain([sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 1024 }] })]);
+  const hopByHop = [17, 0, 1, 4, 0, 0, 0, 0];                // next header UDP, 8 bytes, a PadN option
+  const frames = [udp6To(DST6, 7), udp6To(DST6, 7, SRC6, 4000, new Uint8Array(18), hopByHop, 0), udp6To(DST6, 9), udp6To(DST6, 7, "fd00::3"),
+                  udpTo("198.18.0.1", 7)];
+  const b = batchOf(frames);
+  c.run(b);
+  const flows = c.nf("flowmon").privateMaps;
+  assert.is(flows.count("flows"), 4, "the hop-by-hop header hides no flow: two packets of one");
+  const pkts = flows.entries("flows").map(([, , v]) => Number(v >> 32n)).sort();
+  assert.equal(pkts, [1, 1, 1, 2]);
+  // IPv6 keys carry bit 8 of k1: never an IPv4 key.
+  assert.is(flows.entries("flows").filter(([, k1]) => (k1 & 0x100n) !== 0n).length, 3);
+});
+
+test("the firewall tracks IPv6 flows, applies its ACL to IPv6 (icmp covering ICMPv6), and always passes Neighbor Discovery", () => {
+  const m = (dir: string) => sample("firewall", { name: `fw6-${dir}`, maps: [{ name: "conntrack", kind: "lru", capacity: 1024, shared: true }], config: { allow: "udp/7" } });
+  const out = new Chain([m("out")], 0, 1, 1, undefined, now);
+  const into = new Chain([m("in")], 0, 0, 1, out.shared, now);
+  const o = batchOf([udp6To("fd00::2", 53, DST6, 5000)]);
+  out.run(o);
+  assert.is(o.verdict[0], Verdict.PASS);
+  const b = batchOf([udp6To(DST6, 7), udp6To(DST6, 9), udp6To(DST6, 5000, "fd00::2", 53), udp6To(DST6, 5000, "fd00::9", 53),
+                     ndp6(135, 255), ndp6(136, 255), ndp6(135, 64), echo6(DST6)]);
+  into.run(b);
+  assert.equal([...b.verdict.subarray(0, 8)], [Verdict.PASS, Verdict.DROP, Verdict.PASS, Verdict.DROP, Verdict.PASS, Verdict.PASS, Verdict.DROP, Verdict.DROP],
+    "ACL, the answer of the tracked flow (not another source's), NS and NA with hop limit 255 (not 64), echo without 'icmp'");
+  const icmp = sample("firewall", { maps: [{ name: "conntrack", kind: "lru", capacity: 16 }], config: { allow: "icmp" } });
+  const e = batchOf([echo6(DST6)]);
+  chain([icmp]).run(e);
+  assert.is(e.verdict[0], Verdict.PASS, "'icmp' covers ICMPv6");
+});
+
+test("vip6 (sdk.rewriteAddr6): a virtual IPv6 address in front of the stack, every checksum right after the rewrite", () => {
+  const spec = { config: { vip: "fd00:6::80", real: DST6 } };
+  const into = chain([sample("vip6", spec)], 0);
+  const tcp = new Uint8Array(20); tcp[0] = 0x9c; tcp[1] = 0x40; tcp[3] = 80; tcp[12] = 0x50; tcp[13] = 0x02;
+  const syn = eth("02:00:00:00:00:01", "02:00:00:00:00:02", 0x86dd, ipv6(SRC6, "fd00:6::80", 6, tcp));
+  const b = batchOf([udp6To("fd00:6::80", 7), syn, echo6("fd00:6::80"), ndp6(135, 255), udp6To("fd00:6::99", 7)]);
+  into.run(b);
+  const f = [0, 1, 2, 3, 4].map((i) => frameOut(b, i));
+  assert.equal(f.map((x) => addr6(x, 38)), [DST6, DST6, DST6, DST6, "fd00:6::99"], "UDP, TCP and echo to the VIP reach the real address; NDP and others untouched");
+  assert.ok(f.every(checksums6Ok), "UDP, TCP and ICMPv6 checksums right");
+  assert.is(into.nf("vip6").stats.counters[0], 3);
+  const back = chain([sample("vip6", spec)], 1);
+  const r = batchOf([udp6To("fd00::2", 4000, DST6, 7)]);
+  back.run(r);
+  const g = frameOut(r, 0);
+  assert.equal([addr6(g, 22), checksums6Ok(g)], ["fd00:6::80", true], "the answer leaves from the VIP");
+});
+
 test("NAT rewrites inside sources to the public address and a port from its range, and maps answers back, checksums right", () => {
   const spec = { maps: [{ name: "snat", kind: "hash", capacity: 256 }, { name: "dnat", kind: "hash", capacity: 256 }],
                  config: { public_ip: "203.0.113.1", inside: "10.0.0.0/24", port_min: 40000, port_max: 40003 } };
@@ -166,13 +225,15 @@ test("Maglev sends each flow to one backend, spreads flows evenly, and rewrites 
   assert.is(other.verdict[0], Verdict.PASS);
 });
 
-(hasC ? test : test.skip)("the C sample (clang, wasm32-wasi) blocks its ports and counts hits in an array map", () => {
+(hasC ? test : test.skip)("the C sample (clang, wasm32-wasi) blocks its ports over IPv4 and IPv6 and counts hits in an array map", () => {
   const c = chain([parseManifest({ name: "portblock", module: join(NF_DIR, "portblock.wasm"), maps: [{ name: "hits", kind: "array", capacity: 65536 }], config: { block: [53, 6379] } })]);
-  const b = batchOf([udpTo("198.18.0.1", 53), udpTo("198.18.0.1", 80), udpTo("198.18.0.1", 6379), udpTo("198.18.0.1", 53)]);
+  // Over IPv6 too (the C SDK's nf_ipv6 and nf_upper6), past a hop-by-hop header.
+  const b = batchOf([udpTo("198.18.0.1", 53), udpTo("198.18.0.1", 80), udpTo("198.18.0.1", 6379), udpTo("198.18.0.1", 53),
+                     udp6To(DST6, 53, SRC6, 4000, new Uint8Array(18), [17, 0, 1, 4, 0, 0, 0, 0], 0), udp6To(DST6, 80)]);
   c.run(b);
-  assert.equal([...b.verdict.subarray(0, 4)], [Verdict.DROP, Verdict.PASS, Verdict.DROP, Verdict.DROP]);
+  assert.equal([...b.verdict.subarray(0, 6)], [Verdict.DROP, Verdict.PASS, Verdict.DROP, Verdict.DROP, Verdict.DROP, Verdict.PASS]);
   const maps = c.nf("portblock").privateMaps;
-  assert.is(maps.get("hits", 53n), 2n);
+  assert.is(maps.get("hits", 53n), 3n);
   assert.is(maps.get("hits", 6379n), 1n);
 });
 

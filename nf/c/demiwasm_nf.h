@@ -47,10 +47,68 @@ static inline int64_t nf_config_int(const char *key, int64_t dflt) {
 }
 
 static inline uint32_t nf_be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static inline void nf_put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
 /* The IPv4 header of a whole IPv4 frame, or 0. */
 static inline uint8_t *nf_ipv4(uint8_t *p, uint32_t len) {
   if (len < 34 || nf_be16(p + 12) != 0x0800 || (p[14] >> 4) != 4 || (p[14] & 15) < 5 || 14u + ((p[14] & 15u) << 2) > len) return 0;
   return p + 14;
+}
+
+/* ---- IPv6 (RFC 8200), as assembly/nf/sdk.ts has it ---- */
+
+/* The IPv6 header of a whole IPv6 frame, or 0. */
+static inline uint8_t *nf_ipv6(uint8_t *p, uint32_t len) {
+  if (len < 54 || nf_be16(p + 12) != 0x86dd || (p[14] >> 4) != 6 || 54u + nf_be16(p + 18) > len) return 0;
+  return p + 14;
+}
+
+/* The upper-layer header past hop-by-hop, routing and destination options headers and a first
+ * fragment's header (at most 8), with 8 of its bytes in the packet; *proto gets its protocol.
+ * 0 when the chain ends outside the packet, is longer, or the packet is a later fragment. */
+static inline uint8_t *nf_upper6(uint8_t *ip, uint8_t *proto) {
+  uint32_t end = 40 + nf_be16(ip + 4), off = 40;
+  uint8_t nh = ip[6];
+  for (int n = 0; n < 8; n++) {
+    if (off + 8 > end) return 0;
+    if (nh == 44) {
+      if (nf_be16(ip + off + 2) & 0xfff8) return 0;
+      nh = ip[off];
+      off += 8;
+    } else if (nh == 0 || nh == 43 || nh == 60) {
+      uint8_t next = ip[off];
+      off += ((uint32_t)ip[off + 1] + 1) << 3;
+      nh = next;
+    } else {
+      *proto = nh;
+      return ip + off;
+    }
+  }
+  return 0;
+}
+
+/* ---- checksums (RFC 1624: HC' = ~(~HC + ~m + m')) ---- */
+static inline uint32_t nf_csum_replace16(uint32_t sum, uint32_t from, uint32_t to) {
+  uint32_t s = (~sum & 0xffff) + (~from & 0xffff) + (to & 0xffff);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return ~s & 0xffff;
+}
+static inline uint32_t nf_csum_replace32(uint32_t sum, uint32_t from, uint32_t to) {
+  return nf_csum_replace16(nf_csum_replace16(sum, from >> 16, to >> 16), from & 0xffff, to & 0xffff);
+}
+
+/* Rewrites the IPv6 source (dst = 0) or destination address to the 16 bytes at addr, fixing
+ * the checksum of the TCP, UDP or ICMPv6 header at l4 (protocol proto, from nf_upper6), whose
+ * pseudo-header covers it (RFC 8200 §8.1). */
+static inline void nf_rewrite_addr6(uint8_t *ip, uint8_t *l4, uint8_t proto, int dst, const uint8_t addr[16]) {
+  uint8_t *at = ip + (dst ? 24 : 8);
+  uint8_t *c = proto == 6 ? l4 + 16 : proto == 17 ? l4 + 6 : proto == 58 ? l4 + 2 : 0;
+  uint32_t sum = c ? nf_be16(c) : 0;
+  for (int w = 0; w < 16; w += 2) {
+    sum = nf_csum_replace16(sum, nf_be16(at + w), nf_be16(addr + w));
+    at[w] = addr[w]; at[w + 1] = addr[w + 1];
+  }
+  if (c) nf_put16(c, proto == 17 && sum == 0 ? 0xffff : sum);
 }
 #endif

@@ -1,6 +1,6 @@
-/* The C sample NF: drops TCP and UDP packets to the destination ports listed in config `block`
- * ("53,6379"), counting each refusal per port in an array map "hits" indexed by port; passes
- * everything else. */
+/* The C sample NF: drops TCP and UDP packets, over IPv4 or IPv6, to the destination ports listed
+ * in config `block` ("53,6379"), counting each refusal per port in an array map "hits" indexed by
+ * port; passes everything else. */
 #include "demiwasm_nf.h"
 
 NF_DEFINE_AREA
@@ -27,11 +27,12 @@ int32_t nf_init(void) {
 
 void nf_process(uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
-    uint8_t *p = nf_pkt(i), *ip = nf_ipv4(p, nf_burst.desc[i].len);
+    uint8_t *p = nf_pkt(i), *ip = nf_ipv4(p, nf_burst.desc[i].len), *ip6 = ip ? 0 : nf_ipv6(p, nf_burst.desc[i].len);
     nf_verdict(i, NF_PASS, 0);
-    if (!ip || (ip[9] != 6 && ip[9] != 17) || (nf_be16(ip + 6) & 0x3fff)) continue;
-    uint8_t *l4 = ip + ((ip[0] & 15u) << 2);
-    if (l4 + 4 > p + nf_burst.desc[i].len) continue;
+    uint8_t *l4 = 0, proto = 0;
+    if (ip && !(nf_be16(ip + 6) & 0x3fff)) { proto = ip[9]; l4 = ip + ((ip[0] & 15u) << 2); }
+    else if (ip6) l4 = nf_upper6(ip6, &proto);
+    if (!l4 || (proto != 6 && proto != 17) || l4 + 4 > p + nf_burst.desc[i].len) continue;
     uint32_t dport = nf_be16(l4 + 2);
     if (!(blocked[dport >> 3] & (1u << (dport & 7)))) continue;
     nf_verdict(i, NF_DROP, 0);
