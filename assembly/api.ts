@@ -19,6 +19,7 @@ import { addr6Init, addr6Add as addAddress6, addr6Dump as dumpAddresses6, MAX_AD
 import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6, dadTick } from "./net/neighbor6";
 import { egressInit } from "./net/egress";
 import { pmtu6Init } from "./net/pmtu6";
+import { mldTick } from "./net/mld";
 import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
 import { udpInit, udpBind, udpBind6, udpConnect, udpConnect6, udpPushTo, udpPushTo6, udpPop, udpClose } from "./net/udp";
@@ -112,6 +113,7 @@ function connectionsThatFit(): u32 {
  */
 export function poll(now: f64): i32 {
   setNow(now);
+  mldTick();                                   // groups joined since the last turn, before their DAD probes
   dadTick();
   let work = linkPollComp();
   work += tcpFlushOutput();                    // what the application pushed since the last turn

@@ -87,7 +87,7 @@ test("duplicate address detection (RFC 4862 §5.4): a probe from :: per address,
   const t = setup({}, true);
   assert.equal(t.s.addresses6().map((a) => a.state), ["tentative", "tentative"]);
   t.link.poll(); t.link.poll();
-  const probes = t.host.take();
+  const probes = t.host.take().filter((f) => f[20] === 58 && f[54] === 135);   // the MLD report aside
   assert.is(probes.length, 2);
   const p = probes.find((f) => f[4] === 0 && f[5] === 2)!;    // to 33:33:ff:00:00:02 (the other is :06:02)
   assert.equal([...p.subarray(0, 6)], [0x33, 0x33, 0xff, 0, 0, 2]);
@@ -102,6 +102,36 @@ test("duplicate address detection (RFC 4862 §5.4): a probe from :: per address,
   assert.is(exchange(t, linux[14]).length, 1, "then it answers");
   // With ndp.dad_transmits 0 an address is used at once.
   assert.equal(setup({ "ndp.dad_transmits": 0 }, true).s.addresses6().map((a) => a.state), ["preferred", "preferred"]);
+});
+
+test("MLDv2 (RFC 3810): joining reports our solicited-node groups byte for byte as Linux does; queries are answered, bad ones ignored", () => {
+  const t = setup({}, true);
+  t.link.poll();
+  const reports = t.host.take().filter((f) => f[20] === 0 && f[62] === 143);
+  // Linux's own report from the namespace with our MAC and addresses, at the same moment (from ::,
+  // before DAD): two CHANGE_TO_EXCLUDE records, Router Alert, hop limit 1, to ff02::16.
+  assert.is(reports.length, 1);
+  assert.is(hex(reports[0]), hex(linux[1]));
+  t.clock.advance(1.1e9);
+  t.link.poll(); t.link.poll();
+  t.host.take();
+  const query = (group: string, hop: number, src = "fe80::1") => icmp6Frame("33:33:00:00:00:01", PEER_MAC, src, "ff02::1", hop,
+    [130, 0, 0, 0, 0x27, 0x10, 0, 0, ...ip6(group), 0, 125, 0, 0]);
+  const answer = (f: Uint8Array) => exchange(t, f).filter((x) => x[20] === 0 && x[62] === 143);
+  const general = answer(query("::", 1));
+  assert.is(general.length, 1);
+  const g = general[0];
+  assert.equal([...g.subarray(22, 38)], ip6("fe80::ff:fe00:602"), "from our link-local address, now that it is ours");
+  assert.equal([g[68], g[69], g[70], g[90]], [0, 2, 2, 2], "two MODE_IS_EXCLUDE records");
+  const len = (g[18] << 8) | g[19];
+  const pseudo = Uint8Array.from([...g.subarray(22, 54), 0, 0, 0, len - 8, 0, 0, 0, 58]);
+  assert.is(checksum(Uint8Array.from([...pseudo, ...g.subarray(62, 54 + len)])), 0, "checksum");
+  const one = answer(query("ff02::1:ff00:2", 1));
+  assert.equal([one.length, one[0][69], [...one[0].subarray(74, 90)]], [1, 1, ip6("ff02::1:ff00:2")], "a group-specific query: that group only");
+  assert.equal(answer(query("ff02::1:ff00:77", 1)), [], "a group not ours");
+  assert.equal(answer(query("::", 64)), [], "hop limit not 1 (§5.1.14)");
+  assert.equal(answer(query("::", 1, "fd00:6::1")), [], "not from a link-local address");
+  assert.is(t.s.counters()["icmp6.mld_reports_sent"], 3);
 });
 
 test("duplicate address detection finds a duplicate: another host's probe or its advertisement; the address is never used", () => {

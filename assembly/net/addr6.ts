@@ -33,6 +33,8 @@ let pseudo: usize = 0;        // each address's share of a pseudo-header sum (wi
 let count: u32 = 0;
 /** Some address waits for its first DAD solicitation (sent on the next turn, when time is known). */
 export let dadWaiting = false;
+/** Some address joined its solicited-node group since the last turn: MLD reports it (mld.ts). */
+export let mldWaiting = false;
 
 @inline function at(i: u32): usize { return table + <usize>i * A_SIZE; }
 @inline export function addr6Hi(i: u32): u64 { return load<u64>(at(i) + A_HI); }
@@ -70,6 +72,7 @@ export function addr6Add(hi: u64, lo: u64, prefix: u32): i32 {
   store<u8>(a + A_TRIES, 0);
   store<u64>(pseudo + (<usize>(count - 1) << 3), pseudoAddr6Of(hi, lo));
   if (ndpDadTransmits > 0) dadWaiting = true;
+  mldWaiting = true;
   return 0;
 }
 
@@ -80,6 +83,7 @@ export function addr6Add(hi: u64, lo: u64, prefix: u32): i32 {
 @inline export function addr6Tries(i: u32): u8 { return load<u8>(at(i) + A_TRIES); }
 @inline export function addr6SetTries(i: u32, n: u8): void { store<u8>(at(i) + A_TRIES, n); }
 export function dadStarted(): void { dadWaiting = false; }
+export function mldReported(): void { mldWaiting = false; }
 
 /** The index of one of our addresses, whatever its DAD state, or -1. */
 export function addr6Index(hi: u64, lo: u64): i32 {

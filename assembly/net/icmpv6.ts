@@ -2,9 +2,10 @@
 // Packet Too Big (§3.2) lowering the path's MTU (pmtu6.ts; TCP is told through iface),
 // echo requests answered (§4.2, from the address they were sent to,
 // or for a group from our address of the right scope), Neighbor Discovery handed to neighbor6,
-// and the messages we take no action on counted: router solicitations and advertisements (no
-// default route from the wire), MLD queries and reports (we join no group beyond our own
-// solicited-node ones, which MLD-snooping-free links deliver anyway), redirects.
+// MLD queries answered with our groups (mld.ts), and the messages we take no action on counted:
+// router solicitations and advertisements (no default route and no prefix from the wire: the
+// stack has no routes, every destination is on its link), other listeners' MLD reports,
+// redirects.
 import { slotUnref } from "../mem/pool";
 import { count, D_ICMP6_TRUNCATED, D_ICMP6_BAD_CHECKSUM, D_ICMP6_PTB_REFUSED, C_ICMP6_ECHO_REPLIED, C_ICMP6_IGNORED,
          C_ICMP6_ERRORS_SENT, C_ICMP6_ERRORS_RATE_LIMITED, C_ICMP6_PATH_MTU_LOWERED } from "../counters";
@@ -13,6 +14,7 @@ import { Icmpv6Repr, icmpv6Parse, icmpv6Emit, ICMP6_OK, ICMP6_TRUNCATED, ICMP6_H
          ICMP6_PACKET_TOO_BIG, PROTO_ICMPV6 } from "../wire/icmpv6";
 import { ld16, ld64 } from "../wire/bytes";
 import { pmtu6Learn } from "./pmtu6";
+import { mldQuery, MLD_QUERY } from "./mld";
 import { NDP_NS, NDP_NA } from "../wire/ndp";
 import { addr6Hi, addr6Lo, addr6Index, addr6SourceFor, isMulticast6 } from "./addr6";
 import { ndpInput } from "./neighbor6";
@@ -42,6 +44,7 @@ export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): bool {
   if (r != ICMP6_OK) { count(r == ICMP6_TRUNCATED ? D_ICMP6_TRUNCATED : D_ICMP6_BAD_CHECKSUM); slotUnref(slot); return false; }
   if (msg.type == NDP_NS || msg.type == NDP_NA) { ndpInput(slot, ip, p, len); return false; }
   if (msg.type == ICMP6_PACKET_TOO_BIG) { const lowered = packetTooBig(p, len); slotUnref(slot); return lowered; }
+  if (msg.type == MLD_QUERY) { if (!mldQuery(ip, p, len)) count(C_ICMP6_IGNORED); slotUnref(slot); return false; }
   if (msg.type != ICMP6_ECHO_REQUEST || msg.code != 0) { count(C_ICMP6_IGNORED); slotUnref(slot); return false; }
   // The reply, in place: headers rebuilt right before the message, the data left where it is;
   // from the address the request was sent to, or for a group from ours of the right scope.

@@ -92,6 +92,7 @@ export const COUNTER_NAMES = [
   "icmp6.ignored", // valid messages we take no action on: router solicitations and advertisements, MLD, redirects
   "icmp6.errors_sent", // destination unreachable and parameter problem messages (RFC 4443 §3.1, §3.4)
   "icmp6.errors_rate_limited", // errors not sent: over the rate limit (RFC 4443 §2.4(f))
+  "icmp6.mld_reports_sent", // MLDv2 reports of our groups (RFC 3810): on joining, and answering queries
   "icmp6.path_mtu_lowered", // Packet Too Big messages that lowered a path's MTU (RFC 8201)
   "drop.icmp6_ptb_refused", // Packet Too Big messages not about a packet of ours, below 1280 bytes, or not lowering the path's MTU
   "ip6.fragments_sent",
