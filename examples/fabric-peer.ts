@@ -1,4 +1,5 @@
-// A fabric peer for the two-process tests and `demiwasm bench fabric`: listens on 127.0.0.1:PORT,
+// A fabric peer for the two-process tests and `demiwasm bench fabric`: listens on PORT of
+// fabric.node (127.0.0.1 unless the config or DEMIWASM_FABRIC_NODE says another, ::1 for IPv6),
 // accepts connections, echoes every message, and answers a "region N" message with the
 // descriptor of an N-byte buffer it exports for one-sided reads and writes. It keeps polling
 // (libfabric progress is manual) until it is killed or DURATION seconds pass.
@@ -7,9 +8,10 @@ import { loadConfig } from "../host/config.js";
 import { sockaddr, Opcode, newResultBuffer } from "../host/libos.js";
 
 export function runFabricPeer(port: number, maxSeconds: number): void {
-  const f = new FabricLibOS(loadConfig());
+  const config = loadConfig();
+  const f = new FabricLibOS(config);
   const l = f.socket();
-  f.bind(l, sockaddr("127.0.0.1", port));
+  f.bind(l, sockaddr(config.fabric.node, port));
   f.listen(l);
   process.stdout.write(`ready ${port}\n`);
   const r = newResultBuffer();

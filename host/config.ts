@@ -215,7 +215,7 @@ const SCHEMA: Record<string, Check> = {
   "poll.spin_us": int(0, 10_000_000),
   "poll.sleep_max_ms": int(1, 1000),
   "fabric.provider": (v) => { if (typeof v !== "string" || !/^[\w;.-]{1,64}$/.test(v)) throw `expected a libfabric provider name like tcp;ofi_rxm, got ${JSON.stringify(v)}`; return v; },
-  "fabric.node": ipv4,
+  "fabric.node": (v) => { if (typeof v !== "string" || (parseIpv4(v) === null && parseIpv6(v) === null)) throw `expected an IPv4 or IPv6 address, got ${JSON.stringify(v)}`; return v; },
   "fabric.recv_depth": int(1, 4096),
   "fabric.message_bytes": int(1, 65536 + 4096 - 128 - 2),
   "fabric.op_timeout_ms": int(1, 3_600_000),

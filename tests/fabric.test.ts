@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { FabricLibOS, type RegionRef } from "../host/backends/fabric.js";
 import { loadConfig } from "../host/config.js";
 import { freePort } from "../host/freeport.js";
-import { sockaddr, Opcode } from "../host/libos.js";
-import { DemiError, EBADF, EMSGSIZE, ENOTCONN, ENOTSUP, ECONNRESET } from "../host/errno.js";
+import { sockaddr, formatSockAddr, Opcode, AF_INET } from "../host/libos.js";
+import { DemiError, EBADF, EMSGSIZE, ENOTCONN, ENOTSUP, ECONNRESET, EAFNOSUPPORT } from "../host/errno.js";
 
 const available = spawnSync("pkg-config", ["--exists", "libfabric"]).status === 0;
 if (!available && process.env.CI) throw new Error("libfabric is not installed: .ci/run must install libfabric-dev");
@@ -20,10 +20,11 @@ const peerJs = fileURLToPath(new URL("../examples/fabric-peer.js", import.meta.u
 const peers: ChildProcess[] = [];
 
 /** A peer process on a port the kernel says is free (tried again on another if it is taken meanwhile). */
-async function startPeer(): Promise<number> {
+async function startPeer(node = "127.0.0.1"): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const p = spawn(process.execPath, [peerJs, String(port), "60"], { stdio: ["ignore", "pipe", attempt < 3 ? "ignore" : "inherit"] });
+    const p = spawn(process.execPath, [peerJs, String(port), "60"], { stdio: ["ignore", "pipe", attempt < 3 ? "ignore" : "inherit"],
+                                                                       env: { ...process.env, DEMIWASM_FABRIC_NODE: node } });
     const up = await new Promise<boolean>((resolve) => {
       p.stdout!.once("data", () => resolve(true));
       p.once("exit", () => resolve(false));
@@ -34,9 +35,10 @@ async function startPeer(): Promise<number> {
 }
 
 function connect(port: number, overrides: Record<string, unknown> = {}) {
-  const f = new FabricLibOS(loadConfig({ env: {}, overrides }));
+  const config = loadConfig({ env: {}, overrides });
+  const f = new FabricLibOS(config);
   const qd = f.socket();
-  const r = f.wait(f.connect(qd, sockaddr("127.0.0.1", port)), 5000);
+  const r = f.wait(f.connect(qd, sockaddr(config.fabric.node, port)), 5000);
   assert.is(r.opcode, Opcode.CONNECT, `connect: ret ${r.ret}`);
   return { f, qd };
 }
@@ -74,6 +76,24 @@ t("message ping-pong with a second process, zero-copy from the Wasm pool", async
     assert.ok(f.bytes(r.sga!).every((b) => b === (i & 255)));
     f.sgafree(r.sga!);
   }
+  f.shutdown();
+});
+
+t("over IPv6: an endpoint on ::1 and a peer on ::1, messages both ways; the other family refused", async () => {
+  const { f, qd } = connect(await startPeer("::1"), { "fabric.node": "::1" });
+  assert.is(formatSockAddr(f.getsockname(qd)).startsWith("[::1]:"), true);
+  for (let i = 0; i < 50; i++) {
+    const s = f.sgaalloc(64);
+    f.bytes(s).fill(i);
+    const pq = f.pop(qd);
+    assert.is(f.wait(f.push(qd, s), 2000).ret, 0);
+    f.sgafree(s);
+    const r = f.wait(pq, 2000);
+    assert.ok(r.opcode === Opcode.POP && f.bytes(r.sga!).every((b) => b === i));
+    f.sgafree(r.sga!);
+  }
+  assert.is(errno(() => f.socket(AF_INET)), EAFNOSUPPORT);
+  assert.is(errno(() => f.connect(f.socket(), sockaddr("127.0.0.1", 1))), EAFNOSUPPORT);
   f.shutdown();
 });
 

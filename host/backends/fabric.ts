@@ -11,8 +11,9 @@ import { TransportQueues, type Pending } from "./transport.js";
 import { DemiError, EAGAIN, EAFNOSUPPORT, EBADF, ECANCELED, EINVAL, EISCONN, EMSGSIZE, ENOTCONN, ENOTSUP, ETIMEDOUT,
          ECONNRESET, ENOMEM } from "../errno.js";
 import { RealClock, type Clock } from "../clock.js";
-import { formatIpv4, type Config } from "../config.js";
-import { Opcode, type Sga, type SockAddr } from "../libos.js";
+import { type Config } from "../config.js";
+import { Opcode, AF_INET, AF_INET6, sockaddr, type Sga, type SockAddr } from "../libos.js";
+import { formatIp } from "../stack/addr.js";
 
 const CTRL_BIT = 0x40000000;
 const HELLO_TAG = CTRL_BIT;            // to a listener: [u32 client conn id][client endpoint name]
@@ -97,8 +98,11 @@ export class FabricLibOS extends TransportQueues {
 
   // ---- PDPIX ----
 
-  socket(domain = 2, type = 1, protocol = 0): number {
-    if (domain !== 2) throw new DemiError(EAFNOSUPPORT, "socket");
+  /** The endpoint's address family: that of fabric.node (the provider opens it there). */
+  private get family(): number { return this.config.fabric.node.includes(":") ? AF_INET6 : AF_INET; }
+
+  socket(domain = this.family, type = 1, protocol = 0): number {
+    if (domain !== this.family) throw new DemiError(EAFNOSUPPORT, "socket");
     if (type !== 1 || (protocol !== 0 && protocol !== 6)) throw new DemiError(ENOTSUP, "socket");
     const qd = this.nextQd++;
     this.queues.set(qd, { kind: "conn", local: 0, remote: 0, fiAddr: -1, state: "idle", rx: [], pops: [], accepts: [],
@@ -133,10 +137,10 @@ export class FabricLibOS extends TransportQueues {
   connect(qd: number, remote: SockAddr): number {
     const q = this.queue(qd, "connect");
     if (q.state !== "idle") throw new DemiError(q.state === "connected" ? EISCONN : EINVAL, "connect");
-    // The endpoint is opened on IPv4 (native/fabric.c); an IPv6 peer is another family.
-    if (remote.addr6 !== undefined) throw new DemiError(EAFNOSUPPORT, "connect");
+    // The endpoint is opened on fabric.node: a peer of the other family is out of its reach.
+    if ((remote.addr6 !== undefined) !== (this.family === AF_INET6)) throw new DemiError(EAFNOSUPPORT, "connect");
     this.open("0");
-    const peerName = this.nat.resolve(this.provider, formatIpv4(remote.addr), String(remote.port));
+    const peerName = this.nat.resolve(this.provider, formatIp(remote), String(remote.port));
     q.fiAddr = this.nat.avInsert(this.h, peerName);
     q.local = this.nextConn++;
     q.peer = remote;
@@ -209,7 +213,7 @@ export class FabricLibOS extends TransportQueues {
 
   getsockname(qd: number): SockAddr {
     this.queue(qd, "getsockname");
-    return { addr: 0x7f000001, port: this.boundPort };
+    return sockaddr(this.config.fabric.node, this.boundPort);
   }
 
   getpeername(qd: number): SockAddr {
