@@ -2,7 +2,8 @@
 // --nrequests requests of --bufsize bytes and waiting for the whole echo (a stream may deliver
 // it in pieces). Server and clients are state machines stepped on one thread, as udp-echo's.
 import type { Pdpix } from "../host/pdpix.js";
-import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode, type Sga } from "../host/libos.js";
+import { sockaddr, newResultBuffer, AF_INET, SOCK_STREAM, Opcode, type Sga, type SockAddr } from "../host/libos.js";
+import { familyOf } from "../host/sockaddr.js";
 import { formatIpv4 } from "../host/config.js";
 import type { Stacks } from "../host/topology.js";
 
@@ -120,8 +121,8 @@ export function tcpEcho(p: Stacks, port: number, bufsize: number, nclients: numb
 }
 
 /** The client side alone (Demikernel's --peer client): connections to a server elsewhere. */
-export function tcpEchoClients(l: Pdpix, to: { addr: number; port: number }, bufsize: number, nclients: number, nrequests: number): TcpEchoResult {
-  const clients = Array.from({ length: nclients }, () => new TcpEchoClient(l, l.socket(AF_INET, SOCK_STREAM), to, bufsize, nrequests));
+export function tcpEchoClients(l: Pdpix, to: SockAddr, bufsize: number, nclients: number, nrequests: number): TcpEchoResult {
+  const clients = Array.from({ length: nclients }, () => new TcpEchoClient(l, l.socket(familyOf(to), SOCK_STREAM), to, bufsize, nrequests));
   const t0 = performance.now();
   while (clients.some((c) => c.state !== "finished") && performance.now() - t0 < 600e3) {
     l.poll();

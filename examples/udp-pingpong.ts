@@ -1,6 +1,7 @@
 // UDP ping-pong: one datagram in flight, each round's RTT measured. The server is the echo
 // server of udp-echo.ts; both run on one thread, stepped after every datapath turn.
-import { sockaddr, type SockAddr } from "../host/libos.js";
+import { sockaddr, SOCK_DGRAM, type SockAddr } from "../host/libos.js";
+import { familyOf } from "../host/sockaddr.js";
 import { formatIpv4 } from "../host/config.js";
 import { EchoServer, EchoClient } from "./udp-echo.js";
 import type { Stacks } from "../host/topology.js";
@@ -33,7 +34,7 @@ export function udpPingPong(p: Stacks, rounds: number, size = 64, port = 7): Pin
 
 /** The client side alone, against an echo server elsewhere (another process, another host). */
 export function udpPingPongTo(l: Pdpix, to: SockAddr, rounds: number, size = 64): PingPongResult {
-  const cqd = l.socket();
+  const cqd = l.socket(familyOf(to), SOCK_DGRAM);
   const cli = new EchoClient(l, cqd, to, { size, window: 1, burst: 1, lossTimeoutNs: 100e6, recordRtt: true });
   const clock = l.clock;
   for (let i = 0; i < rounds; i++) {

@@ -3,7 +3,8 @@
 import { parseArgs } from "node:util";
 import { loadConfig, ConfigError, CONFIG_KEYS, envName, type Config } from "./config.js";
 import { loopbackPair, stacksFor, type Stacks, type Pair } from "./topology.js";
-import { sockaddr, AF_INET, SOCK_STREAM, LibOS } from "./libos.js";
+import { sockaddr, parseSockAddr, SOCK_STREAM, SOCK_DGRAM, LibOS, type SockAddr } from "./libos.js";
+import { familyOf } from "./sockaddr.js";
 import { formatIpv4 } from "./config.js";
 import { EchoServer, EchoClient } from "../examples/udp-echo.js";
 import { udpPingPong, udpPingPongTo, type PingPongResult } from "../examples/udp-pingpong.js";
@@ -64,7 +65,7 @@ options:
   --device SPEC     dpdk: the port (config dpdk.device), e.g. net_tap0,iface=dw0,
                     net_memif0,role=server,socket=/tmp/m.sock, or a PCI address
   --peer ROLE       one side per process: udp-echo --peer server, udp-pingpong --peer client
-                    (with --address IP:PORT); tcp-echo --peer server|client
+                    (with --address IP:PORT or [IPv6]:PORT); tcp-echo --peer server|client
   --address IP --port N
                     where a server listens (kv)
   --json            print a JSON summary as the last line
@@ -102,7 +103,7 @@ function udpEchoServerRole(config: Config, v: Record<string, string | boolean | 
   const duration = num(v.duration as string, "duration", Infinity, 0);
   const stack = openStack(config);
   const l = stack.libos as Pdpix;
-  const qd = l.socket();
+  const qd = l.socket(familyOf(at), SOCK_DGRAM);
   l.bind(qd, at);
   const srv = new EchoServer(l, qd);
   process.stdout.write(`udp-echo server on ${v.address} (${config.backend})\n`);
@@ -225,11 +226,11 @@ function pingpong(config: Config, v: Record<string, string | boolean | undefined
   else process.stdout.write(`udp-pingpong: ${out.rounds} rounds of ${size} bytes, lost ${out.lost}, RTT p50 ${out.rttP50Us} us, p99 ${out.rttP99Us} us\n`);
 }
 
-/** IP:PORT as Demikernel's examples take it. */
-function address(v: string | undefined): { addr: number; port: number } {
-  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(v ?? "");
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--address expects IP:PORT, got '${v ?? ""}'`);
-  return sockaddr(m[1], Number(m[2]));
+/** IP:PORT as Demikernel's examples take it, or [IPv6]:PORT. */
+function address(v: string | undefined): SockAddr {
+  const a = parseSockAddr(v ?? "");
+  if (a === null) throw new UsageError(`--address expects IP:PORT or [IPv6]:PORT, got '${v ?? ""}'`);
+  return a;
 }
 
 /** Demikernel's --peer server: echo every connection on --address until --duration or a signal. */
@@ -237,7 +238,7 @@ function tcpEchoServerRole(config: Config, v: Record<string, string | boolean | 
   const at = address(v.address as string | undefined);
   const stack = openStack(config);
   const l = stack.libos as Pdpix;
-  const lqd = l.socket(AF_INET, SOCK_STREAM);
+  const lqd = l.socket(familyOf(at), SOCK_STREAM);
   l.bind(lqd, at);
   l.listen(lqd, 128);
   const srv = new TcpEchoServer(l, lqd);
@@ -292,8 +293,9 @@ function kvCmd(config: Config, v: Record<string, string | boolean | undefined>):
   const duration = num(v.duration as string, "duration", Infinity, 0);
   const stack = openStack(config);
   const l = stack.libos as Pdpix;
-  const lqd = l.socket(AF_INET, SOCK_STREAM);
-  l.bind(lqd, sockaddr(address, port));
+  const at = sockaddr(address, port);                // kv --address ::1 listens on IPv6
+  const lqd = l.socket(familyOf(at), SOCK_STREAM);
+  l.bind(lqd, at);
   l.listen(lqd, 128);
   const srv = new KvServer(l, lqd, new KvStore(() => Date.now()));
   process.stdout.write(`kv: listening on ${address}:${port} (${config.backend} backend)\n`);

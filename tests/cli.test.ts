@@ -71,16 +71,19 @@ test("pktgen: every datagram offered arrives on a clean link, on the loopback an
   }
 });
 
-test("tcp-echo with --peer server and --peer client in two processes over kernel sockets", async () => {
+test("tcp-echo with --peer server and --peer client in two processes over kernel sockets, IPv4 and IPv6 ([::1]:PORT)", async () => {
   const port = PORTS[1];
-  const server = spawn(process.execPath, [cli, "tcp-echo", "--backend", "posix", "--peer", "server", "--address", `127.0.0.1:${port}`, "--duration", "60"], { stdio: ["ignore", "pipe", "inherit"] });
-  try {
-    await new Promise<void>((resolve) => server.stdout!.once("data", () => resolve()));
-    const r = run(["tcp-echo", "--backend", "posix", "--peer", "client", "--address", `127.0.0.1:${port}`, "--nclients", "3", "--nrequests", "200", "--bufsize", "100", "--json"]);
-    assert.is(r.code, 0, r.err);
-    const j = JSON.parse(r.out.trim().split("\n").pop()!);
-    assert.equal([j.requests, j.failed], [600, 0]);
-  } finally { server.kill("SIGKILL"); }
+  for (const host of ["127.0.0.1", "[::1]"]) {
+    const server = spawn(process.execPath, [cli, "tcp-echo", "--backend", "posix", "--peer", "server", "--address", `${host}:${port}`, "--duration", "60"], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve) => server.stdout!.once("data", () => resolve()));
+      const r = run(["tcp-echo", "--backend", "posix", "--peer", "client", "--address", `${host}:${port}`, "--nclients", "3", "--nrequests", "200", "--bufsize", "100", "--json"]);
+      assert.is(r.code, 0, r.err);
+      const j = JSON.parse(r.out.trim().split("\n").pop()!);
+      assert.equal([j.requests, j.failed], [600, 0], host);
+    } finally { server.kill("SIGKILL"); await new Promise((r) => server.once("exit", r)); }
+  }
+  assert.match(run(["tcp-echo", "--backend", "posix", "--peer", "client", "--address", "[::g]:7"]).err, /--address expects IP:PORT or \[IPv6\]:PORT/);
 });
 
 test("bench tcp --json --ipv6 ends with the figures the TCP and IPv6 issues name", () => {
