@@ -226,37 +226,44 @@ t(`${soak ? "10 million" : "1 million"} frames through a port leave both pools a
   p.close();
 });
 
-t("two processes over net_memif: udp-echo --peer server in one, the ping-pong client here, zero-copy both ways", async () => {
-  const socket = `/tmp/demiwasm-test-${process.pid}.sock`;
-  rmSync(socket, { force: true });
+t("two processes over net_memif: udp-echo --peer server in one, the ping-pong client here, zero-copy both ways, over IPv4 and IPv6", async () => {
   const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
-  const server = spawn(process.execPath, [cli, "udp-echo", "--peer", "server", "--address", "198.18.0.1:7", "--backend", "dpdk",
-    "--device", `net_memif0,role=server,socket=${socket}`, "--duration", "60"],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DEMIWASM_LOCAL_IPV4: "198.18.0.1", DEMIWASM_MAC: "02:00:00:00:00:01" } });
-  let out = "";
-  server.stdout!.on("data", (d) => { out += d; });
-  const exited = new Promise<number>((r) => server.once("exit", (c) => r(c ?? -1)));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.stdout!.once("data", () => resolve());
-      server.once("exit", (c) => reject(new Error(`server exited ${c}`)));
-    });
-    const c = base({ local_ipv4: "198.18.0.2", mac: "02:00:00:00:00:02", "dpdk.device": `net_memif${ports++},role=client,socket=${socket}` });
-    const l = new LibOS({ config: c });
-    const at = sockaddr("198.18.0.1", 7);
-    const deadline = Date.now() + 20_000;       // the memif handshake, then ARP (a busy machine is slow at both)
-    while (udpPingPongTo(l, at, 1, 64).rounds === 0) assert.ok(Date.now() < deadline, "no echo over memif in 20 s");
-    const r = udpPingPongTo(l, at, 5000, 200);
-    assert.equal([r.rounds, r.lost], [5000, 0]);
-    const s = (l.link as DpdkLink).stats();
-    assert.is(s.rxCopied + s.txCopied, 0, "memif received into and sent from the Wasm slots");
-    l.shutdown();
-  } finally {
-    server.kill("SIGTERM");
+  for (const v6 of [false, true]) {
+    const socket = `/tmp/demiwasm-test-${process.pid}-${v6 ? 6 : 4}.sock`;
+    rmSync(socket, { force: true });
+    const server = spawn(process.execPath, [cli, "udp-echo", "--peer", "server", "--address", v6 ? "[fd00:9::1]:7" : "198.18.0.1:7", "--backend", "dpdk",
+      "--device", `net_memif${ports++},role=server,socket=${socket}`, "--duration", "60"],
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DEMIWASM_LOCAL_IPV4: "198.18.0.1", DEMIWASM_MAC: "02:00:00:00:00:01",
+                                                 ...(v6 ? { DEMIWASM_LOCAL_IPV6: "fd00:9::1/64" } : {}) } });
+    let out = "";
+    server.stdout!.on("data", (d) => { out += d; });
+    const exited = new Promise<number>((r) => server.once("exit", (c) => r(c ?? -1)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.once("data", () => resolve());
+        server.once("exit", (c) => reject(new Error(`server exited ${c}`)));
+      });
+      const c = base({ local_ipv4: "198.18.0.2", mac: "02:00:00:00:00:02", "dpdk.device": `net_memif${ports++},role=client,socket=${socket}`,
+                       ...(v6 ? { local_ipv6: ["fd00:9::2/64"] } : {}) });
+      const l = new LibOS({ config: c });
+      const at = v6 ? sockaddr("fd00:9::1", 7) : sockaddr("198.18.0.1", 7);
+      // The memif handshake, then ARP, or duplicate address detection and Neighbor Discovery
+      // (a busy machine is slow at all of them).
+      const deadline = Date.now() + 20_000;
+      while (udpPingPongTo(l, at, 1, 64).rounds === 0) assert.ok(Date.now() < deadline, `no echo over memif in 20 s (IPv${v6 ? 6 : 4})`);
+      const r = udpPingPongTo(l, at, 5000, 200);
+      assert.equal([r.rounds, r.lost], [5000, 0]);
+      const s = (l.link as DpdkLink).stats();
+      assert.is(s.rxCopied + s.txCopied, 0, "memif received into and sent from the Wasm slots");
+      if (v6) assert.ok(l.neighbors6().some((n) => n.ip === "fd00:9::1"), "the server was found by Neighbor Discovery");
+      l.shutdown();
+    } finally {
+      server.kill("SIGTERM");
+    }
+    assert.is(await exited, 0, "the server stops cleanly on SIGTERM");
+    assert.match(out, /udp-echo server: echoed \d+/);
+    rmSync(socket, { force: true });
   }
-  assert.is(await exited, 0, "the server stops cleanly on SIGTERM");
-  assert.match(out, /udp-echo server: echoed \d+/);
-  rmSync(socket, { force: true });
 });
 
 t("two worker threads, each with its own Wasm stack on its own port, echo at the same time", async () => {

@@ -271,7 +271,7 @@ t("Node's http server on the stack (openStack's driver, adaptive) answers curl, 
   assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "closing the stack removed the TAP device");
 });
 
-t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6) and echoes UDP with the Wasm stack", async () => {
+t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6), echoes UDP over both, and moves 64 MiB each way over TCP6", async () => {
   const ns = `dwns${process.pid % 10000}`, v0 = `dwv${process.pid % 10000}a`, v1 = `dwv${process.pid % 10000}b`;
   execFileSync("sh", ["-c", [
     `ip netns add ${ns}`, `ip link add ${v0} type veth peer name ${v1}`, `ip link set ${v1} netns ${ns}`,
@@ -282,6 +282,7 @@ t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6) a
     // over unfinished; the Wasm stack checks every checksum, so the peer must compute them.
     `ip netns exec ${ns} ethtool -K ${v1} tx off`,
   ].join(" && ")], { stdio: ["ignore", "ignore", "inherit"] });
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-veth6-"));
   let l: LibOS | null = null;
   try {
     l = new LibOS({ config: loadConfig({ env: {}, overrides: {
@@ -291,8 +292,15 @@ t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6) a
     const qd = l.socket();
     l.bind(qd, sockaddr("198.19.6.2", 7));
     const srv = new EchoServer(l, qd);
+    const uqd = l.socket(AF_INET6, SOCK_DGRAM);
+    l.bind(uqd, sockaddr("fd00:6::2", 7));
+    const srv6 = new EchoServer(l, uqd);
+    const lqd = l.socket(AF_INET6, SOCK_STREAM);
+    l.bind(lqd, sockaddr("::", 7));
+    l.listen(lqd, 4);
+    const tcp = new TcpEchoServer(l, lqd);
     const lo = l;
-    const turn = () => { lo.poll(); srv.step(); };
+    const turn = () => { lo.poll(); srv.step(); srv6.step(); tcp.step(); };
     const p = await serve(run(`ip netns exec ${ns} ping -c 3 -i 0.2 -W 2 198.19.6.2`), turn);
     assert.match(p.out, /3 packets transmitted, 3 received/, p.out + p.err);
     await addressesReady(lo, turn);
@@ -303,10 +311,21 @@ t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6) a
     assert.is(lo.counters()["icmp6.echo_replied"], 3);
     const u = await serve(run(`printf 'through af_packet' | ip netns exec ${ns} socat -t 2 - UDP:198.19.6.2:7`), turn);
     assert.is(u.out, "through af_packet", u.err);
-    l.close(qd);
+    const u6 = await serve(run(`printf 'six through af_packet' | ip netns exec ${ns} socat -t 2 - UDP6:[fd00:6::2]:7`), turn);
+    assert.is(u6.out, "six through af_packet", u6.err);
+    const input = join(dir, "in"), output = join(dir, "out");
+    const data = Buffer.alloc(64 << 20);
+    randomFillSync(data);
+    writeFileSync(input, data);
+    const t6 = await serve(run(`ip netns exec ${ns} socat -t 30 -T 60 TCP6:[fd00:6::2]:7 - < ${input} > ${output}`), turn, 300_000);
+    assert.is(t6.code, 0, t6.err);
+    assert.is(createHash("sha256").update(readFileSync(output)).digest("hex"), createHash("sha256").update(data).digest("hex"), "64 MiB each way over TCP6");
+    assert.is(tcp.closed, 1);
+    l.close(qd); l.close(uqd); l.close(lqd);
   } finally {
     l?.shutdown();
     spawnSync("ip", ["netns", "del", ns]);        // takes the veth pair with it
+    rmSync(dir, { recursive: true, force: true });
   }
   assert.is(spawnSync("ip", ["link", "show", v0]).status, 1, "veth removed");
 });
