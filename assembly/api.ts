@@ -126,6 +126,13 @@ export function poll(now: f64): i32 {
   return work;
 }
 
+/**
+ * Moves the datapath's clock to `now` (ns) between turns, never back: an event-loop driver calls
+ * it when an application call wakes it from a sleep, so that timers the call arms (ARP, a SYN's
+ * retransmission) count from the call, not from the last turn before the sleep.
+ */
+export function advanceClock(now: f64): void { setNow(now); }
+
 // ---- PDPIX ----
 
 export function socket(domain: i32, type: i32, protocol: i32): i32 {

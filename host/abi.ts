@@ -11,6 +11,7 @@ export interface DatapathExports {
   configure(key: number, value: number): number;
   init(): number;
   poll(now: number): number;
+  advanceClock(now: number): void;
   socket(domain: number, type: number, protocol: number): number;
   bind(qd: number, ip: number, port: number): number;
   /** The IPv6 forms take 16 bytes in network order at `a`, in the scratch area. */

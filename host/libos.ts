@@ -354,6 +354,10 @@ export class LibOS extends WaitFamily {
 
   protected eachDone(fn: (qt: number) => boolean): void { this.drainDone(fn); }
 
+  /** Brings the datapath's clock to now between turns (see the export advanceClock): the
+   *  event-loop driver calls it when an application call wakes it from a sleep. */
+  syncClock(): void { this.x.advanceClock(this.clock.now()); }
+
   /** The earliest time (ns) anything on this backend is due, Infinity when nothing is. */
   nextEvent(): number { return this.link.nextEvent(); }
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PAIRS, wasmPair } from "./stack.helpers.js";
 import { freePorts } from "../host/freeport.js";
+import type { LibOS } from "../host/libos.js";
 
 const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,6 +32,25 @@ for (const [kind, make] of PAIRS) {
     await p.close();
   });
 }
+
+test("wasm: the first calls after a long sleep count time from the call, not from the last turn: no spurious retransmission", async () => {
+  const p = wasmPair({ "tcp.rto_initial_ms": 200 });          // ARP retries after 200 ms too
+  const server = p.a.net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => server.listen(0, p.serverIp, r));
+  const port = (server.address() as { port: number }).port;
+  await sleep(600);                                  // both drivers asleep, their clocks 600 ms old
+  assert.ok(p.b.driver.sleeps > 0);
+  const c = p.b.net.connect(port, p.serverIp);       // ARP, then the SYN: each armed a timer of 200 ms
+  try {
+    await new Promise<void>((r) => c.once("connect", () => r()));
+    const k = (p.b.libos as LibOS).counters();
+    assert.equal([k["tcp.retransmits"], k["arp.requests_sent"]], [0, 1], "one ARP request, one SYN");
+  } finally {
+    c.destroy();
+    server.close();
+    await p.close();
+  }
+});
 
 test("wasm: busy mode turns on every event-loop iteration, idle or not", async () => {
   const p = wasmPair({ "poll.mode": "busy" });

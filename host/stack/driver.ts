@@ -62,6 +62,9 @@ export class Driver {
 
   add(c: TurnClient): void { this.clients.add(c); this.kick(); }
 
+  /** No turn is running or scheduled: the clock of the last turn may be long past. */
+  get asleep(): boolean { return this.immediate === null && !this.inTurn; }
+
   /** Removes a client; true when none is left (the driver has stopped). */
   remove(c: TurnClient): boolean {
     this.clients.delete(c);

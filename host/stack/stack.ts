@@ -73,7 +73,10 @@ export class Stack implements StackCore, TurnClient {
     this.config = config;
     this.wasm = libos instanceof LibOS;
     this.driver = driverFor(libos, config);
-    libos.onActivity = this.driver.kick;
+    // A call that wakes the driver from a sleep first brings the Wasm clock to now: the timers it
+    // arms must not count from the turn before the sleep (they would fire on the next turn).
+    const d = this.driver;
+    libos.onActivity = libos instanceof LibOS ? () => { if (d.asleep) libos.syncClock(); d.kick(); } : d.kick;
     this.driver.add(this);
     this.net = netFace(this);
     this.dgram = dgramFace(this);
