@@ -24,7 +24,7 @@ import { ifacePollRx } from "./net/iface";
 import { reasmInit } from "./net/reassembly";
 import { udpInit, udpBind, udpBind6, udpConnect, udpConnect6, udpPushTo, udpPushTo6, udpPop, udpClose } from "./net/udp";
 import { socketsInit, qdValid, sockAlloc, sockFree, sock, sockV6, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LIDX, S_LPORT,
-         S_RIP, S_RPORT, S_RHI, S_RLO, SOCK_DGRAM, SOCK_STREAM, ANY6 } from "./net/socket";
+         S_RPORT, S_RHI, S_RLO, SOCK_DGRAM, SOCK_STREAM, ANY6 } from "./net/socket";
 import { addr6Hi, addr6Lo } from "./net/addr6";
 import { setNow } from "./net/clock";
 import { tcpInit, tcpBind, tcpBind6, tcpListen, tcpAccept, tcpConnect, tcpConnect6, tcpPush, tcpPop, tcpClose,
@@ -265,7 +265,7 @@ export function sockname(qd: i32, peer: i32): i32 {
       putAddress(v6, <u32>t.ripLo, t.ripHi, t.ripLo, t.rport);
     } else {
       if (isStream(qd) || load<u8>(s + S_CONNECTED) == 0) return ENOTCONN;
-      putAddress(v6, load<u32>(s + S_RIP), load<u64>(s + S_RHI), load<u64>(s + S_RLO), load<u32>(s + S_RPORT));
+      putAddress(v6, load<u32>(s + S_RLO), load<u64>(s + S_RHI), load<u64>(s + S_RLO), load<u32>(s + S_RPORT));
     }
     return 0;
   }

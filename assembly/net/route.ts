@@ -10,12 +10,20 @@ import { pseudoAddr4 } from "../wire/checksum";
 import { egressSend, egressWait } from "./egress";
 import { ip6Output } from "./egress6";
 import { neighbor6Wait } from "./neighbor6";
-import { addr6Pseudo } from "./addr6";
+import { addr6Pseudo, addr6SourceFor } from "./addr6";
+import { S_LIDX, ANY6 } from "./socket";
 
 @inline export function netHeaderLen(v6: bool): u32 { return v6 ? IP6_HLEN : IP_HLEN; }
 
 export function netPseudo(v6: bool, local: u32, hi: u64, lo: u64): u64 {
   return v6 ? addr6Pseudo(local) + pseudoAddr6Of(hi, lo) : pseudoAddr4(local, <u32>lo);
+}
+
+/** Our IPv6 side for socket `s` sending to hi:lo: the address it is bound to, or for one bound
+ *  to :: the one addr6 picks for that destination. */
+export function source6(s: usize, hi: u64, lo: u64): u32 {
+  const b = load<u8>(s + S_LIDX);
+  return b != ANY6 ? <u32>b : addr6SourceFor(hi, lo);
 }
 
 /** Sends `len` transport bytes at `p` (netHeaderLen + ETH_HLEN of headroom in front, in the

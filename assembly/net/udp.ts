@@ -15,10 +15,10 @@ import { localIp, udpQueueDepth } from "../schema/config";
 import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED, EAFNOSUPPORT, ENETUNREACH } from "../schema/errno";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD,
          Q_V6, Q_HI, Q_LO, OP_POP, OP_PUSH } from "../sched/qtoken";
-import { sock, sockV6, S_BOUND, S_CONNECTED, S_LPORT, S_LIDX, S_RIP, S_RPORT, S_RHI, S_RLO, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
+import { sock, sockV6, S_BOUND, S_CONNECTED, S_LPORT, S_LIDX, S_RPORT, S_RHI, S_RLO, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
          S_POPHEAD, S_POPTAIL, S_V6, ANY6 } from "./socket";
-import { netHeaderLen, netPseudo, netSend, netWait } from "./route";
-import { addr6Count, addr6Index, addr6SourceFor, isMulticast6 } from "./addr6";
+import { netHeaderLen, netPseudo, netSend, netWait, source6 } from "./route";
+import { addr6Count, addr6Index, isMulticast6 } from "./addr6";
 import { K_UDP_POP, K_UDP_PUSH } from "../sched/kinds";
 
 const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;   // IPv4's total length; IPv6's payload length allows 20 more
@@ -67,7 +67,6 @@ function setPeer(qd: u32, hi: u64, lo: u64, port: u32): i32 {
   const s = sock(qd);
   if (load<u8>(s + S_BOUND) == 0) { const r = bindAny(qd); if (r != 0) return r; }
   store<u8>(s + S_CONNECTED, 1);
-  store<u32>(s + S_RIP, <u32>lo);
   store<u64>(s + S_RHI, hi);
   store<u64>(s + S_RLO, lo);
   store<u32>(s + S_RPORT, port);
@@ -130,8 +129,7 @@ function send(qd: u32, ptr: usize, len: u32, v6: bool, hi: u64, lo: u64, port: u
     payload = slotData(slot) + headers;
     memory.copy(payload, ptr, len);
   }
-  let local = localIp;
-  if (v6) { const b = load<u8>(s + S_LIDX); local = b != ANY6 ? <u32>b : addr6SourceFor(hi, lo); }
+  const local = v6 ? source6(s, hi, lo) : localIp;
   udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, netPseudo(v6, local, hi, lo));
   const r = netSend(slot, payload - UDP_HLEN, len + UDP_HLEN, v6, local, hi, lo, PROTO_UDP);
   if (r == 0) { count(C_UDP_SENT); qComplete(<u32>q, 0); }
@@ -195,7 +193,7 @@ export function udpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): voi
   if (owner == 0) { count(D_UDP_NO_SOCKET); slotUnref(slot); return; }
   const s = sock(owner - 1);
   if (load<u8>(s + S_CONNECTED) != 0
-      && (load<u32>(s + S_RIP) != src || load<u32>(s + S_RPORT) != hdr.srcPort)) {
+      && (load<u32>(s + S_RLO) != src || load<u32>(s + S_RPORT) != hdr.srcPort)) {
     count(D_UDP_NO_SOCKET); slotUnref(slot); return;
   }
   deliver(s, slot, p, src);

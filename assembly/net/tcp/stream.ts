@@ -15,9 +15,9 @@ import { pmtu6For } from "../pmtu6";
 import { sock, sockAlloc, sockV6, S_BOUND, S_LIP, S_LIDX, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING,
          S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM, ANY6 } from "../socket";
 import { PortMap, portMapInit, bindSocket, bindSocket6, portOwner, portRelease } from "../ports";
-import { addr6Count, addr6SourceFor } from "../addr6";
+import { addr6Count } from "../addr6";
 import { nowNs } from "../clock";
-import { addrFold } from "../route";
+import { addrFold, source6 } from "../route";
 import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbBind, tcbIndex, tcbQueueOutput, nTcb, ringWrite,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
 import { tcpOutput, sendAckNow, armRto, armKeepalive, armMemoryRetry, finWait2Orphaned } from "./engine";
@@ -234,8 +234,7 @@ function open(qd: u32, v6: bool, hi: u64, lo: u64, port: u32): i32 {
   const q = qAlloc(OP_CONNECT, 0, <i32>qd);
   if (q < 0) { tcbFree(tcb(<u32>i)); return -ENOBUFS; }
   const t = tcb(<u32>i);
-  let local = localIp;
-  if (v6) { const b = load<u8>(s + S_LIDX); local = b != ANY6 ? <u32>b : addr6SourceFor(hi, lo); }
+  const local = v6 ? source6(s, hi, lo) : localIp;
   tcbBind(t, v6, local, load<u32>(s + S_LPORT), hi, lo, port);
   t.iss = tcpIsn(t.lip, t.lport, addrFold(hi, lo), port);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
