@@ -63,18 +63,15 @@ export function icmpv6Input(slot: u32, ip: Ipv6Repr, p: usize, len: u32): bool {
  */
 function packetTooBig(p: usize, len: u32): bool {
   const q = p + ICMP6_HLEN, qlen = len - ICMP6_HLEN;
-  const local = qlen >= IP6_HLEN ? addr6Index(ld64(q + 8), ld64(q + 16)) : -1;
   const next = (msg.ident << 16) | msg.seq;                  // the MTU field (§3.2)
-  const dstHi = qlen >= IP6_HLEN ? ld64(q + 24) : 0, dstLo = qlen >= IP6_HLEN ? ld64(q + 32) : 0;
-  if (local < 0 || msg.code != 0 || pmtu6Learn(dstHi, dstLo, next) == 0) { count(D_ICMP6_PTB_REFUSED); return false; }
+  const local = qlen >= IP6_HLEN ? addr6Index(ld64(q + 8), ld64(q + 16)) : -1;
+  if (local < 0 || msg.code != 0 || pmtu6Learn(ld64(q + 24), ld64(q + 32), next) == 0) { count(D_ICMP6_PTB_REFUSED); return false; }
   count(C_ICMP6_PATH_MTU_LOWERED);
-  ptb.mtu = next; ptb.local = <u32>local; ptb.dstHi = dstHi; ptb.dstLo = dstLo;
-  ptb.proto = <u32>load<u8>(q + 6);
-  const l4 = q + IP6_HLEN;
-  const ports = qlen >= IP6_HLEN + 4;
+  ptb.mtu = next; ptb.local = <u32>local; ptb.dstHi = ld64(q + 24); ptb.dstLo = ld64(q + 32);
+  const ports = qlen >= IP6_HLEN + 4, l4 = q + IP6_HLEN;
+  ptb.proto = ports ? <u32>load<u8>(q + 6) : 0;
   ptb.srcPort = ports ? ld16(l4) : 0;
   ptb.dstPort = ports ? ld16(l4 + 2) : 0;
-  if (!ports) ptb.proto = 0;
   return true;
 }
 
