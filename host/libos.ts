@@ -217,9 +217,9 @@ export class LibOS extends WaitFamily {
 
   /** The address take() or sockname() left in the result block: a fresh SockAddr. */
   private address(): SockAddr {
-    const res = this.res;
-    if (res[RES.FAMILY] !== AF_INET6) return { addr: res[RES.ADDR] >>> 0, port: res[RES.PORT] };
-    return { addr: 0, port: res[RES.PORT], addr6: this.res6.slice() };
+    const a: SockAddr = { addr: 0, port: 0 };
+    this.addressInto(a);
+    return a;
   }
 
   /** The same into a caller's SockAddr, reusing its 16 bytes when it has them (waitInto). */

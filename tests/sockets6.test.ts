@@ -29,6 +29,10 @@ function pair6(overrides: Record<string, unknown> = {}): Pair {
   return p;
 }
 
+/** The IPv6 frames of upper-layer protocol `nh` (no extension headers) in a capture file. */
+const captured6 = (file: string, nh: number) =>
+  readPcap(readFileSync(file)).map((x) => x.data).filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === nh);
+
 const text = (a: SockAddr | undefined) => (a === undefined ? "none" : formatSockAddr(a));
 
 test("addresses as text: sockaddr and '[addr]:port' for both versions, back out in RFC 5952 form", () => {
@@ -81,7 +85,7 @@ test("UDP over IPv6: datagrams both ways, the sender's address in the result, ev
     p.link.stopCapture();
     // On the wire: IPv6 (0x86dd), next header 17, hop limit 64, our addresses, a UDP checksum
     // over the IPv6 pseudo-header (RFC 8200 §8.1) that sums to zero.
-    const frames = readPcap(readFileSync(join(dir, "udp6.pcap"))).map((x) => x.data).filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 17);
+    const frames = captured6(join(dir, "udp6.pcap"), 17);
     assert.is(frames.length, 3);
     for (const f of frames) {
       assert.is(f[21], 64, "hop limit");
@@ -150,7 +154,7 @@ test("TCP over IPv6: handshake with MSS = MTU - 60, 1 MiB each way byte-exact, a
     assert.is(ab.got, ab.sent);
     assert.is(ba.got, ba.sent);
     p.link.stopCapture();
-    const segs = readPcap(readFileSync(join(dir, "tcp6.pcap"))).map((x) => x.data).filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 6);
+    const segs = captured6(join(dir, "tcp6.pcap"), 6);
     const syns = segs.filter((f) => (f[54 + 13] & 0x02) !== 0);
     assert.is(syns.length, 2, "SYN and SYN-ACK");
     for (const f of syns) {
@@ -198,8 +202,7 @@ test("TCP over IPv6 after a Packet Too Big from a router: its segments fit the p
     const [ab] = transfer(p, [{ from: a, fromQd: qa, to: b, toQd: sb, total: 1 << 20, seed: 3 }]);
     assert.is(ab.got, ab.sent);
     p.link.stopCapture();
-    const sizes = readPcap(readFileSync(join(dir, "ptb.pcap"))).map((x) => x.data)
-      .filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[20] === 6 && formatIpv6(f.subarray(22, 38)) === A6)
+    const sizes = captured6(join(dir, "ptb.pcap"), 6).filter((f) => formatIpv6(f.subarray(22, 38)) === A6)
       .map((f) => 40 + ((f[18] << 8) | f[19]));
     assert.ok(sizes.length > 800 && Math.max(...sizes) === mtu, `largest ${Math.max(...sizes)}`);
   } finally {
