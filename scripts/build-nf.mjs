@@ -12,7 +12,7 @@ const out = join(root, "build", "nf");
 mkdirSync(out, { recursive: true });
 const asc = join(root, "node_modules", "assemblyscript", "bin", "asc.js");
 // Their own asconfig, so the datapath's (bindings, memory sizes) does not apply.
-const common = ["--config", "assembly/nf/asconfig.json", "-O3", "--runtime", "stub", "--importMemory", "--noAssert", "--use", "abort="];
+const common = [...(process.env.NF_DEBUG ? ["--debug"] : []), "--config", "assembly/nf/asconfig.json", "-O3", "--runtime", "stub", "--importMemory", "--noAssert", "--use", "abort="];
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });

@@ -280,6 +280,22 @@ test("an infinite loop runs out of fuel: the burst gets the policy, the instance
   assert.is(c.nf("flowmon").stats.packetsIn, 6, "the NF after it saw every packet");
 });
 
+test("fuel used per burst is counted: the same burst costs the same, each packet adds its work (to within 1024 units)", () => {
+  // Per packet, an inner loop of 500 iterations: loops charge a local that reaches the global
+  // every 1024 units, so a call's count is exact to within that.
+  const perPacket = "(local $i i32) (local $j i32) (loop $p (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
+    "(local.set $j (i32.const 0)) (loop $w (local.set $j (i32.add (local.get $j) (i32.const 1))) (br_if $w (i32.lt_u (local.get $j) (i32.const 500)))) " +
+    "(local.set $i (i32.add (local.get $i) (i32.const 1))) (br $p))))";
+  const c = chain([parseManifest({ name: "count", module: watNf(perPacket), fuel: 10_000_000 })]);
+  const nf = c.nf("count");
+  const fuelFor = (n: number) => { c.run(batchOf(Array.from({ length: n }, () => udpTo("198.18.0.1", 7)))); return nf.stats.lastFuel; };
+  const one = fuelFor(1), two = fuelFor(2), again = fuelFor(2), four = fuelFor(4);
+  assert.ok(one >= 500 * 5, `a packet costs its loop: ${one}`);
+  assert.is(again, two, "the same burst, the same fuel");
+  assert.ok(Math.abs((four - two) - 2 * (two - one)) <= 2 * 1024, `each packet adds the same: ${one} ${two} ${four}`);
+  assert.is(nf.stats.fuelUsed, one + two + again + four);
+});
+
 test("traps of every kind are contained and counted by kind", () => {
   const kinds: [string, string, string][] = [
     ["out_of_bounds", "(drop (i32.load (i32.const -16)))", ""],
@@ -356,6 +372,14 @@ test("a module importing anything outside the ABI is refused at load with one li
       /defines a memory of its own .*\(rule: one memory\)$/],
     [`(module (import "env" "memory" (memory 1)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32)))`,
       /does not export nf_area as a function/],
+    [`(module (import "env" "memory" (memory 1)) (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i64)))`,
+      /it exports nf_process as \(i64\) → \(\); the NF ABI's is \(i32\) → \(\)$/],
+    [`(module (import "env" "memory" (memory 1)) (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func (export "nf_process") (param i32))
+       (func (export "nf_tick") (param f64) (result i32) (i32.const 0)))`,
+      /it exports nf_tick as \(f64\) → \(i32\); the NF ABI's is \(f64\) → \(\)$/],
+    [`(module (import "env" "memory" (memory 1)) (func (export "nf_area") (result i32) (i32.const 0)) (func (export "nf_init") (result i32) (i32.const 0)) (func $p (export "nf_process") (param i32))
+       (export "__nf_process_fueled" (func $p)))`,
+      /it exports __nf_process_fueled, a name fuel metering uses$/],
   ];
   for (const [text, re] of refused) {
     const e = (() => { try { chain([parseManifest({ name: "bad", module: wat(text) })]); return null; } catch (x) { return x as Error; } })();

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import binaryen from "binaryen";
-import { meter } from "./meter.js";
+import { meter, METER_EXPORTS } from "./meter.js";
 import { validateNf } from "./validate.js";
 
 /** Every function an NF may import, by module. */
@@ -13,6 +13,8 @@ export const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
   wasi_snapshot_preview1: ["clock_time_get", "random_get", "fd_write", "proc_exit"],
 };
 const REQUIRED_EXPORTS = ["nf_area", "nf_init", "nf_process"];
+/** The entry points' types (parameters → results), as the host calls them. */
+const ENTRY_TYPES: Record<string, string> = { nf_area: "() → (i32)", nf_init: "() → (i32)", nf_process: "(i32) → ()", nf_tick: "(f64) → ()" };
 
 export class NfLoadError extends Error {
   constructor(name: string, msg: string) {
@@ -66,16 +68,19 @@ export function checkNfModule(name: string, bytes: Uint8Array, metered: boolean)
   for (const e of REQUIRED_EXPORTS) {
     if (!exported.some((x) => x.name === e && x.kind === "function")) throw new NfLoadError(name, `it does not export ${e} as a function`);
   }
-  if (exports.includes("__fuel")) throw new NfLoadError(name, "it exports __fuel, the name fuel metering uses");
+  for (const e of METER_EXPORTS) if (exports.includes(e)) throw new NfLoadError(name, `it exports ${e}, a name fuel metering uses`);
   let mem: { initial: number; max?: number };
+  let badEntry: string | null = null;
   try {
     const mod = binaryen.readBinary(bytes);
     mem = mod.getMemoryInfo() as unknown as { initial: number; max?: number };
+    badEntry = entryTypeMismatch(mod);
     mod.dispose();
   } catch (e) {
     // binaryen throws non-Error objects; V8 took the module, binaryen could not read it.
     throw new NfLoadError(name, `binaryen cannot read it: ${String((e as { message?: string }).message ?? e).split("\n")[0]}`);
   }
+  if (badEntry) throw new NfLoadError(name, badEntry);
   let module = plain;
   if (metered) {
     try {
@@ -90,4 +95,20 @@ export function checkNfModule(name: string, bytes: Uint8Array, metered: boolean)
   };
   cache.set(key, out);
   return out;
+}
+
+const typeText = (t: number) => `(${binaryen.expandType(t).map((x) => TYPE_NAMES.get(x) ?? "?").join(", ")})`;
+const TYPE_NAMES = new Map<number, string>([[binaryen.i32, "i32"], [binaryen.i64, "i64"], [binaryen.f32, "f32"], [binaryen.f64, "f64"],
+  [binaryen.v128, "v128"], [binaryen.funcref, "funcref"], [binaryen.externref, "externref"]]);
+
+/** Why an exported entry point's type is not the one the host calls it with, or null. */
+function entryTypeMismatch(mod: binaryen.Module): string | null {
+  for (const [entry, want] of Object.entries(ENTRY_TYPES)) {
+    const ex = mod.getExport(entry);
+    if (!ex || binaryen.getExportInfo(ex).kind !== binaryen.ExternalFunction) continue;
+    const f = binaryen.getFunctionInfo(mod.getFunction(binaryen.getExportInfo(ex).value));
+    const got = `${typeText(f.params)} → ${typeText(f.results)}`;
+    if (got !== want) return `it exports ${entry} as ${got}; the NF ABI's is ${want}`;
+  }
+  return null;
 }

@@ -1,11 +1,17 @@
 // Fuel metering, injected at load time with binaryen: a mutable i64 global `__fuel` (exported, so
-// the host sets the budget before each burst) is charged at the entry of every function that
+// the host can set and read it) is charged at the entry of every function that
 // loops or calls, and at the top of every loop body (through a local, below), with the number of
 // expressions that body runs straight through; when it drops below zero the NF executes
 // `unreachable` and traps. Nested loops charge for themselves.
 import binaryen from "binaryen";
 
 const FUEL = "__fuel";
+/** The metered burst entry: `(count: i32, fuel: f64) -> f64` sets the budget, runs nf_process and
+ *  returns what is left, in one call. Setting and reading the i64 global from JS would cost two
+ *  BigInt conversions per burst, as much as the NF's own work on a few packets. */
+export const PROCESS_FUELED = "__nf_process_fueled";
+/** Export names metering adds: a module may not export them itself. */
+export const METER_EXPORTS = [FUEL, PROCESS_FUELED] as const;
 const START_FUEL = 100_000_000n;
 // Loops charge a local first and move it to the global once it reaches BATCH: a register add and
 // compare per iteration instead of a global load and store. A function that returns early drops
@@ -104,6 +110,17 @@ export function meter(bytes: Uint8Array): Metered {
         loops.push(...inner);
         loopCount++;
       }
+    }
+    // Added after the pass above: it runs no loop of its own, and nf_process charges for itself.
+    const entry = m.getExport("nf_process");
+    const target = entry ? binaryen.getExportInfo(entry).value : null;
+    if (target !== null) {
+      m.addFunction(PROCESS_FUELED, binaryen.createType([binaryen.i32, binaryen.f64]), binaryen.f64, [], m.block(null, [
+        m.global.set(FUEL, m.i64.trunc_s_sat.f64(m.local.get(1, binaryen.f64))),
+        m.call(target, [m.local.get(0, binaryen.i32)], binaryen.none),
+        m.f64.convert_s.i64(m.global.get(FUEL, binaryen.i64)),
+      ], binaryen.f64));
+      m.addFunctionExport(PROCESS_FUELED, PROCESS_FUELED);
     }
     if (!m.validate()) throw new Error("demiwasm: fuel metering produced an invalid module");
     return { bytes: m.emitBinary(), loops: loopCount, functions: fnCount };

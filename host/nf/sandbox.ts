@@ -29,6 +29,7 @@ interface NfExports {
   nf_process(count: number): void;
   nf_tick?(nowMs: number): void;
   __fuel?: WebAssembly.Global;
+  __nf_process_fueled?(count: number, fuel: number): number;   // added by metering (./meter)
 }
 
 /** The NF called WASI proc_exit: a trap of its own kind. */
@@ -194,9 +195,10 @@ export class Nf {
     const timed = (this.stats.bursts & (TIME_EVERY - 1)) === 0;
     const t0 = timed ? performance.now() : 0;
     let ok = true;
-    if (this.mod.metered) this.x.__fuel!.value = BigInt(fuel);
+    let left = 0;
     try {
-      this.x.nf_process(count);
+      if (this.mod.metered) left = this.x.__nf_process_fueled!(count, fuel);
+      else this.x.nf_process(count);
     } catch (e) {
       ok = false;
       this.trapped(e);
@@ -210,7 +212,7 @@ export class Nf {
     s.bursts++;
     s.packetsIn += count;
     if (ok && this.mod.metered) {
-      const used = fuel - Number(this.x.__fuel!.value as bigint);
+      const used = fuel - left;
       s.lastFuel = used;
       s.fuelUsed += used;
     }
