@@ -10,6 +10,7 @@ import { Chain } from "../host/nf/chain.js";
 import { checkNfModule } from "../host/nf/loader.js";
 import { parseManifest } from "../host/nf/manifest.js";
 import { Verdict } from "../host/nf/abi.js";
+import { Views } from "../host/link/copy.js";
 import { NF_DIR, sample, watNf, wat, udpTo, udp6To, batchOf, frameOut, checksumsOk, checksums6Ok, SRC, SRC6, DST6 } from "./nf.helpers.js";
 import { eth, ipv6 } from "./helpers.js";
 import { parseIpv6, formatIpv6 } from "../host/ipv6.js";
@@ -180,14 +181,13 @@ test("NAT rewrites inside sources to the public address and a port from its rang
   assert.is(inChain.nfs.length, 0);
   const back = batchOf([udpTo("203.0.113.1", 40001, "198.51.100.7", 53), udpTo("203.0.113.1", 40002, "198.51.100.7", 53)]);
   // Same NF, inbound direction: run it directly.
-  for (let i = 0; i < 2; i++) nat.write(i, back.mem, back.off[i], back.len[i]);
+  for (let i = 0; i < 2; i++) nat.write(i, new Views(back.mem), back.off[i], back.len[i]);
   assert.ok(nat.run(2, 0, 0));
-  const r0 = nat.verdict(0, 1), r1 = nat.verdict(1, 1);
-  assert.is(r0.v, Verdict.PASS);
-  const g = nat.memory.slice(r0.off, r0.off + r0.len);
+  assert.is(nat.verdict(0, 1), Verdict.PASS);
+  const g = nat.memory.slice(nat.got.off, nat.got.off + nat.got.len);
   assert.equal([ipOf(g, 30), portOf(g, 36)], ["10.0.0.3", 1111]);
   assert.ok(checksumsOk(g));
-  assert.is(r1.v, Verdict.DROP, "no mapping for 40002");
+  assert.is(nat.verdict(1, 1), Verdict.DROP, "no mapping for 40002");
   // Port exhaustion: 4 ports, 4 new inside flows more than fill it.
   const many = batchOf([2, 3, 4, 5, 6].map((h) => udpTo("198.51.100.7", 53, `10.0.0.${h}`, 2222)));
   out.run(many);
@@ -278,6 +278,51 @@ test("an infinite loop runs out of fuel: the burst gets the policy, the instance
   assert.equal([s.traps, s.trapsByKind.fuel, s.restarts], [3, 3, 3]);
   assert.is(s.lastFuel, 100_000);
   assert.is(c.nf("flowmon").stats.packetsIn, 6, "the NF after it saw every packet");
+});
+
+/** nf_process bodies: for each packet, `each` runs with $d the descriptor's address and $p the frame's. */
+const perPacketNf = (each: string) => "(local $i i32) (local $d i32) (local $p i32) (loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
+  "(local.set $d (i32.add (i32.const 65568) (i32.shl (local.get $i) (i32.const 4)))) (local.set $p (i32.add (i32.const 65536) (i32.load (local.get $d)))) " +
+  each + " (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
+const bump = perPacketNf("(i32.store8 offset=20 (local.get $p) (i32.add (i32.load8_u offset=20 (local.get $p)) (i32.const 1)))");
+
+test("frames move NF to NF and back bit for bit: any length, any alignment, NaN patterns, nothing past the frame", () => {
+  const c = chain([parseManifest({ name: "one", module: watNf(bump) }), parseManifest({ name: "two", module: watNf(bump) })]);
+  const nan = [0x7f, 0xf4, 0, 0, 0, 0, 0, 1, 0xff, 0xf8, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  for (const align of [0, 1, 2, 4, 6]) {
+    const lens = [21, 22, 60, 64, 65, 127, 250, 256, 257, 1500, 2048];
+    const mem = new Uint8Array(lens.length * 4096 + 64).map((_, i) => nan[i % nan.length] ^ (i >> 11));
+    const before = mem.slice();
+    const b = batchOf([]);
+    b.mem = mem;
+    lens.forEach((len, i) => { b.off[i] = i * 4096 + align; b.len[i] = len; b.cap[i] = len; });
+    b.count = lens.length;
+    c.run(b);
+    const want = before.slice();
+    lens.forEach((_, i) => { want[i * 4096 + align + 20] = (before[i * 4096 + align + 20] + 2) & 0xff; });
+    assert.equal([...b.verdict.subarray(0, lens.length)], lens.map(() => Verdict.PASS), `align ${align}`);
+    const diff = mem.findIndex((x, i) => x !== want[i]);
+    assert.is(diff, -1, `align ${align}: first differing byte`);
+  }
+});
+
+test("snaplen: the NF gets a frame's first bytes and its whole length in arg; its rewrite of them lands, its length stays", () => {
+  const stampArg = perPacketNf("(i32.store offset=24 (local.get $p) (i32.load offset=12 (local.get $d))) " +
+    "(i32.store offset=28 (local.get $p) (i32.load offset=4 (local.get $d)))");
+  const c = chain([parseManifest({ name: "snap", module: watNf(stampArg), snaplen: 64 }), parseManifest({ name: "bump", module: watNf(bump) })]);
+  const big = udpTo("198.18.0.1", 7, SRC, 4000, new Uint8Array(1000).fill(7)), small = udpTo("198.18.0.1", 7);
+  const b = batchOf([big, small]);
+  c.run(b);
+  const f0 = frameOut(b, 0), f1 = frameOut(b, 1), v0 = new DataView(f0.buffer), v1 = new DataView(f1.buffer);
+  assert.equal([f0.length, f1.length], [big.length, small.length]);
+  assert.equal([v0.getUint32(24, true), v0.getUint32(28, true)], [big.length, 64], "arg: the frame's length; len: what the NF got");
+  assert.equal([v1.getUint32(24, true), v1.getUint32(28, true)], [small.length, small.length], "a short frame comes whole");
+  assert.is(f0[20], (big[20] + 1) & 0xff, "the next NF (no snaplen) saw the first one's rewrite");
+  assert.equal(f0.subarray(64), big.subarray(64), "the bytes past the snap untouched");
+  const grow = chain([parseManifest({ name: "grow", module: watNf(perPacketNf("(i32.store offset=4 (local.get $d) (i32.const 100))")), snaplen: 64, on_trap: "pass" })]);
+  const g = batchOf([big]);
+  grow.run(g);
+  assert.equal([g.verdict[0], g.len[0], grow.nf("grow").stats.badVerdicts], [Verdict.PASS, big.length, 1], "a snapped frame cannot change length");
 });
 
 test("fuel used per burst is counted: the same burst costs the same, each packet adds its work (to within 1024 units)", () => {

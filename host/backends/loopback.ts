@@ -9,6 +9,7 @@ import { NO_RX_ROOM, type Rings } from "../rings.js";
 import { FaultInjector, type FaultStats, type LinkFaults } from "../link/faults.js";
 import { PortChains, type Direction, type PortActions } from "../link/chains.js";
 import type { Link, LinkNode } from "../link/link.js";
+import { copyIntoSlot } from "../link/copy.js";
 import type { Chain } from "../nf/chain.js";
 
 export type { LinkFaults } from "../link/faults.js";
@@ -324,25 +325,12 @@ export class LoopbackLink implements Link {
     if (dst.raw !== null) { this.deliverRaw(dst, src.u8.slice(off, off + len)); return; }
     const slot = this.takeSlot(dst, len);
     if (slot < 0) return;
-    if (len <= 256 && (slot & 7) === 0 && off + len + 8 <= src.u8.length) {
-      // Small frames move as 8-byte words: a Float64Array copy keeps every bit pattern (NaNs
-      // included; tests/link.test.ts checks it) and beats set() on a subarray several times. A
-      // frame 4 bytes off (IPv6/UDP: 62 bytes of headers in front of application data that
-      // sgaalloc aligns for IPv4's 42) is read through a DataView at the same speed.
-      // The last word may run up to 7 bytes past the frame: into the rest of the slot (which
-      // holds at least 2048), from the bytes after the frame in the sender's memory.
-      const to = dst.f64;
-      const n = (len + 7) >> 3, d = slot >> 3;
-      if ((off & 7) === 0) {
-        const from = src.f64, o = off >> 3;
-        for (let i = 0; i < n; i++) to[d + i] = from[o + i];
-      } else {
-        const from = src.dv;
-        for (let i = 0; i < n; i++) to[d + i] = from.getFloat64(off + (i << 3), true);
-      }
-    } else {
-      dst.u8.set(src.u8.subarray(off, off + len), slot);
-    }
+    // Small frames move as 8-byte words (../link/copy). A frame 4 bytes off (IPv6/UDP: 62 bytes
+    // of headers in front of application data that sgaalloc aligns for IPv4's 42) is read
+    // through a DataView at the same speed. The last word may run up to 7 bytes past the frame:
+    // into the rest of the slot (which holds at least 2048).
+    if ((slot & 7) === 0) copyIntoSlot(dst, slot, src, off, len);
+    else dst.u8.set(src.u8.subarray(off, off + len), slot);
     dst.rings!.rxPut(slot, len);
     this.counts.delivered++;
   }

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { SLOT } from "./abi.js";
 
 export type MapKind = "hash" | "lru" | "array";
 export interface MapSpec { name: string; kind: MapKind; capacity: number; shared: boolean }
@@ -12,6 +13,7 @@ export interface Manifest {
   name: string;
   module: string;                  // path to the .wasm (relative to the manifest file)
   memoryPages: number;             // the NF memory's maximum, 64 KiB pages
+  snaplen: number;                 // bytes of each frame copied into the NF (the rest stays where it is)
   fuel: number;                    // budget per burst; 0 turns metering off
   initFuel: number;                // budget of nf_init (building tables from the config)
   onTrap: "drop" | "pass";         // what a burst whose NF trapped becomes
@@ -47,7 +49,7 @@ function oneOf<T extends string>(where: string, v: unknown, dflt: T, xs: readonl
 export function parseManifest(doc: unknown, base = process.cwd(), label = "(inline)"): Manifest {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ManifestError(label, "expected a mapping");
   const d = doc as Record<string, unknown>;
-  const known = ["name", "module", "memory_pages", "fuel", "init_fuel", "on_trap", "quarantine_after", "quarantine_window_ms", "quarantined", "maps", "config"];
+  const known = ["name", "module", "memory_pages", "snaplen", "fuel", "init_fuel", "on_trap", "quarantine_after", "quarantine_window_ms", "quarantined", "maps", "config"];
   for (const k of Object.keys(d)) if (!known.includes(k)) throw new ManifestError(`${label} key '${k}'`, `unknown key (known: ${known.join(", ")})`);
   if (typeof d.name !== "string" || !NAME.test(d.name)) throw new ManifestError(`${label} key 'name'`, "expected a name of letters, digits, '.', '_' or '-'");
   const where = (k: string) => `'${d.name}' key '${k}'`;
@@ -78,6 +80,7 @@ export function parseManifest(doc: unknown, base = process.cwd(), label = "(inli
     name: d.name,
     module: resolve(base, d.module),
     memoryPages: int(where("memory_pages"), d.memory_pages, 32, 2, 16384),
+    snaplen: int(where("snaplen"), d.snaplen, SLOT, 14, SLOT),
     fuel: int(where("fuel"), d.fuel, 1_000_000, 0, 2 ** 40),
     initFuel: int(where("init_fuel"), d.init_fuel, 1_000_000_000, 1, 2 ** 50),
     onTrap: oneOf(where("on_trap"), d.on_trap, "drop", ["drop", "pass"] as const),

@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import type { Manifest } from "./manifest.js";
 import { loadNfModule, type NfModule } from "./loader.js";
 import { MapSet } from "./maps.js";
+import { Views, copyIntoSlot } from "../link/copy.js";
 import { SLOT, DESC, DESC_SIZE, DATA, AREA_BYTES, AREA_COUNT, AREA_PORT, AREA_DIR, AREA_NOW, Verdict, SHARED, NF_COUNTERS } from "./abi.js";
 
 const LOG_PER_SECOND = 20;
@@ -55,6 +56,8 @@ export class Nf {
   private u8!: Uint8Array;
   private u32!: Uint32Array;
   private f64!: Float64Array;
+  /** Views of the NF's memory for frame copies (./copy). */
+  views!: Views;
   private area = 0;
   private maps!: MapSet;
   private trapTimes: number[] = [];
@@ -170,6 +173,7 @@ export class Nf {
     this.u8 = new Uint8Array(b);
     this.u32 = new Uint32Array(b);
     this.f64 = new Float64Array(b);
+    this.views = new Views(this.u8);
   }
 
   private log(line: string): void {
@@ -244,22 +248,34 @@ export class Nf {
     }
   }
 
-  /** Writes packet i of the burst (truncated to the slot) into the NF's area. */
-  write(i: number, src: Uint8Array, off: number, len: number): void {
+  /**
+   * Writes packet i of the burst into the NF's area: its first `snaplen` bytes (the manifest's;
+   * the whole frame by default). The descriptor's len is what was copied, its arg the frame's
+   * whole length. Returns the bytes copied.
+   */
+  write(i: number, src: Views, off: number, len: number): number {
     if (this.u8.length === 0) this.refreshViews();     // grown outside a burst (nf_init, nf_tick): detached
+    const n = Math.min(len, this.manifest.snaplen, SLOT);
     const d = (this.area + DESC + i * DESC_SIZE) >> 2, u32 = this.u32;   // off, len, verdict, arg
     const at = DATA + i * SLOT;
-    u32[d] = at; u32[d + 1] = len; u32[d + 2] = Verdict.PASS; u32[d + 3] = 0;
-    this.u8.set(src.subarray(off, off + len), this.area + at);
+    u32[d] = at; u32[d + 1] = n; u32[d + 2] = Verdict.PASS; u32[d + 3] = len;
+    copyIntoSlot(this.views, this.area + at, src, off, n);
+    return n;
   }
 
-  /** The NF's verdict for packet i, with the arg; -1 when it is not a verdict the ABI knows. */
-  verdict(i: number, ports: number): { v: number; arg: number; off: number; len: number } {
+  /** Where the last verdict() put packet i in this NF's memory, and the REDIRECT port (one object, reused). */
+  readonly got = { off: 0, len: 0, arg: 0 };
+
+  /** The NF's verdict for packet i (its place and arg in `got`); -1 when it is not a verdict the ABI knows. */
+  verdict(i: number, ports: number): number {
     const d = (this.area + DESC + i * DESC_SIZE) >> 2, u32 = this.u32;   // off, len, verdict, arg
     const off = u32[d], len = u32[d + 1], v = u32[d + 2], arg = u32[d + 3];
     // The descriptor is the NF's to scribble on: everything is checked before it is believed.
     const sane = off >= DATA && off + len <= AREA_BYTES && len <= SLOT && v <= Verdict.REDIRECT && (v !== Verdict.REDIRECT || arg < ports);
-    return sane ? { v, arg, off: this.area + off, len } : { v: -1, arg: 0, off: 0, len: 0 };
+    if (!sane) return -1;
+    const g = this.got;
+    g.off = this.area + off; g.len = len; g.arg = arg;
+    return v;
   }
 
   /** Replaces the module (hot reload) between bursts. Maps carry over when their schema matches. */
