@@ -1,7 +1,8 @@
 // The NF ABI's plain data: the burst area a host fills and an NF reads and answers in, the
 // verdicts, and the map handle space. One definition for the AssemblyScript SDK
-// (assembly/nf/abi.ts), the host (host/schema/nf.ts) and C NFs and the native baselines
-// (nf/c/demiwasm_nf_abi.h); scripts/gen-schema.mjs writes all three. Edit here, then `npm run gen`.
+// (assembly/nf/abi.ts), the host (host/schema/nf.ts), C NFs and the native baselines
+// (nf/c/demiwasm_nf_abi.h) and Rust NFs (nf/rust/demiwasm_nf_abi.rs); scripts/gen-schema.mjs
+// writes all four. Edit here, then `npm run gen`.
 
 // Byte offsets and sizes; a string is an expression over the names defined before it.
 export const area = {
@@ -16,7 +17,7 @@ export const area = {
   DESC_OFF: [0, "u32 where the frame starts, from the area"],
   DESC_LEN: [4, "u32 frame length; the NF may change it up to SLOT"],
   DESC_VERDICT: [8, "u32 the NF's verdict (PASS before the NF runs)"],
-  DESC_ARG: [12, "u32 the port of a REDIRECT"],
+  DESC_ARG: [12, "u32 in: the frame's whole length (more than len when the manifest's snaplen cut it); out: the port of a REDIRECT"],
   DATA: ["DESC + MAX_BURST * DESC_SIZE", "the first frame slot"],
   AREA_BYTES: ["DATA + MAX_BURST * SLOT", "the whole area"],
   SHARED: [1 << 16, "map handles from here on name the chain's shared maps"],

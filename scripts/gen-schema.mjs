@@ -3,7 +3,8 @@
 //   assembly/schema/{layout,errno,counters,config}.ts   the Wasm datapath
 //   host/schema/{layout,errno,counters,config,nf}.ts    the TypeScript host
 //   native/schema.h                                     the C bridge
-//   assembly/nf/abi.ts, nf/c/demiwasm_nf_abi.h          the NF SDKs (AssemblyScript, C)
+//   assembly/nf/abi.ts, nf/c/demiwasm_nf_abi.h,
+//   nf/rust/demiwasm_nf_abi.rs                          the NF SDKs (AssemblyScript, C, Rust)
 // The output is checked in (the package builds without running this). `--check` writes nothing
 // and exits 1 naming every file that differs from what the schema makes (tests/schema.test.ts).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -238,6 +239,20 @@ function cNf() {
   return s;
 }
 
+function rsNf() {
+  let s = NF_HEADER + "// The NF ABI's plain data, for Rust NFs (demiwasm_nf.rs): the burst area, verdicts, directions,\n// the map engine's contract.\n";
+  for (const spec of [nfArea, nfDirs, nfMaps]) for (const [name, v] of Object.entries(spec.values)) s += `pub const ${name}: u32 = ${v}; // ${spec.docs[name]}\n`;
+  for (const [name, v] of Object.entries(nf.verdicts)) s += `pub const ${name}: u32 = ${v}; // verdict\n`;
+  s += `pub const ABSENT: i64 = ${nf.ABSENT}; // a map lookup's answer for an absent key\n\n`;
+  s += "#[repr(C)]\npub struct Desc { pub off: u32, pub len: u32, pub verdict: u32, pub arg: u32 }\n";
+  s += "#[repr(C, align(16))]\npub struct Area {\n  pub count: u32, pub port: u32, pub dir: u32, pub reserved: u32,\n  pub now_ns: f64, pub pad: u64,\n" +
+       "  pub desc: [Desc; MAX_BURST as usize],\n  pub data: [[u8; SLOT as usize]; MAX_BURST as usize],\n}\n";
+  s += "const _: () = assert!(core::mem::size_of::<Desc>() == DESC_SIZE as usize);\n";
+  s += "const _: () = assert!(core::mem::size_of::<Area>() == AREA_BYTES as usize);\n";
+  s += "const _: () = assert!(DESC == 32 && AREA_NOW == 16 && DESC_ARG == 12 && DATA == DESC + MAX_BURST * DESC_SIZE);\n";
+  return s;
+}
+
 const outputs = {
   "assembly/schema/layout.ts": asLayout(),
   "assembly/schema/errno.ts": asErrno(),
@@ -251,6 +266,7 @@ const outputs = {
   "assembly/nf/abi.ts": asNf(),
   "host/schema/nf.ts": tsNf(),
   "nf/c/demiwasm_nf_abi.h": cNf(),
+  "nf/rust/demiwasm_nf_abi.rs": rsNf(),
 };
 
 const check = process.argv.includes("--check");

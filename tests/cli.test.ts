@@ -4,10 +4,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { freePorts } from "../host/freeport.js";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const cli = fileURLToPath(new URL("../host/cli.js", import.meta.url));
 const PORTS = await freePorts(2);
@@ -97,6 +97,22 @@ test("bench tcp --json --ipv6 ends with the figures the TCP and IPv6 issues name
   assert.is(j.bytesPerIdleConn, j.tableBytesPerConn);
   assert.ok(j.perIoNs6 > 0 && j.bulkGbps6 > 0 && Math.abs(j.ipv6Ratio - j.perIoNs6 / j.perIoNs) < 0.002, JSON.stringify(j));
   assert.equal(j.goals, { perIoNs: 150, bulkVsNode: 4, ipv6Ratio: 1.1 });
+});
+
+test("bench nf --json: every sample as Wasm, metered and native, portblock from each language built here, the chain's copy", () => {
+  const r = run(["bench", "nf", "--json", "--quick"]);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out.trim().split("\n").pop()!);
+  const rows = j.nfs as { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; wasmToNative: number }[];
+  for (const n of rows) {
+    for (const k of ["wasmNs", "nativeNs", "meteredNs", "copyNs"] as const) assert.ok(n[k] > 0, `${n.name} ${n.lang} ${k}`);
+    assert.is(n.wasmToNative, Math.round((n.wasmNs / n.nativeNs) * 100) / 100);
+  }
+  assert.equal(rows.filter((n) => n.lang === "assemblyscript").map((n) => n.name), ["flowmon", "ratelimit", "firewall", "nat", "maglev", "portblock"]);
+  const langs = rows.filter((n) => n.name === "portblock").map((n) => n.lang);
+  const built = (f: string) => existsSync(join(dirname(cli), "..", "..", "build", "nf", f));
+  assert.equal(langs, ["assemblyscript", ...(built("portblock.wasm") ? ["c"] : []), ...(built("portblock-rs.wasm") ? ["rust"] : [])]);
+  assert.equal(j.goals, { wasmToNative: 1.2, meteredToWasm: 1.05 });
 });
 
 test("bench all --report writes REPORT.md with a ratio table naming the machine, and an SVG chart", () => {

@@ -43,6 +43,8 @@ export function nf_area(): usize { return AREA; }
 @inline export function pkt(i: u32): usize { return AREA + load<u32>(desc(i) + DESC_OFF); }
 @inline export function pktLen(i: u32): u32 { return load<u32>(desc(i) + DESC_LEN); }
 @inline export function setLen(i: u32, len: u32): void { store<u32>(desc(i) + DESC_LEN, len); }
+/** Packet i's whole length on the wire: more than pktLen(i) when the manifest's snaplen cut it. */
+@inline export function wireLen(i: u32): u32 { return load<u32>(desc(i) + DESC_ARG); }
 @inline export function verdict(i: u32, v: u32, arg: u32 = 0): void {
   store<u32>(desc(i) + DESC_VERDICT, v);
   store<u32>(desc(i) + DESC_ARG, arg);

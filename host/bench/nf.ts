@@ -3,6 +3,7 @@
 // the NF call: the loop with the call minus the same loop without it, after a warm-up; medians of
 // interleaved rounds.
 import { performance } from "node:perf_hooks";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.js";
 import type { BenchOptions } from "./options.js";
@@ -36,24 +37,33 @@ function frame(src: number, sport: number, dst: number, dport: number): Uint8Arr
 
 const ip = (s: string) => s.split(".").reduce((a, b) => (a * 256 + Number(b)) >>> 0, 0);
 
-interface Workload { name: string; dir: number; manifest: Record<string, unknown>; params: number[]; extra: number[]; frames: Uint8Array[] }
+interface Workload {
+  name: string; lang: string; file: string; dir: number; manifest: Record<string, unknown>; params: number[]; extra: number[]; frames: Uint8Array[];
+}
 
 function workloads(): Workload[] {
   const inside = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.0.0.0") + (i >> 4), 1000 + (i & 15), ip("198.51.100.7"), 53));
   const toUs = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.1.0.0") + i, 4000 + i, ip("198.18.0.1"), 7));
   const toVip = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.1.0.0") + i, 4000 + i, ip("198.18.0.100"), 80));
   const backends = ["10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4"], macs = ["02:00:00:00:20:01", "02:00:00:00:20:02", "02:00:00:00:20:03", "02:00:00:00:20:04"];
+  // portblock's traffic: a quarter to a blocked port, a quarter to a rewritten one.
+  const ports = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.1.0.0") + i, 4000 + i, ip("198.18.0.1"), [53, 8080, 80, 443][i & 3]));
+  const portblock = { maps: [{ name: "hits", kind: "array", capacity: 65536 }], memory_pages: 16, config: { block: [53, 6379], rewrite: "8080=80" } };
+  const as = (w: Omit<Workload, "lang" | "file">): Workload => ({ ...w, lang: "assemblyscript", file: `${w.name}.wasm` });
   return [
-    { name: "flowmon", dir: 0, manifest: { maps: [{ name: "flows", kind: "lru", capacity: 65536 }] }, params: [65536], extra: [], frames: toUs },
-    { name: "ratelimit", dir: 0, manifest: { maps: [{ name: "buckets", kind: "lru", capacity: 65536 }], config: { rate: 1e9, burst: 1e6 } },
-      params: [1e9, 1e6, 65536], extra: [], frames: toUs },
-    { name: "firewall", dir: 0, manifest: { maps: [{ name: "conntrack", kind: "lru", capacity: 65536 }], config: { allow: "icmp,tcp/22,udp/7" } },
-      params: [60000, 65536], extra: [1, -1, 6, 22, 17, 7], frames: toUs },
-    { name: "nat", dir: 1, manifest: { maps: [{ name: "snat", kind: "hash", capacity: 16384 }, { name: "dnat", kind: "hash", capacity: 16384 }],
+    as({ name: "flowmon", dir: 0, manifest: { maps: [{ name: "flows", kind: "lru", capacity: 65536 }] }, params: [65536], extra: [], frames: toUs }),
+    as({ name: "ratelimit", dir: 0, manifest: { maps: [{ name: "buckets", kind: "lru", capacity: 65536 }], config: { rate: 1e9, burst: 1e6 } },
+      params: [1e9, 1e6, 65536], extra: [], frames: toUs }),
+    as({ name: "firewall", dir: 0, manifest: { maps: [{ name: "conntrack", kind: "lru", capacity: 65536 }], config: { allow: "icmp,tcp/22,udp/7" } },
+      params: [60000, 65536], extra: [1, -1, 6, 22, 17, 7], frames: toUs }),
+    as({ name: "nat", dir: 1, manifest: { maps: [{ name: "snat", kind: "hash", capacity: 16384 }, { name: "dnat", kind: "hash", capacity: 16384 }],
       config: { public_ip: "203.0.113.1", inside: "10.0.0.0/16", port_min: 20000, port_max: 35000 } },
-      params: [ip("203.0.113.1"), ip("10.0.0.0"), 0xffff0000, 20000, 35000, 16384], extra: [], frames: inside },
-    { name: "maglev", dir: 0, manifest: { config: { vip: "198.18.0.100", backends, macs } }, params: [ip("198.18.0.100")],
-      extra: backends.flatMap((b, i) => [ip(b), parseInt(macs[i].replace(/:/g, ""), 16)]), frames: toVip },
+      params: [ip("203.0.113.1"), ip("10.0.0.0"), 0xffff0000, 20000, 35000, 16384], extra: [], frames: inside }),
+    as({ name: "maglev", dir: 0, manifest: { config: { vip: "198.18.0.100", backends, macs } }, params: [ip("198.18.0.100")],
+      extra: backends.flatMap((b, i) => [ip(b), parseInt(macs[i].replace(/:/g, ""), 16)]), frames: toVip }),
+    // One logic in three languages (tests/nf.test.ts holds them to the same verdicts and bytes).
+    ...[["assemblyscript", "portblock-as.wasm"], ["c", "portblock.wasm"], ["rust", "portblock-rs.wasm"]].map(([lang, file]) =>
+      ({ name: "portblock", lang, file, dir: 0, manifest: portblock, params: [], extra: [53, 6379, -1, 8080, 80], frames: ports })),
   ];
 }
 
@@ -112,7 +122,8 @@ export async function benchNf(_config: Config, o: BenchOptions): Promise<Record<
   const now = () => clock;
   const nfs: { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; wasmToNative: number; meteringOverhead: number }[] = [];
   for (const w of workloads()) {
-    const man = (fuel: number): Manifest => parseManifest({ name: w.name, module: `${nfDir}${w.name}.wasm`, fuel, ...w.manifest });
+    if (!existsSync(`${nfDir}${w.file}`)) { say(`${w.name} (${w.lang}): not built here (scripts/build-nf.mjs says which toolchain is missing)`); continue; }
+    const man = (fuel: number): Manifest => parseManifest({ name: w.name, module: `${nfDir}${w.file}`, fuel, ...w.manifest });
     const plain = new Nf(man(0), new MapSet([]), now), metered = new Nf(man(10_000_000), new MapSet([]), now);
     const c = native.open(w.name, Float64Array.from(w.params), Float64Array.from(w.extra));
     const carea = new Uint8Array(AREA_BYTES);
@@ -140,10 +151,10 @@ export async function benchNf(_config: Config, o: BenchOptions): Promise<Record<
     const copyNs = +Math.max(0.01, median(t.chain) - median(t.chainBase) - wasmNs).toFixed(2);
     const traps = plain.stats.traps + metered.stats.traps + chain.nfs[0].stats.traps;
     if (traps > 0) throw new Error(`demiwasm: bench nf: ${w.name} trapped ${traps} times`);
-    const row = { name: w.name, lang: "assemblyscript", wasmNs, nativeNs, meteredNs, copyNs, wasmToNative: +(wasmNs / nativeNs).toFixed(2), meteringOverhead: +(meteredNs / wasmNs - 1).toFixed(3) };
+    const row = { name: w.name, lang: w.lang, wasmNs, nativeNs, meteredNs, copyNs, wasmToNative: +(wasmNs / nativeNs).toFixed(2), meteringOverhead: +(meteredNs / wasmNs - 1).toFixed(3) };
     nfs.push(row);
-    say(`${w.name.padEnd(10)} Wasm ${wasmNs.toFixed(2)} ns/pkt, metered ${meteredNs.toFixed(2)} (+${(row.meteringOverhead * 100).toFixed(1)}%), ` +
-        `C ${nativeNs.toFixed(2)} (Wasm/C ${row.wasmToNative}); chain copy ${copyNs.toFixed(2)} ns/pkt`);
+    say(`${`${w.name} (${w.lang === "assemblyscript" ? "AS" : w.lang === "c" ? "C" : "Rust"})`.padEnd(17)} Wasm ${wasmNs.toFixed(2)} ns/pkt, metered ${meteredNs.toFixed(2)} (+${(row.meteringOverhead * 100).toFixed(1)}%), ` +
+        `native C ${nativeNs.toFixed(2)} (Wasm/C ${row.wasmToNative}); chain copy ${copyNs.toFixed(2)} ns/pkt`);
   }
-  return { nfs, burst: BURST };
+  return { nfs, burst: BURST, goals: { wasmToNative: 1.2, meteredToWasm: 1.05 } };
 }

@@ -21,8 +21,11 @@ export function rowsOf(suite: string, j: Record<string, number>): Row[] {
     r.push({ what: "L2 reflect, 64 B, net_ring, copy mode", ours: j.copyMpps, base: j.nativeMpps, unit: "Mpps", baseName: "the same loop in C", lowerIsBetter: false });
     r.push({ what: "UDP RTT p50, two processes over memif", ours: j.memifRttP50Us, base: j.nodeRttP50Us, unit: "µs", baseName: "Node dgram", lowerIsBetter: true, goal: "≥ 10×" });
   } else if (suite === "nf") {
-    for (const n of (j as unknown as { nfs: { name: string; wasmNs: number; nativeNs: number; meteredNs: number }[] }).nfs) {
-      r.push({ what: `NF ${n.name}, per packet`, ours: n.wasmNs, base: n.nativeNs, unit: "ns", baseName: "the same logic in C", lowerIsBetter: true, goal: "≤ 1.2× C" });
+    const lang: Record<string, string> = { assemblyscript: "AssemblyScript", c: "C", rust: "Rust" };
+    for (const n of (j as unknown as { nfs: { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number }[] }).nfs) {
+      const what = `NF ${n.name} (${lang[n.lang] ?? n.lang}), per packet`;
+      r.push({ what, ours: n.wasmNs, base: n.nativeNs, unit: "ns", baseName: "the same logic in native C", lowerIsBetter: true, goal: "≤ 1.2×" });
+      r.push({ what: `${what}, metered`, ours: n.meteredNs, base: n.wasmNs, unit: "ns", baseName: "unmetered", lowerIsBetter: true, goal: "≤ 1.05×" });
     }
   } else if (suite === "http") {
     r.push({ what: "http requests/s, one keep-alive connection", ours: j.rps, base: j.nodeRps, unit: "rps", baseName: "Node http on kernel sockets", lowerIsBetter: false, goal: "≥ 1.5×" });

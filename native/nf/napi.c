@@ -48,6 +48,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     nf->process = maglev;
     for (size_t i = 0; i + 1 < ne && nf->backends < 32; i += 2) { nf->backend[nf->backends] = (uint32_t)e[i]; nf->mac[nf->backends++] = (uint64_t)e[i + 1]; }
     if (nf->backends == 0) rc = -1; else maglev_populate(nf);
+  } else if (!strcmp(name, "portblock")) {
+    // extra: the blocked ports, -1, then pairs of a port and the port it is rewritten to.
+    nf->process = portblock; rc = map_init(&nf->maps[0], NF_MAP_ARRAY, 65536);
+    size_t i = 0;
+    for (; i < ne && e[i] >= 0; i++) if (e[i] <= 65535) nf->blocked[(uint32_t)e[i] >> 3] |= (uint8_t)(1u << ((uint32_t)e[i] & 7));
+    for (i++; i + 1 < ne; i += 2) if (e[i] >= 0 && e[i] <= 65535) nf->rewrite_to[(uint32_t)e[i]] = (uint16_t)e[i + 1];
   } else rc = -1;
   if (rc != 0) { free(nf); napi_throw_error(env, NULL, "demiwasm: no such native NF, or bad parameters"); return NULL; }
   napi_value ext;

@@ -245,3 +245,31 @@ void maglev_populate(nf_native *nf) {
     }
   }
 }
+
+/** portblock (nf/c/portblock.c, its AssemblyScript and Rust twins): block listed ports, counting
+ *  hits per port in an array map; rewrite listed destination ports, fixing the checksum. */
+void portblock(nf_native *nf, nf_area *a, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *p = pkt(a, i); uint32_t len = a->desc[i].len;
+    uint8_t *ip = ipv4_at(p, len), *ip6 = ip ? NULL : ipv6_at(p, len);
+    verdict(a, i, NF_PASS);
+    uint8_t *l4 = NULL, proto = 0;
+    if (ip && !(be16(ip + 6) & 0x3fff)) { proto = ip[9]; l4 = ip + ((ip[0] & 15u) << 2); }
+    else if (ip6) l4 = upper6(ip6, &proto);
+    if (!l4 || (proto != 6 && proto != 17) || l4 + 4 > p + len) continue;
+    uint32_t dport = be16(l4 + 2);
+    if (nf->blocked[dport >> 3] & (1u << (dport & 7))) {
+      verdict(a, i, NF_DROP);
+      int64_t h = map_get(&nf->maps[0], dport, 0);
+      map_put(&nf->maps[0], dport, 0, h == NF_ABSENT ? 1 : h + 1);
+      continue;
+    }
+    uint32_t to = nf->rewrite_to[dport];
+    uint8_t *c = l4 + (proto == 6 ? 16 : 6);
+    if (!to || c + 2 > p + len) continue;
+    put16(l4 + 2, to);
+    uint32_t sum = be16(c);
+    if (!(proto == 17 && sum == 0)) { uint32_t n = csum16(sum, dport, to); put16(c, proto == 17 && n == 0 ? 0xffff : n); }
+    nf->counters[0]++;
+  }
+}

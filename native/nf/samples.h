@@ -17,6 +17,7 @@ typedef struct nf_native {
   uint32_t cursor;
   uint32_t backends, backend[32]; uint64_t mac[32];
   uint8_t table[MAGLEV_M];
+  uint8_t blocked[65536 / 8]; uint16_t rewrite_to[65536];   // portblock's ports
 } nf_native;
 
 void flowmon(nf_native *, nf_area *, uint32_t);
@@ -25,4 +26,5 @@ void firewall(nf_native *, nf_area *, uint32_t);
 void nat(nf_native *, nf_area *, uint32_t);
 void maglev(nf_native *, nf_area *, uint32_t);
 void maglev_populate(nf_native *);
+void portblock(nf_native *, nf_area *, uint32_t);
 #endif

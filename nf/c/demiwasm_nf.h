@@ -31,6 +31,8 @@ extern nf_area_t nf_burst;
   uintptr_t nf_area(void) { return (uintptr_t)&nf_burst; }
 
 static inline uint8_t *nf_pkt(uint32_t i) { return (uint8_t *)&nf_burst + nf_burst.desc[i].off; }
+/* Packet i's whole length on the wire: more than desc[i].len when the manifest's snaplen cut it. */
+static inline uint32_t nf_wire_len(uint32_t i) { return nf_burst.desc[i].arg; }
 static inline void nf_verdict(uint32_t i, uint32_t v, uint32_t arg) { nf_burst.desc[i].verdict = v; nf_burst.desc[i].arg = arg; }
 
 static inline int64_t nf_map_get(uint32_t id, int64_t k0, int64_t k1) { return id >= NF_SHARED ? nf_shared_get(id - NF_SHARED, k0, k1) : nf_priv_get(id, k0, k1); }
@@ -96,6 +98,21 @@ static inline uint32_t nf_csum_replace16(uint32_t sum, uint32_t from, uint32_t t
 }
 static inline uint32_t nf_csum_replace32(uint32_t sum, uint32_t from, uint32_t to) {
   return nf_csum_replace16(nf_csum_replace16(sum, from >> 16, to >> 16), from & 0xffff, to & 0xffff);
+}
+
+/* Rewrites a TCP or UDP port (dst = 1: the destination port) in the header at l4 of the packet
+ * p of len bytes, fixing the checksum; 0 when the header is not whole in the packet. A UDP
+ * checksum of 0 (none, IPv4) stays 0. */
+static inline int nf_rewrite_port(uint8_t *p, uint32_t len, uint8_t *l4, uint8_t proto, int dst, uint32_t port) {
+  uint8_t *c = l4 + (proto == 6 ? 16 : 6), *at = l4 + (dst ? 2 : 0);
+  if (c + 2 > p + len) return 0;
+  uint32_t old = nf_be16(at);
+  nf_put16(at, port);
+  uint32_t sum = nf_be16(c);
+  if (proto == 17 && sum == 0) return 1;
+  uint32_t n = nf_csum_replace16(sum, old, port);
+  nf_put16(c, proto == 17 && n == 0 ? 0xffff : n);
+  return 1;
 }
 
 /* Rewrites the IPv6 source (dst = 0) or destination address to the 16 bytes at addr, fixing

@@ -17,7 +17,7 @@
 #define NF_DESC_OFF 0u /* u32 where the frame starts, from the area */
 #define NF_DESC_LEN 4u /* u32 frame length; the NF may change it up to SLOT */
 #define NF_DESC_VERDICT 8u /* u32 the NF's verdict (PASS before the NF runs) */
-#define NF_DESC_ARG 12u /* u32 the port of a REDIRECT */
+#define NF_DESC_ARG 12u /* u32 in: the frame's whole length (more than len when the manifest's snaplen cut it); out: the port of a REDIRECT */
 #define NF_DATA 544u /* DESC + MAX_BURST * DESC_SIZE: the first frame slot */
 #define NF_AREA_BYTES 66080u /* DATA + MAX_BURST * SLOT: the whole area */
 #define NF_SHARED 65536u /* map handles from here on name the chain's shared maps */
