@@ -45,7 +45,7 @@ commands:
   nf run CHAIN      runs UDP echo traffic through the NF chains of CHAIN.yaml on the server's
                     port (loopback or dpdk), writes per-NF stats every second (--stats FILE),
                     hot-reloads changed manifests and modules with --watch
-  nf stats [FILE]   prints the per-NF stats the last nf run wrote
+  nf stats [FILE]   prints the per-NF stats the last nf run wrote; --watch: live rates until it exits
   config            prints the effective configuration (file, then DEMIWASM_* variables)
 
 options:
@@ -371,9 +371,15 @@ async function httpServeCmd(config: Config, v: Record<string, string | boolean |
 
 /** `nf run CHAIN` / `nf stats [FILE]`. The NF parts (and binaryen) load only for this command. */
 async function nfCmd(config: Config, rest: string[], v: Record<string, string | boolean | undefined>): Promise<void> {
-  const { loadChainFile, installChains, watchSources, writeStats, printStatsFile, formatStats, nfTargetOf, DEFAULT_STATS_FILE } = await import("./nf/run.js");
+  const { loadChainFile, installChains, watchSources, writeStats, printStatsFile, watchStatsFile, formatStats, formatRates, nfRates, Redraw,
+    nfTargetOf, DEFAULT_STATS_FILE } = await import("./nf/run.js");
   const [sub, arg] = rest;
-  if (sub === "stats") { process.stdout.write(printStatsFile(arg ?? (v.stats as string | undefined) ?? DEFAULT_STATS_FILE) + "\n"); return; }
+  if (sub === "stats") {
+    const path = arg ?? (v.stats as string | undefined) ?? DEFAULT_STATS_FILE;
+    if (v.watch === true) return watchStatsFile(path, v.json === true);
+    process.stdout.write(printStatsFile(path) + "\n");
+    return;
+  }
   if (sub !== "run" || arg === undefined) throw new UsageError("nf takes 'run CHAIN.yaml' or 'stats [FILE]'");
   const problem = nfTargetOf(config);
   if (problem) throw new UsageError(problem);
@@ -389,11 +395,17 @@ async function nfCmd(config: Config, rest: string[], v: Record<string, string | 
   const sqd = p.server.socket();
   p.server.bind(sqd, sockaddr(formatIpv4(p.serverIp), port));
   const srv = new EchoServer(p.server, sqd);
-  const cli = new EchoClient(p.client, p.client.socket(), { addr: p.serverIp, port }, { size: 64, window: 256, burst: 32, lossTimeoutNs: 200e6 });
+  // An echo takes microseconds here: a datagram an NF dropped counts as lost after 2 ms, so drops
+  // hold one slot of a 1024-datagram window for that long instead of stalling it on a long loss
+  // timer: the chain sees as much traffic as it can take, and the rates shown are the NFs'.
+  const cli = new EchoClient(p.client, p.client.socket(), { addr: p.serverIp, port }, { size: 64, window: 1024, burst: 32, lossTimeoutNs: 2e6 });
   process.stdout.write(`nf run ${arg} (${config.backend}): ${chains.map((c) => `${c.dir === 0 ? "in" : "out"}: ${c.nfs.map((n) => n.name).join(" -> ")}`).join("; ")}; ` +
     `udp-echo to port ${port} for ${duration} s; stats in ${statsPath}${v.watch ? "; watching for changes" : ""}\n`);
-  const end = p.clock.now() + duration * 1e9;
-  let lastWrite = 0;
+  const start = p.clock.now(), end = start + duration * 1e9;
+  // On a terminal, the rates of the last second are redrawn in place (quiet when piped).
+  const live = process.stdout.isTTY && v.json !== true ? new Redraw(process.stdout) : null;
+  let snapshot = chains.flatMap((c) => c.nfStats()), echoedBefore = 0;
+  let lastWrite = start;
   let stop = false;
   process.once("SIGINT", () => { stop = true; });
   const loop = () => {
@@ -402,7 +414,15 @@ async function nfCmd(config: Config, rest: string[], v: Record<string, string | 
       if (now >= end) { stop = true; break; }
       p.poll(); srv.step(); cli.step(now, true);
       for (const c of chains) c.tick(now / 1e6);
-      if (now - lastWrite > 1e9) { writeStats(statsPath, chains); lastWrite = now; }
+      if (now - lastWrite > 1e9) {
+        writeStats(statsPath, chains);
+        if (live) {
+          const cur = chains.flatMap((c) => c.nfStats()), seconds = (now - lastWrite) / 1e9;
+          live.draw(`echoed ${((cli.echoed - echoedBefore) / seconds / 1e3).toFixed(1)}k/s, lost ${cli.lost}\n${formatRates(nfRates(snapshot, cur, seconds))}`);
+          snapshot = cur; echoedBefore = cli.echoed;
+        }
+        lastWrite = now;
+      }
     }
     for (const name of pending) {
       try { reload(name); process.stdout.write(`nf run: reloaded ${name}\n`); } catch (e) { process.stderr.write(`${(e as Error).message} (keeping the running ${name})\n`); }
@@ -412,8 +432,18 @@ async function nfCmd(config: Config, rest: string[], v: Record<string, string | 
     unwatch();
     writeStats(statsPath, chains);
     const all = chains.flatMap((c) => c.nfStats());
-    if (v.json === true) process.stdout.write(JSON.stringify({ command: "nf run", sent: cli.sent, echoed: cli.echoed, nfs: all }) + "\n");
-    else process.stdout.write(`sent ${cli.sent}, echoed ${cli.echoed}\n${formatStats(all)}\n`);
+    const seconds = (p.clock.now() - start) / 1e9;
+    // What the chains cost per packet (each NF's ns per packet, in and out), the rate of frames
+    // into the first NF, and the echoes that made it through (a rate limiter caps those).
+    const chainNs = nfRates(null, all, seconds).reduce((n, r) => n + r.nsPerPacket, 0);
+    const chainInPerS = (all[0]?.packetsIn ?? 0) / seconds, echoedPerS = cli.echoed / seconds;
+    if (v.json === true) {
+      process.stdout.write(JSON.stringify({ command: "nf run", sent: cli.sent, echoed: cli.echoed, lost: cli.lost, seconds, chainInPerS, echoedPerS,
+        chainNsPerPacket: chainNs, nfs: all }) + "\n");
+    } else {
+      process.stdout.write(`the chain took ${(chainInPerS / 1e3).toFixed(1)}k frames/s in; its NFs cost ${chainNs.toFixed(0)} ns per frame in all; ` +
+        `echoed ${(echoedPerS / 1e3).toFixed(1)}k/s (sent ${cli.sent}, echoed ${cli.echoed}; the rest dropped by NFs or in flight at the end)\n`        + formatStats(all) + "\n");
+    }
   };
   loop();
 }

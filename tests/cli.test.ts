@@ -162,6 +162,11 @@ test("nf run puts the example chain on the server's port, and nf stats prints wh
   const out = JSON.parse(r.out.trim().split("\n").pop()!);
   assert.equal(out.nfs.map((n: { name: string }) => n.name), ["firewall", "ratelimit", "portblock", "flowmon", "firewall-out"]);
   assert.ok(out.echoed > 0 && out.nfs[0].packetsIn >= out.echoed);
+  // Every datagram the rate limiter dropped is one the client counted lost (give or take the
+  // window still in flight at the end): drops do not stall the traffic on a loss timer.
+  const dropped = out.nfs[1].dropped;
+  assert.ok(dropped > 0 && out.lost >= dropped - 1024 && out.lost <= dropped + 1024, `lost ${out.lost}, dropped ${dropped}`);
+  assert.ok(Math.abs(out.chainInPerS * out.seconds - out.nfs[0].packetsIn) < 1 && out.chainNsPerPacket > 0, JSON.stringify(out).slice(0, 300));
   const s = run(["nf", "stats", stats]);
   assert.is(s.code, 0);
   assert.match(s.out, /^NF stats of pid \d+ at /);
@@ -171,6 +176,31 @@ test("nf run puts the example chain on the server's port, and nf stats prints wh
   assert.match(posix.err, /^demiwasm: nf run needs a physical backend \(loopback or dpdk\)/);
   const missing = run(["nf", "stats", "/nonexistent/stats.json"]);
   assert.match(missing.err, /^demiwasm: no NF stats at \/nonexistent\/stats.json/);
+});
+
+test("nf stats --watch --json: a line of per-NF rates each second while nf run runs, then it ends", async () => {
+  const stats = join(tmpdir(), `demiwasm-nf-watch-${process.pid}.json`);
+  const runner = spawn(process.execPath, [cli, "nf", "run", "nf/examples/chain.yaml", "--duration", "3.5", "--stats", stats, "--json"], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve) => runner.stdout!.once("data", () => resolve()));
+    for (let i = 0; i < 50 && !existsSync(stats); i++) await new Promise((r) => setTimeout(r, 100));
+    const watch = spawn(process.execPath, [cli, "nf", "stats", "--watch", "--json", stats], { stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    watch.stdout!.on("data", (d) => { text += d; });
+    const code = await new Promise((r) => watch.once("exit", r));
+    assert.is(code, 0);
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 1, text);
+    for (const l of lines) {
+      assert.equal(l.nfs.map((n: { name: string }) => n.name), ["firewall", "ratelimit", "portblock", "flowmon", "firewall-out"]);
+      const [fw, rl] = l.nfs;
+      assert.ok(fw.pps > 0 && fw.nsPerPacket > 0 && fw.fuelPerPacket > 0, JSON.stringify(fw));
+      assert.ok(Math.abs(rl.passedPerS + rl.droppedPerS - rl.pps) < 1e-6 * rl.pps + 1e-9, JSON.stringify(rl));
+    }
+  } finally {
+    runner.kill("SIGKILL");
+    rmSync(stats, { force: true });
+  }
 });
 
 test("help lists the commands", () => {

@@ -10,6 +10,7 @@ import { Chain } from "../host/nf/chain.js";
 import { checkNfModule } from "../host/nf/loader.js";
 import { parseManifest } from "../host/nf/manifest.js";
 import { Verdict } from "../host/nf/abi.js";
+import { nfRates, formatRates, Redraw } from "../host/nf/run.js";
 import { Views } from "../host/link/copy.js";
 import { NF_DIR, sample, watNf, wat, udpTo, udp6To, batchOf, frameOut, checksumsOk, checksums6Ok, SRC, SRC6, DST6 } from "./nf.helpers.js";
 import { eth, ipv6, ipv4, udp, checksum, hex } from "./helpers.js";
@@ -282,6 +283,23 @@ test("portblock in AssemblyScript, C and Rust: the same verdicts, the same bytes
         /refused its config \(nf_init returned 3\)/, `${lang} ${JSON.stringify(config)}`);
     }
   }
+});
+
+test("the live view: rates between two snapshots, drawn over the last drawing on a terminal", () => {
+  const c = chain([sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 64 }] })]);
+  c.run(batchOf([udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 8)]));
+  const before = c.nfStats();
+  for (let k = 0; k < 5; k++) c.run(batchOf([udpTo("198.18.0.1", 7), udpTo("198.18.0.1", 8)]));
+  const [r] = nfRates(before, c.nfStats(), 0.5);
+  assert.equal([r.name, r.pps, r.passedPerS, r.droppedPerS, r.trapsPerS], ["flowmon", 20, 20, 0, 0]);
+  assert.ok(r.nsPerPacket > 0 && r.fuelPerPacket > 0);
+  let written = "";
+  const out = { write: (t: string) => { written += t; return true; } } as unknown as NodeJS.WriteStream;
+  const redraw = new Redraw(out);
+  redraw.draw("a\nb");
+  redraw.draw("c\nd\ne");
+  assert.is(written, "a\nb\n\x1b[2F\x1b[Jc\nd\ne\n", "the second drawing moves up the first's two lines and clears below");
+  assert.match(formatRates([r]), /^nf\s+pkt\/s\s+passed\/s\s+dropped\/s\s+traps\/s\s+fuel\/pkt\s+ns\/pkt\s+quarantined\nflowmon\s+20\s+20\s+0\s+0\s+\d+\s+[\d.]+\s+no$/);
 });
 
 test("WASI preview1 as the ABI allows it: stdout becomes log lines, the clock is the host's, proc_exit is a trap", () => {

@@ -51,6 +51,46 @@ export function formatStats(all: NfStats[]): string {
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ")).join("\n");
 }
 
+/** One NF's figures over the last interval: what `nf run` on a terminal and `nf stats --watch` draw. */
+export interface NfRate {
+  name: string; pps: number; passedPerS: number; droppedPerS: number; trapsPerS: number;
+  fuelPerPacket: number; nsPerPacket: number; quarantined: boolean;
+}
+
+/** Rates between two snapshots of the same NFs taken `seconds` apart (from zero when `prev` is null). */
+export function nfRates(prev: readonly NfStats[] | null, cur: readonly NfStats[], seconds: number): NfRate[] {
+  return cur.map((s, i) => {
+    const p = prev?.[i]?.name === s.name ? prev[i] : null;
+    const d = (k: "packetsIn" | "passed" | "dropped" | "traps" | "fuelUsed") => s[k] - (p ? p[k] : 0);
+    const perBurst = s.bursts > 0 ? s.packetsIn / s.bursts : 0;
+    return {
+      name: s.name, pps: d("packetsIn") / seconds, passedPerS: d("passed") / seconds, droppedPerS: d("dropped") / seconds,
+      trapsPerS: d("traps") / seconds, fuelPerPacket: d("packetsIn") > 0 ? d("fuelUsed") / d("packetsIn") : 0,
+      nsPerPacket: perBurst > 0 ? s.nsPerBurst / perBurst : 0, quarantined: s.quarantined,
+    };
+  });
+}
+
+const rate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+
+export function formatRates(rows: readonly NfRate[]): string {
+  const head = ["nf", "pkt/s", "passed/s", "dropped/s", "traps/s", "fuel/pkt", "ns/pkt", "quarantined"];
+  const cells = rows.map((r) => [r.name, rate(r.pps), rate(r.passedPerS), rate(r.droppedPerS), rate(r.trapsPerS),
+    r.fuelPerPacket.toFixed(0), r.nsPerPacket.toFixed(1), r.quarantined ? "yes" : "no"]);
+  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  return [head, ...cells].map((c) => c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ")).join("\n");
+}
+
+/** Draws `text` over what the last call drew (a terminal's cursor moved up, lines cleared). */
+export class Redraw {
+  private lines = 0;
+  constructor(private readonly out: NodeJS.WriteStream) {}
+  draw(text: string): void {
+    this.out.write((this.lines > 0 ? `\x1b[${this.lines}F\x1b[J` : "") + text + "\n");
+    this.lines = text.split("\n").length;
+  }
+}
+
 export interface NfRunTarget {
   /** Puts chains on the server's port. */
   attach(dir: "in" | "out", chain: Chain): void;
@@ -87,12 +127,47 @@ export function writeStats(path: string, chains: Chain[]): void {
   writeFileSync(path, JSON.stringify({ at: new Date().toISOString(), pid: process.pid, nfs: all }, null, 2));
 }
 
-export function printStatsFile(path: string): string {
-  let doc: { at: string; pid: number; nfs: NfStats[] };
-  try { doc = JSON.parse(readFileSync(path, "utf8")); } catch {
+interface StatsDoc { at: string; pid: number; nfs: NfStats[] }
+
+function readStatsFile(path: string): StatsDoc {
+  try { return JSON.parse(readFileSync(path, "utf8")); } catch {
     throw new Error(`demiwasm: no NF stats at ${path}: run 'demiwasm nf run CHAIN' first (or give the file it wrote)`);
   }
+}
+
+export function printStatsFile(path: string): string {
+  const doc = readStatsFile(path);
   return `NF stats of pid ${doc.pid} at ${doc.at}\n${formatStats(doc.nfs)}`;
+}
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === "EPERM"; } };
+
+/**
+ * `nf stats --watch`: once a second, the rates between the last two snapshots `nf run` wrote —
+ * redrawn on a terminal, one JSON object per line with `json`, nothing while piped otherwise —
+ * until the writer exits; then the totals. Resolves when done.
+ */
+export function watchStatsFile(path: string, json: boolean, out: NodeJS.WriteStream = process.stdout): Promise<void> {
+  let prev = readStatsFile(path);
+  const redraw = out.isTTY && !json ? new Redraw(out) : null;
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      let cur: StatsDoc;
+      try { cur = readStatsFile(path); } catch { cur = prev; }
+      const seconds = (Date.parse(cur.at) - Date.parse(prev.at)) / 1000;
+      if (seconds > 0) {
+        const rows = nfRates(prev.nfs, cur.nfs, seconds);
+        if (json) out.write(JSON.stringify({ at: cur.at, pid: cur.pid, nfs: rows }) + "\n");
+        else redraw?.draw(`NF rates of pid ${cur.pid} at ${cur.at}\n${formatRates(rows)}`);
+        prev = cur;
+      }
+      if (!alive(cur.pid)) {
+        clearInterval(timer);
+        if (!json) out.write(`pid ${cur.pid} has exited; its last stats:\n${formatStats(cur.nfs)}\n`);
+        resolve();
+      }
+    }, 1000);
+  });
 }
 
 export function nfTargetOf(config: Config): string | null {
