@@ -52,7 +52,8 @@ export interface DpdkNative {
   /** The same for a raw (benchmark) port: no fill/comp, the device owns the frames. */
   rawBurst(h: DpdkPortHandle): number;
   close(h: DpdkPortHandle): void;
-  sendCopy(h: DpdkPortHandle, bytes: Uint8Array, off: number, len: number): number;
+  /** The ports (the link group's, in order) a tx entry may name as its egress (a REDIRECT). */
+  setEgress(h: DpdkPortHandle, ports: DpdkPortHandle[]): void;
   stats(h: DpdkPortHandle, out: Float64Array): number;
   mac(h: DpdkPortHandle): string;
   ringPort(name: string, rxRing: string, txRing: string): void;

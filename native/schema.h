@@ -14,6 +14,10 @@
 #define DW_RING_MASK 8u /* byte offset of entries - 1 */
 #define DW_RING_HDR 16u /* bytes before the first entry */
 #define DW_RING_ENTRY 8u /* bytes per entry: u32 offset, u32 length */
+#define DW_LEN_MASK 65535u /* the length bits of an entry's length word */
+#define DW_RX_FORWARD 2147483648u /* rx flag the host's NF chain sets: the frame leaves again from its slot (TX, REDIRECT), not for the stack */
+#define DW_EGRESS_SHIFT 16u /* tx bits 16-23: 0, or 1 + the port of the link's group the frame leaves by (REDIRECT, zero-copy) */
+#define DW_EGRESS_PORTS 8u /* ports a tx entry can name */
 #define DW_RESULT_OPCODE 0u /* i32 operation */
 #define DW_RESULT_QD 4u /* i32 queue descriptor */
 #define DW_RESULT_QT 8u /* u32 qtoken */

@@ -20,6 +20,11 @@ export const layout = {
   RING_MASK: [8, "byte offset of entries - 1"],
   RING_HDR: [16, "bytes before the first entry"],
   RING_ENTRY: [8, "bytes per entry: u32 offset, u32 length"],
+  // A ring entry's length word: the length in its low 16 bits, flags above (frames are < 64 KiB).
+  LEN_MASK: [0xffff, "the length bits of an entry's length word"],
+  RX_FORWARD: [0x80000000, "rx flag the host's NF chain sets: the frame leaves again from its slot (TX, REDIRECT), not for the stack"],
+  EGRESS_SHIFT: [16, "tx bits 16-23: 0, or 1 + the port of the link's group the frame leaves by (REDIRECT, zero-copy)"],
+  EGRESS_PORTS: [8, "ports a tx entry can name"],
   // The PDPIX result block take() fills, our demi_qresult_t (byte offsets).
   RESULT_OPCODE: [0, "i32 operation"],
   RESULT_QD: [4, "i32 queue descriptor"],
@@ -152,6 +157,7 @@ export const counters = [
   ["ndp.duplicate_addresses", "one of our addresses found in use by another host: never used (RFC 4862 §5.4.5)"],
   ["ndp.solicitations_sent", ""],
   ["ndp.advertisements_sent", ""],
+  ["link.forwarded", "frames the host's NF chain sent out again from their receive slot (TX, REDIRECT): zero-copy"],
 ];
 
 // ---- Configuration the datapath takes (configure(key, value) before init()) ----

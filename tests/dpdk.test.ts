@@ -22,7 +22,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Chain } from "../host/nf/chain.js";
 import { parseManifest } from "../host/nf/manifest.js";
-import { sample, NF_DIR } from "./nf.helpers.js";
+import { sample, NF_DIR, watNf } from "./nf.helpers.js";
 
 const available = spawnSync("pkg-config", ["--exists", "libdpdk"]).status === 0;
 if (!available && process.env.CI) throw new Error("DPDK is not installed: .ci/run must install dpdk libdpdk-dev");
@@ -319,6 +319,86 @@ t("NF chains on a DPDK port: the in chain filters what the device received, the 
   p.server.close(sqd);
   settle(p);
   assert.is(p.server.dp.exports.poolAvailable(), before, "every filtered frame's slot came back");
+  p.close();
+});
+
+/** nf_process bodies in WAT: for each packet, `each` runs with $d its descriptor and $p its frame. */
+const perPacket = (each: string) => "(local $i i32) (local $d i32) (local $p i32) (local $x i32) (local $y i32) " +
+  "(loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
+  "(local.set $d (i32.add (i32.const 65568) (i32.shl (local.get $i) (i32.const 4)))) (local.set $p (i32.add (i32.const 65536) (i32.load (local.get $d)))) " +
+  each + " (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
+// UDP to port 9 comes back from port 9: MACs, addresses and ports swapped (the checksums hold), TX.
+const swapTx = perPacket(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i32.const 0x0900)) (then
+  (local.set $x (i32.load (local.get $p))) (local.set $y (i32.load16_u offset=4 (local.get $p)))
+  (i32.store (local.get $p) (i32.load offset=6 (local.get $p))) (i32.store16 offset=4 (local.get $p) (i32.load16_u offset=10 (local.get $p)))
+  (i32.store offset=6 (local.get $p) (local.get $x)) (i32.store16 offset=10 (local.get $p) (local.get $y))
+  (local.set $x (i32.load offset=26 (local.get $p))) (i32.store offset=26 (local.get $p) (i32.load offset=30 (local.get $p))) (i32.store offset=30 (local.get $p) (local.get $x))
+  (local.set $x (i32.load16_u offset=34 (local.get $p))) (i32.store16 offset=34 (local.get $p) (i32.load16_u offset=36 (local.get $p))) (i32.store16 offset=36 (local.get $p) (local.get $x))
+  (i32.store offset=8 (local.get $d) (i32.const 2))))`);
+// UDP to port 10 goes to port 7 (its checksum dropped: none, RFC 768), out of port 1 of the group.
+const redirect10 = perPacket(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i32.const 0x0a00)) (then
+  (i32.store16 offset=36 (local.get $p) (i32.const 0x0700)) (i32.store16 offset=40 (local.get $p) (i32.const 0))
+  (i32.store offset=8 (local.get $d) (i32.const 3)) (i32.store offset=12 (local.get $d) (i32.const 1))))`);
+
+t("TX and REDIRECT verdicts on a DPDK port leave from the frame's own slot: no copy, no native call per frame, every slot back", () => {
+  const p = dpdkPair(base());
+  const chain = new Chain([parseManifest({ name: "swap", module: watNf(swapTx) }), parseManifest({ name: "redirect", module: watNf(redirect10) })],
+    0, 0, p.serverLink.ports);
+  p.serverLink.attachChain(p.server, "in", chain);
+  // An out chain sees what the stack sends, not what an in chain forwarded.
+  const out = new Chain([parseManifest({ name: "out", module: watNf(perPacket("")) })], 0, 1, p.serverLink.ports);
+  p.serverLink.attachChain(p.server, "out", out);
+  const dir = mkdtempSync(join(tmpdir(), "demiwasm-dpdkfwd-"));
+  p.serverLink.capture(join(dir, "server.pcap"));
+  settle(p);
+  const before = p.server.dp.exports.poolAvailable();
+  const seven = p.server.socket();
+  p.server.bind(seven, sockaddr("198.18.0.1", 7));
+  const cqd = p.client.socket();
+  p.client.bind(cqd, sockaddr("198.18.0.2", 5000));
+  const N = 50;
+  const payload = (i: number, port: number) => Uint8Array.from({ length: 40 }, (_, k) => (i * 7 + k + port) & 255);
+  for (let i = 0; i < N; i++) {
+    for (const port of [9, 10]) {
+      const g = p.client.sgaalloc(40);
+      p.client.bytes(g).set(payload(i, port));
+      p.client.wait(p.client.pushto(cqd, g, sockaddr("198.18.0.1", port)));
+      p.client.sgafree(g);
+    }
+    settle(p);
+  }
+  const got = (l: LibOS, qd: number) => {
+    const out: { port: number; bytes: number[] }[] = [];
+    for (let k = 0; k < N + 5; k++) {
+      const qt = l.pop(qd);
+      let r = l.tryWait(qt);
+      for (let n = 0; n < 200 && !r; n++) { p.poll(); r = l.tryWait(qt); }
+      if (!r) break;
+      out.push({ port: r.addr!.port, bytes: [...l.bytes(r.sga!)] });
+      l.sgafree(r.sga!);
+    }
+    return out;
+  };
+  const back = got(p.client, cqd), atSeven = got(p.server, seven);
+  assert.equal(back.length, N, "every datagram to port 9 came back, from port 9");
+  assert.ok(back.every((b, i) => b.port === 9 && b.bytes.join() === [...payload(i, 9)].join()));
+  assert.equal(atSeven.length, N, "every datagram to port 10 went out of the client's port and in again, to port 7");
+  assert.ok(atSeven.every((b, i) => b.port === 5000 && b.bytes.join() === [...payload(i, 10)].join()));
+  assert.is(p.server.counters()["link.forwarded"], 2 * N, "the datapath moved each slot to its tx ring");
+  assert.equal([chain.nf("swap").stats.transmitted, chain.nf("redirect").stats.redirected], [N, N]);
+  const s = p.serverLink.stats();
+  assert.is(s.txCopied, 0, "sent from the receive slots");
+  assert.is(p.serverLink.forwardDrops, 0);
+  assert.ok(out.nf("out").stats.packetsIn < 5, `the out chain saw the stack's own frames only (ARP): ${out.nf("out").stats.packetsIn}`);
+  p.serverLink.stopCapture();
+  const sent = readPcap(readFileSync(join(dir, "server.pcap"))).filter((f) => f.data.length === 14 + 20 + 8 + 40 && f.data[23] === 17);
+  // In: 2N from the client and N redirected ones coming round again; out: N swapped, N redirected.
+  assert.is(sent.length, 5 * N, "capture: each datagram in and out at its true length");
+  rmSync(dir, { recursive: true, force: true });
+  p.server.close(seven);
+  p.client.close(cqd);
+  settle(p);
+  assert.is(p.server.dp.exports.poolAvailable(), before, "every forwarded slot came back through the completion ring");
   p.close();
 });
 

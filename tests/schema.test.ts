@@ -28,7 +28,7 @@ test("the checked-in generated files are what the schema makes", () => {
 test("a generated file edited by hand is caught, by name", () => {
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-schema-"));
   try {
-    for (const p of ["scripts/gen-schema.mjs", "schema", "assembly/schema", "host/schema", "native/schema.h", "assembly/nf/abi.ts", "nf/c/demiwasm_nf_abi.h"]) {
+    for (const p of ["scripts/gen-schema.mjs", "schema", "assembly/schema", "host/schema", "native/schema.h", "assembly/nf/abi.ts", "nf/c/demiwasm_nf_abi.h", "nf/rust/demiwasm_nf_abi.rs"]) {
       cpSync(join(root, p), join(dir, p), { recursive: true });
     }
     const f = join(dir, "host/schema/layout.ts");
@@ -67,8 +67,8 @@ test("no other file defines an errno value, a counter index, a config key, the r
     [/(HASH|MAP_HASH)\s*(:\s*u32\s*)?=\s*0|hash:\s*0/, "NF map kinds"],
   ];
   for (const tree of ["assembly", "host", "native", "nf"]) {
-    for (const f of files(join(root, tree), /\.(ts|c|h)$/)) {
-      if (f.endsWith("nf/abi.ts") && f.includes("assembly") || f.endsWith("demiwasm_nf_abi.h")) continue;   // generated
+    for (const f of files(join(root, tree), /\.(ts|c|h|rs)$/)) {
+      if (f.endsWith("nf/abi.ts") && f.includes("assembly") || /demiwasm_nf_abi\.(h|rs)$/.test(f)) continue;   // generated
       const text = readFileSync(f, "utf8");
       for (const [re, what] of rules) if (re.test(text)) offenders.push(`${relative(root, f)}: ${what}`);
     }

@@ -4,10 +4,10 @@
 import { carve } from "../mem/layout";
 import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, ringConsumer, ringProducer, ringMask,
          ringPublish } from "../mem/ring";
-import { RING_HDR, RING_ENTRY } from "../schema/layout";
+import { RING_HDR, RING_ENTRY, RX_FORWARD, LEN_MASK, EGRESS_SHIFT, EGRESS_PORTS } from "../schema/layout";
 import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
 import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESCRIPTOR, D_RX_TOO_LONG,
-         D_TX_RING_FULL, D_RX_FILTERED } from "../counters";
+         D_TX_RING_FULL, D_RX_FILTERED, C_LINK_FORWARDED } from "../counters";
 import { ETH_HLEN } from "../wire/eth";
 
 export let fillRing: usize = 0;
@@ -86,6 +86,16 @@ export function linkRxTake(i: u32): i32 {
   // Only a slot we put in the fill ring, at the place we said, may come back as a frame.
   if (s < 0 || !slotInFill(<u32>s) || ptr != slotData(<u32>s)) { count(D_RX_BAD_DESCRIPTOR); return -1; }
   setSlotInFill(<u32>s, false);
+  // The host's NF chain sends the frame out again (TX, or REDIRECT with its egress port in the
+  // word): it leaves from this slot, whose reference moves to the TX ring; the device gives it
+  // back through the completion ring like a frame the stack sent.
+  if ((len & RX_FORWARD) != 0) {
+    const word = len & ~RX_FORWARD, n = word & LEN_MASK;
+    if (n == 0 || n > slotCap(<u32>s) || (word >> EGRESS_SHIFT) > EGRESS_PORTS) { count(D_RX_BAD_DESCRIPTOR); slotUnref(<u32>s); return -1; }
+    if (!ringPush(txRing, <u32>ptr, word)) { count(D_TX_RING_FULL); slotUnref(<u32>s); return -1; }
+    count(C_LINK_FORWARDED);
+    return -1;
+  }
   // Length 0: the host's NF chain dropped the frame (or sent it elsewhere); the slot comes back.
   if (len == 0) { count(D_RX_FILTERED); slotUnref(<u32>s); return -1; }
   if (len > slotCap(<u32>s)) { count(D_RX_TOO_LONG); slotUnref(<u32>s); return -1; }

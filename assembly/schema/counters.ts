@@ -98,4 +98,5 @@ export const C_IP6_FRAGMENTS_SENT: i32 = 94; // ip6.fragments_sent
 export const C_NDP_DUPLICATE_ADDRESSES: i32 = 95; // ndp.duplicate_addresses: one of our addresses found in use by another host: never used (RFC 4862 §5.4.5)
 export const C_NDP_SOLICITATIONS_SENT: i32 = 96; // ndp.solicitations_sent
 export const C_NDP_ADVERTISEMENTS_SENT: i32 = 97; // ndp.advertisements_sent
-export const NUM_COUNTERS: i32 = 98;
+export const C_LINK_FORWARDED: i32 = 98; // link.forwarded: frames the host's NF chain sent out again from their receive slot (TX, REDIRECT): zero-copy
+export const NUM_COUNTERS: i32 = 99;

@@ -10,6 +10,7 @@ import { PortChains, type Direction, type PortActions } from "../link/chains.js"
 import { FaultInjector, type LinkFaults } from "../link/faults.js";
 import { PcapWriter } from "../pcap.js";
 import type { Chain } from "../nf/chain.js";
+import { EGRESS_SHIFT, EGRESS_PORTS, LEN_MASK } from "../schema/layout.js";
 
 /** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
 export const DPDK_STAT_NAMES = [
@@ -70,6 +71,7 @@ export class DpdkLink implements Link, PortActions {
     this.handle = this.native.open(d.device, node.dp.u8, x.poolRegionBase(), this.config.pool.small_buffers,
       x.poolRegionBase(), x.poolRegionBytes(), rings, flags, d.queue, d.rx_desc, d.tx_desc, d.burst);
     this.node = node;
+    this.wireEgress();
   }
 
   detach(node: LinkNode): void {
@@ -82,6 +84,12 @@ export class DpdkLink implements Link, PortActions {
     this.stopCapture();
     if (this.handle !== null) this.native.close(this.handle);
     this.handle = null;
+    // The others stop naming this port: a REDIRECT to it still on their tx rings is dropped and
+    // counted (dropTxBadDesc), never sent to a closed device.
+    for (const l of this.group) {
+      l.egressWired = false;
+      if (l.handle !== null) this.native.setEgress(l.handle, []);
+    }
     this.node = null;
   }
 
@@ -90,7 +98,9 @@ export class DpdkLink implements Link, PortActions {
 
   /** Joins ports into one group: polling any of them turns them all, as on one loopback link. */
   static group(...links: DpdkLink[]): void {
+    if (links.length > EGRESS_PORTS) throw new Error(`demiwasm: a DPDK link group has at most ${EGRESS_PORTS} ports`);
     for (const l of links) l.group = links;
+    links[0].wireEgress();
   }
 
   poll(): number {
@@ -104,7 +114,7 @@ export class DpdkLink implements Link, PortActions {
     if (n === null) return 0;
     const rings = n.rings, now = this.clock.now();
     if (this.chains.out !== null) this.chains.filterTx(rings, n.dp.u8, this);
-    if (this.pcap !== null) for (let i = rings.txFirst(); i !== rings.txEnd(); i = (i + 1) >>> 0) this.pcap.record(now, n.dp.u8, rings.txOff(i), rings.txLen(i));
+    if (this.pcap !== null) for (let i = rings.txFirst(); i !== rings.txEnd(); i = (i + 1) >>> 0) this.pcap.record(now, n.dp.u8, rings.txOff(i), rings.txLen(i) & LEN_MASK);
     const rxBefore = rings.rxEnd();
     const moved = this.native.burst(this.handle!);
     if (rings.rxEnd() !== rxBefore) this.received(n, rxBefore, now);
@@ -161,15 +171,25 @@ export class DpdkLink implements Link, PortActions {
   /** Ports a REDIRECT can name: this link's group. */
   get ports(): number { return this.group.length; }
 
-  /** PortActions: an in chain's TX goes back out of this port, as a copy. */
-  transmit(mem: Uint8Array, off: number, len: number): void {
-    if (this.handle !== null) this.native.sendCopy(this.handle, mem, off, len);
+  /** PortActions: TX and REDIRECT leave from the frame's own slot, by this port's burst: the
+   *  egress field names the port of the group (this one for TX), so a forwarded frame is told
+   *  from one the stack sent (the out chain and capture read that). -1 when that port is closed. */
+  egress(port: number | null): number {
+    const to = port ?? this.group.indexOf(this);
+    return this.egressWired && this.group[to]?.handle ? (to + 1) << EGRESS_SHIFT : -1;
   }
 
-  /** PortActions: a REDIRECT goes out of that port of the group, as a copy. */
-  redirect(port: number, mem: Uint8Array, off: number, len: number): void {
-    const to = this.group[port];
-    if (to && to.handle !== null) this.native.sendCopy(to.handle, mem, off, len);
+  /** Frames a chain sent to a port of the group that is closed (egress said -1). */
+  forwardDrops = 0;
+  transmit(): void { this.forwardDrops++; }
+  redirect(): void { this.forwardDrops++; }
+
+  /** Tells each open port of the group where the others are, once all are open. */
+  private egressWired = false;
+  private wireEgress(): void {
+    const handles = this.group.map((l) => l.handle);
+    if (handles.some((h) => h === null)) return;
+    for (const l of this.group) { this.native.setEgress(l.handle!, handles as DpdkPortHandle[]); l.egressWired = true; }
   }
 
   /**

@@ -82,7 +82,8 @@ class Station implements PortActions {
     return this.chains?.in != null && (this.rings !== null ? this.rings.rxEnd() !== this.rxFiltered : this.inbox.length > 0);
   }
 
-  // PortActions: what this port's chains' verdicts do.
+  // PortActions: what this port's chains' verdicts do. Stations are separate memories: by copy.
+  egress(): number { return -1; }
   transmit(mem: Uint8Array, off: number, len: number): void { this.link.transmitFrom(this, mem, off, len); }
   redirect(port: number, mem: Uint8Array, off: number, len: number): void { this.link.redirectFrom(this, port, mem, off, len); }
 }

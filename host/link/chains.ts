@@ -6,12 +6,19 @@
 import type { Chain } from "../nf/chain.js";
 import { newBatch, Verdict, MAX_BURST, SLOT, type FrameBatch } from "../nf/abi.js";
 import type { Rings } from "../rings.js";
+import { RX_FORWARD, LEN_MASK } from "../schema/layout.js";
 
 /** What a verdict other than PASS and DROP does: the link's business. */
 export interface PortActions {
-  /** TX from an in chain: the frame goes back out of the port it arrived on. */
+  /**
+   * Zero-copy: the bits a ring entry's length word gets so the frame leaves from its own slot by
+   * port `port` of the link (null: back out of this one, an in chain's TX) — for an rx entry with
+   * RX_FORWARD beside them; or -1 when this link cannot (the frame then goes by copy, below).
+   */
+  egress(port: number | null): number;
+  /** TX from an in chain, as a copy: the frame goes back out of the port it arrived on. */
   transmit(mem: Uint8Array, off: number, len: number): void;
-  /** REDIRECT: the frame goes out of port `port` of the link (Chain checked it is below `ports`). */
+  /** REDIRECT as a copy: the frame goes out of port `port` of the link (Chain checked it is below `ports`). */
   redirect(port: number, mem: Uint8Array, off: number, len: number): void;
 }
 
@@ -34,6 +41,8 @@ export class PortChains {
    * The out chain over the stack's unsent frames. PASS keeps a frame (and TX: on the way out,
    * "back out of its port" is out); what is kept keeps its order. A REDIRECT goes through
    * `act`; it and a DROP give their slot back to the stack as a sent frame's would come back.
+   * A frame already forwarded (an egress port in its length word: an in chain's TX or REDIRECT,
+   * or this chain's REDIRECT on an earlier turn) stays as it is.
    */
   filterTx(rings: Rings, mem: Uint8Array, act: PortActions): void {
     const chain = this.out;
@@ -45,17 +54,27 @@ export class PortChains {
     let keep = first;
     for (let done = 0; done < total; done += MAX_BURST) {
       const k = Math.min(MAX_BURST, total - done);
+      let n = 0;
       for (let i = 0; i < k; i++) {
-        const at = first + done + i;
-        b.off[i] = rings.txOff(at); b.len[i] = rings.txLen(at); b.cap[i] = b.len[i];
+        const at = first + done + i, len = rings.txLen(at);
+        if (len > LEN_MASK) continue;                       // forwarded: not this chain's
+        b.off[n] = rings.txOff(at); b.len[n] = len; b.cap[n] = len; n++;
       }
-      b.count = k;
-      chain.run(b);
+      b.count = n;
+      if (n > 0) chain.run(b);
+      let j = 0;
       for (let i = 0; i < k; i++) {
-        const v = b.verdict[i];
-        if (v === Verdict.PASS || v === Verdict.TX) { rings.txSet(keep++, b.off[i], b.len[i]); continue; }
-        if (v === Verdict.REDIRECT) act.redirect(b.arg[i], mem, b.off[i], b.len[i]);
-        rings.compPush(b.off[i]);
+        const at = first + done + i, word = rings.txLen(at);
+        if (word > LEN_MASK) { rings.txSet(keep++, rings.txOff(at), word); continue; }
+        const v = b.verdict[j], off = b.off[j], len = b.len[j], arg = b.arg[j];
+        j++;
+        if (v === Verdict.PASS || v === Verdict.TX) { rings.txSet(keep++, off, len); continue; }
+        if (v === Verdict.REDIRECT) {
+          const tag = act.egress(arg);
+          if (tag >= 0) { rings.txSet(keep++, off, tag | len); continue; }
+          act.redirect(arg, mem, off, len);
+        }
+        rings.compPush(off);
       }
     }
     rings.txTruncate(keep);
@@ -84,8 +103,13 @@ export class PortChains {
       for (let i = 0; i < k; i++) {
         const at = from + done + i, v = b.verdict[i];
         if (v === Verdict.PASS) { rings.rxSetLen(at, b.len[i]); continue; }
-        if (v === Verdict.TX) act.transmit(mem, b.off[i], b.len[i]);
-        else if (v === Verdict.REDIRECT) act.redirect(b.arg[i], mem, b.off[i], b.len[i]);
+        if (v !== Verdict.DROP) {
+          // TX or REDIRECT: from the receive slot itself where the link can (the datapath moves
+          // the slot to its tx ring), else as a copy.
+          const tag = act.egress(v === Verdict.TX ? null : b.arg[i]);
+          if (tag >= 0) { rings.rxSetLen(at, RX_FORWARD | tag | b.len[i]); continue; }
+          if (v === Verdict.TX) act.transmit(mem, b.off[i], b.len[i]); else act.redirect(b.arg[i], mem, b.off[i], b.len[i]);
+        }
         rings.rxSetLen(at, 0);
       }
     }

@@ -99,4 +99,5 @@ export const COUNTER_NAMES = [
   "ndp.duplicate_addresses", // one of our addresses found in use by another host: never used (RFC 4862 §5.4.5)
   "ndp.solicitations_sent",
   "ndp.advertisements_sent",
+  "link.forwarded", // frames the host's NF chain sent out again from their receive slot (TX, REDIRECT): zero-copy
 ] as const;

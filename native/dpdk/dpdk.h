@@ -70,6 +70,10 @@ typedef struct wport {
   struct rte_mbuf **held;            // raw copy mode: the mbuf behind each RX ring entry
   int armed;                         // pool set up: frees are completions from now on
   uint16_t burst;
+  // REDIRECT, zero-copy: tx entries naming port p of the link's group (bits DW_EGRESS_SHIFT..)
+  // leave by egress[p - 1]'s queue, sent in this port's burst (the group turns in one thread).
+  struct { uint16_t port, queue; } egress[DW_EGRESS_PORTS];
+  uint8_t n_egress;
   wstats_t st;
   struct napi_ref__ *mem_ref;        // napi_ref holding the Wasm memory while the port lives
 } wport_t;

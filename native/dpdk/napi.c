@@ -195,20 +195,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 static napi_value js_burst(napi_env env, napi_callback_info info) { PORT_ARG(1); uint32_t t = port_tx(w); return num(env, t + port_rx(w)); }
 static napi_value js_raw_burst(napi_env env, napi_callback_info info) { PORT_ARG(1); uint32_t t = raw_tx(w); return num(env, t + raw_rx(w)); }
 
-/** sendCopy(port, bytes: Uint8Array, off, len): one frame copied into an mbuf and sent now (an
- *  NF's TX or REDIRECT verdict); 1 when the device took it. */
-static napi_value js_send_copy(napi_env env, napi_callback_info info) {
-  PORT_ARG(4);
-  napi_typedarray_type t; size_t n; void *data;
-  if (napi_get_typedarray_info(env, argv[1], &t, &n, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) return num(env, 0);
-  uint32_t off = (uint32_t)arg_num(env, argv[2]), len = (uint32_t)arg_num(env, argv[3]);
-  if ((size_t)off + len > n || len == 0 || len > RTE_MBUF_DEFAULT_DATAROOM) { w->st.drop_tx_bad_desc++; return num(env, 0); }
-  struct rte_mbuf *m = rte_pktmbuf_alloc(w->copy_mp);
-  if (m == NULL) { w->st.drop_tx_no_mbuf++; return num(env, 0); }
-  memcpy(rte_pktmbuf_append(m, (uint16_t)len), (uint8_t *)data + off, len);
-  if (rte_eth_tx_burst(w->port, w->queue, &m, 1) != 1) { rte_pktmbuf_free(m); w->st.drop_tx_full++; return num(env, 0); }
-  w->st.tx++; w->st.tx_copied++; w->st.tx_bytes += len;
-  return num(env, 1);
+/** setEgress(port, ports: handle[]): the ports (of the link's group, in its order) a tx entry
+ *  may name for a REDIRECT; their queues are sent to in this port's burst. */
+static napi_value js_set_egress(napi_env env, napi_callback_info info) {
+  PORT_ARG(2);
+  uint32_t n = 0;
+  if (napi_get_array_length(env, argv[1], &n) != napi_ok || n > DW_EGRESS_PORTS) { napi_throw_range_error(env, NULL, "demiwasm: setEgress takes at most 8 ports"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v; napi_get_element(env, argv[1], i, &v);
+    wport_t *o = get_port(env, v);
+    if (!o) return NULL;
+    w->egress[i].port = o->port;
+    w->egress[i].queue = o->queue;
+  }
+  w->n_egress = (uint8_t)n;
+  return NULL;
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
@@ -325,7 +326,7 @@ NAPI_MODULE_INIT() {
     { "open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL },
     { "burst", NULL, js_burst, NULL, NULL, NULL, napi_default, NULL },
     { "rawBurst", NULL, js_raw_burst, NULL, NULL, NULL, napi_default, NULL },
-    { "sendCopy", NULL, js_send_copy, NULL, NULL, NULL, napi_default, NULL },
+    { "setEgress", NULL, js_set_egress, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
     { "mac", NULL, js_mac, NULL, NULL, NULL, napi_default, NULL },

@@ -214,25 +214,28 @@ uint32_t port_rx(wport_t *w) {
   return got;
 }
 
-/** TX burst from the Wasm tx ring: a slot's own mbuf when it is free, else a copy. */
+/** TX burst from the Wasm tx ring: a slot's own mbuf when it is free, else a copy. An entry
+ *  whose length word names an egress port (a REDIRECT) leaves by that port's queue. */
 uint32_t port_tx(wport_t *w) {
-  struct rte_mbuf *pkts[MAX_BURST];
+  struct rte_mbuf *pkts[DW_EGRESS_PORTS + 1][MAX_BURST];
+  uint16_t k[DW_EGRESS_PORTS + 1] = {0};
   uint32_t n = wring_count(w->tx);
   if (n > w->burst) n = w->burst;
-  uint16_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t c = w->tx->cons + i;
-    uint32_t off = w->tx->e[(c & w->tx->mask) * 2], len = w->tx->e[(c & w->tx->mask) * 2 + 1];
+    uint32_t off = w->tx->e[(c & w->tx->mask) * 2], word = w->tx->e[(c & w->tx->mask) * 2 + 1];
+    uint32_t len = word & DW_LEN_MASK, to = word >> DW_EGRESS_SHIFT;
     uint32_t s = slot_at(w, off);
     int in_slots = off >= w->slots_off && s < w->slots;
-    if ((size_t)off + len > w->mem_len || len == 0 || len > RTE_MBUF_DEFAULT_DATAROOM) {
+    if ((size_t)off + len > w->mem_len || len == 0 || len > RTE_MBUF_DEFAULT_DATAROOM || to > w->n_egress) {
       w->st.drop_tx_bad_desc++;
       if (in_slots) comp_push(w, s);
       continue;
     }
     uint32_t in_off = off - slot_base(w, s);
+    struct rte_mbuf *m;
     if (w->zero_copy && in_slots && w->state[s] == S_WASM && in_off + len <= SLOT_SIZE) {
-      struct rte_mbuf *m = w->by_slot[s];
+      m = w->by_slot[s];
       m->data_off = (uint16_t)in_off;
       m->data_len = (uint16_t)len;
       m->pkt_len = len;
@@ -242,25 +245,30 @@ uint32_t port_tx(wport_t *w) {
       m->ol_flags = RTE_MBUF_F_EXTERNAL;
       m->packet_type = 0;
       rte_mbuf_refcnt_set(m, 1);
-      w->state[s] = S_TX;           // back to Wasm when DPDK frees it (ops_enqueue)
-      pkts[k++] = m;
+      w->state[s] = S_TX;           // back to Wasm when DPDK frees it (ops_enqueue), whichever port sent it
     } else {
-      struct rte_mbuf *m = rte_pktmbuf_alloc(w->copy_mp);
+      m = rte_pktmbuf_alloc(w->copy_mp);
       if (m == NULL) { w->st.drop_tx_no_mbuf++; if (in_slots) comp_push(w, s); continue; }
       memcpy(rte_pktmbuf_append(m, (uint16_t)len), w->mem + off, len);
       if (in_slots) comp_push(w, s);
       w->st.tx_copied++;
-      pkts[k++] = m;
     }
+    pkts[to][k[to]++] = m;
     w->st.tx_bytes += len;
   }
   w->tx->cons += n;
-  uint16_t sent = k ? rte_eth_tx_burst(w->port, w->queue, pkts, k) : 0;
-  for (uint16_t i = sent; i < k; i++) { w->st.tx_bytes -= pkts[i]->pkt_len; rte_pktmbuf_free(pkts[i]); }
-  w->st.drop_tx_full += k - sent;
-  w->st.tx += sent;
+  uint32_t sent_all = 0;
+  for (uint32_t to = 0; to <= w->n_egress; to++) {
+    if (k[to] == 0) continue;
+    uint16_t port = to ? w->egress[to - 1].port : w->port, queue = to ? w->egress[to - 1].queue : w->queue;
+    uint16_t sent = rte_eth_tx_burst(port, queue, pkts[to], k[to]);
+    for (uint16_t i = sent; i < k[to]; i++) { w->st.tx_bytes -= pkts[to][i]->pkt_len; rte_pktmbuf_free(pkts[to][i]); }
+    w->st.drop_tx_full += k[to] - sent;
+    sent_all += sent;
+  }
+  w->st.tx += sent_all;
   comp_flush(w);
-  return sent;
+  return sent_all;
 }
 
 /** Benchmark RX: frames go to Wasm as they are (zero-copy) or copied into staging slots. */
