@@ -128,7 +128,7 @@ export class Chain {
 
   tick(nowMs: number): void { for (const nf of this.nfs) nf.tick(nowMs); }
 
-  nfStats(): NfStats[] { return this.nfs.map((n) => ({ ...n.stats, trapsByKind: { ...n.stats.trapsByKind }, counters: [...n.stats.counters] })); }
+  nfStats(): NfStats[] { return this.nfs.map((n) => n.stats.snapshot()); }
 }
 
 /** The chain's shared maps: every map some NF declares `shared` (the first declaration wins). */
