@@ -371,6 +371,19 @@ test("frames move NF to NF and back bit for bit: any length, any alignment, NaN 
   }
 });
 
+test("an NF sees nothing of the datapath's memory past its frame (the word copy's over-read is zeroed)", () => {
+  // The NF copies the 8 bytes after its frame to the frame's start: the host must have left zeros there.
+  const peek = perPacketNf("(i64.store (local.get $p) (i64.load (i32.add (local.get $p) (i32.load offset=4 (local.get $d)))))");
+  const c = chain([parseManifest({ name: "peek", module: watNf(peek) })]);
+  for (const len of [60, 61, 63, 64]) {
+    const b = batchOf([]);
+    b.mem.fill(0xaa);
+    b.off[0] = 2; b.len[0] = len; b.cap[0] = len; b.count = 1;
+    c.run(b);
+    assert.equal([...b.mem.subarray(2, 10)], [0, 0, 0, 0, 0, 0, 0, 0], `len ${len}`);
+  }
+});
+
 test("snaplen: the NF gets a frame's first bytes and its whole length in arg; its rewrite of them lands, its length stays", () => {
   const stampArg = perPacketNf("(i32.store offset=24 (local.get $p) (i32.load offset=12 (local.get $d))) " +
     "(i32.store offset=28 (local.get $p) (i32.load offset=4 (local.get $d)))");

@@ -20,7 +20,8 @@ const WORDS_UP_TO = 256;
 /**
  * Copies len bytes from src at sOff into dst at dOff, where dOff is 8-aligned and dst may take
  * up to 7 bytes past the frame (the rest of an area slot). Reads may run up to 7 bytes past the
- * frame when src has them.
+ * frame when src has them; those bytes are zeroed in dst again, so nothing of src beyond the
+ * frame (a datapath's memory, past a frame an NF gets) reaches dst.
  */
 export function copyIntoSlot(dst: Views, dOff: number, src: Views, sOff: number, len: number): void {
   if (len > WORDS_UP_TO || sOff + len + 8 > src.u8.length) { dst.u8.set(src.u8.subarray(sOff, sOff + len), dOff); return; }
@@ -32,6 +33,8 @@ export function copyIntoSlot(dst: Views, dOff: number, src: Views, sOff: number,
     const from = src.dv;
     for (let i = 0; i < n; i++) to[d + i] = from.getFloat64(sOff + (i << 3), true);
   }
+  const d8 = dst.u8;
+  for (let i = dOff + len, end = dOff + (n << 3); i < end; i++) d8[i] = 0;
 }
 
 /** Copies len bytes from src at sOff to dst at dOff, exactly: nothing past the frame is written. */

@@ -267,16 +267,15 @@ export class Nf {
   /**
    * Writes packet i of the burst into the NF's area: its first `snaplen` bytes (the manifest's;
    * the whole frame by default). The descriptor's len is what was copied, its arg the frame's
-   * whole length. Returns the bytes copied.
+   * whole length.
    */
-  write(i: number, src: Views, off: number, len: number): number {
+  write(i: number, src: Views, off: number, len: number): void {
     if (this.u8.length === 0) this.refreshViews();     // grown outside a burst (nf_init, nf_tick): detached
     const n = Math.min(len, this.manifest.snaplen, SLOT);
     const d = (this.area + DESC + i * DESC_SIZE) >> 2, u32 = this.u32;   // off, len, verdict, arg
     const at = DATA + i * SLOT;
     u32[d] = at; u32[d + 1] = n; u32[d + 2] = Verdict.PASS; u32[d + 3] = len;
     copyIntoSlot(this.views, this.area + at, src, off, n);
-    return n;
   }
 
   /** Where the last verdict() put packet i in this NF's memory, and the REDIRECT port (one object, reused). */
