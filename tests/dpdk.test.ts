@@ -349,57 +349,60 @@ t("TX and REDIRECT verdicts on a DPDK port leave from the frame's own slot: no c
   const out = new Chain([parseManifest({ name: "out", module: watNf(perPacket("")) })], 0, 1, p.serverLink.ports);
   p.serverLink.attachChain(p.server, "out", out);
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-dpdkfwd-"));
-  p.serverLink.capture(join(dir, "server.pcap"));
-  settle(p);
-  const before = p.server.dp.exports.poolAvailable();
-  const seven = p.server.socket();
-  p.server.bind(seven, sockaddr("198.18.0.1", 7));
-  const cqd = p.client.socket();
-  p.client.bind(cqd, sockaddr("198.18.0.2", 5000));
-  const N = 50;
-  const payload = (i: number, port: number) => Uint8Array.from({ length: 40 }, (_, k) => (i * 7 + k + port) & 255);
-  for (let i = 0; i < N; i++) {
-    for (const port of [9, 10]) {
-      const g = p.client.sgaalloc(40);
-      p.client.bytes(g).set(payload(i, port));
-      p.client.wait(p.client.pushto(cqd, g, sockaddr("198.18.0.1", port)));
-      p.client.sgafree(g);
-    }
+  try {
+    p.serverLink.capture(join(dir, "server.pcap"));
     settle(p);
-  }
-  const got = (l: LibOS, qd: number) => {
-    const out: { port: number; bytes: number[] }[] = [];
-    for (let k = 0; k < N + 5; k++) {
-      const qt = l.pop(qd);
-      let r = l.tryWait(qt);
-      for (let n = 0; n < 200 && !r; n++) { p.poll(); r = l.tryWait(qt); }
-      if (!r) break;
-      out.push({ port: r.addr!.port, bytes: [...l.bytes(r.sga!)] });
-      l.sgafree(r.sga!);
+    const before = p.server.dp.exports.poolAvailable();
+    const seven = p.server.socket();
+    p.server.bind(seven, sockaddr("198.18.0.1", 7));
+    const cqd = p.client.socket();
+    p.client.bind(cqd, sockaddr("198.18.0.2", 5000));
+    const N = 50;
+    const payload = (i: number, port: number) => Uint8Array.from({ length: 40 }, (_, k) => (i * 7 + k + port) & 255);
+    for (let i = 0; i < N; i++) {
+      for (const port of [9, 10]) {
+        const g = p.client.sgaalloc(40);
+        p.client.bytes(g).set(payload(i, port));
+        p.client.wait(p.client.pushto(cqd, g, sockaddr("198.18.0.1", port)));
+        p.client.sgafree(g);
+      }
+      settle(p);
     }
-    return out;
-  };
-  const back = got(p.client, cqd), atSeven = got(p.server, seven);
-  assert.equal(back.length, N, "every datagram to port 9 came back, from port 9");
-  assert.ok(back.every((b, i) => b.port === 9 && b.bytes.join() === [...payload(i, 9)].join()));
-  assert.equal(atSeven.length, N, "every datagram to port 10 went out of the client's port and in again, to port 7");
-  assert.ok(atSeven.every((b, i) => b.port === 5000 && b.bytes.join() === [...payload(i, 10)].join()));
-  assert.is(p.server.counters()["link.forwarded"], 2 * N, "the datapath moved each slot to its tx ring");
-  assert.equal([chain.nf("swap").stats.transmitted, chain.nf("redirect").stats.redirected], [N, N]);
-  const s = p.serverLink.stats();
-  assert.is(s.txCopied, 0, "sent from the receive slots");
-  assert.is(p.serverLink.forwardDrops, 0);
-  assert.ok(out.nf("out").stats.packetsIn < 5, `the out chain saw the stack's own frames only (ARP): ${out.nf("out").stats.packetsIn}`);
-  p.serverLink.stopCapture();
-  const sent = readPcap(readFileSync(join(dir, "server.pcap"))).filter((f) => f.data.length === 14 + 20 + 8 + 40 && f.data[23] === 17);
-  // In: 2N from the client and N redirected ones coming round again; out: N swapped, N redirected.
-  assert.is(sent.length, 5 * N, "capture: each datagram in and out at its true length");
-  rmSync(dir, { recursive: true, force: true });
-  p.server.close(seven);
-  p.client.close(cqd);
-  settle(p);
-  assert.is(p.server.dp.exports.poolAvailable(), before, "every forwarded slot came back through the completion ring");
-  p.close();
+    const got = (l: LibOS, qd: number) => {
+      const out: { port: number; bytes: number[] }[] = [];
+      for (let k = 0; k < N + 5; k++) {
+        const qt = l.pop(qd);
+        let r = l.tryWait(qt);
+        for (let n = 0; n < 200 && !r; n++) { p.poll(); r = l.tryWait(qt); }
+        if (!r) break;
+        out.push({ port: r.addr!.port, bytes: [...l.bytes(r.sga!)] });
+        l.sgafree(r.sga!);
+      }
+      return out;
+    };
+    const back = got(p.client, cqd), atSeven = got(p.server, seven);
+    assert.equal(back.length, N, "every datagram to port 9 came back, from port 9");
+    assert.ok(back.every((b, i) => b.port === 9 && b.bytes.join() === [...payload(i, 9)].join()));
+    assert.equal(atSeven.length, N, "every datagram to port 10 went out of the client's port and in again, to port 7");
+    assert.ok(atSeven.every((b, i) => b.port === 5000 && b.bytes.join() === [...payload(i, 10)].join()));
+    assert.is(p.server.counters()["link.forwarded"], 2 * N, "the datapath moved each slot to its tx ring");
+    assert.equal([chain.nf("swap").stats.transmitted, chain.nf("redirect").stats.redirected], [N, N]);
+    const s = p.serverLink.stats();
+    assert.is(s.txCopied, 0, "sent from the receive slots");
+    assert.is(p.serverLink.forwardDrops, 0);
+    assert.ok(out.nf("out").stats.packetsIn < 5, `the out chain saw the stack's own frames only (ARP): ${out.nf("out").stats.packetsIn}`);
+    p.serverLink.stopCapture();
+    const sent = readPcap(readFileSync(join(dir, "server.pcap"))).filter((f) => f.data.length === 14 + 20 + 8 + 40 && f.data[23] === 17);
+    // In: 2N from the client and N redirected ones coming round again; out: N swapped, N redirected.
+    assert.is(sent.length, 5 * N, "capture: each datagram in and out at its true length");
+    p.server.close(seven);
+    p.client.close(cqd);
+    settle(p);
+    assert.is(p.server.dp.exports.poolAvailable(), before, "every forwarded slot came back through the completion ring");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    p.close();
+  }
 });
 
 t("--pcap on a DPDK port: what it hands the device and what the device delivered, tshark-readable", () => {
