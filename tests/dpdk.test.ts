@@ -405,6 +405,25 @@ t("TX and REDIRECT verdicts on a DPDK port leave from the frame's own slot: no c
   }
 });
 
+t("an out chain sees each frame once when more than a burst waits on the tx ring", () => {
+  const p = dpdkPair(base());
+  const out = new Chain([sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 1024 }] })], 0, 1, p.serverLink.ports);
+  p.serverLink.attachChain(p.server, "out", out);
+  const cqd = p.client.socket();
+  p.client.bind(cqd, sockaddr("198.18.0.2", 9));
+  const sqd = p.server.socket();
+  const send = (n: number) => {
+    for (let i = 0; i < n; i++) { const g = p.server.sgaalloc(8); p.server.pushto(sqd, g, sockaddr("198.18.0.2", 9)); p.server.sgafree(g); }
+    settle(p);
+  };
+  send(1);                                               // ARP resolved first: the rest go out at once
+  const before = out.nf("flowmon").stats.packetsIn;
+  send(100);                                             // 100 queued; the port takes 32 per burst
+  assert.is(out.nf("flowmon").stats.packetsIn - before, 100);
+  assert.is(p.client.counters()["udp.delivered"], 101);
+  p.close();
+});
+
 t("--pcap on a DPDK port: what it hands the device and what the device delivered, tshark-readable", () => {
   const p = dpdkPair(base());
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-dpdkpcap-"));

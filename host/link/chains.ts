@@ -28,6 +28,8 @@ export class PortChains {
   in: Chain | null = null;
   out: Chain | null = null;
   private readonly batch: FrameBatch = newBatch(new Uint8Array(0));
+  /** The tx ring index up to which the out chain has run (its verdicts are in the ring). */
+  private txFiltered = 0;
   private scratch: Uint8Array | null = null;
 
   /** Puts a chain on (or, with null, takes it off) one direction. */
@@ -47,7 +49,11 @@ export class PortChains {
   filterTx(rings: Rings, mem: Uint8Array, act: PortActions): void {
     const chain = this.out;
     if (chain === null) return;
-    const first = rings.txFirst(), total = (rings.txEnd() - first) >>> 0;
+    // Entries the device did not take last turn (more than a burst queued) were filtered then:
+    // start after them, so an NF sees each frame once.
+    const unsent = rings.txFirst(), end = rings.txEnd();
+    const first = ((this.txFiltered - unsent) >>> 0) <= ((end - unsent) >>> 0) ? this.txFiltered : unsent;
+    const total = (end - first) >>> 0;
     if (total === 0) return;
     const b = this.batch;
     b.mem = mem;
@@ -78,6 +84,7 @@ export class PortChains {
       }
     }
     rings.txTruncate(keep);
+    this.txFiltered = keep;
   }
 
   /**
