@@ -15,9 +15,10 @@
 import { AREA_BYTES, AREA_PORT, AREA_DIR, AREA_NOW, DESC, DESC_SIZE, DESC_OFF, DESC_LEN, DESC_VERDICT, DESC_ARG, SHARED, ABSENT } from "./abi";
 export * from "./abi";
 
-// Allocated when the module starts (the stub runtime aligns to 16), so the binary carries no
-// 66 KB of zeros.
-const AREA = changetype<usize>(new StaticArray<u8>(<i32>AREA_BYTES));
+// Static data: the address is a constant the compiler folds into every load and store of the
+// area (3% of flowmon's time on Node 20, 8% on Node 24, against a pointer allocated at start and
+// read from a global), at the price of 66 KB of zeros in the binary.
+const AREA: usize = memory.data(<i32>AREA_BYTES, 16);
 
 // Host functions. Map ids from mapOpen at or above SHARED name the chain's shared maps.
 @external("nf", "map_get") declare function privGet(id: u32, k0: i64, k1: i64): i64;
