@@ -94,13 +94,17 @@ export function meter(bytes: Uint8Array): Metered {
       const calls = { n: 0 };
       const cost = scan(fi.body, loops, calls);
       // Unbounded work needs a loop or a call (recursion). A function with neither runs a bounded
-      // straight line each time something charged calls it: it needs no meter of its own.
+      // straight line each time something charged calls it: it needs no meter of its own. One
+      // with loops starts its local count at its own cost (under BATCH: no global touched on
+      // entry, and what a call leaves uncharged stays under BATCH); a larger one, or one that
+      // only calls, charges the global on entry.
+      const pending = loops.length > 0 ? addVar(f, binaryen.i32) : -1;
       if (loops.length > 0 || calls.n > 0) {
-        B.Function.setBody(f, m.block(null, [charge(cost), fi.body], binaryen.getExpressionType(fi.body)));
+        const entry = pending >= 0 && cost < BATCH ? m.local.set(pending, m.i32.const(cost)) : charge(cost);
+        B.Function.setBody(f, m.block(null, [entry, fi.body], binaryen.getExpressionType(fi.body)));
         fnCount++;
       }
       // Each loop's body, then the loops nested in it, until none is left.
-      const pending = loops.length > 0 ? addVar(f, binaryen.i32) : -1;
       while (loops.length > 0) {
         const loop = loops.pop()!;
         const body = B.Loop.getBody(loop);
