@@ -1,8 +1,8 @@
 // Fuel metering, injected at load time with binaryen: a mutable i64 global `__fuel` (exported, so
-// the host can set and read it) is charged at the entry of every function that
-// loops or calls, and at the top of every loop body (through a local, below), with the number of
-// expressions that body runs straight through; when it drops below zero the NF executes
-// `unreachable` and traps. Nested loops charge for themselves.
+// the host can set and read it) is charged, with the number of expressions each charge guards
+// running straight through, at the top of every loop body (through a local, below) and on entry
+// to a function that calls; when it drops below zero the NF executes `unreachable` and traps.
+// Nested loops charge for themselves.
 import binaryen from "binaryen";
 
 const FUEL = "__fuel";
@@ -100,8 +100,8 @@ export function meter(bytes: Uint8Array): Metered {
       // only calls, charges the global on entry.
       const pending = loops.length > 0 ? addVar(f, binaryen.i32) : -1;
       if (loops.length > 0 || calls.n > 0) {
-        const entry = pending >= 0 && cost < BATCH ? m.local.set(pending, m.i32.const(cost)) : charge(cost);
-        B.Function.setBody(f, m.block(null, [entry, fi.body], binaryen.getExpressionType(fi.body)));
+        const onEntry = pending >= 0 && cost < BATCH ? m.local.set(pending, m.i32.const(cost)) : charge(cost);
+        B.Function.setBody(f, m.block(null, [onEntry, fi.body], binaryen.getExpressionType(fi.body)));
         fnCount++;
       }
       // Each loop's body, then the loops nested in it, until none is left.
