@@ -30,13 +30,14 @@ static inline uint32_t csum16(uint32_t sum, uint32_t from, uint32_t to) {
 }
 static inline uint32_t csum32(uint32_t sum, uint32_t from, uint32_t to) { return csum16(csum16(sum, from >> 16, to >> 16), from & 0xffff, to & 0xffff); }
 
-static void fix_l4(uint8_t *ip, uint8_t *l4, uint32_t from, uint32_t to, int bits) {
+/** The TCP or UDP checksum at l4 (protocol proto) after a covered field went from `from` to `to`. */
+static void fix_l4(uint8_t proto, uint8_t *l4, uint32_t from, uint32_t to, int bits) {
   if (!l4) return;
-  uint8_t *c = l4 + (ip[9] == 6 ? 16 : 6);
+  uint8_t *c = l4 + (proto == 6 ? 16 : 6);
   uint32_t sum = be16(c);
-  if (ip[9] == 17 && sum == 0) return;
+  if (proto == 17 && sum == 0) return;
   uint32_t n = bits == 32 ? csum32(sum, from, to) : csum16(sum, from, to);
-  if (ip[9] == 17 && n == 0) n = 0xffff;
+  if (proto == 17 && n == 0) n = 0xffff;
   put16(c, n);
 }
 static void rewrite_addr(uint8_t *ip, uint8_t *l4, int dst, uint32_t addr) {
@@ -44,13 +45,13 @@ static void rewrite_addr(uint8_t *ip, uint8_t *l4, int dst, uint32_t addr) {
   uint32_t old = be32(at);
   put32(at, addr);
   put16(ip + 10, csum32(be16(ip + 10), old, addr));
-  fix_l4(ip, l4, old, addr, 32);
+  fix_l4(ip[9], l4, old, addr, 32);
 }
-static void rewrite_port(uint8_t *ip, uint8_t *l4, int dst, uint32_t port) {
+static void rewrite_port(uint8_t proto, uint8_t *l4, int dst, uint32_t port) {
   uint8_t *at = l4 + (dst ? 2 : 0);
   uint32_t old = be16(at);
   put16(at, port);
-  fix_l4(ip, l4, old, port, 16);
+  fix_l4(proto, l4, old, port, 16);
 }
 
 // IPv6, as assembly/nf/sdk.ts reads it: the header, the upper layer past extension headers, and
@@ -193,14 +194,14 @@ void nat(nf_native *nf, nf_area *a, uint32_t count) {
         pp = port;
       }
       rewrite_addr(ip, l4, 0, pub);
-      rewrite_port(ip, l4, 0, (uint32_t)pp);
+      rewrite_port(ip[9], l4, 0, (uint32_t)pp);
       verdict(a, i, NF_PASS);
     } else {
       if (be32(ip + 16) != pub) { verdict(a, i, NF_PASS); continue; }
       int64_t inner = map_get(&nf->maps[1], be16(l4 + 2), proto);
       if (inner == NF_ABSENT) { verdict(a, i, NF_DROP); nf->counters[1]++; continue; }
       rewrite_addr(ip, l4, 1, (uint32_t)((uint64_t)inner >> 16));
-      rewrite_port(ip, l4, 1, (uint32_t)(inner & 0xffff));
+      rewrite_port(ip[9], l4, 1, (uint32_t)(inner & 0xffff));
       verdict(a, i, NF_PASS);
     }
   }
@@ -265,11 +266,8 @@ void portblock(nf_native *nf, nf_area *a, uint32_t count) {
       continue;
     }
     uint32_t to = nf->rewrite_to[dport];
-    uint8_t *c = l4 + (proto == 6 ? 16 : 6);
-    if (!to || c + 2 > p + len) continue;
-    put16(l4 + 2, to);
-    uint32_t sum = be16(c);
-    if (!(proto == 17 && sum == 0)) { uint32_t n = csum16(sum, dport, to); put16(c, proto == 17 && n == 0 ? 0xffff : n); }
+    if (!to || l4 + (proto == 6 ? 18 : 8) > p + len) continue;      // the checksum must be in the packet
+    rewrite_port(proto, l4, 1, to);
     nf->counters[0]++;
   }
 }
