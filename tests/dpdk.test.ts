@@ -22,7 +22,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Chain } from "../host/nf/chain.js";
 import { parseManifest } from "../host/nf/manifest.js";
-import { sample, NF_DIR, watNf } from "./nf.helpers.js";
+import { sample, NF_DIR, watNf, perPacketNf } from "./nf.helpers.js";
 
 const available = spawnSync("pkg-config", ["--exists", "libdpdk"]).status === 0;
 if (!available && process.env.CI) throw new Error("DPDK is not installed: .ci/run must install dpdk libdpdk-dev");
@@ -322,13 +322,8 @@ t("NF chains on a DPDK port: the in chain filters what the device received, the 
   p.close();
 });
 
-/** nf_process bodies in WAT: for each packet, `each` runs with $d its descriptor and $p its frame. */
-const perPacket = (each: string) => "(local $i i32) (local $d i32) (local $p i32) (local $x i32) (local $y i32) " +
-  "(loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
-  "(local.set $d (i32.add (i32.const 65568) (i32.shl (local.get $i) (i32.const 4)))) (local.set $p (i32.add (i32.const 65536) (i32.load (local.get $d)))) " +
-  each + " (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
 // UDP to port 9 comes back from port 9: MACs, addresses and ports swapped (the checksums hold), TX.
-const swapTx = perPacket(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i32.const 0x0900)) (then
+const swapTx = perPacketNf(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i32.const 0x0900)) (then
   (local.set $x (i32.load (local.get $p))) (local.set $y (i32.load16_u offset=4 (local.get $p)))
   (i32.store (local.get $p) (i32.load offset=6 (local.get $p))) (i32.store16 offset=4 (local.get $p) (i32.load16_u offset=10 (local.get $p)))
   (i32.store offset=6 (local.get $p) (local.get $x)) (i32.store16 offset=10 (local.get $p) (local.get $y))
@@ -336,7 +331,7 @@ const swapTx = perPacket(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i
   (local.set $x (i32.load16_u offset=34 (local.get $p))) (i32.store16 offset=34 (local.get $p) (i32.load16_u offset=36 (local.get $p))) (i32.store16 offset=36 (local.get $p) (local.get $x))
   (i32.store offset=8 (local.get $d) (i32.const 2))))`);
 // UDP to port 10 goes to port 7 (its checksum dropped: none, RFC 768), out of port 1 of the group.
-const redirect10 = perPacket(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i32.const 0x0a00)) (then
+const redirect10 = perPacketNf(`(if (i32.eq (i32.load16_u offset=36 (local.get $p)) (i32.const 0x0a00)) (then
   (i32.store16 offset=36 (local.get $p) (i32.const 0x0700)) (i32.store16 offset=40 (local.get $p) (i32.const 0))
   (i32.store offset=8 (local.get $d) (i32.const 3)) (i32.store offset=12 (local.get $d) (i32.const 1))))`);
 
@@ -346,7 +341,7 @@ t("TX and REDIRECT verdicts on a DPDK port leave from the frame's own slot: no c
     0, 0, p.serverLink.ports);
   p.serverLink.attachChain(p.server, "in", chain);
   // An out chain sees what the stack sends, not what an in chain forwarded.
-  const out = new Chain([parseManifest({ name: "out", module: watNf(perPacket("")) })], 0, 1, p.serverLink.ports);
+  const out = new Chain([parseManifest({ name: "out", module: watNf(perPacketNf("")) })], 0, 1, p.serverLink.ports);
   p.serverLink.attachChain(p.server, "out", out);
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-dpdkfwd-"));
   try {

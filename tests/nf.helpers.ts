@@ -46,6 +46,13 @@ export function watNf(process: string, extra = "", init = "(i32.const 0)"): stri
     (func (export "nf_process") (param i32) ${process}))`);
 }
 
+/** A watNf body: for each packet of the burst, `each` runs with $d its descriptor's address and
+ *  $p its frame's; $x and $y are free for it. */
+export const perPacketNf = (each: string) => "(local $i i32) (local $d i32) (local $p i32) (local $x i32) (local $y i32) " +
+  "(loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
+  "(local.set $d (i32.add (i32.const 65568) (i32.shl (local.get $i) (i32.const 4)))) (local.set $p (i32.add (i32.const 65536) (i32.load (local.get $d)))) " +
+  each + " (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
+
 export const SRC = "10.0.0.2", DST = "198.18.0.1";
 
 /** An Ethernet/IPv4/UDP frame with correct checksums. */

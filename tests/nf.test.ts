@@ -12,7 +12,7 @@ import { parseManifest } from "../host/nf/manifest.js";
 import { Verdict } from "../host/nf/abi.js";
 import { nfRates, formatRates, Redraw } from "../host/nf/run.js";
 import { Views } from "../host/link/copy.js";
-import { NF_DIR, sample, watNf, wat, udpTo, udp6To, batchOf, frameOut, checksumsOk, checksums6Ok, SRC, SRC6, DST6 } from "./nf.helpers.js";
+import { NF_DIR, sample, watNf, perPacketNf, wat, udpTo, udp6To, batchOf, frameOut, checksumsOk, checksums6Ok, SRC, SRC6, DST6 } from "./nf.helpers.js";
 import { eth, ipv6, ipv4, udp, checksum, hex } from "./helpers.js";
 import { parseIpv6, formatIpv6 } from "../host/ipv6.js";
 import binaryen from "binaryen";
@@ -345,10 +345,6 @@ test("an infinite loop runs out of fuel: the burst gets the policy, the instance
   assert.is(c.nf("flowmon").stats.packetsIn, 6, "the NF after it saw every packet");
 });
 
-/** nf_process bodies: for each packet, `each` runs with $d the descriptor's address and $p the frame's. */
-const perPacketNf = (each: string) => "(local $i i32) (local $d i32) (local $p i32) (loop $l (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
-  "(local.set $d (i32.add (i32.const 65568) (i32.shl (local.get $i) (i32.const 4)))) (local.set $p (i32.add (i32.const 65536) (i32.load (local.get $d)))) " +
-  each + " (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))";
 const bump = perPacketNf("(i32.store8 offset=20 (local.get $p) (i32.add (i32.load8_u offset=20 (local.get $p)) (i32.const 1)))");
 
 test("frames move NF to NF and back bit for bit: any length, any alignment, NaN patterns, nothing past the frame", () => {
