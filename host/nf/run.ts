@@ -47,8 +47,13 @@ export function formatStats(all: NfStats[]): string {
   const rows = all.map((s) => [s.name, s.packetsIn, s.passed, s.dropped, s.transmitted, s.redirected,
     s.traps + (s.traps ? ` (${Object.entries(s.trapsByKind).map(([k, n]) => `${k} ${n}`).join(", ")})` : ""),
     s.quarantined ? "yes" : "no", s.bursts ? Math.round(s.fuelUsed / s.bursts) : 0, Math.round(s.nsPerBurst)].map(String));
+  return table(head, rows, false);
+}
+
+/** Columns two spaces apart, each as wide as its widest cell; numbers right-aligned when asked. */
+function table(head: string[], rows: string[][], numbersRight: boolean): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ")).join("\n");
+  return [head, ...rows].map((r) => r.map((c, i) => (numbersRight && i > 0 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ")).join("\n");
 }
 
 /** One NF's figures over the last interval: what `nf run` on a terminal and `nf stats --watch` draw. */
@@ -77,8 +82,7 @@ export function formatRates(rows: readonly NfRate[]): string {
   const head = ["nf", "pkt/s", "passed/s", "dropped/s", "traps/s", "fuel/pkt", "ns/pkt", "quarantined"];
   const cells = rows.map((r) => [r.name, rate(r.pps), rate(r.passedPerS), rate(r.droppedPerS), rate(r.trapsPerS),
     r.fuelPerPacket.toFixed(0), r.nsPerPacket.toFixed(1), r.quarantined ? "yes" : "no"]);
-  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  return [head, ...cells].map((c) => c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ")).join("\n");
+  return table(head, cells, true);
 }
 
 /** Draws `text` over what the last call drew (a terminal's cursor moved up, lines cleared). */
