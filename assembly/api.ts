@@ -50,14 +50,17 @@ const RX_BUDGET: u32 = 256;
 let result: usize = 0;          // the result block take() fills: see host/abi.ts
 let scratch: usize = 0;         // 4 KiB the host may use for arguments and dumps
 let ready: bool = false;
+let laidOut: bool = false;      // init ran (carve's zeroed memory holds only once)
 
 export function configure(key: i32, value: f64): i32 {
   return ready ? EINVAL : setConfig(key, value);
 }
 
-/** Lays out memory and builds every table. Returns 0, or ENOMEM when the memory is too small. */
+/** Lays out memory and builds every table, once. Returns 0, or ENOMEM when the memory is too
+ *  small (the instance is then of no further use), EINVAL when called again. */
 export function init(): i32 {
-  if (ready) return EINVAL;
+  if (laidOut) return EINVAL;
+  laidOut = true;
   layoutBegin();
   countersInit(carve(<usize>NUM_COUNTERS * 8, 64));
   result = carve(RESULT_SIZE, 64);
