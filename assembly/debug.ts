@@ -2,3 +2,7 @@
 // the hooks only tests use. The release build (assembly/api.ts) does not carry them.
 export * from "./api";
 export { wireRoundTrip } from "./wire/roundtrip";
+
+import { csumAdd, csumFinish } from "./wire/checksum";
+/** The Internet checksum of `len` bytes at `p`, as the stack computes it (its SIMD and scalar paths). */
+export function checksumOf(p: u32, len: u32): u32 { return csumFinish(csumAdd(0, p, len)); }

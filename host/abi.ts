@@ -69,6 +69,8 @@ export interface DatapathExports {
   ndpAddStatic(p: number, hi: number, lo: number): number;
   /** Debug build only (assembly/debug.ts): parse then emit one header, for the wire tests. */
   wireRoundTrip?(kind: number, p: number, len: number, out: number): number;
+  /** Debug build only: the Internet checksum of len bytes at p, as the stack sums them. */
+  checksumOf?(p: number, len: number): number;
 }
 
 export { CFG } from "./schema/config.js";

@@ -134,4 +134,36 @@ test("the TS checksum used by the builders agrees with Linux", () => {
   for (const f of frames.filter((f) => f[12] === 8 && f[13] === 0)) assert.is(checksum(f.subarray(14, 34)), 0);
 });
 
+test("the stack's checksum agrees with RFC 1071's definition at every length, offset and size class", () => {
+  const s = withHost({}, true);
+  const { base, bytes } = s.s.poolRegion();          // an idle host's pool: room for any length
+  const n = 1_200_000;                                // past where a u32 lane would overflow without the fold (32768 steps)
+  assert.ok(bytes >= n + 64);
+  const data = new Uint8Array(n + 64);
+  let x = 12345;
+  for (let i = 0; i < data.length; i++) { x = (x * 1103515245 + 12345) >>> 0; data[i] = x >>> 24; }
+  s.s.u8.set(data, base);
+  const lengths = [...Array.from({ length: 200 }, (_, i) => i), 255, 256, 257, 1460, 1500, 8960, 9000, 65535, n];
+  for (const off of [0, 2, 6, 14]) {
+    for (const len of lengths) {
+      assert.is(s.s.dp.exports.checksumOf!(base + off, len), swap16(longChecksum(data.subarray(off, off + len))), `length ${len} at +${off}`);
+    }
+  }
+  // The worst case for a lane: all ones, as long as the fold allows and past it.
+  s.s.u8.fill(0xff, base, base + n);
+  assert.is(s.s.dp.exports.checksumOf!(base, n), swap16(longChecksum(new Uint8Array(n).fill(0xff))));
+});
+
+/** The stack stores its checksum little-endian so that the bytes land in network order. */
+function swap16(v: number): number { return ((v & 0xff) << 8) | (v >> 8); }
+
+/** RFC 1071 for any length (the builders' helper folds with 32-bit shifts: right up to 64 KiB). */
+function longChecksum(b: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i] << 8) | b[i + 1];
+  if (b.length & 1) s += b[b.length - 1] << 8;
+  while (s > 0xffff) s = (s % 65536) + Math.floor(s / 65536);
+  return ~s & 0xffff;
+}
+
 test.run();

@@ -1,10 +1,29 @@
 // The Internet checksum (RFC 1071). The one's-complement sum is byte-order independent
-// (RFC 1071 §2(B)), so we sum little-endian words eight bytes at a time and store the folded
-// result little-endian: the bytes land in network order.
+// (RFC 1071 §2(B)), so we sum little-endian words and store the folded result little-endian:
+// the bytes land in network order. Any grouping of the words sums the same once folded (2^16 is
+// 1 modulo 2^16 - 1, RFC 1071 §2(C)): 16 bytes at a time as eight u16 lanes added pairwise into
+// four u32 lanes (SIMD), the rest eight bytes at a time as two u32 halves.
+
+/** 32-byte steps before a u32 lane could overflow: each adds at most 2 * 65535 to a lane. */
+const STEPS_PER_FOLD: u32 = 16384;
 
 /** Adds `len` bytes at `p` to a running sum (the region must start at an even offset of the message). */
 export function csumAdd(sum: u64, p: usize, len: u32): u64 {
   let i: u32 = 0;
+  // Bulk data (TCP segments, large datagrams) is most of the bytes summed: with a 64-bit scalar
+  // loop the checksum cost more than every copy of the same bytes (perf, bench tcp's bulk).
+  while (i + 32 <= len) {
+    let a = i32x4.splat(0), b = i32x4.splat(0);
+    const end = i + min(len - i, STEPS_PER_FOLD * 32) - 31;
+    while (i < end) {
+      a = i32x4.add(a, i32x4.extadd_pairwise_i16x8_u(v128.load(p + i)));
+      b = i32x4.add(b, i32x4.extadd_pairwise_i16x8_u(v128.load(p + i, 16)));
+      i += 32;
+    }
+    const w = i64x2.add(i64x2.add(i64x2.extend_low_i32x4_u(a), i64x2.extend_high_i32x4_u(a)),
+                        i64x2.add(i64x2.extend_low_i32x4_u(b), i64x2.extend_high_i32x4_u(b)));
+    sum += <u64>i64x2.extract_lane(w, 0) + <u64>i64x2.extract_lane(w, 1);
+  }
   while (i + 8 <= len) {
     const v = load<u64>(p + i);
     sum += (v & 0xffffffff) + (v >> 32);
