@@ -113,6 +113,8 @@ export function datapathModule(debug = false): WebAssembly.Module {
 
 export interface Datapath {
   exports: DatapathExports;
+  /** Calls from JS into this datapath so far, when instantiated to count them (else null). */
+  crossings: { calls: number } | null;
   memory: WebAssembly.Memory;
   u8: Uint8Array;
   u32: Uint32Array;
@@ -120,7 +122,12 @@ export interface Datapath {
   result: number;      // byte offset of the result block
 }
 
-export function instantiate(pages: number, random: () => number, debug = false): Datapath {
+/**
+ * A datapath in a fresh memory of `pages`. `countCrossings` wraps every export in a counter
+ * (tests, and `bench udp`'s crossingsPerEcho: how often the host calls in per operation); it costs
+ * a JS call per crossing, so timed runs leave it off.
+ */
+export function instantiate(pages: number, random: () => number, debug = false, countCrossings = false): Datapath {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const instance = new WebAssembly.Instance(datapathModule(debug), {
     env: {
@@ -131,13 +138,23 @@ export function instantiate(pages: number, random: () => number, debug = false):
       },
     },
   });
-  const exports = instance.exports as unknown as DatapathExports;
+  let exports = instance.exports as unknown as DatapathExports;
+  const crossings = countCrossings ? { calls: 0 } : null;
+  if (crossings !== null) exports = counted(exports, crossings);
   const buf = memory.buffer;
   return {
-    exports, memory,
+    exports, memory, crossings,
     u8: new Uint8Array(buf), u32: new Uint32Array(buf), i32: new Int32Array(buf),
     result: 0,
   };
+}
+
+function counted(x: DatapathExports, crossings: { calls: number }): DatapathExports {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(x)) {
+    out[name] = typeof f === "function" ? (...a: unknown[]) => { crossings.calls++; return (f as (...a: unknown[]) => unknown)(...a); } : f;
+  }
+  return out as unknown as DatapathExports;
 }
 
 export function readCounters(dp: Datapath): Counters {

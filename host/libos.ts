@@ -75,6 +75,8 @@ export interface LibOSOptions {
   clock?: Clock;
   /** Load the debug build of the datapath (assertions on). */
   debug?: boolean;
+  /** Count calls into the datapath (`crossings()`); slower, for tests and bench udp's count. */
+  countCrossings?: boolean;
 }
 
 /**
@@ -115,7 +117,7 @@ export class LibOS extends WaitFamily {
     if (config.backend !== "loopback" && config.backend !== "dpdk") throw new Error(backendUnavailable(config.backend));
     this.seed = config.seed ?? randomSeed();
     const rng = new Rng(this.seed);
-    this.dp = instantiate(config.memory_mb * 16, () => rng.u32(), opts.debug);
+    this.dp = instantiate(config.memory_mb * 16, () => rng.u32(), opts.debug, opts.countCrossings);
     this.x = this.dp.exports;
     this.u8 = this.dp.u8;
     this.ip = parseIpv4(config.local_ipv4)!;
@@ -392,6 +394,12 @@ export class LibOS extends WaitFamily {
   // ---- introspection ----
 
   counters(): Counters { return readCounters(this.dp); }
+
+  /** Calls into the datapath so far (the link's polls of it included); needs countCrossings. */
+  crossings(): number {
+    if (this.dp.crossings === null) throw new Error("demiwasm: crossings() needs a LibOS made with countCrossings: true");
+    return this.dp.crossings.calls;
+  }
 
   /** TCP_INFO of a stream socket: the connection's state, windows, RTT and congestion control. */
   tcpInfo(qd: number): TcpInfo {

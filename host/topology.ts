@@ -55,11 +55,11 @@ export function dualStack(c: Config): Config {
 /** The server's IPv6 address in a dualStack config. */
 export function serverIp6(c: Config): Uint8Array { return parseIpv6Prefix(c.local_ipv6[0])!.addr; }
 
-export function loopbackPair(config: Config, clock: Clock = new RealClock(), quiet = false): Pair {
+export function loopbackPair(config: Config, clock: Clock = new RealClock(), quiet = false, countCrossings = false): Pair {
   if (config.backend !== "loopback") throw new Error(backendUnavailable(config.backend));
   const link = new LoopbackLink(config.link, clock, quiet);
-  const server = new LibOS({ config, link });
-  const client = new LibOS({ config: peerConfig(config), link });
+  const server = new LibOS({ config, link, countCrossings });
+  const client = new LibOS({ config: peerConfig(config), link, countCrossings });
   return {
     link, server, client, serverIp: server.ip, clock: link.clock,
     poll: () => link.poll(), nextEvent: () => link.nextEvent(),

@@ -5,7 +5,11 @@ import * as assert from "uvu/assert";
 import { sockaddr, Opcode, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "../host/libos.js";
 import { EADDRINUSE, EADDRNOTAVAIL, EBADF, EINVAL, EAFNOSUPPORT, ENOTSUP, EPROTONOSUPPORT,
          EDESTADDRREQ, ENOTCONN, ECANCELED } from "../host/errno.js";
-import { pair, withHost, udpFrame, udp, ipv4, eth, bytes, A_IP, B_IP, A_MAC, HOST_IP, HOST_MAC, errno } from "./helpers.js";
+import { pair, withHost, udpFrame, udp, ipv4, eth, bytes, A_IP, B_IP, A_MAC, B_MAC, HOST_IP, HOST_MAC, errno } from "./helpers.js";
+import { LibOS } from "../host/libos.js";
+import { LoopbackLink } from "../host/backends/loopback.js";
+import { VirtualClock } from "../host/clock.js";
+import { loadConfig } from "../host/config.js";
 
 const text = (u8: Uint8Array) => new TextDecoder().decode(u8);
 
@@ -29,6 +33,35 @@ test("echo between two stacks: pushto, pop with the sender's address, push back"
   assert.equal(e.addr, sockaddr(A_IP, 7));
   b.sgafree(e.sga!);
   assert.equal(a.getsockname(srv), sockaddr(A_IP, 7));
+});
+
+test("calls into Wasm: one per PDPIX call, one poll per stack per turn, none for a wait answered from the result", () => {
+  const link = new LoopbackLink({ seed: 1 }, new VirtualClock(), true);
+  const make = (ip: string, mac: string) =>
+    new LibOS({ config: loadConfig({ env: {}, overrides: { local_ipv4: ip, mac, seed: 7, memory_mb: 16 } }), link, countCrossings: true });
+  const a = make(A_IP, A_MAC), b = make(B_IP, B_MAC);
+  const srv = a.socket(AF_INET, SOCK_DGRAM);
+  a.bind(srv, sockaddr(A_IP, 7));
+  const cli = b.socket();
+  b.bind(cli, sockaddr(B_IP, 40000));
+  b.wait(b.pushto(cli, b.sgaalloc(1), sockaddr(A_IP, 7)));        // ARP resolved both ways
+  a.wait(a.pop(srv), 100);
+  const calls = () => [a.crossings(), b.crossings()];
+  const since = (before: number[]) => calls().map((n, i) => n - before[i]);
+  let t = calls();
+  const s = b.sgaalloc(64);
+  const push = b.pushto(cli, s, sockaddr(A_IP, 7));
+  assert.ok(b.tryWait(push) !== null);
+  b.sgafree(s);
+  const pop = a.pop(srv);
+  assert.equal(since(t), [1, 4], "sgaalloc, pushto, the wait that takes the push, sgafree; pop");
+  t = calls();
+  link.poll();
+  assert.equal(since(t), [1, 1], "a turn of the link polls each stack once");
+  t = calls();
+  const r = a.tryWait(pop)!;
+  a.sgafree(r.sga!);
+  assert.equal(since(t), [2, 0], "the pop's result, sgafree");
 });
 
 test("socket, bind, listen and accept answer misuse with Demikernel's errnos", () => {
