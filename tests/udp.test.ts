@@ -35,7 +35,7 @@ test("echo between two stacks: pushto, pop with the sender's address, push back"
   assert.equal(a.getsockname(srv), sockaddr(A_IP, 7));
 });
 
-test("calls into Wasm: one per PDPIX call, one poll per stack per turn, none for a wait answered from the result", () => {
+test("calls into Wasm: one per PDPIX call (a completed wait takes its result in one), one poll per stack per turn", () => {
   const link = new LoopbackLink({ seed: 1 }, new VirtualClock(), true);
   const make = (ip: string, mac: string) =>
     new LibOS({ config: loadConfig({ env: {}, overrides: { local_ipv4: ip, mac, seed: 7, memory_mb: 16 } }), link, countCrossings: true });
