@@ -80,6 +80,9 @@ const INITIAL_BUFFER: u32 = 65536;
   rbuf: u32; rSize: u32;
   rlen: u32;             // in-order bytes not yet popped, ending at rcvNxt
   rCap: u32;             // the receive buffer the window is offered from (grows: buffers.ts)
+  // The sizes the rings had when they last emptied: a ring taken again starts there instead of
+  // doubling its way back up (buffers.ts).
+  sLast: u32; rLast: u32;
   rcvCopied: u32; rcvSpaceTime: f64;   // bytes popped since rcvSpaceTime (dynamic right-sizing)
   rcvRttMs: u32;         // the round trip a receiver sees, from echoed timestamps (buffers.ts)
   ooN: u32;              // out-of-order ranges held (oo(t): MAX_OOO pairs beside the table)
@@ -266,6 +269,7 @@ export function sendBytesChange(grown: usize, freed: usize): void { sendBytes = 
 /** Gives back the send ring and the segment log (buffers.ts took them): nothing is queued or in flight. */
 export function sendBlocksFree(t: Tcb): void {
   sendBytes -= sendBlockBytes(t);
+  if (t.sSize != 0) t.sLast = t.sSize;
   if (t.sbuf != 0) buddyFree(t.sbuf, ctz(t.sSize));
   if (t.logBase != 0) buddyFree(t.logBase, ctz(t.logCap * LOG_ENTRY));
   t.sbuf = 0; t.sSize = 0; t.logBase = 0; t.logCap = 0; t.logHead = 0;
@@ -273,6 +277,7 @@ export function sendBlocksFree(t: Tcb): void {
 
 /** Gives back the receive ring: nothing is held for the application or out of order. */
 export function receiveBlockFree(t: Tcb): void {
+  if (t.rSize != 0) t.rLast = t.rSize;
   if (t.rbuf != 0) buddyFree(t.rbuf, ctz(t.rSize));
   t.rbuf = 0; t.rSize = 0;
 }
