@@ -63,6 +63,8 @@ export interface DpdkNative {
   inject(h: DpdkPortHandle, count: number, len: number): number;
   injectBad(ring: string, kind: string): number;
   nativeReflect(h: DpdkPortHandle, bursts: number): [number, number];
+  /** 0 when the kernel lets this process open an AF_XDP socket, else the errno that refused it. */
+  afXdpProbe(): number;
 }
 
 /** What scripts/build-native.mjs wrote: the parts it built, or why it failed. */

@@ -13,10 +13,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../host/config.js";
 import { LibOS, sockaddr, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM } from "../host/libos.js";
-import type { DpdkLink } from "../host/backends/dpdk.js";
+import { dpdkInit, type DpdkLink } from "../host/backends/dpdk.js";
+import { errnoName } from "../host/errno.js";
 import { DpdkWorkers } from "../host/backends/dpdkworkers.js";
 import { openStack } from "../host/stack/stack.js";
 import { EchoServer } from "../examples/udp-echo.js";
+import { vethPeer, assertRoutedInside } from "./netns.helpers.js";
 import { TcpEchoServer } from "../examples/tcp-echo.js";
 
 const tools = ["ip", "ping", "socat", "nc", "ethtool", "curl", "ab", "wrk"].every((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status === 0);
@@ -272,16 +274,8 @@ t("Node's http server on the stack (openStack's driver, adaptive) answers curl, 
 });
 
 t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6), echoes UDP over both, and moves 64 MiB each way over TCP6", async () => {
-  const ns = `dwns${process.pid % 10000}`, v0 = `dwv${process.pid % 10000}a`, v1 = `dwv${process.pid % 10000}b`;
-  execFileSync("sh", ["-c", [
-    `ip netns add ${ns}`, `ip link add ${v0} type veth peer name ${v1}`, `ip link set ${v1} netns ${ns}`,
-    `ip -n ${ns} addr add 198.19.6.1/24 dev ${v1}`, `ip -n ${ns} -6 addr add fd00:6::1/64 dev ${v1} nodad`,
-    `ip -n ${ns} link set ${v1} up`, `ip link set ${v0} up`,
-    `sysctl -qw net.ipv6.conf.${v0}.disable_ipv6=1`,
-    // A veth leaves UDP/TCP checksums to "hardware" (CHECKSUM_PARTIAL) and AF_PACKET hands them
-    // over unfinished; the Wasm stack checks every checksum, so the peer must compute them.
-    `ip netns exec ${ns} ethtool -K ${v1} tx off`,
-  ].join(" && ")], { stdio: ["ignore", "ignore", "inherit"] });
+  const peer = vethPeer(`${process.pid % 10000}`, "198.19.6.1/24", "fd00:6::1/64");
+  const { ns, outer: v0, inner: v1 } = peer;
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-veth6-"));
   let l: LibOS | null = null;
   try {
@@ -324,10 +318,51 @@ t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6), 
     l.close(qd); l.close(uqd); l.close(lqd);
   } finally {
     l?.shutdown();
-    spawnSync("ip", ["netns", "del", ns]);        // takes the veth pair with it
+    peer.close();
     rmSync(dir, { recursive: true, force: true });
   }
   assert.is(spawnSync("ip", ["link", "show", v0]).status, 1, "veth removed");
+});
+
+t("net_af_xdp on a veth: the port opens (copying: the PMD's umem cannot be the Wasm pool), Linux in a namespace pings and echoes UDP", async () => {
+  const refused = dpdkInit(loadConfig({ env: {} }).dpdk.eal_args).afXdpProbe();
+  if (refused !== 0) {
+    // The kernel or the sandbox, not our code: say which errno it gave and test nothing else.
+    console.log(`  skipped: this kernel refuses AF_XDP sockets (socket(AF_XDP) failed with ${errnoName(refused)})`);
+    return;
+  }
+  const peer = vethPeer(`x${process.pid % 10000}`, "198.19.5.1/24");
+  let l: LibOS | null = null;
+  try {
+    l = new LibOS({ config: loadConfig({ env: {}, overrides: {
+      backend: "dpdk", "dpdk.device": `net_af_xdp0,iface=${peer.outer}`, local_ipv4: "198.19.5.2", mac: "02:00:00:00:05:02",
+    } }) });
+    assertRoutedInside(peer, "198.19.5.2");
+    const qd = l.socket();
+    l.bind(qd, sockaddr("198.19.5.2", 7));
+    const srv = new EchoServer(l, qd);
+    const lo = l;
+    const turn = () => { lo.poll(); srv.step(); };
+    const p = await serve(run(`ip netns exec ${peer.ns} ping -c 3 -i 0.2 -W 2 198.19.5.2`), turn);
+    assert.match(p.out, /3 packets transmitted, 3 received/, p.out + p.err);
+    // Five datagrams, not a bulk transfer: on this kernel and DPDK 22.11 the port stops receiving
+    // after about dpdk.rx_desc frames (issue 14 says where that stands).
+    for (let i = 0; i < 5; i++) {
+      const u = await serve(run(`printf 'through af_xdp ${i}' | ip netns exec ${peer.ns} socat -t 2 - UDP:198.19.5.2:7`), turn);
+      assert.is(u.out, `through af_xdp ${i}`, u.err);
+    }
+    const st = (lo.link as DpdkLink).stats();
+    // Out: the ARP reply, 3 echo replies, 5 datagrams; in: as many and Linux's IPv6 chatter.
+    assert.is(st.tx, 9, JSON.stringify(st));
+    assert.ok(st.rx >= 9, JSON.stringify(st));
+    assert.is(st.rxCopied, st.rx, "every frame received is a copy");
+    assert.is(st.txCopied, st.tx, "every frame sent is a copy");
+    l.close(qd);
+  } finally {
+    l?.shutdown();
+    peer.close();
+  }
+  assert.is(spawnSync("ip", ["link", "show", peer.outer]).status, 1, "veth removed");
 });
 
 t("one TAP port, two queues, two worker threads: Linux's flows spread over the queues and every one is echoed", async () => {

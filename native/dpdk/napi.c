@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_errno.h>
@@ -309,6 +311,19 @@ static napi_value js_inject_bad(napi_env env, napi_callback_info info) {
   return num(env, inject_bad(ring, kind));
 }
 
+/** afXdpProbe(): 0 when this kernel lets us open an AF_XDP socket, else the errno that refused it
+ *  (EAFNOSUPPORT: no CONFIG_XDP_SOCKETS; EPERM: no CAP_NET_RAW or a sandbox). */
+static napi_value js_af_xdp_probe(napi_env env, napi_callback_info info) {
+  (void)info;
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+  int fd = socket(AF_XDP, SOCK_RAW, 0);
+  if (fd < 0) return num(env, errno);
+  close(fd);
+  return num(env, 0);
+}
+
 static napi_value js_native_reflect(napi_env env, napi_callback_info info) {
   PORT_ARG(2);
   double ns = 0;
@@ -336,6 +351,7 @@ NAPI_MODULE_INIT() {
     { "inject", NULL, js_inject, NULL, NULL, NULL, napi_default, NULL },
     { "injectBad", NULL, js_inject_bad, NULL, NULL, NULL, napi_default, NULL },
     { "nativeReflect", NULL, js_native_reflect, NULL, NULL, NULL, napi_default, NULL },
+    { "afXdpProbe", NULL, js_af_xdp_probe, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

@@ -94,6 +94,9 @@ const char *port_start_shared(const char *device) {
   return NULL;
 }
 
+/** The fill ring the af_xdp PMD keeps stocked from its pool (libxdp's XSK_RING_PROD__DEFAULT_NUM_DESCS). */
+#define AF_XDP_FILL 4096
+
 const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc) {
   const char *err = probe(w, device);
   if (err) return err;
@@ -102,7 +105,14 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
   unsigned id = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
   int rc;
   snprintf(pool_name, sizeof pool_name, "dwcopy%u", id);
-  w->copy_mp = rte_pktmbuf_pool_create(pool_name, 2 * (rx_desc + tx_desc) + 2 * MAX_BURST, 0, 0,
+  // AF_XDP (net_af_xdp): the PMD's umem must be the memory of the pool it receives into, which it
+  // registers with the kernel; the zero-copy pool's data buffers are external (Wasm memory), so
+  // it cannot ("Failed to create umem"). Such a port copies between its own mbufs and the Wasm
+  // slots (counted as rxCopied / txCopied), and its pool also stocks the PMD's fill queue, which
+  // takes AF_XDP_FILL mbufs at queue setup.
+  const int af_xdp = strncmp(device, "net_af_xdp", 10) == 0;
+  if (af_xdp) w->zero_copy = 0;
+  w->copy_mp = rte_pktmbuf_pool_create(pool_name, 2 * (rx_desc + tx_desc) + 2 * MAX_BURST + (af_xdp ? AF_XDP_FILL : 0), 0, 0,
                                        RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (w->copy_mp == NULL) return fail("copy pool", w, rte_errno);
   if (w->zero_copy) {
