@@ -16,6 +16,8 @@ import type { DpdkNative } from "../native.js";
 import { udpPingPongTo } from "../../examples/udp-pingpong.js";
 import { percentile, median } from "../stats.js";
 import { nodeUdpRtt } from "./nodeudp.js";
+import { errnoName } from "../errno.js";
+import { vethPeer, udpEchoInside, type VethPeer } from "./netns.js";
 
 const FRAME = 64;
 const IN_FLIGHT = 512;
@@ -118,5 +120,52 @@ export async function benchDpdk(config: Config, o: BenchOptions): Promise<Record
   const nodeRttP50Us = +(percentile(nodeRtt, 50) / 1e3).toFixed(2);
   say(`UDP echo RTT, two processes over memif: p50 ${memifRttP50Us} us, p99 ${memifRttP99Us} us; ` +
       `Node dgram over 127.0.0.1: p50 ${nodeRttP50Us} us (${(nodeRttP50Us / memifRttP50Us).toFixed(1)}x)`);
-  return { wasmMpps, copyMpps, nativeMpps, wasmToNative: +(wasmMpps / nativeMpps).toFixed(2), memifRttP50Us, memifRttP99Us, nodeRttP50Us };
+  const linux = await linuxPeerRtt(native, config, o.quick ? 2000 : 10_000);
+  if ("skipped" in linux) say(`UDP echo RTT to Linux over a veth: not run (${linux.skipped})`);
+  else say(`UDP echo RTT to Linux in a namespace over a veth (Node dgram echoing there): p50 ${linux.afXdpRttP50Us} us by net_af_xdp, ` +
+           `${linux.afPacketRttP50Us} us by net_af_packet`);
+  return { wasmMpps, copyMpps, nativeMpps, wasmToNative: +(wasmMpps / nativeMpps).toFixed(2), memifRttP50Us, memifRttP99Us, nodeRttP50Us,
+           ...("skipped" in linux ? { afXdpRttP50Us: null, afPacketRttP50Us: null, linuxPeerSkipped: linux.skipped } : linux) };
+}
+
+const PEER_IP = "198.19.9.1", STACK_IP = "198.19.9.2";
+type Pmd = "net_af_xdp" | "net_af_packet";
+
+/**
+ * UDP echo RTT p50 (µs) from the Wasm stack to Linux: a veth whose inner end is in a namespace
+ * with an echo server, the outer end opened by net_af_xdp and then by net_af_packet. Once each:
+ * DPDK 22.11's af_xdp PMD keeps its socket open after the port is removed, so a second af_xdp
+ * port on the same queue in one process is refused (EBUSY). Needs root; a kernel that refuses
+ * AF_XDP sockets is named.
+ */
+async function linuxPeerRtt(native: DpdkNative, config: Config, rounds: number): Promise<{ afXdpRttP50Us: number; afPacketRttP50Us: number } | { skipped: string }> {
+  if (process.getuid?.() !== 0) return { skipped: "needs root, to make a network namespace and a veth" };
+  const refused = native.afXdpProbe();
+  if (refused !== 0) return { skipped: `this kernel refuses AF_XDP sockets (${errnoName(refused)})` };
+  let peer: VethPeer;
+  try { peer = vethPeer(`b${process.pid % 10000}`, `${PEER_IP}/24`); } catch (e) { return { skipped: (e as Error).message }; }
+  const rtt: Record<Pmd, number[]> = { net_af_xdp: [], net_af_packet: [] };
+  try {
+    const stop = await udpEchoInside(peer, 7);
+    try {
+      for (const pmd of ["net_af_xdp", "net_af_packet"] as const) rtt[pmd] = pingPongOver(config, pmd, peer, rounds);
+    } finally { stop(); }
+  } finally { peer.close(); }
+  const p50 = (xs: number[]) => +(percentile(xs.sort((a, b) => a - b), 50) / 1e3).toFixed(2);
+  return { afXdpRttP50Us: p50(rtt.net_af_xdp), afPacketRttP50Us: p50(rtt.net_af_packet) };
+}
+
+/** RTTs (ns) of `rounds` 64-byte echoes from a stack on `pmd` over the peer's veth, after a warm-up. */
+function pingPongOver(config: Config, pmd: Pmd, peer: VethPeer, rounds: number): number[] {
+  const l = new LibOS({ config: { ...config, backend: "dpdk", local_ipv4: STACK_IP, mac: "02:00:00:00:09:02",
+                                  dpdk: { ...config.dpdk, device: `${pmd}0,iface=${peer.outer}` } } });
+  try {
+    const at = sockaddr(PEER_IP, 7);
+    const deadline = Date.now() + 5_000;
+    while (udpPingPongTo(l, at, 1, FRAME).rounds === 0) {                // ARP, the echo server's first datagram
+      if (Date.now() > deadline) throw new Error(`demiwasm: bench dpdk: no echo from Linux over ${pmd} in 5 s`);
+    }
+    udpPingPongTo(l, at, rounds, FRAME);                                 // warm-up
+    return udpPingPongTo(l, at, rounds, FRAME).rttNs;
+  } finally { l.shutdown(); }
 }

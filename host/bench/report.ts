@@ -20,6 +20,10 @@ export function rowsOf(suite: string, j: Record<string, number>): Row[] {
     r.push({ what: "L2 reflect, 64 B, net_ring, zero-copy", ours: j.wasmMpps, base: j.nativeMpps, unit: "Mpps", baseName: "the same loop in C", lowerIsBetter: false, goal: "≥ 0.8×" });
     r.push({ what: "L2 reflect, 64 B, net_ring, copy mode", ours: j.copyMpps, base: j.nativeMpps, unit: "Mpps", baseName: "the same loop in C", lowerIsBetter: false });
     r.push({ what: "UDP RTT p50, two processes over memif", ours: j.memifRttP50Us, base: j.nodeRttP50Us, unit: "µs", baseName: "Node dgram", lowerIsBetter: true, goal: "≥ 10×" });
+    if (typeof j.afXdpRttP50Us === "number") {
+      r.push({ what: "UDP RTT p50 to Linux on a veth, net_af_xdp (copying)", ours: j.afXdpRttP50Us, base: j.afPacketRttP50Us, unit: "µs",
+               baseName: "net_af_packet on the same veth", lowerIsBetter: true });
+    }
   } else if (suite === "nf") {
     const lang: Record<string, string> = { assemblyscript: "AssemblyScript", c: "C", rust: "Rust" };
     for (const n of (j as unknown as { nfs: { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number }[] }).nfs) {

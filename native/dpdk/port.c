@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
@@ -95,7 +96,27 @@ const char *port_start_shared(const char *device) {
 }
 
 /** The fill ring the af_xdp PMD keeps stocked from its pool (libxdp's XSK_RING_PROD__DEFAULT_NUM_DESCS). */
-#define AF_XDP_FILL 4096
+#define AF_XDP_FILL 2048
+
+/**
+ * An mbuf pool whose objects lie back to back. The af_xdp PMD registers its pool's memory with
+ * the kernel as a umem of (objects × object size) bytes from the first object; a pool made the
+ * usual way keeps each object inside one page, and on 4 KiB pages (EAL --no-huge) the gaps that
+ * leaves push later objects past that span, whose frames the kernel then refuses (counted in
+ * XDP_STATISTICS tx_invalid_descs; the port went quiet after some hundreds of frames). Objects
+ * that need no physically contiguous memory may cross pages, so this pool has no gaps.
+ */
+static struct rte_mempool *packed_pool(const char *name, unsigned n) {
+  struct rte_mempool *mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, 0,
+                                                    sizeof(struct rte_pktmbuf_pool_private), SOCKET_ID_ANY, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (mp == NULL) return NULL;
+  struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE, .mbuf_priv_size = 0 };
+  if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0) { rte_mempool_free(mp); return NULL; }
+  rte_pktmbuf_pool_init(mp, &priv);
+  if (rte_mempool_populate_default(mp) < 0) { rte_mempool_free(mp); return NULL; }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+  return mp;
+}
 
 const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc) {
   const char *err = probe(w, device);
@@ -108,12 +129,13 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
   // AF_XDP (net_af_xdp): the PMD's umem must be the memory of the pool it receives into, which it
   // registers with the kernel; the zero-copy pool's data buffers are external (Wasm memory), so
   // it cannot ("Failed to create umem"). Such a port copies between its own mbufs and the Wasm
-  // slots (counted as rxCopied / txCopied), and its pool also stocks the PMD's fill queue, which
-  // takes AF_XDP_FILL mbufs at queue setup.
+  // slots (counted as rxCopied / txCopied), and its pool (packed_pool) also stocks the PMD's fill
+  // queue, which takes AF_XDP_FILL mbufs at queue setup.
   const int af_xdp = strncmp(device, "net_af_xdp", 10) == 0;
   if (af_xdp) w->zero_copy = 0;
-  w->copy_mp = rte_pktmbuf_pool_create(pool_name, 2 * (rx_desc + tx_desc) + 2 * MAX_BURST + (af_xdp ? AF_XDP_FILL : 0), 0, 0,
-                                       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  const unsigned copies = 2 * (rx_desc + tx_desc) + 2 * MAX_BURST;
+  w->copy_mp = af_xdp ? packed_pool(pool_name, copies + AF_XDP_FILL)
+                      : rte_pktmbuf_pool_create(pool_name, copies, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (w->copy_mp == NULL) return fail("copy pool", w, rte_errno);
   if (w->zero_copy) {
     rc = rte_extmem_register(w->mem + w->region_off, w->region_len, NULL, 0, 4096);

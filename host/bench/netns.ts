@@ -1,7 +1,7 @@
-// Linux on the far side of a DPDK port, for the interop tests (root only): a network namespace
-// holding one end of a veth pair whose outer end a PMD opens (net_af_packet, net_af_xdp).
-// Everything made here is removed by close().
-import { execFileSync, spawnSync } from "node:child_process";
+// Linux on the far side of a DPDK port, for `bench dpdk` and the interop tests (root only): a
+// network namespace holding one end of a veth pair whose outer end a PMD opens (net_af_packet,
+// net_af_xdp), and a UDP echo server inside it. Everything made here is removed by close().
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 
 export interface VethPeer {
   /** The namespace, the veth end left outside it (the PMD's iface) and the end inside. */
@@ -36,4 +36,21 @@ export function vethPeer(tag: string, address: string, address6?: string): VethP
 export function assertRoutedInside(peer: VethPeer, ip: string): void {
   const route = execFileSync("ip", ["-n", peer.ns, "route", "get", ip], { encoding: "utf8" });
   if (!route.includes(`dev ${peer.inner}`)) throw new Error(`demiwasm: ${ip} is not reached through ${peer.inner} in ${peer.ns}: ${route.trim()}`);
+}
+
+/**
+ * A UDP echo server on `port` in the namespace (Node's dgram, in a child process); resolves once
+ * it is bound, with the function that stops it.
+ */
+export async function udpEchoInside(peer: VethPeer, port: number): Promise<() => void> {
+  const script = `const s=require("dgram").createSocket("udp4");s.on("message",(m,r)=>s.send(m,r.port,r.address));` +
+    `s.bind(${port},()=>process.stdout.write("ready\\n"));`;
+  const child = spawn("ip", ["netns", "exec", peer.ns, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d) => { err += d; });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("exit", (code) => reject(new Error(`demiwasm: the echo server in ${peer.ns} exited (${code}): ${err.trim().split("\n").pop()}`)));
+  });
+  return () => { child.kill("SIGTERM"); };
 }
