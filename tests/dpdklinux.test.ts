@@ -324,7 +324,7 @@ t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6), 
   assert.is(spawnSync("ip", ["link", "show", v0]).status, 1, "veth removed");
 });
 
-t("net_af_xdp on a veth: Linux in a namespace pings, echoes UDP and moves 16 MiB each way over TCP; every frame is a copy (the PMD's umem cannot be the Wasm pool)", async () => {
+t("net_af_xdp on a veth: Linux in a namespace pings, echoes UDP and moves 16 MiB each way over TCP; every frame is a copy (the PMD's umem cannot be the Wasm pool); the queue opens again", async () => {
   const refused = dpdkInit(loadConfig({ env: {} }).dpdk.eal_args).afXdpProbe();
   if (refused !== 0) {
     // The kernel or the sandbox, not our code: say which errno it gave and test nothing else.
@@ -335,9 +335,10 @@ t("net_af_xdp on a veth: Linux in a namespace pings, echoes UDP and moves 16 MiB
   const dir = mkdtempSync(join(tmpdir(), "demiwasm-xdp-"));
   let l: LibOS | null = null;
   try {
-    l = new LibOS({ config: loadConfig({ env: {}, overrides: {
+    const openXdp = () => new LibOS({ config: loadConfig({ env: {}, overrides: {
       backend: "dpdk", "dpdk.device": `net_af_xdp0,iface=${peer.outer}`, local_ipv4: "198.19.5.2", mac: "02:00:00:00:05:02",
     } }) });
+    l = openXdp();
     assertRoutedInside(peer, "198.19.5.2");
     const qd = l.socket();
     l.bind(qd, sockaddr("198.19.5.2", 7));
@@ -366,6 +367,16 @@ t("net_af_xdp on a veth: Linux in a namespace pings, echoes UDP and moves 16 MiB
     assert.is(st.rxCopied, st.rx, "every frame received is a copy");
     assert.is(st.txCopied, st.tx, "every frame sent is a copy");
     l.close(qd); l.close(lqd);
+    // The same queue opens again in this process (the bridge closes the socket the PMD leaves).
+    l.shutdown();
+    l = null;
+    const again = openXdp();
+    l = again;
+    const q2 = again.socket();
+    again.bind(q2, sockaddr("198.19.5.2", 7));
+    const srv2 = new EchoServer(again, q2);
+    const u = await serve(run(`printf 'again' | ip netns exec ${peer.ns} socat -t 2 - UDP:198.19.5.2:7`), () => { again.poll(); srv2.step(); });
+    assert.is(u.out, "again", u.err);
   } finally {
     l?.shutdown();
     peer.close();

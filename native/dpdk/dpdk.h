@@ -69,6 +69,7 @@ typedef struct wport {
   uint32_t comp_over_n;
   struct rte_mbuf **held;            // raw copy mode: the mbuf behind each RX ring entry
   int armed;                         // pool set up: frees are completions from now on
+  int xsk_fd;                        // net_af_xdp: the PMD's AF_XDP socket (-1: none), closed by us if it leaks
   uint16_t burst;
   // REDIRECT, zero-copy: tx entries naming port p of the link's group (bits DW_EGRESS_SHIFT..)
   // leave by egress[p - 1]'s queue, sent in this port's burst (the group turns in one thread).

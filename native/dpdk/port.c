@@ -1,6 +1,10 @@
 // One ethdev queue pair bound to one Wasm datapath, in DPDK l2fwd's shape: a burst per call per
 // direction, descriptors through the Wasm rings, per-port drop counters for every bad frame.
 #include "dpdk.h"
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,6 +99,26 @@ const char *port_start_shared(const char *device) {
   return NULL;
 }
 
+/** Whether fd is an AF_XDP socket. */
+static int is_xsk(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == 44 /* AF_XDP */;
+}
+
+/** Marks in `seen` (one bit per descriptor below XSK_FDS) the AF_XDP sockets open now. */
+#define XSK_FDS 4096
+static void xsk_fds(uint8_t seen[XSK_FDS / 8]) {
+  memset(seen, 0, XSK_FDS / 8);
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL) return;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    int fd = atoi(e->d_name);
+    if (fd > 0 && fd < XSK_FDS && is_xsk(fd)) seen[fd / 8] |= (uint8_t)(1 << (fd % 8));
+  }
+  closedir(d);
+}
+
 /** The fill ring the af_xdp PMD keeps stocked from its pool (libxdp's XSK_RING_PROD__DEFAULT_NUM_DESCS). */
 #define AF_XDP_FILL 2048
 
@@ -119,6 +143,7 @@ static struct rte_mempool *packed_pool(const char *name, unsigned n) {
 }
 
 const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t tx_desc) {
+  w->xsk_fd = -1;
   const char *err = probe(w, device);
   if (err) return err;
   char pool_name[RTE_MEMPOOL_NAMESIZE];
@@ -164,6 +189,9 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
     w->owns_device = 0;                        // the last of its datapaths removes it
   } else if ((rc = rte_eth_dev_configure(w->port, w->queue + 1, w->queue + 1, &conf)) != 0) return fail("configure", w, rc);
   if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(w->port, &rx_desc, &tx_desc)) != 0) return fail("descriptor count", w, rc);
+  // The af_xdp PMD's socket, found as the AF_XDP descriptor the queue setup opens (see port_close).
+  static uint8_t xsk_before[XSK_FDS / 8], xsk_after[XSK_FDS / 8];
+  if (af_xdp) xsk_fds(xsk_before);
   if ((rc = rte_eth_rx_queue_setup(w->port, w->queue, rx_desc, rte_eth_dev_socket_id(w->port), NULL, w->mp)) != 0) {
     if (rc == -ENOMEM) {
       snprintf(errbuf, sizeof errbuf, "demiwasm: dpdk rx queue setup on '%s' found too few buffers for %u descriptors: "
@@ -173,6 +201,12 @@ const char *port_open(wport_t *w, const char *device, uint16_t rx_desc, uint16_t
     return fail("rx queue setup", w, rc);
   }
   if ((rc = rte_eth_tx_queue_setup(w->port, w->queue, tx_desc, rte_eth_dev_socket_id(w->port), NULL)) != 0) return fail("tx queue setup", w, rc);
+  if (af_xdp) {
+    xsk_fds(xsk_after);
+    for (int fd = 1; fd < XSK_FDS && w->xsk_fd < 0; fd++) {
+      if ((xsk_after[fd / 8] & ~xsk_before[fd / 8]) & (1 << (fd % 8))) w->xsk_fd = fd;
+    }
+  }
   if (w->shared) { shared[w->port].users++; return NULL; }   // port_start_shared starts it
   if ((rc = rte_eth_dev_start(w->port)) != 0) return fail("port start", w, rc);
   rte_eth_promiscuous_enable(w->port);   // the stack filters by its own MAC
@@ -199,6 +233,12 @@ void port_close(wport_t *w) {
     else rte_eth_dev_close(w->port);
     ring_port_release(w->port);
     w->owns_device = 0;
+    // DPDK 22.11's af_xdp PMD deletes its socket but not the umem that shares its descriptor, so
+    // the socket stays bound to the queue (a second port on it: EBUSY) and the kernel keeps the
+    // pool's pages. Still an AF_XDP socket once the device is gone means it leaked: close it.
+    // (Ports open and close under the control mutex: no other AF_XDP socket took its number.)
+    if (w->xsk_fd >= 0 && is_xsk(w->xsk_fd)) close(w->xsk_fd);
+    w->xsk_fd = -1;
   }
   if (w->mp && w->mp != w->copy_mp) rte_mempool_free(w->mp);
   if (w->copy_mp) rte_mempool_free(w->copy_mp);
