@@ -8,6 +8,12 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include "../schema.h"
+#include <sys/socket.h>
+
+// The AF_XDP socket family (linux/socket.h), for libcs whose headers predate it.
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
 
 // Ring layout of assembly/mem/ring.ts (the schema's): u32 producer, consumer, mask, pad, then
 // (u32 off, u32 len) entries; the asserts below hold the struct to it. Only the thread that runs the datapath touches its rings, and never during a native call, so

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
-#include <sys/socket.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_errno.h>
@@ -315,9 +314,6 @@ static napi_value js_inject_bad(napi_env env, napi_callback_info info) {
  *  (EAFNOSUPPORT: no CONFIG_XDP_SOCKETS; EPERM: no CAP_NET_RAW or a sandbox). */
 static napi_value js_af_xdp_probe(napi_env env, napi_callback_info info) {
   (void)info;
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
   int fd = socket(AF_XDP, SOCK_RAW, 0);
   if (fd < 0) return num(env, errno);
   close(fd);

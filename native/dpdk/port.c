@@ -3,7 +3,6 @@
 #include "dpdk.h"
 #include <dirent.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
@@ -103,7 +102,7 @@ const char *port_start_shared(const char *device) {
 static int is_xsk(int fd) {
   int domain = 0;
   socklen_t len = sizeof domain;
-  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == 44 /* AF_XDP */;
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_XDP;
 }
 
 /** Marks in `seen` (one bit per descriptor below XSK_FDS) the AF_XDP sockets open now. */
