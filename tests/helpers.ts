@@ -62,7 +62,8 @@ export function checksum(b: Uint8Array, init = 0): number {
   let s = init;
   for (let i = 0; i + 1 < b.length; i += 2) s += (b[i] << 8) | b[i + 1];
   if (b.length & 1) s += b[b.length - 1] << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  // Folded by division, not 32-bit shifts: a sum past 2^32 (more than 64 KiB of data) still folds.
+  while (s > 0xffff) s = (s % 65536) + Math.floor(s / 65536);
   return ~s & 0xffff;
 }
 
