@@ -17,9 +17,9 @@ export const B_MAC = "02:00:00:00:00:02";
 export const HOST_MAC = "02:00:00:00:00:99";
 export const HOST_IP = "198.18.0.99";
 
-export function stack(link: LoopbackLink, ip: string, mac: string, overrides: Record<string, unknown> = {}, debug = false): LibOS {
+export function stack(link: LoopbackLink, ip: string, mac: string, overrides: Record<string, unknown> = {}, debug = false, countCrossings = false): LibOS {
   const config = loadConfig({ env: {}, overrides: { local_ipv4: ip, mac, seed: 7, memory_mb: 16, "pool.small_buffers": 2048, ...overrides } });
-  return new LibOS({ config, link, debug });
+  return new LibOS({ config, link, debug, countCrossings });
 }
 
 export interface Pair { clock: VirtualClock; link: LoopbackLink; a: LibOS; b: LibOS }

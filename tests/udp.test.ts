@@ -5,11 +5,9 @@ import * as assert from "uvu/assert";
 import { sockaddr, Opcode, AF_INET, SOCK_DGRAM, SOCK_STREAM } from "../host/libos.js";
 import { EADDRINUSE, EADDRNOTAVAIL, EBADF, EINVAL, EAFNOSUPPORT, ENOTSUP, EPROTONOSUPPORT,
          EDESTADDRREQ, ENOTCONN, ECANCELED } from "../host/errno.js";
-import { pair, withHost, udpFrame, udp, ipv4, eth, bytes, A_IP, B_IP, A_MAC, B_MAC, HOST_IP, HOST_MAC, errno } from "./helpers.js";
-import { LibOS } from "../host/libos.js";
+import { pair, stack, withHost, udpFrame, udp, ipv4, eth, bytes, A_IP, B_IP, A_MAC, B_MAC, HOST_IP, HOST_MAC, errno } from "./helpers.js";
 import { LoopbackLink } from "../host/backends/loopback.js";
 import { VirtualClock } from "../host/clock.js";
-import { loadConfig } from "../host/config.js";
 
 const text = (u8: Uint8Array) => new TextDecoder().decode(u8);
 
@@ -37,9 +35,7 @@ test("echo between two stacks: pushto, pop with the sender's address, push back"
 
 test("calls into Wasm: one per PDPIX call (a completed wait takes its result in one), one poll per stack per turn", () => {
   const link = new LoopbackLink({ seed: 1 }, new VirtualClock(), true);
-  const make = (ip: string, mac: string) =>
-    new LibOS({ config: loadConfig({ env: {}, overrides: { local_ipv4: ip, mac, seed: 7, memory_mb: 16 } }), link, countCrossings: true });
-  const a = make(A_IP, A_MAC), b = make(B_IP, B_MAC);
+  const a = stack(link, A_IP, A_MAC, {}, false, true), b = stack(link, B_IP, B_MAC, {}, false, true);
   const srv = a.socket(AF_INET, SOCK_DGRAM);
   a.bind(srv, sockaddr(A_IP, 7));
   const cli = b.socket();
