@@ -115,9 +115,9 @@ export async function benchDpdk(config: Config, o: BenchOptions): Promise<Record
     stop();
     if (existsSync(socket)) rmSync(socket, { force: true });
   }
-  const memifRttP50Us = +(percentile(rtt, 50) / 1e3).toFixed(2), memifRttP99Us = +(percentile(rtt, 99) / 1e3).toFixed(2);
+  const memifRttP50Us = usAt(rtt, 50), memifRttP99Us = usAt(rtt, 99);
   const nodeRtt = (await nodeUdpRtt(o.quick ? 2000 : 10_000, 500, FRAME)).sort((a, b) => a - b);
-  const nodeRttP50Us = +(percentile(nodeRtt, 50) / 1e3).toFixed(2);
+  const nodeRttP50Us = usAt(nodeRtt, 50);
   say(`UDP echo RTT, two processes over memif: p50 ${memifRttP50Us} us, p99 ${memifRttP99Us} us; ` +
       `Node dgram over 127.0.0.1: p50 ${nodeRttP50Us} us (${(nodeRttP50Us / memifRttP50Us).toFixed(1)}x)`);
   const linux = await linuxPeerRtt(native, config, o.quick ? 2000 : 10_000);
@@ -126,6 +126,11 @@ export async function benchDpdk(config: Config, o: BenchOptions): Promise<Record
            `${linux.afPacketRttP50Us} us by net_af_packet`);
   return { wasmMpps, copyMpps, nativeMpps, wasmToNative: +(wasmMpps / nativeMpps).toFixed(2), memifRttP50Us, memifRttP99Us, nodeRttP50Us,
            ...("skipped" in linux ? { afXdpRttP50Us: null, afPacketRttP50Us: null, linuxPeerSkipped: linux.skipped } : linux) };
+}
+
+/** The p-th percentile of sorted round trips (ns), in µs to two places, as the JSON reports them. */
+function usAt(sortedNs: number[], p: number): number {
+  return +(percentile(sortedNs, p) / 1e3).toFixed(2);
 }
 
 const PEER_IP = "198.19.9.1", STACK_IP = "198.19.9.2";
@@ -150,8 +155,8 @@ async function linuxPeerRtt(native: DpdkNative, config: Config, rounds: number):
       for (let r = 0; r < 3; r++) for (const pmd of ["net_af_xdp", "net_af_packet"] as const) rtt[pmd].push(...pingPongOver(config, pmd, peer, rounds));
     } finally { stop(); }
   } finally { peer.close(); }
-  const p50 = (xs: number[]) => +(percentile(xs.sort((a, b) => a - b), 50) / 1e3).toFixed(2);
-  return { afXdpRttP50Us: p50(rtt.net_af_xdp), afPacketRttP50Us: p50(rtt.net_af_packet) };
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  return { afXdpRttP50Us: usAt(sorted(rtt.net_af_xdp), 50), afPacketRttP50Us: usAt(sorted(rtt.net_af_packet), 50) };
 }
 
 /** RTTs (ns) of `rounds` 64-byte echoes from a stack on `pmd` over the peer's veth, after a warm-up. */
