@@ -3,7 +3,7 @@
 import { ld64, st64 } from "./wire/bytes";
 import { layoutBegin, layoutEnd, layoutRemaining, carve } from "./mem/layout";
 import { buddyFreeBytes } from "./mem/buddy";
-import {poolInit, poolBytesFor, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
+import {poolInit, poolBytesFor, frameSlotSize, poolBase, poolBytes, slotOf, slotAlloc, slotData, slotApp, setSlotApp, slotUnref, slotRef, slotRc, giveToApp, appPtr, poolFreeCount, poolTotal, LARGE_CAP } from "./mem/pool";
 import { qtInit, qAlloc, qComplete, qIndex, qEntry, qState, qOp, qFree, qOrphan, qRunReady, qNextDone, qtOf, qFreeCount, QS_DONE, OP_POP, OP_ACCEPT,
          Q_KIND, Q_QD, Q_RET, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_NEWQD, Q_V6, Q_HI, Q_LO } from "./sched/qtoken";
 import { timersInit, timersAdvance, timersNextDeadline, timersActive } from "./sched/timers";
@@ -12,7 +12,6 @@ import { localIp, mtu, poolSmall, poolLarge, tcpMaxConnections, K_TCP_MAX_CONNEC
 import { MAX_CONNECTIONS, RESULT_OPCODE, RESULT_QD, RESULT_QT, RESULT_RET, RESULT_SGA_BUF, RESULT_SGA_LEN, RESULT_ADDR, RESULT_PORT,
          RESULT_NEWQD, RESULT_FAMILY, RESULT_ADDR6, RESULT_SIZE, AF_INET, AF_INET6 } from "./schema/layout";
 import { EBADF, EINVAL, EAGAIN, ENOMEM, ENOTSUP, EAFNOSUPPORT, EPROTONOSUPPORT, ENOTCONN, ENOPROTOOPT } from "./schema/errno";
-import { SMALL_CAP } from "./mem/pool";
 import { linkInit, linkPollComp, linkRefill, linkReflect, fillRing, rxRing, txRing, compRing, fillCount } from "./net/link";
 import { arpInit, arpAddStatic as addStatic, arpDump as dumpArp } from "./net/neighbor";
 import { addr6Init, addr6Add as addAddress6, addr6Dump as dumpAddresses6, MAX_ADDRESSES } from "./net/addr6";
@@ -74,7 +73,7 @@ export function init(): i32 {
       || !addr6Init() || !ndpInit() || !pmtu6Init()
       || !socketsInit(sockets) || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
-  if (!poolInit(<u32>poolSmall, <u32>poolLarge)) return ENOMEM;
+  if (!poolInit(<u32>poolSmall, <u32>poolLarge, frameSlotSize(<u32>mtu))) return ENOMEM;
   // TCP's rings and segment logs take the rest (net/tcp/buffers.ts).
   if (!buffersInit(layoutRemaining())) return ENOMEM;
   egressInit();
@@ -101,7 +100,7 @@ function bytesPerConnection(): usize {
  */
 function connectionsThatFit(): u32 {
   const left = layoutRemaining();
-  const fixed = poolBytesFor(<u32>poolSmall, <u32>poolLarge) + FIXED_TABLES;
+  const fixed = poolBytesFor(<u32>poolSmall, <u32>poolLarge, frameSlotSize(<u32>mtu)) + FIXED_TABLES;
   const n = left > fixed ? (left - fixed) / 2 / bytesPerConnection() : 0;
   return <u32>min<usize>(<usize>MAX_CONNECTIONS, max<usize>(64, n));
 }

@@ -116,12 +116,13 @@ export class Rings {
     this.rxLeft = this.rxMask + 1 - ((this.rxProd - u32[this.rx + CONS]) >>> 0);
     this.rxOpen = true;
   }
-  /** An empty slot able to hold len bytes: its offset, NO_RX_ROOM or NO_BUFFER. */
+  /** An empty slot able to hold len bytes: its offset, NO_RX_ROOM, NO_BUFFER or TOO_LONG (the
+   *  frame is larger than the receiver's frame slots: a jumbo frame to a stack at a smaller MTU). */
   rxTake(len: number): number {
     if (this.rxLeft === 0) return NO_RX_ROOM;
     if (this.fillLeft === 0) return NO_BUFFER;
     const fe = this.fill + ENTRIES + ((this.fillCons & this.fillMask) << SHIFT);
-    if (this.u32[fe + 1] < len) return NO_BUFFER;
+    if (this.u32[fe + 1] < len) return TOO_LONG;
     this.fillCons++;
     this.fillLeft--;
     return this.u32[fe];
@@ -152,5 +153,7 @@ export class Rings {
 
 /** rxTake: the rx ring is full. */
 export const NO_RX_ROOM = -1;
-/** rxTake: no fill slot (or none large enough). */
+/** rxTake: no fill slot. */
 export const NO_BUFFER = -2;
+/** rxTake: the frame is longer than a fill slot holds. */
+export const TOO_LONG = -3;

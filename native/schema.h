@@ -8,7 +8,8 @@
 #define DW_LARGE_SIZE 69632u /* 64 KiB of data after the headroom, page-sized: reassembled or application datagrams */
 #define DW_ETH_HLEN 14u /* Ethernet header */
 #define DW_MTU_MIN 576u /* RFC 791: every host must accept 576-byte datagrams */
-#define DW_MTU_MAX 2034u /* SMALL_SIZE - HEADROOM - ETH_HLEN: the largest IP datagram a frame slot holds */
+#define DW_MBUF_MTU_MAX 2034u /* SMALL_SIZE - HEADROOM - ETH_HLEN: the largest IP datagram a SMALL_SIZE frame slot (a DPDK mbuf) holds */
+#define DW_MTU_MAX 9000u /* jumbo frames: above MBUF_MTU_MAX frame slots grow to fit (loopback link; DPDK ports refuse) */
 #define DW_RING_PROD 0u /* byte offset of the producer index */
 #define DW_RING_CONS 4u /* byte offset of the consumer index */
 #define DW_RING_MASK 8u /* byte offset of entries - 1 */

@@ -6,13 +6,15 @@
 // ---- Memory layout shared with devices and the host ----
 // Numbers; a string is an expression over the names defined before it.
 export const layout = {
-  // Buffer pool slots (assembly/mem/pool.ts): DPDK's default mbuf buffer, 128 B headroom + 2048 B.
+  // Buffer pool slots (assembly/mem/pool.ts): DPDK's default mbuf buffer, 128 B headroom + 2048 B,
+  // unless the MTU needs more.
   HEADROOM: [128, "room to prepend Ethernet/IPv4/transport headers in place"],
   SMALL_SIZE: [2176, "a frame slot: DPDK's RTE_MBUF_DEFAULT_BUF_SIZE"],
   LARGE_SIZE: [69632, "64 KiB of data after the headroom, page-sized: reassembled or application datagrams"],
   ETH_HLEN: [14, "Ethernet header"],
   MTU_MIN: [576, "RFC 791: every host must accept 576-byte datagrams"],
-  MTU_MAX: ["SMALL_SIZE - HEADROOM - ETH_HLEN", "the largest IP datagram a frame slot holds"],
+  MBUF_MTU_MAX: ["SMALL_SIZE - HEADROOM - ETH_HLEN", "the largest IP datagram a SMALL_SIZE frame slot (a DPDK mbuf) holds"],
+  MTU_MAX: [9000, "jumbo frames: above MBUF_MTU_MAX frame slots grow to fit (loopback link; DPDK ports refuse)"],
   // Descriptor rings (assembly/mem/ring.ts, host/rings.ts, native/dpdk/dpdk.h): a header of four
   // u32 words, then entries of (u32 offset, u32 length). Indices run free and wrap at 2^32.
   RING_PROD: [0, "byte offset of the producer index"],

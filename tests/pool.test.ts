@@ -36,17 +36,27 @@ test("a double free, a foreign offset and an offset outside any buffer are EINVA
   assert.is(a.poolAvailable(), start);
 });
 
-test("exhausting the pool is ENOMEM, and freeing restores every buffer", () => {
-  const { a } = pair();
-  const start = a.poolAvailable();
-  const held = [];
-  for (;;) {
-    try { held.push(a.sgaalloc(1000)); } catch (e) { assert.is((e as DemiError).errno, ENOMEM); break; }
-  }
-  assert.is(held.length, start - a.rings.fillCount());
-  for (const s of held) a.sgafree(s);
-  assert.is(a.poolAvailable(), start);
-});
+for (const mtu of [1500, 9000]) {
+  test(`exhausting the pool is ENOMEM, and freeing restores every buffer (MTU ${mtu}: frame slots of ${mtu > 2034 ? 9216 : 2176} bytes)`, () => {
+    const { a } = pair({}, { mtu, memory_mb: 64 });
+    const start = a.poolAvailable();
+    const held = [];
+    for (;;) {
+      try { held.push(a.sgaalloc(1000)); } catch (e) { assert.is((e as DemiError).errno, ENOMEM); break; }
+    }
+    assert.is(held.length, start - a.rings.fillCount());
+    // Frame slots sit one slot size apart (slotOf divides by it), the large ones after them.
+    const bufs = held.map((s) => s.buf).sort((x, y) => x - y);
+    assert.is(bufs[1] - bufs[0], mtu > 2034 ? 9216 : 2176);
+    // Freed in a scrambled order: each must find its own slot again.
+    for (let i = 0; i < held.length; i += 2) a.sgafree(held[i]);
+    for (let i = 1; i < held.length; i += 2) a.sgafree(held[i]);
+    assert.is(a.poolAvailable(), start);
+    const frame = a.sgaalloc(mtu + 14 - 2);
+    assert.ok(frame.buf < bufs[bufs.length - 1], "a frame of the MTU fits a frame slot");
+    a.sgafree(frame);
+  });
+}
 
 test("push is zero-copy and the buffer outlives sgafree until the link releases it", () => {
   const { a, link } = pair({}, { "arp.table": { [B_IP]: "02:00:00:00:00:02" } });

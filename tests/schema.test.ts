@@ -10,7 +10,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { instantiate } from "../host/abi.js";
 import { DATAPATH_KEYS, CFG } from "../host/schema/config.js";
-import { MTU_MAX, SMALL_SIZE, HEADROOM, ETH_HLEN } from "../host/schema/layout.js";
+import { MTU_MAX, MBUF_MTU_MAX, SMALL_SIZE, HEADROOM, ETH_HLEN } from "../host/schema/layout.js";
+import { DpdkLink } from "../host/backends/dpdk.js";
 import { EINVAL } from "../host/errno.js";
 import { loadConfig, ConfigError } from "../host/config.js";
 
@@ -76,8 +77,9 @@ test("no other file defines an errno value, a counter index, a config key, the r
   assert.equal(offenders, []);
 });
 
-test("the MTU bound is one truth: a frame slot's room, on the host and in the datapath", () => {
-  assert.is(MTU_MAX, SMALL_SIZE - HEADROOM - ETH_HLEN);
+test("the MTU bounds are one truth: jumbo up to MTU_MAX on the host and in the datapath; a DPDK port takes what an mbuf-sized slot holds", () => {
+  assert.is(MBUF_MTU_MAX, SMALL_SIZE - HEADROOM - ETH_HLEN);
+  assert.is(MTU_MAX, 9000);
   assert.is(loadConfig({ env: {}, overrides: { mtu: MTU_MAX } }).mtu, MTU_MAX);
   try {
     loadConfig({ env: {}, overrides: { mtu: MTU_MAX + 1 } });
@@ -89,6 +91,16 @@ test("the MTU bound is one truth: a frame slot's room, on the host and in the da
   const dp = instantiate(64 * 16, () => 4);
   assert.is(dp.exports.configure(CFG.MTU, MTU_MAX + 1), EINVAL);
   assert.is(dp.exports.configure(CFG.MTU, MTU_MAX), 0);
+  // Refused before DPDK itself is asked (so this runs without it), in one line naming the bound.
+  const jumbo = loadConfig({ env: {}, overrides: { mtu: MBUF_MTU_MAX + 1, backend: "dpdk" } });
+  try {
+    new DpdkLink(jumbo);
+    assert.unreachable("a DPDK port took a jumbo MTU");
+  } catch (e) {
+    assert.instance(e, ConfigError);
+    assert.is((e as ConfigError).key, "mtu");
+    assert.match((e as Error).message, new RegExp(`at most ${MBUF_MTU_MAX}$`));
+  }
 });
 
 test("the datapath refuses just past every bound the host checks, and takes the bound itself", () => {

@@ -25,6 +25,32 @@ test("1 MiB each way at once over a clean link, byte-exact", () => {
   assert.is(p.a.counters()["tcp.retransmits"], 0);
 });
 
+test("jumbo frames (MTU 9000): 1 MiB each way byte-exact in segments of the 8960-byte MSS; a 1500-MTU peer gets 1500-byte frames", () => {
+  const jumbo = { mtu: 9000, memory_mb: 64 };
+  const p = pair({}, jumbo);
+  const { sa, cb } = connectPair(p);
+  const r = transfer(p, [
+    { from: p.b, fromQd: cb, to: p.a, toQd: sa, total: 1 << 20, seed: 1 },
+    { from: p.a, fromQd: sa, to: p.b, toQd: cb, total: 1 << 20, seed: 2 },
+  ], 65536);
+  for (const x of r) assert.is(x.got, x.sent);
+  // A full segment is 14 + 20 + 32 (header with timestamps) + 8948 bytes: most frames are full.
+  const c = p.b.counters();
+  assert.ok(c["tx.bytes"] / c["tx.frames"] > 4000, `${c["tx.bytes"]} bytes in ${c["tx.frames"]} frames`);
+  assert.ok(c["tcp.segments_out"] < 2 * ((1 << 20) / 8948) + 200, String(c["tcp.segments_out"]));
+  assert.is(p.link.stats.rxNoBuffer + p.link.stats.rxTooLong, 0);
+  // MSS negotiation (RFC 9293 §3.7.1) holds a jumbo stack to its peer's 1500.
+  const clock = new VirtualClock();
+  const link = new LoopbackLink({ seed: 1 }, clock, true);
+  const q = { clock, link, a: stack(link, A_IP, A_MAC), b: stack(link, "198.18.0.2", "02:00:00:00:00:02", jumbo) };
+  const k = connectPair(q);
+  const r2 = transfer(q, [{ from: q.b, fromQd: k.cb, to: q.a, toQd: k.sa, total: 256 << 10, seed: 3 }], 65536);
+  assert.is(r2[0].got, r2[0].sent);
+  const tx = q.b.counters();
+  assert.ok(tx["tx.bytes"] <= tx["tx.frames"] * 1514 && tx["tx.bytes"] / tx["tx.frames"] > 1000, `${tx["tx.bytes"]} bytes in ${tx["tx.frames"]} frames`);
+  assert.is(q.link.stats.rxNoBuffer + q.link.stats.rxTooLong, 0);
+});
+
 const SEEDS = SOAK ? 50 : 20;
 const BYTES = SOAK ? 64 << 20 : 192 << 10;
 test(`${SEEDS} seeds of 5% loss, 5% reordering, 1% duplication, 0.1% corruption: ${BYTES >> 10} KiB each way byte-exact`, () => {

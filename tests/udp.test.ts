@@ -33,6 +33,34 @@ test("echo between two stacks: pushto, pop with the sender's address, push back"
   assert.equal(a.getsockname(srv), sockaddr(A_IP, 7));
 });
 
+test("jumbo frames: at MTU 9000 an 8972-byte datagram crosses as one frame; a stack at MTU 1500 never sees it (the link counts it too long)", () => {
+  const link = new LoopbackLink({ seed: 1 }, new VirtualClock(), true);
+  const jumbo = { mtu: 9000, memory_mb: 64 };
+  const a = stack(link, A_IP, A_MAC, jumbo), b = stack(link, B_IP, B_MAC, jumbo), c = stack(link, "198.18.0.3", "02:00:00:00:00:03");
+  const srv = a.socket(AF_INET, SOCK_DGRAM), small = c.socket(AF_INET, SOCK_DGRAM), cli = b.socket(AF_INET, SOCK_DGRAM);
+  a.bind(srv, sockaddr(A_IP, 7));
+  c.bind(small, sockaddr("198.18.0.3", 7));
+  b.bind(cli, sockaddr(B_IP, 40000));
+  const s = b.sgaalloc(8972);
+  const payload = b.bytes(s);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 0xff;
+  b.wait(b.pushto(cli, b.sgaalloc(1), sockaddr(A_IP, 7)));        // ARP resolved
+  a.sgafree(a.wait(a.pop(srv), 100).sga!);
+  const frames0 = b.counters()["tx.frames"];
+  assert.is(b.wait(b.pushto(cli, s, sockaddr(A_IP, 7))).ret, 0);
+  const r = a.wait(a.pop(srv), 100);
+  assert.equal(a.bytes(r.sga!), b.bytes(s));
+  assert.is(b.counters()["tx.frames"] - frames0, 1, "one frame, not fragments");
+  a.sgafree(r.sga!);
+  // To the 1500-MTU stack: its ARP answer comes back, the datagram itself is too long for its slots.
+  const pop = c.pop(small);
+  b.wait(b.pushto(cli, s, sockaddr("198.18.0.3", 7)));
+  for (let i = 0; i < 20; i++) link.poll();
+  assert.is(c.tryWait(pop), null);
+  assert.is(link.stats.rxTooLong, 1);
+  b.sgafree(s);
+});
+
 test("calls into Wasm: one per PDPIX call (a completed wait takes its result in one), one poll per stack per turn", () => {
   const link = new LoopbackLink({ seed: 1 }, new VirtualClock(), true);
   const a = stack(link, A_IP, A_MAC, {}, false, true), b = stack(link, B_IP, B_MAC, {}, false, true);

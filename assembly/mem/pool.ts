@@ -1,18 +1,25 @@
-// The buffer pool: one page-aligned region of fixed-size slots in two size classes, small slots
-// for frames (DPDK's 2048-byte data room plus headroom) and large slots for reassembled or
-// application datagrams up to 64 KiB. Later backends register exactly [poolBase, poolBase+poolBytes)
-// with DPDK (rte_extmem_register) and libfabric (fi_mr_reg).
+// The buffer pool: one page-aligned region of fixed-size slots in two size classes, frame slots
+// (DPDK's 2048-byte data room plus headroom, or one jumbo frame when the MTU asks for more) and
+// large slots for reassembled or application datagrams up to 64 KiB. Later backends register
+// exactly [poolBase, poolBase+poolBytes) with DPDK (rte_extmem_register) and libfabric (fi_mr_reg).
 //
 // Ownership is a reference count per slot plus an "app owns it" flag: the application holds at
 // most one reference (from sgaalloc or pop), and every other holder (TX ring, fill ring, a socket
 // queue, an ARP wait queue, reassembly) holds one each. A slot returns to its free stack only when
 // the count reaches zero, so a buffer handed to push lives until the link is done with it.
 import { carve } from "./layout";
-import { HEADROOM, SMALL_SIZE, LARGE_SIZE } from "../schema/layout";
+import { HEADROOM, SMALL_SIZE, LARGE_SIZE, ETH_HLEN } from "../schema/layout";
 
 export { HEADROOM };
-export const SMALL_CAP: u32 = SMALL_SIZE - HEADROOM;
 export const LARGE_CAP: u32 = LARGE_SIZE - HEADROOM;
+
+/**
+ * A frame slot's size for an MTU: SMALL_SIZE (DPDK's mbuf) up to MBUF_MTU_MAX, beyond it (jumbo
+ * frames, up to MTU_MAX) the headroom, Ethernet header and MTU rounded up to 128 bytes.
+ */
+export function frameSlotSize(mtu: u32): u32 {
+  return max<u32>(SMALL_SIZE, (HEADROOM + ETH_HLEN + mtu + 127) & ~127);
+}
 
 // Slot metadata, 32 bytes each, outside the pool so a device never sees it.
 export const META_SIZE: usize = 32;
@@ -27,6 +34,13 @@ export const M_PORT: usize = 20;  // u32 peer port
 export const M_APPPTR: usize = 24; // u32 the pointer the application was given (sgafree must name it)
 
 let smallCount: u32 = 0;
+let smallSize: u32 = SMALL_SIZE;
+/** What a frame slot holds after its headroom: every frame the link carries fits. */
+export let frameCap: u32 = SMALL_SIZE - HEADROOM;
+// slotOf's division by smallSize: by 128 with a shift, then by smallSize / 128 as a multiply by
+// its reciprocal scaled by 2^40 (exact for offsets below 2^32: the error stays under 2^-15,
+// below 1/k for every k a frame slot can have).
+let smallRecip: u64 = 0;
 let largeCount: u32 = 0;
 let total: u32 = 0;
 export let poolBase: usize = 0;
@@ -39,22 +53,26 @@ let nSmallFree: u32 = 0;
 let nLargeFree: u32 = 0;
 
 /** Bytes poolInit carves for a pool of this many slots, metadata and alignment included. */
-export function poolBytesFor(small: u32, large: u32): usize {
+export function poolBytesFor(small: u32, large: u32, frameSize: u32): usize {
   const total = <usize>small + <usize>large;
-  return total * (META_SIZE + 4) + <usize>small * SMALL_SIZE + <usize>large * LARGE_SIZE + 2 * 65536;
+  return total * (META_SIZE + 4) + <usize>small * frameSize + <usize>large * LARGE_SIZE + 2 * 65536;
 }
 
-export function poolInit(small: u32, large: u32): bool {
+/** Lays out `small` frame slots of `frameSize` bytes (frameSlotSize) and `large` large ones. */
+export function poolInit(small: u32, large: u32, frameSize: u32): bool {
   smallCount = small;
+  smallSize = frameSize;
+  frameCap = frameSize - HEADROOM;
+  smallRecip = (<u64>1 << 40) / <u64>(frameSize >> 7) + 1;
   largeCount = large;
   total = small + large;
   meta = carve(<usize>total * META_SIZE, 64);
   freeSmall = carve(<usize>small << 2, 4);
   freeLarge = carve(<usize>large << 2, 4);
-  poolBytes = (<usize>small * SMALL_SIZE + <usize>large * LARGE_SIZE + 65535) & ~<usize>65535;
+  poolBytes = (<usize>small * smallSize + <usize>large * LARGE_SIZE + 65535) & ~<usize>65535;
   poolBase = carve(poolBytes, 65536);
   if (meta == 0 || freeSmall == 0 || freeLarge == 0 || poolBase == 0) return false;
-  largeBase = poolBase + <usize>small * SMALL_SIZE;
+  largeBase = poolBase + <usize>small * smallSize;
   // Lowest index on top of the stack, so a fresh pool hands out ascending addresses.
   for (let i: u32 = 0; i < small; i++) store<u32>(freeSmall + (<usize>i << 2), small - 1 - i);
   for (let i: u32 = 0; i < large; i++) store<u32>(freeLarge + (<usize>i << 2), total - 1 - i);
@@ -69,7 +87,7 @@ export function poolInit(small: u32, large: u32): bool {
 
 @inline export function slotBase(slot: u32): usize {
   return slot < smallCount
-    ? poolBase + <usize>slot * SMALL_SIZE
+    ? poolBase + <usize>slot * smallSize
     : largeBase + <usize>(slot - smallCount) * LARGE_SIZE;
 }
 
@@ -78,14 +96,13 @@ export function poolInit(small: u32, large: u32): bool {
 }
 
 @inline export function slotCap(slot: u32): u32 {
-  return slot < smallCount ? SMALL_CAP : LARGE_CAP;
+  return slot < smallCount ? frameCap : LARGE_CAP;
 }
 
 /** The slot containing `ptr`, or -1 when `ptr` lies outside the pool. */
 export function slotOf(ptr: usize): i32 {
   if (ptr < poolBase) return -1;
-  // SMALL_SIZE = 17 * 128: divide by 128 with a shift, by 17 with a multiply (exact below 2^32).
-  if (ptr < largeBase) return <i32>((<u64>((ptr - poolBase) >> 7) * 0xF0F0F0F1) >> 36);
+  if (ptr < largeBase) return <i32>((<u64>((ptr - poolBase) >> 7) * smallRecip) >> 40);
   const i = (ptr - largeBase) / LARGE_SIZE;
   if (i >= <usize>largeCount) return -1;
   return <i32>(smallCount + <u32>i);
@@ -94,7 +111,7 @@ export function slotOf(ptr: usize): i32 {
 /** Allocates a slot able to hold `len` bytes after the headroom; -1 when none is free. */
 export function slotAlloc(len: u32): i32 {
   let s: u32;
-  if (len <= SMALL_CAP && nSmallFree > 0) {
+  if (len <= frameCap && nSmallFree > 0) {
     s = load<u32>(freeSmall + (<usize>(--nSmallFree) << 2));
   } else if (len <= LARGE_CAP && nLargeFree > 0) {
     s = load<u32>(freeLarge + (<usize>(--nLargeFree) << 2));

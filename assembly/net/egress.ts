@@ -2,7 +2,7 @@
 // header in the headroom in front of the transport payload, or fragments when the datagram
 // exceeds the MTU (RFC 791 §3.2, which Demikernel answers with ENOTSUP), and hands frames to the
 // neighbor layer. A transport sees sent, queued (a ticket to wait on) or -errno, never ARP.
-import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { slotAlloc, slotData, slotUnref, frameCap } from "../mem/pool";
 import { count, D_NO_BUFFER, C_IP_FRAGMENTS_SENT } from "../counters";
 import { Ipv4Repr, ipv4Emit, IP_HLEN } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
@@ -51,7 +51,7 @@ function fragment(slot: u32, p: usize, len: u32, dst: u32): i32 {
   let ret: i32 = 0;
   for (let off: u32 = 0; off < len; off += chunk) {
     const n = min(chunk, len - off);
-    const s = slotAlloc(SMALL_CAP);
+    const s = slotAlloc(frameCap);
     if (s < 0) { count(D_NO_BUFFER); ret = -ENOBUFS; break; }
     const f = slotData(<u32>s);
     memory.copy(f + ETH_HLEN + IP_HLEN, p + off, n);

@@ -2,7 +2,7 @@
 // past the path's MTU (pmtu6.ts), in fragments (§4.5): the fixed header is the unfragmentable part, each
 // fragment carries a multiple of 8 bytes but the last, and one identification chosen at random
 // for the packet (RFC 7739). We send no extension headers of our own.
-import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { slotAlloc, slotData, slotUnref, frameCap } from "../mem/pool";
 import { count, D_NO_BUFFER, C_IP6_FRAGMENTS_SENT } from "../counters";
 import { Ipv6Repr, ipv6Emit, IP6_HLEN } from "../wire/ipv6";
 import { NH_FRAGMENT } from "../wire/ipv6ext";
@@ -52,7 +52,7 @@ export function egress6Send(slot: u32, frame: usize, len: u32, dstHi: u64, dstLo
   let ret: i32 = 0;
   for (let off: u32 = 0; off < total; off += chunk) {
     const n = min(chunk, total - off);
-    const s = slotAlloc(SMALL_CAP);
+    const s = slotAlloc(frameCap);
     if (s < 0) { count(D_NO_BUFFER); ret = -ENOBUFS; break; }
     const f = slotData(<u32>s), fip = f + ETH_HLEN;
     memory.copy(fip, ip, IP6_HLEN);

@@ -5,7 +5,7 @@ import { carve } from "../mem/layout";
 import { ringSize, ringInit, ringCount, ringFree, ringPush, ringPeek, ringConsume, ringConsumer, ringProducer, ringMask,
          ringPublish } from "../mem/ring";
 import { RING_HDR, RING_ENTRY, RX_FORWARD, LEN_MASK, EGRESS_SHIFT, EGRESS_PORTS } from "../schema/layout";
-import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, SMALL_CAP } from "../mem/pool";
+import { slotOf, slotAlloc, slotData, slotCap, slotUnref, slotRc, slotInFill, setSlotInFill, frameCap } from "../mem/pool";
 import { count, countN, C_RX_FRAMES, C_RX_BYTES, C_TX_FRAMES, C_TX_BYTES, D_RX_BAD_DESCRIPTOR, D_RX_TOO_LONG,
          D_TX_RING_FULL, D_RX_FILTERED, C_LINK_FORWARDED } from "../counters";
 import { ETH_HLEN } from "../wire/eth";
@@ -48,10 +48,10 @@ export function linkTx(slot: u32, frame: usize, len: u32): bool {
 /** Keeps the fill ring stocked with empty small slots for the device to receive into. */
 export function linkRefill(): void {
   while (ringCount(fillRing) < fillTarget && ringFree(fillRing) > 0) {
-    const s = slotAlloc(SMALL_CAP);
+    const s = slotAlloc(frameCap);
     if (s < 0) return;
     setSlotInFill(<u32>s, true);
-    ringPush(fillRing, <u32>slotData(<u32>s), SMALL_CAP);
+    ringPush(fillRing, <u32>slotData(<u32>s), frameCap);
   }
 }
 

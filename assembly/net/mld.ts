@@ -6,7 +6,7 @@
 // (§6.2 allows a random delay up to the query's Maximum Response Delay, meant to spread many
 // listeners' reports; we have at most MAX_ADDRESSES groups). §6.1's repeated unsolicited
 // reports are left to the querier's next query. All-nodes (ff02::1) is never reported (§6).
-import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { slotAlloc, slotData, slotUnref, frameCap } from "../mem/pool";
 import { count, D_NO_BUFFER, C_ICMP6_MLD_REPORTS_SENT } from "../counters";
 import { Ipv6Repr, ipv6Emit, pseudoAddrs6, IP6_HLEN } from "../wire/ipv6";
 import { Icmpv6Repr, icmpv6Emit, ICMP6_HLEN, PROTO_ICMPV6 } from "../wire/icmpv6";
@@ -48,7 +48,7 @@ export function mldQuery(q: Ipv6Repr, p: usize, len: u32): bool {
 
 /** Sends a report of `type` records for every group of ours, or only for group hi:lo when set. */
 function report(type: u32, hi: u64, lo: u64): void {
-  const s = slotAlloc(SMALL_CAP);
+  const s = slotAlloc(frameCap);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const frame = slotData(<u32>s), h = frame + ETH_HLEN, icmp = h + IP6_HLEN + HBH_LEN, rec = icmp + ICMP6_HLEN;
   let n: u32 = 0;

@@ -4,7 +4,7 @@
 // are never overwritten by the wire. Gratuitous ARP is ignored: accepting it would let any host
 // on the link redirect our traffic.
 import { carve } from "../mem/layout";
-import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { slotAlloc, slotData, slotUnref, frameCap } from "../mem/pool";
 import { count, D_ARP_MALFORMED, D_ARP_NOT_FOR_US, D_ARP_GRATUITOUS, D_ARP_UNSOLICITED, D_ARP_TIMEOUT,
          D_ARP_QUEUE_FULL, D_ARP_CONFLICT, D_NO_BUFFER, C_ARP_REQUESTS_SENT, C_ARP_REPLIES_SENT } from "../counters";
 import { ArpRepr, arpParse, arpEmit, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "../wire/arp";
@@ -122,7 +122,7 @@ function ourArp(op: u32, thaHi: u32, thaLo: u32, tpa: u32): ArpRepr {
 }
 
 function sendRequest(ip: u32): void {
-  const s = slotAlloc(SMALL_CAP);
+  const s = slotAlloc(frameCap);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const f = slotData(<u32>s);
   ethEmit(f, 0xffff, 0xffffffff, macHi, macLo, ETHERTYPE_ARP);

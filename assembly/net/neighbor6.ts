@@ -7,7 +7,7 @@
 // address detection for our own addresses (RFC 4862 §5.4) runs here too: probes from ::, and a
 // probe or an advertisement for a tentative address of ours makes it a duplicate.
 import { carve } from "../mem/layout";
-import { slotAlloc, slotData, slotUnref, SMALL_CAP } from "../mem/pool";
+import { slotAlloc, slotData, slotUnref, frameCap } from "../mem/pool";
 import { count, D_NDP_INVALID, D_NDP_NOT_FOR_US, D_NDP_CONFLICT, D_NDP_TIMEOUT, D_NDP_QUEUE_FULL, D_NO_BUFFER,
          C_NDP_SOLICITATIONS_SENT, C_NDP_ADVERTISEMENTS_SENT, C_ICMP6_IGNORED, C_NDP_DUPLICATE_ADDRESSES } from "../counters";
 import { ethEmit, ETH_HLEN, ETHERTYPE_IPV6, MAC_IPV6_MULTICAST_HI } from "../wire/eth";
@@ -145,7 +145,7 @@ function solicit(i: u32, unicast: bool): void {
  * for duplicate address detection (RFC 4862 §5.4.2), from :: without one.
  */
 function sendSolicitation(hi: u64, lo: u64, unicast: bool, toMacHi: u32, toMacLo: u32, dad: bool): void {
-  const s = slotAlloc(SMALL_CAP);
+  const s = slotAlloc(frameCap);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const f = slotData(<u32>s);
   const dstHi = unicast ? hi : solicitedHi(), dstLo = unicast ? lo : solicitedLo(lo);

@@ -10,7 +10,7 @@ import { PortChains, type Direction, type PortActions } from "../link/chains.js"
 import { FaultInjector, type LinkFaults } from "../link/faults.js";
 import { PcapWriter } from "../pcap.js";
 import type { Chain } from "../nf/chain.js";
-import { EGRESS_SHIFT, EGRESS_PORTS, LEN_MASK } from "../schema/layout.js";
+import { EGRESS_SHIFT, EGRESS_PORTS, LEN_MASK, MBUF_MTU_MAX, SMALL_SIZE } from "../schema/layout.js";
 
 /** Per-port counters, in the order native/dpdk/dpdk.h keeps them, then the ethdev's own. */
 export const DPDK_STAT_NAMES = [
@@ -49,6 +49,10 @@ export class DpdkLink implements Link, PortActions {
   private readonly statBuf = new Float64Array(DPDK_STAT_NAMES.length);
 
   constructor(private readonly config: Config, clock: Clock = new RealClock(), private readonly opts: DpdkLinkOptions = {}) {
+    if (config.mtu > MBUF_MTU_MAX) {
+      throw new ConfigError("mtu", `${config.mtu} is more than a DPDK port carries: its mbufs are the datapath's ${SMALL_SIZE}-byte ` +
+        `frame slots, which hold an MTU of at most ${MBUF_MTU_MAX}`);
+    }
     this.clock = clock;
     this.native = dpdkInit(config.dpdk.eal_args);
   }

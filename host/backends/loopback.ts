@@ -5,7 +5,7 @@
 // wrappers a DPDK port uses.
 import { RealClock, type Clock } from "../clock.js";
 import { PcapWriter } from "../pcap.js";
-import { NO_RX_ROOM, type Rings } from "../rings.js";
+import { NO_RX_ROOM, TOO_LONG, type Rings } from "../rings.js";
 import { FaultInjector, type FaultStats, type LinkFaults } from "../link/faults.js";
 import { PortChains, type Direction, type PortActions } from "../link/chains.js";
 import type { Link, LinkNode } from "../link/link.js";
@@ -17,6 +17,8 @@ export type { LinkFaults } from "../link/faults.js";
 /** The switch's own counters. */
 interface SwitchStats {
   delivered: number; noDestination: number; rxNoBuffer: number; rxRingFull: number;
+  /** Frames longer than the receiver's frame slots hold (a jumbo frame to a smaller MTU). */
+  rxTooLong: number;
   /** Frames still unfiltered after MAX_FILTER_PASSES (chains bouncing frames between ports). */
   filterLoops: number;
 }
@@ -93,7 +95,7 @@ const links = new Map<string, LoopbackLink>();
 export class LoopbackLink implements Link {
   readonly clock: Clock;
   private readonly injector: FaultInjector<Station>;
-  private readonly counts: SwitchStats = { delivered: 0, noDestination: 0, rxNoBuffer: 0, rxRingFull: 0, filterLoops: 0 };
+  private readonly counts: SwitchStats = { delivered: 0, noDestination: 0, rxNoBuffer: 0, rxRingFull: 0, rxTooLong: 0, filterLoops: 0 };
   private readonly nodes: LinkNode[] = [];
   private readonly nodeStations: Station[] = [];      // nodes[i]'s station
   private readonly stations: Station[] = [];
@@ -357,7 +359,9 @@ export class LoopbackLink implements Link {
     if (!rings.rxOpen) { rings.rxBegin(); this.touched.push(dst); }
     const slot = rings.rxTake(len);
     if (slot < 0) {
-      if (slot === NO_RX_ROOM) this.counts.rxRingFull++; else this.counts.rxNoBuffer++;
+      if (slot === NO_RX_ROOM) this.counts.rxRingFull++;
+      else if (slot === TOO_LONG) this.counts.rxTooLong++;
+      else this.counts.rxNoBuffer++;
       return -1;
     }
     return slot;

@@ -49,7 +49,7 @@ export interface DatapathKey {
 export const DATAPATH_KEYS: readonly DatapathKey[] = [
   { key: "local_ipv4", type: "ipv4", ids: [0] },
   { key: "mac", type: "mac", ids: [1, 2] },
-  { key: "mtu", type: "int", ids: [3], min: 576, max: 2034 },
+  { key: "mtu", type: "int", ids: [3], min: 576, max: 9000 },
   { key: "arp.cache_ttl_ms", type: "ms", ids: [4], min: 1, max: 86400000 },
   { key: "arp.request_timeout_ms", type: "ms", ids: [5], min: 1, max: 60000 },
   { key: "arp.retry_count", type: "int", ids: [6], min: 0, max: 100 },

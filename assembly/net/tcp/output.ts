@@ -1,6 +1,6 @@
 // Building and sending segments. Data comes from the connection's send ring; options follow
 // RFC 7323 (timestamps, window scale) and RFC 2018 (SACK), written by wire/tcp.ts in Linux's order.
-import { slotAlloc, slotData, SMALL_CAP } from "../../mem/pool";
+import { slotAlloc, slotData, frameCap } from "../../mem/pool";
 import { count, D_NO_BUFFER, C_TCP_SEGMENTS_OUT, C_TCP_RESETS_SENT, C_TCP_RETRANSMITS, C_TCP_DSACKS_SENT } from "../../counters";
 import { TcpRepr, tcpEmitOptions, tcpEmitHeader, setSack, MAX_SACK_BLOCKS, TCP_HLEN, SYN, ACK, RST } from "../../wire/tcp";
 import { PROTO_TCP } from "../../wire/ipv4";
@@ -63,7 +63,7 @@ function sackBlocks(t: Tcb, max: u32): u32 {
  * MTU — or -1 when no buffer was free.
  */
 export function sendSegment(t: Tcb, seq: u32, len: u32, flags: u32): i32 {
-  const s = slotAlloc(SMALL_CAP);
+  const s = slotAlloc(frameCap);
   if (s < 0) { count(D_NO_BUFFER); return -1; }
   const v6 = t.v6 != 0;
   const ipHlen = netHeaderLen(v6);
@@ -131,7 +131,7 @@ export function resetPeer(t: Tcb, seq: u32): void {
 /** A reset for a segment that has no connection (RFC 9293 §3.10.7.1): from our `local` to the
  *  peer hi:lo, over the version it came by. */
 export function sendReset(v6: bool, local: u32, hi: u64, lo: u64, lport: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
-  const s = slotAlloc(SMALL_CAP);
+  const s = slotAlloc(frameCap);
   if (s < 0) { count(D_NO_BUFFER); return; }
   const tcp = slotData(<u32>s) + ETH_HLEN + netHeaderLen(v6);
   out.srcPort = lport;

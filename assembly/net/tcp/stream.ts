@@ -1,7 +1,7 @@
 // TCP sockets on the PDPIX API: bind, listen with a bounded backlog, accept, connect with
 // retries, push (completes once the data is in the send buffer, back-pressure when it is full),
 // pop (in-order bytes; a zero-length result at end of stream) and close (FIN after the data).
-import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, SMALL_CAP, LARGE_CAP } from "../../mem/pool";
+import { slotOf, slotAlloc, slotData, slotCap, slotApp, giveToApp, frameCap, LARGE_CAP } from "../../mem/pool";
 import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          Q_V6, Q_HI, Q_LO,
@@ -326,7 +326,7 @@ export function tcpPopPoll(q: u32): void {
     // small one when the large ones are all out; none at all, and the pop tries again shortly.
     let n = min(t.rlen, LARGE_CAP - 2);
     let s = slotAlloc(n + 2);
-    if (s < 0 && n > SMALL_CAP - 2) { n = SMALL_CAP - 2; s = slotAlloc(n + 2); }
+    if (s < 0 && n > frameCap - 2) { n = frameCap - 2; s = slotAlloc(n + 2); }
     if (s < 0) { count(D_NO_BUFFER); armMemoryRetry(t); return; }
     const dst = slotData(<u32>s) + 2;
     receiveTake(t, dst, n);
