@@ -92,12 +92,13 @@ test("bench tcp --json --ipv6 ends with the figures the TCP and IPv6 issues name
   const r = run(["bench", "tcp", "--json", "--quick", "--ipv6"]);
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out.trim().split("\n").pop()!);
-  for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "bulkGbps", "nodeRttP50Us", "nodeBulkGbps", "connsPerSec"]) assert.ok(typeof j[k] === "number" && j[k] > 0, k);
+  for (const k of ["perIoNs", "rttP50Us", "rttP99Us", "bulkGbps", "bulkGbps1500", "nodeRttP50Us", "nodeBulkGbps", "connsPerSec"]) assert.ok(typeof j[k] === "number" && j[k] > 0, k);
   assert.ok(j.rttP99Us >= j.rttP50Us, JSON.stringify(j));
   assert.ok(j.perIoNs * 2 <= j.rttP50Us * 1000, "one I/O costs less than a round trip of two");
   // An idle connection holds no buffer memory: its table entry is all it costs.
   assert.is(j.bytesPerIdleConn, j.tableBytesPerConn);
   assert.ok(j.perIoNs6 > 0 && j.bulkGbps6 > 0 && Math.abs(j.ipv6Ratio - j.perIoNs6 / j.perIoNs) < 0.002, JSON.stringify(j));
+  assert.is(j.bulkMtu, 9000);
   assert.equal(j.goals, { perIoNs: 150, bulkVsNode: 4, ipv6Ratio: 1.1 });
 });
 
@@ -128,7 +129,8 @@ test("bench all --report writes REPORT.md with a ratio table naming the machine,
     assert.match(md, /^# demiwasm benchmark report/);
     assert.match(md, /Machine: \d+ × /);
     assert.match(md, /\| UDP RTT p50, 64 B \| [\d.]+ µs \| [\d.]+ µs \(Node dgram\) \| [\d.]+× (better|worse) \|/);
-    assert.match(md, /\| TCP bulk, one flow \|/);
+    assert.match(md, /\| TCP bulk, one flow, MTU 9000 \|/);
+    assert.match(md, /\| TCP bulk, one flow, MTU 1500 \|/);
     const svg = readFileSync(join(dir, "report.svg"), "utf8");
     assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.ok((svg.match(/<rect /g) ?? []).length >= 1 + 4, "a bar per comparison");
