@@ -158,13 +158,15 @@ t("ports close for good: 40 two-port pairs one after another (DPDK allows 32 por
   }
 });
 
-t("raw reflect: frames circulate through the Wasm reflect with MACs swapped, none lost, in both modes", () => {
+t("raw reflect: frames circulate through the Wasm reflect with MACs swapped, four bursts a turn, none lost, in both modes", () => {
   for (const mode of ["zerocopy", "copy"] as const) {
     const c = base({ "dpdk.device": ringLoop(), "dpdk.mode": mode });
     const link = new DpdkLink(c, undefined, { raw: true });
     const l = new LibOS({ config: c, link });
     const native = dpdkInit(c.dpdk.eal_args);
     assert.is(native.inject(link.portHandle, 300, 64), 300);
+    // One turn (one native call, one Wasm call) takes up to four full bursts and reflects them.
+    assert.is(link.reflectTurn(), 4 * c.dpdk.burst * 2, `${mode}: received and reflected in the first turn`);
     for (let i = 0; i < 10_000; i++) link.reflectTurn();
     const s = link.stats();
     // Every frame went round many times and all 300 are still in flight: tx - rx is what sits in

@@ -205,10 +205,11 @@ export class DpdkLink implements Link, PortActions {
     return this.injector;
   }
 
-  /** Benchmark turn of a raw port: one native burst, one Wasm reflect of what arrived. */
+  /** Benchmark turn of a raw port: one native call (the tx ring sent, up to four bursts
+   *  received: native/dpdk/port.c's RAW_BURSTS), one Wasm reflect of all that arrived. */
   reflectTurn(): number {
     const moved = this.native.rawBurst(this.handle!);
-    return moved + this.node!.dp.exports.l2Reflect(64);
+    return moved + this.node!.dp.exports.l2Reflect(256);
   }
 
   /**

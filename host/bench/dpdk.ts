@@ -35,7 +35,7 @@ function loopPort(native: DpdkNative, config: Config, mode: "zerocopy" | "copy")
   return { link, os };
 }
 
-/** Mpps of the Wasm reflect for `ms`: one native burst (tx then rx) and one Wasm call per turn. */
+/** Mpps of the Wasm reflect for `ms`: one native call (tx, then up to four rx bursts) and one Wasm call per turn. */
 function wasmRun(link: DpdkLink, ms: number): number {
   const before = link.stats().tx;
   const t0 = performance.now();
