@@ -106,6 +106,14 @@ test("the checked views keep no packet state: they parse into and emit from a re
   }
 });
 
+test("no AssemblyScript for loop goes without a condition: asc 0.28 drops the code after one whose body ends in break or return", () => {
+  // \`for (;;) { if (x) { ...; continue; } break; } after();\` compiles with after() left out
+  // (and a break from a body ending in return traps as unreachable), optimized or not; while
+  // loops and for loops with a condition compile right. tcpOutput's last statement was lost this way.
+  const offenders = sources(join(root, "assembly")).filter((f) => /\bfor\s*\([^;()]*;\s*;/.test(readFileSync(f, "utf8")));
+  assert.equal(offenders.map((f) => relative(root, f)), []);
+});
+
 test("on the host, only rings.ts knows the ring layout, and a link needs no NF sandbox to carry chains", () => {
   const offenders: string[] = [];
   // abi.ts declares the exports' types; host/schema/ is the generated layout itself.

@@ -54,8 +54,7 @@ export function ipv6Walk(p: usize, len: u32, first: u32, multicastDst: bool, r: 
   r.more = false;
   r.fragOffset = 0;
   r.problem = false;
-  for (let n: u32 = 0; ; n++) {
-    if (nh != NH_HOP_BY_HOP && nh != NH_ROUTING && nh != NH_FRAGMENT && nh != NH_DEST_OPTS) break;
+  for (let n: u32 = 0; nh == NH_HOP_BY_HOP || nh == NH_ROUTING || nh == NH_FRAGMENT || nh == NH_DEST_OPTS; n++) {
     if (n == MAX_EXT_HEADERS) return EXT_TOO_MANY;
     if (nh == NH_HOP_BY_HOP && n != 0) return refuse(r, EXT_MISPLACED_HBH, PP_NEXT_HEADER, protoAt);
     if (at + 8 > len) return EXT_TRUNCATED;

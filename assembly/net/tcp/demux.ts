@@ -62,18 +62,18 @@ export function demuxFind(lip: u32, lport: u32, hi: u64, lo: u64, rport: u32): i
 export function demuxRemove(lip: u32, lport: u32, hi: u64, lo: u64, rport: u32, v: u32): void {
   const ports = lport << 16 | rport;
   let i = hash(lip, ports, hi, lo);
-  for (; ; i++) {
+  while (true) {
     const s = slot(i);
     const x = load<u32>(s, S_VALUE);
     if (x == 0) return;                                  // not there
     if (x == v + 1 && matches(s, lip, ports, hi, lo)) break;
+    i++;
   }
   // Backward shift: pull later entries of the probe run into the hole when their home slot is
   // not inside (hole, them], so that every remaining entry stays reachable from its home.
   let hole = i;
-  for (let j = i + 1; ; j++) {
+  for (let j = i + 1; load<u32>(slot(j), S_VALUE) != 0; j++) {
     const s = slot(j);
-    if (load<u32>(s, S_VALUE) == 0) break;
     const home = hash(load<u32>(s, S_LIP), load<u32>(s, S_PORTS), load<u64>(s, S_HI), load<u64>(s, S_LO));
     if (((j - home) & mask) >= ((j - hole) & mask)) {
       memory.copy(slot(hole), s, SLOT);

@@ -79,7 +79,7 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
   // After the last retransmission of a recovery only ACKs can end it: the probe timer watches
   // for their loss (see armRetransmitTimer).
   if (t.sackOk != 0 && retransmitLost(t) && t.inRecovery != 0 && lostBytes(t) == 0) armRetransmitTimer(t);
-  for (;;) {
+  while (true) {
     const end = t.sndUna + t.slen;                      // first sequence number not queued
     const unsent = unsentBytes(t);
     const usable = sendRoom(t);
@@ -113,7 +113,6 @@ export function tcpOutput(t: Tcb, force: bool = false): void {
     if (unsent > 0 && t.sndWnd == 0 && t.rtoTimer == 0) armRto(t);
     break;
   }
-  if (t.ackPending != 0) sendAckNow(t);
 }
 
 /**

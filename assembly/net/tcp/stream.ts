@@ -158,7 +158,7 @@ export function tcpAcceptPoll(q: u32): void {
   const lqd = <u32>load<i32>(e + Q_QD);
   const s = sock(lqd);
   if (load<u32>(s + S_POPHEAD) != q + 1) return;
-  for (;;) {
+  while (true) {
     const head = load<u32>(s + S_ACCEPT_HEAD);
     if (head == 0) return;
     const t = tcb(head - 1);
