@@ -51,6 +51,36 @@ test("jumbo frames (MTU 9000): 1 MiB each way byte-exact in segments of the 8960
   assert.is(q.link.stats.rxNoBuffer + q.link.stats.rxTooLong, 0);
 });
 
+test("a burst of segments gets one ACK at the end of the turn, and one at least every 64 KiB; slow start still doubles", () => {
+  const p = pair();
+  const { cb } = connectPair(p);
+  const mss = p.b.tcpInfo(cb).mss;
+  const cwnd0 = p.b.tcpInfo(cb).cwnd;
+  const big = p.b.sgaalloc(60000);
+  const tx = () => p.a.counters()["tcp.segments_out"], rx = () => p.a.counters()["rx.frames"];
+  // The initial window goes out in one turn and arrives in the next as one burst.
+  p.b.push(cb, big);
+  let r0 = rx(), t0 = tx();
+  while (rx() === r0) { r0 = rx(); t0 = tx(); p.link.poll(); }
+  assert.is(rx() - r0, cwnd0 / mss, "the initial window in one burst");
+  assert.is(tx() - t0, 1, "one ACK for it");
+  p.link.poll();
+  assert.is(p.b.tcpInfo(cb).cwnd, 2 * cwnd0, "slow start counts every byte the ACK covered");
+  // A burst longer than 64 KiB gets an ACK per 64 KiB and one at the end (jumbo segments: a
+  // window of 128 KiB holds more than 64 KiB of them).
+  const j = pair({}, { mtu: 9000, memory_mb: 64 });
+  const k = connectPair(j);
+  transfer(j, [{ from: j.b, fromQd: k.cb, to: j.a, toQd: k.sa, total: 4 << 20, seed: 9 }], 65536);
+  const jmss = j.b.tcpInfo(k.cb).mss, huge = j.b.sgaalloc(65536);
+  const jtx = () => j.a.counters()["tcp.segments_out"], jrx = () => j.a.counters()["rx.frames"];
+  j.b.push(k.cb, huge); j.b.push(k.cb, huge);
+  r0 = jrx(); t0 = jtx();
+  while (jrx() === r0) { r0 = jrx(); t0 = jtx(); j.link.poll(); }
+  const n = jrx() - r0, per64k = Math.ceil(65536 / jmss);
+  assert.ok(n > per64k, `${n} segments of ${jmss} bytes in the burst`);
+  assert.is(jtx() - t0, Math.floor(n / per64k) + (n % per64k >= 2 ? 1 : 0));
+});
+
 const SEEDS = SOAK ? 50 : 20;
 const BYTES = SOAK ? 64 << 20 : 192 << 10;
 test(`${SEEDS} seeds of 5% loss, 5% reordering, 1% duplication, 0.1% corruption: ${BYTES >> 10} KiB each way byte-exact`, () => {
@@ -267,7 +297,7 @@ test("receive buffers start at 64 KiB and grow with what the reader drains per r
 });
 
 test("memory that runs short costs speed, never bytes: 32 connections sending 1 MiB each way in under 3 MiB of buffer memory arrive byte-exact, the shortage counted, the memory back", () => {
-  const p = pair({}, { memory_mb: 8, "pool.small_buffers": 2048, "pool.large_buffers": 2, "tcp.max_connections": 64, "tcp.buffer_bytes": 262144 });
+  const p = pair({}, { memory_mb: 7, "pool.small_buffers": 2048, "pool.large_buffers": 2, "tcp.max_connections": 64, "tcp.buffer_bytes": 262144 });
   const heap = [p.a.dp.exports.tcpBufferBytesFree(), p.b.dp.exports.tcpBufferBytesFree()];
   assert.ok(heap[0] < 3 << 20, `${heap[0]} bytes of buffer memory`);
   const conns = Array.from({ length: 32 }, (_, i) => connectPair(p, 100 + i));

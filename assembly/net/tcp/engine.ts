@@ -26,6 +26,7 @@ const MEMORY_RETRY_NS: f64 = 1e6;
 const TLP_MAX_ACK_DELAY_NS: f64 = 200e6; // RFC 8985 §7.2 WCDelAckT
 const RTO_MAX_NS: f64 = 60e9;          // RFC 6298 §2.5 allows a cap of at least 60 s
 const CLOCK_G_NS: f64 = 1e6;           // our timer granularity
+const ACK_EVERY_BYTES: u32 = 65536;    // a burst's segments get an ACK at least this often (scheduleAck)
 
 /** Bytes sent and not yet acknowledged (a FIN counts one). */
 @inline export function inFlight(t: Tcb): u32 { return t.sndNxt - t.sndUna; }
@@ -66,7 +67,11 @@ export function rttSample(t: Tcb, r: f64): void {
 /** Output marked during the turn (tcbQueueOutput), sent at its end; returns how many connections. */
 export function tcpFlushOutput(): u32 { return tcbTakeOutput(flushOne); }
 
-function flushOne(t: Tcb): void { if (t.state >= ESTABLISHED && t.state <= TIME_WAIT) tcpOutput(t); }
+function flushOne(t: Tcb): void {
+  if (t.state < ESTABLISHED || t.state > TIME_WAIT) return;
+  tcpOutput(t);
+  if (t.ackPending >= 2) sendAckNow(t);                // the burst's ACK, unless data carried it
+}
 
 /**
  * Sends whatever the send and congestion windows allow: first the segments deemed lost, then
@@ -172,10 +177,16 @@ export function sendAckNow(t: Tcb): void {
   sendSegment(t, t.sndMax, 0, ACK);
 }
 
-/** Acknowledge now, or within the delayed-ACK time (RFC 1122 §4.2.3.2: at least every second segment). */
+/**
+ * Acknowledge now, at the end of the turn, or within the delayed-ACK time. RFC 1122 §4.2.3.2
+ * asks for an ACK at least every second segment: from the second on, the ACK waits for the end
+ * of the turn (tcpFlushOutput), so a burst of segments received together gets one ACK, as Linux
+ * acknowledges what GRO merged; and like GRO's 64 KiB, a burst gets an ACK at least every 64 KiB.
+ */
 export function scheduleAck(t: Tcb, immediate: bool): void {
   t.ackPending++;
-  if (immediate || t.ackPending >= 2 || tcpDelayedAckNs <= 0) { sendAckNow(t); return; }
+  if (immediate || tcpDelayedAckNs <= 0 || t.ackPending * t.mss >= ACK_EVERY_BYTES) { sendAckNow(t); return; }
+  if (t.ackPending == 2) tcbQueueOutput(t);
   if (t.ackTimer == 0) t.ackTimer = timerStart(T_TCP_DELACK, tcbIndex(t), nowNs + tcpDelayedAckNs);
 }
 
@@ -383,7 +394,10 @@ export function processAck(t: Tcb, seg: TcpRepr, dlen: u32, flagsFin: bool): boo
         t.cwnd = t.cwnd > acked ? t.cwnd - acked + t.mss : t.mss;
       }
     } else if (t.cwnd < t.ssthresh) {
-      t.cwnd += min(acked, t.mss);                     // slow start (RFC 5681 §3.1, ABC L=1)
+      // Slow start (RFC 5681 §3.1) by every byte the ACK covers, as Linux counts it
+      // (tcp_slow_start): with receivers that acknowledge a burst at once (ours, scheduleAck;
+      // Linux's after GRO), counting one segment per ACK (ABC's L = 1, RFC 3465) made it linear.
+      t.cwnd += acked;
     } else {
       ccOnAck(t, acked);                               // congestion avoidance: CUBIC or NewReno
     }
