@@ -45,7 +45,7 @@ export function linkTx(slot: u32, frame: usize, len: u32): bool {
   return true;
 }
 
-/** Keeps the fill ring stocked with empty small slots for the device to receive into. */
+/** Keeps the fill ring stocked with empty frame slots for the device to receive into. */
 export function linkRefill(): void {
   while (ringCount(fillRing) < fillTarget && ringFree(fillRing) > 0) {
     const s = slotAlloc(frameCap);

@@ -394,10 +394,10 @@ export function processAck(t: Tcb, seg: TcpRepr, dlen: u32, flagsFin: bool): boo
         t.cwnd = t.cwnd > acked ? t.cwnd - acked + t.mss : t.mss;
       }
     } else if (t.cwnd < t.ssthresh) {
-      // Slow start (RFC 5681 §3.1) by every byte the ACK covers, as Linux counts it
-      // (tcp_slow_start): with receivers that acknowledge a burst at once (ours, scheduleAck;
+      // Slow start (RFC 5681 §3.1) by every byte the ACK covers, up to ssthresh, as Linux counts
+      // it (tcp_slow_start): with receivers that acknowledge a burst at once (ours, scheduleAck;
       // Linux's after GRO), counting one segment per ACK (ABC's L = 1, RFC 3465) made it linear.
-      t.cwnd += acked;
+      t.cwnd = min(t.cwnd + acked, t.ssthresh);
     } else {
       ccOnAck(t, acked);                               // congestion avoidance: CUBIC or NewReno
     }
