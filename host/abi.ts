@@ -71,6 +71,9 @@ export interface DatapathExports {
   wireRoundTrip?(kind: number, p: number, len: number, out: number): number;
   /** Debug build only: the Internet checksum of len bytes at p, as the stack sums them. */
   checksumOf?(p: number, len: number): number;
+  /** Debug build only: a timer due at that time (ns), and its cancellation, for the wheel's tests. */
+  timerStartAt?(deadlineNs: number): number;
+  timerStop?(id: number): void;
 }
 
 export { CFG } from "./schema/config.js";

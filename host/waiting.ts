@@ -79,7 +79,8 @@ export abstract class WaitFamily {
   protected turn(deadline: number): boolean {
     const work = this.poll();
     if (this.clock.now() >= deadline) return true;
-    if (work === 0) this.clock.idle(deadline, this.nextEvent());
+    // A real clock passes by itself; only a virtual one needs the next event (a timer scan) to jump.
+    if (work === 0 && this.clock.virtual) this.clock.idle(deadline, this.nextEvent());
     return false;
   }
 }

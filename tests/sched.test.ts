@@ -1,7 +1,8 @@
 // Qtokens, wait/waitAny/waitNextN and the timer wheel, on a virtual clock.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { pair, A_IP, B_IP, errno } from "./helpers.js";
+import { pair, withHost, A_IP, B_IP, errno } from "./helpers.js";
+import { Rng } from "../host/rng.js";
 import { sockaddr, Opcode, type LibOS } from "../host/libos.js";
 import { DemiError, EINVAL, ETIMEDOUT, ECANCELED, ENOBUFS } from "../host/errno.js";
 
@@ -28,6 +29,23 @@ test("wait times out on the virtual clock exactly, and the qtoken stays usable",
   assert.is(r2.opcode, Opcode.POP);
   assert.is(new TextDecoder().decode(a.bytes(r2.sga!)), "late");
   a.sgafree(r2.sga!);
+});
+
+test("nextDeadline is the earliest timer's deadline: past, this turn of the wheel or later ones (random sets)", () => {
+  const { link, s } = withHost({}, true);
+  const x = s.dp.exports;
+  link.poll();                                                      // the wheel has a current tick
+  const now = link.clock.now(), own = x.nextDeadline();
+  const rng = new Rng(11);
+  for (let round = 0; round < 300; round++) {
+    // Up to three revolutions of the 256 ms wheel ahead, some in the past, some in one bucket.
+    const ds = Array.from({ length: 1 + rng.below(40) }, () => now + (rng.below(800_000) - 20_000) * 1e3 + (rng.below(4) === 0 ? 0.5 : 0));
+    const ids = ds.map((d) => x.timerStartAt!(d));
+    const want = Math.min(...ds, own < 0 ? Infinity : own);
+    assert.is(x.nextDeadline(), want, `round ${round}`);
+    for (const id of ids) x.timerStop!(id);
+  }
+  assert.is(x.nextDeadline(), own);
 });
 
 test("a taken or forged qtoken is EINVAL", () => {
