@@ -426,6 +426,8 @@ export function ringComp(): u32 { return <u32>compRing; }
 /** The DPDK benchmark's L2 reflect: rx ring to tx ring, MACs swapped (raw ports only). In the
  *  release build because `bench dpdk` measures the release build against the all-C loop. */
 export function l2Reflect(budget: u32): u32 { return linkReflect(budget); }
+/** A frame slot's size at the configured MTU (pool.ts), for the host's error messages. */
+export function frameSlotBytes(): u32 { return frameSlotSize(<u32>mtu); }
 export function poolRegionBase(): u32 { return <u32>poolBase; }
 export function poolRegionBytes(): u32 { return <u32>poolBytes; }
 export function layoutTop(): u32 { return <u32>layoutEnd(); }

@@ -45,6 +45,7 @@ export interface DatapathExports {
   ringTx(): number;
   ringComp(): number;
   l2Reflect(budget: number): number;
+  frameSlotBytes(): number;
   poolRegionBase(): number;
   poolRegionBytes(): number;
   layoutTop(): number;

@@ -144,7 +144,7 @@ export class LibOS extends WaitFamily {
     for (const [id, value, key] of datapathSettings(c)) set(id, value, key);
     const r = this.x.init();
     if (r === ENOMEM) {
-      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} small and ${c.pool.large_buffers} large buffers, ${c.tcp.max_connections ?? "the"} TCP connections and a TCP buffer of ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
+      throw new ConfigError("memory_mb", `${c.memory_mb} MiB cannot hold ${c.pool.small_buffers} frame buffers (${this.x.frameSlotBytes()} bytes each at mtu ${c.mtu}) and ${c.pool.large_buffers} large ones, ${c.tcp.max_connections ?? "the"} TCP connections and a TCP buffer of ${c.tcp.buffer_bytes} bytes; raise memory_mb or lower them`);
     }
     if (r !== 0) throw new ConfigError("mtu", `the datapath refused its configuration (errno ${r})`);
     for (const [ip, mac] of Object.entries(c.arp.table)) {

@@ -83,11 +83,17 @@ test("tcp.max_connections unset (or auto) is sized from memory_mb: the defaults 
   assert.is(count({ "tcp.max_connections": 100, local_ipv4: "198.18.0.4", mac: "02:00:00:00:00:04" }), 100);
 });
 
-test("a memory too small for the pool is refused at start, naming memory_mb", () => {
+test("a memory too small for the pool is refused at start, naming memory_mb and the frame slots' size", () => {
   const config = loadConfig({ env: {}, overrides: { memory_mb: 4, "pool.small_buffers": 8192 } });
   const link = new LoopbackLink({}, new VirtualClock(), true);
   const e = configError(() => new LibOS({ config, link }));
   assert.is(e.key, "memory_mb");
+  assert.match(e.message, "8192 frame buffers (2176 bytes each at mtu 1500)");
+  // Jumbo frames make every frame slot larger: the same 2048 buffers that fit 16 MiB at 1500 do not at 9000.
+  const jumbo = loadConfig({ env: {}, overrides: { memory_mb: 16, "pool.small_buffers": 2048, mtu: 9000, mac: "02:00:00:00:00:05" } });
+  const j = configError(() => new LibOS({ config: jumbo, link }));
+  assert.is(j.key, "memory_mb");
+  assert.match(j.message, "2048 frame buffers (9216 bytes each at mtu 9000)");
 });
 
 test("a backend that is not built is one line naming the packages to install", () => {
