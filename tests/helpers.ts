@@ -24,10 +24,11 @@ export function stack(link: LoopbackLink, ip: string, mac: string, overrides: Re
 
 export interface Pair { clock: VirtualClock; link: LoopbackLink; a: LibOS; b: LibOS }
 
-export function pair(faults: Partial<LinkFaults> = {}, overrides: Record<string, unknown> = {}): Pair {
+/** Two stacks on a link; b takes a's overrides unless given its own (a jumbo MTU on one side). */
+export function pair(faults: Partial<LinkFaults> = {}, overrides: Record<string, unknown> = {}, bOverrides = overrides): Pair {
   const clock = new VirtualClock();
   const link = new LoopbackLink({ seed: 1, ...faults }, clock, true);
-  return { clock, link, a: stack(link, A_IP, A_MAC, overrides), b: stack(link, B_IP, B_MAC, overrides) };
+  return { clock, link, a: stack(link, A_IP, A_MAC, overrides), b: stack(link, B_IP, B_MAC, bOverrides) };
 }
 
 /** One stack (the debug build, with its test hooks, when asked) and a scripted host beside it. */

@@ -40,9 +40,7 @@ test("jumbo frames (MTU 9000): 1 MiB each way byte-exact in segments of the 8960
   assert.ok(c["tcp.segments_out"] < 2 * ((1 << 20) / 8948) + 200, String(c["tcp.segments_out"]));
   assert.is(p.link.stats.rxNoBuffer + p.link.stats.rxTooLong, 0);
   // MSS negotiation (RFC 9293 §3.7.1) holds a jumbo stack to its peer's 1500.
-  const clock = new VirtualClock();
-  const link = new LoopbackLink({ seed: 1 }, clock, true);
-  const q = { clock, link, a: stack(link, A_IP, A_MAC), b: stack(link, "198.18.0.2", "02:00:00:00:00:02", jumbo) };
+  const q = pair({}, {}, jumbo);
   const k = connectPair(q);
   const r2 = transfer(q, [{ from: q.b, fromQd: k.cb, to: q.a, toQd: k.sa, total: 256 << 10, seed: 3 }], 65536);
   assert.is(r2[0].got, r2[0].sent);
