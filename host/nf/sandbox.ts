@@ -101,7 +101,7 @@ export class Nf {
   get name(): string { return this.manifest.name; }
   /** The NF's private maps (its state), for inspection. */
   get privateMaps(): MapSet { return this.maps; }
-  get memory(): Uint8Array { return this.u8; }
+  get memory(): Uint8Array { if (this.u8.length === 0) this.refreshViews(); return this.u8; }
   get areaOffset(): number { return this.area; }
 
   /** A fresh instance from the compiled module, initialised with the config; throws on failure. */
@@ -182,6 +182,7 @@ export class Nf {
       throw new Error(`demiwasm: NF '${m.name}' trapped in nf_init: ${trapKind(e, this.mod.metered ? (x.__fuel!.value as bigint) : null)}`);
     }
     if (rc !== 0) throw new Error(`demiwasm: NF '${m.name}' refused its config (nf_init returned ${rc})`);
+    if (this.u8.length === 0) this.refreshViews();     // nf_init grew the memory
   }
 
   private refreshViews(): void {
@@ -207,6 +208,7 @@ export class Nf {
    * trapped (the caller applies the failure policy) — the instance is then already replaced.
    */
   run(count: number, port: number, dir: number): boolean {
+    if (this.u8.length === 0) this.refreshViews();     // grown outside a burst (nf_tick)
     const u32 = this.u32, a = this.area;
     u32[(a + AREA_COUNT) >> 2] = count; u32[(a + AREA_PORT) >> 2] = port; u32[(a + AREA_DIR) >> 2] = dir;
     this.f64[(a + AREA_NOW) >> 3] = this.now();
