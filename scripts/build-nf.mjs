@@ -2,7 +2,8 @@
 // Builds the NF side: the map engine (build/nf/maps.wasm), the AssemblyScript sample NFs
 // (build/nf/<name>.wasm; a sample with a C twin of the same name as <name>-as.wasm) and, when the
 // toolchains are here, the C sample (build/nf/portblock.wasm; apt-get install clang lld wasi-libc
-// libclang-rt-14-dev-wasm32) and the Rust sample (build/nf/portblock-rs.wasm; apt-get install
+// libclang-rt-14-dev-wasm32), with the same clang bench nf's C baselines as one Wasm NF
+// (build/nf/baseline.wasm), and the Rust sample (build/nf/portblock-rs.wasm; apt-get install
 // rustc libstd-rust-dev-wasm32). NF_DEBUG=1 keeps function names (for profiles).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
@@ -34,6 +35,10 @@ const cArgs = ["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-nostartfiles",
   "-Wl,--export=nf_area", "-Wl,--export=nf_init", "-Wl,--export=nf_process", "-I", "nf/c", "-o", join(out, "portblock.wasm"), "nf/c/portblock.c"];
 if (clang && spawnSync(clang, cArgs, { cwd: root, stdio: ["ignore", "ignore", "pipe"] }).status === 0) built.push("the C sample");
 else missing.push("the C sample needs clang for wasm32-wasi (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)");
+// bench nf's native baselines as one Wasm NF (native/nf/wasm.c): the same C, through the engine.
+const bArgs = ["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-nostartfiles", "-Wl,--no-entry", "-Wl,--import-memory",
+  "-o", join(out, "baseline.wasm"), "native/nf/wasm.c", "native/nf/samples.c"];
+if (clang && spawnSync(clang, bArgs, { cwd: root, stdio: ["ignore", "ignore", "inherit"] }).status === 0) built.push("the C baselines as Wasm");
 
 // Debian's rustc first (its wasm32 standard library is a package); another rustc on PATH when
 // its sysroot has the wasm32-unknown-unknown target.

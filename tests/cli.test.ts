@@ -102,18 +102,20 @@ test("bench tcp --json --ipv6 ends with the figures the TCP and IPv6 issues name
   assert.equal(j.goals, { perIoNs: 150, bulkVsNode: 4, ipv6Ratio: 1.1 });
 });
 
-test("bench nf --json: every sample as Wasm, metered and native, portblock from each language built here, the chain's copy", () => {
+test("bench nf --json: every sample as Wasm, metered, native and its native C as Wasm, portblock from each language built here, the chain's copy", () => {
   const r = run(["bench", "nf", "--json", "--quick"]);
   assert.is(r.code, 0, r.err);
   const j = JSON.parse(r.out.trim().split("\n").pop()!);
-  const rows = j.nfs as { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; wasmToNative: number }[];
+  const rows = j.nfs as { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; clangWasmNs: number | null; wasmToNative: number }[];
+  const built = (f: string) => existsSync(join(dirname(cli), "..", "..", "build", "nf", f));
   for (const n of rows) {
     for (const k of ["wasmNs", "nativeNs", "meteredNs", "copyNs"] as const) assert.ok(n[k] > 0, `${n.name} ${n.lang} ${k}`);
     assert.is(n.wasmToNative, Math.round((n.wasmNs / n.nativeNs) * 100) / 100);
+    // The native baseline's C as Wasm, where clang for wasm32 built it; null (and said) where not.
+    if (built("baseline.wasm")) assert.ok(n.clangWasmNs! > 0, `${n.name} ${n.lang} clangWasmNs`); else assert.is(n.clangWasmNs, null);
   }
   assert.equal(rows.filter((n) => n.lang === "assemblyscript").map((n) => n.name), ["flowmon", "ratelimit", "firewall", "nat", "maglev", "portblock"]);
   const langs = rows.filter((n) => n.name === "portblock").map((n) => n.lang);
-  const built = (f: string) => existsSync(join(dirname(cli), "..", "..", "build", "nf", f));
   assert.equal(langs, ["assemblyscript", ...(built("portblock.wasm") ? ["c"] : []), ...(built("portblock-rs.wasm") ? ["rust"] : [])]);
   assert.equal(j.goals, { wasmToNative: 1.2, meteredToWasm: 1.05 });
 });

@@ -1,7 +1,8 @@
 // bench nf, in one run: each sample NF as Wasm (metering off and on) against the same logic in C
-// (native/nf), all called per burst of 32 by one harness (below). The figure is ns per packet of
-// the NF call: the loop with the call minus the same loop without it, after a warm-up; medians of
-// interleaved rounds.
+// (native/nf), and that C compiled by clang to Wasm (the engine's share of the difference), all
+// called per burst of 32 by one harness (below). The figure is ns per packet of the NF call: the
+// loop with the call minus the same loop without it, after a warm-up; medians of interleaved
+// rounds.
 import { performance } from "node:perf_hooks";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -37,11 +38,12 @@ function frame(src: number, sport: number, dst: number, dport: number): Uint8Arr
 
 const ip = (s: string) => s.split(".").reduce((a, b) => (a * 256 + Number(b)) >>> 0, 0);
 
-interface Workload {
+export interface Workload {
   name: string; lang: string; file: string; dir: number; manifest: Record<string, unknown>; params: number[]; extra: number[]; frames: Uint8Array[];
 }
 
-function workloads(): Workload[] {
+/** bench nf's traffic and parameters per sample (the Wasm sample's manifest, the native baseline's numbers). */
+export function workloads(): Workload[] {
   const inside = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.0.0.0") + (i >> 4), 1000 + (i & 15), ip("198.51.100.7"), 53));
   const toUs = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.1.0.0") + i, 4000 + i, ip("198.18.0.1"), 7));
   const toVip = Array.from({ length: FLOWS }, (_, i) => frame(ip("10.1.0.0") + i, 4000 + i, ip("198.18.0.100"), 80));
@@ -65,6 +67,17 @@ function workloads(): Workload[] {
     ...[["assemblyscript", "portblock-as.wasm"], ["c", "portblock.wasm"], ["rust", "portblock-rs.wasm"]].map(([lang, file]) =>
       ({ name: "portblock", lang, file, dir: 0, manifest: portblock, params: [], extra: [53, 6379, -1, 8080, 80], frames: ports })),
   ];
+}
+
+/**
+ * The manifest that runs the workload's native baseline (native/nf/samples.c) compiled by clang
+ * to Wasm (build/nf/baseline.wasm, native/nf/wasm.c): the same C through the engine, so the gap
+ * between it and the native build is the engine's, and the gap between it and the sample's own
+ * Wasm is the toolchain's and the SDK's.
+ */
+export function baselineManifest(w: Workload, fuel = 0): Manifest {
+  const config = { sample: w.name, params: w.params.join(","), extra: w.extra.join(",") };
+  return parseManifest({ name: `${w.name}-baseline`, module: `${nfDir}baseline.wasm`, fuel, memory_pages: 256, config });
 }
 
 /**
@@ -120,11 +133,13 @@ export async function benchNf(_config: Config, o: BenchOptions): Promise<Record<
   const bursts = o.quick ? 2000 : 20_000, rounds = o.quick ? 3 : 9;
   let clock = 1e12;
   const now = () => clock;
-  const nfs: { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; wasmToNative: number; meteringOverhead: number }[] = [];
+  if (!existsSync(`${nfDir}baseline.wasm`)) say("the native baselines as Wasm: not built here (scripts/build-nf.mjs needs clang for wasm32)");
+  const nfs: { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; clangWasmNs: number | null; wasmToNative: number; meteringOverhead: number }[] = [];
   for (const w of workloads()) {
     if (!existsSync(`${nfDir}${w.file}`)) { say(`${w.name} (${w.lang}): not built here (scripts/build-nf.mjs says which toolchain is missing)`); continue; }
     const man = (fuel: number): Manifest => parseManifest({ name: w.name, module: `${nfDir}${w.file}`, fuel, ...w.manifest });
     const plain = new Nf(man(0), new MapSet([]), now), metered = new Nf(man(10_000_000), new MapSet([]), now);
+    const clang = existsSync(`${nfDir}baseline.wasm`) ? new Nf(baselineManifest(w), new MapSet([]), now) : null;
     const c = native.open(w.name, Float64Array.from(w.params), Float64Array.from(w.extra));
     const carea = new Uint8Array(AREA_BYTES);
     const chdr = new Uint32Array(carea.buffer, 0, 4);
@@ -138,23 +153,26 @@ export async function benchNf(_config: Config, o: BenchOptions): Promise<Record<
       copy: () => harness(carea, 0, pf, null, bursts),
       wasm: () => harness(plain.memory, plain.areaOffset, pf, (n) => plain.run(n, 0, w.dir), bursts),
       metered: () => harness(metered.memory, metered.areaOffset, pf, (n) => metered.run(n, 0, w.dir), bursts),
+      clang: () => clang === null ? 0 : harness(clang.memory, clang.areaOffset, pf, (n) => clang.run(n, 0, w.dir), bursts),
       native: () => harness(carea, 0, pf, (n) => { chdr[0] = n; cnow[0] = clock; native.process(c, carea, n); }, bursts),
     };
     for (let k = 0; k < 3; k++) for (const r of Object.values(runs)) r();   // warm-up: V8 tiers up (in the background), maps fill
-    const t: Record<keyof typeof runs, number[]> = { chainBase: [], chain: [], copy: [], wasm: [], metered: [], native: [] };
+    const t: Record<keyof typeof runs, number[]> = { chainBase: [], chain: [], copy: [], wasm: [], metered: [], clang: [], native: [] };
     for (let r = 0; r < rounds; r++) for (const k of Object.keys(runs) as (keyof typeof runs)[]) { clock += 1e6; t[k].push(runs[k]()); }
     const copy = median(t.copy);
     const wasmNs = +Math.max(0.01, median(t.wasm) - copy).toFixed(2);
     const meteredNs = +Math.max(0.01, median(t.metered) - copy).toFixed(2);
     const nativeNs = +Math.max(0.01, median(t.native) - copy).toFixed(2);
+    const clangWasmNs = clang === null ? null : +Math.max(0.01, median(t.clang) - copy).toFixed(2);
     // What the chain adds to the NF's own work per packet: the copy in and out, descriptors, verdicts.
     const copyNs = +Math.max(0.01, median(t.chain) - median(t.chainBase) - wasmNs).toFixed(2);
-    const traps = plain.stats.traps + metered.stats.traps + chain.nfs[0].stats.traps;
+    const traps = plain.stats.traps + metered.stats.traps + chain.nfs[0].stats.traps + (clang?.stats.traps ?? 0);
     if (traps > 0) throw new Error(`demiwasm: bench nf: ${w.name} trapped ${traps} times`);
-    const row = { name: w.name, lang: w.lang, wasmNs, nativeNs, meteredNs, copyNs, wasmToNative: +(wasmNs / nativeNs).toFixed(2), meteringOverhead: +(meteredNs / wasmNs - 1).toFixed(3) };
+    const row = { name: w.name, lang: w.lang, wasmNs, nativeNs, meteredNs, copyNs, clangWasmNs, wasmToNative: +(wasmNs / nativeNs).toFixed(2), meteringOverhead: +(meteredNs / wasmNs - 1).toFixed(3) };
     nfs.push(row);
     say(`${`${w.name} (${w.lang === "assemblyscript" ? "AS" : w.lang === "c" ? "C" : "Rust"})`.padEnd(17)} Wasm ${wasmNs.toFixed(2)} ns/pkt, metered ${meteredNs.toFixed(2)} (+${(row.meteringOverhead * 100).toFixed(1)}%), ` +
-        `native C ${nativeNs.toFixed(2)} (Wasm/C ${row.wasmToNative}); chain copy ${copyNs.toFixed(2)} ns/pkt`);
+        `native C ${nativeNs.toFixed(2)} (Wasm/C ${row.wasmToNative})` +
+        (clangWasmNs === null ? "" : `, that C as Wasm ${clangWasmNs.toFixed(2)} (${(clangWasmNs / nativeNs).toFixed(2)}×)`) + `; chain copy ${copyNs.toFixed(2)} ns/pkt`);
   }
   return { nfs, burst: BURST, goals: { wasmToNative: 1.2, meteredToWasm: 1.05 } };
 }

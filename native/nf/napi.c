@@ -29,33 +29,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   double *p = f64_of(env, argv[1], &np), *e = f64_of(env, argv[2], &ne);
   nf_native *nf = calloc(1, sizeof *nf);
   if (!nf) { napi_throw_error(env, NULL, "demiwasm: out of memory"); return NULL; }
-  for (size_t i = 0; i < np && i < 8; i++) nf->p[i] = (uint64_t)p[i];
-  int rc = 0;
-  if (!strcmp(name, "flowmon")) { nf->process = flowmon; rc = map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[0]); }
-  else if (!strcmp(name, "ratelimit")) { nf->process = ratelimit; rc = map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[2]); }
-  else if (!strcmp(name, "firewall")) {
-    nf->process = firewall; rc = map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[1]);
-    for (size_t i = 0; i + 1 < ne; i += 2) {
-      int pi = e[i] == 1 ? 0 : e[i] == 6 ? 1 : e[i] == 17 ? 2 : -1;
-      int port = (int)e[i + 1];
-      if (pi < 0 || port > 65535) continue;
-      if (port < 0) nf->any_port[pi] = 1; else nf->port_bits[pi][port >> 3] |= (uint8_t)(1u << (port & 7));
-    }
-  } else if (!strcmp(name, "nat")) {
-    nf->process = nat; nf->cursor = (uint32_t)nf->p[3];
-    rc = map_init(&nf->maps[0], NF_MAP_HASH, (uint32_t)nf->p[5]) | map_init(&nf->maps[1], NF_MAP_HASH, (uint32_t)nf->p[5]);
-  } else if (!strcmp(name, "maglev")) {
-    nf->process = maglev;
-    for (size_t i = 0; i + 1 < ne && nf->backends < 32; i += 2) { nf->backend[nf->backends] = (uint32_t)e[i]; nf->mac[nf->backends++] = (uint64_t)e[i + 1]; }
-    if (nf->backends == 0) rc = -1; else maglev_populate(nf);
-  } else if (!strcmp(name, "portblock")) {
-    // extra: the blocked ports, -1, then pairs of a port and the port it is rewritten to.
-    nf->process = portblock; rc = map_init(&nf->maps[0], NF_MAP_ARRAY, 65536);
-    size_t i = 0;
-    for (; i < ne && e[i] >= 0; i++) if (e[i] <= 65535) nf->blocked[(uint32_t)e[i] >> 3] |= (uint8_t)(1u << ((uint32_t)e[i] & 7));
-    for (i++; i + 1 < ne; i += 2) if (e[i] >= 0 && e[i] <= 65535) nf->rewrite_to[(uint32_t)e[i]] = (uint16_t)e[i + 1];
-  } else rc = -1;
-  if (rc != 0) { free(nf); napi_throw_error(env, NULL, "demiwasm: no such native NF, or bad parameters"); return NULL; }
+  if (nf_native_init(nf, name, p, np, e, ne) != 0) {
+    map_free(&nf->maps[0]); map_free(&nf->maps[1]); free(nf);
+    napi_throw_error(env, NULL, "demiwasm: no such native NF, or bad parameters"); return NULL; }
   napi_value ext;
   napi_create_external(env, nf, finalize, NULL, &ext);
   return ext;

@@ -227,13 +227,23 @@ void maglev(nf_native *nf, nf_area *a, uint32_t count) {
   }
 }
 
-static uint32_t fnv(uint32_t v, uint32_t seed) {
+/** FNV-1a of the backend's address as dotted text: the Wasm sample hashes the name its config gives. */
+static uint32_t fnv(uint32_t addr, uint32_t seed) {
+  char text[16];
+  int n = 0;
+  for (int k = 3; k >= 0; k--) {
+    uint32_t o = (addr >> (8 * k)) & 0xff;
+    if (o >= 100) text[n++] = (char)('0' + o / 100);
+    if (o >= 10) text[n++] = (char)('0' + o / 10 % 10);
+    text[n++] = (char)('0' + o % 10);
+    if (k) text[n++] = '.';
+  }
   uint32_t h = 2166136261u ^ seed;
-  for (int i = 0; i < 4; i++) { h ^= (v >> (8 * i)) & 0xff; h *= 16777619u; }
+  for (int i = 0; i < n; i++) { h ^= (uint8_t)text[i]; h *= 16777619u; }
   return h;
 }
 
-/** Maglev's table population, the same algorithm as the Wasm sample (hashing each backend's address). */
+/** Maglev's table population, the same algorithm as the Wasm sample's. */
 void maglev_populate(nf_native *nf) {
   uint32_t offset[32], skip[32], next[32] = {0};
   for (uint32_t i = 0; i < nf->backends; i++) { offset[i] = fnv(nf->backend[i], 0) % MAGLEV_M; skip[i] = fnv(nf->backend[i], 0x5bd1e995) % (MAGLEV_M - 1) + 1; }
@@ -270,4 +280,40 @@ void portblock(nf_native *nf, nf_area *a, uint32_t count) {
     rewrite_port(proto, l4, 1, to);
     nf->counters[0]++;
   }
+}
+
+int nf_native_init(nf_native *nf, const char *name, const double *p, size_t np, const double *e, size_t ne) {
+  for (size_t i = 0; i < np && i < 8; i++) nf->p[i] = (uint64_t)p[i];
+  if (!strcmp(name, "flowmon")) { nf->process = flowmon; return map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[0]); }
+  if (!strcmp(name, "ratelimit")) { nf->process = ratelimit; return map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[2]); }
+  if (!strcmp(name, "firewall")) {
+    nf->process = firewall;
+    for (size_t i = 0; i + 1 < ne; i += 2) {
+      int pi = e[i] == 1 ? 0 : e[i] == 6 ? 1 : e[i] == 17 ? 2 : -1;
+      int port = (int)e[i + 1];
+      if (pi < 0 || port > 65535) continue;
+      if (port < 0) nf->any_port[pi] = 1; else nf->port_bits[pi][port >> 3] |= (uint8_t)(1u << (port & 7));
+    }
+    return map_init(&nf->maps[0], NF_MAP_LRU, (uint32_t)nf->p[1]);
+  }
+  if (!strcmp(name, "nat")) {
+    nf->process = nat; nf->cursor = (uint32_t)nf->p[3];
+    return map_init(&nf->maps[0], NF_MAP_HASH, (uint32_t)nf->p[5]) | map_init(&nf->maps[1], NF_MAP_HASH, (uint32_t)nf->p[5]);
+  }
+  if (!strcmp(name, "maglev")) {
+    nf->process = maglev;
+    for (size_t i = 0; i + 1 < ne && nf->backends < 32; i += 2) { nf->backend[nf->backends] = (uint32_t)e[i]; nf->mac[nf->backends++] = (uint64_t)e[i + 1]; }
+    if (nf->backends == 0) return -1;
+    maglev_populate(nf);
+    return 0;
+  }
+  if (!strcmp(name, "portblock")) {
+    // extra: the blocked ports, -1, then pairs of a port and the port it is rewritten to.
+    nf->process = portblock;
+    size_t i = 0;
+    for (; i < ne && e[i] >= 0; i++) if (e[i] <= 65535) nf->blocked[(uint32_t)e[i] >> 3] |= (uint8_t)(1u << ((uint32_t)e[i] & 7));
+    for (i++; i + 1 < ne; i += 2) if (e[i] >= 0 && e[i] <= 65535) nf->rewrite_to[(uint32_t)e[i]] = (uint16_t)e[i + 1];
+    return map_init(&nf->maps[0], NF_MAP_ARRAY, 65536);
+  }
+  return -1;
 }

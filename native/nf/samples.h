@@ -1,6 +1,7 @@
 // The C baselines of the sample NFs (native/nf/samples.c) and the state they keep.
 #ifndef DEMIWASM_NF_SAMPLES_H
 #define DEMIWASM_NF_SAMPLES_H
+#include <stddef.h>
 #include <stdint.h>
 #include "maps.h"
 #include "../../nf/c/demiwasm_nf_abi.h"     // the burst area, as the Wasm NFs see it
@@ -20,6 +21,9 @@ typedef struct nf_native {
   uint8_t blocked[65536 / 8]; uint16_t rewrite_to[65536];   // portblock's ports
 } nf_native;
 
+/** Sets up sample `name` (its function, maps and tables) from the numeric parameters and extra
+ *  list host/bench/nf.ts gives it; 0, or -1 for an unknown name, bad parameters or no memory. */
+int nf_native_init(nf_native *, const char *name, const double *params, size_t np, const double *extra, size_t ne);
 void flowmon(nf_native *, nf_area *, uint32_t);
 void ratelimit(nf_native *, nf_area *, uint32_t);
 void firewall(nf_native *, nf_area *, uint32_t);

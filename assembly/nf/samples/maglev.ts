@@ -36,11 +36,12 @@ export function nf_init(): i32 {
   if (vip == 0 || n == 0 || n > MAX_BACKENDS || macList.length != n) return 3;
   const offset = new StaticArray<u32>(n), skip = new StaticArray<u32>(n), next = new StaticArray<u32>(n);
   for (let i = 0; i < n; i++) {
-    addrs[i] = parseIpv4(names[i].trim());
+    const name = names[i].trim();
+    addrs[i] = parseIpv4(name);
     macs[i] = parseMac(macList[i].trim());
     if (addrs[i] == 0 || macs[i] == 0) return 4;
-    offset[i] = fnv(names[i], 0) % M;
-    skip[i] = fnv(names[i], 0x5bd1e995) % (M - 1) + 1;
+    offset[i] = fnv(name, 0) % M;
+    skip[i] = fnv(name, 0x5bd1e995) % (M - 1) + 1;
   }
   // Each backend takes turns claiming its next preferred empty entry (the paper's Population).
   for (let j: u32 = 0; j < M; j++) table[j] = 0xff;
