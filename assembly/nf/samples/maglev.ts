@@ -70,7 +70,10 @@ export function nf_process(count: u32): void {
     const b = <i32>table[h % M];
     rewriteAddr(ip, l4, true, addrs[b]);
     const mac = macs[b];
-    memory.copy(p + 6, p, 6);                                 // we (the VIP's owner) are the source now
+    // We (the VIP's owner) are the source now. Two moves, not memory.copy: V8 makes that a call
+    // out of the Wasm code, which costs more than the rest of the rewrite.
+    store<u32>(p, load<u32>(p), 6);
+    store<u16>(p, load<u16>(p, 4), 10);
     store<u32>(p, bswap<u32>(<u32>(mac >> 16)));              // the backend's MAC, bytes 0-5
     store<u16>(p, bswap<u16>(<u16>mac), 4);
     counterAdd(<u32>b, 1);                                    // counter b: packets to backend b
