@@ -19,7 +19,9 @@ export const area = {
   DESC_VERDICT: [8, "u32 the NF's verdict (PASS before the NF runs)"],
   DESC_ARG: [12, "u32 in: the frame's whole length (more than len when the manifest's snaplen cut it); out: the port of a REDIRECT"],
   DATA: ["DESC + MAX_BURST * DESC_SIZE", "the first frame slot"],
-  AREA_BYTES: ["DATA + MAX_BURST * SLOT", "the whole area"],
+  NF_COUNTERS: [32, "the NF's own counters (i64), which the host reports as its stats"],
+  AREA_COUNTERS: ["DATA + MAX_BURST * SLOT", "i64 × NF_COUNTERS: counting is a store into the NF's own memory"],
+  AREA_BYTES: ["AREA_COUNTERS + NF_COUNTERS * 8", "the whole area"],
   SHARED: [1 << 16, "map handles from here on name the chain's shared maps"],
 };
 
@@ -34,7 +36,6 @@ export const maps = {
   MAP_LRU: [1, "a put into a full map evicts the least recently used entry"],
   MAP_ARRAY: [2, "key k0 is an index below the capacity"],
   MAP_ENTRY: [40, "bytes per entry: k0, k1, value, used, LRU prev and next"],
-  NF_COUNTERS: [32, "counters an NF may add to with counter_add"],
 };
 /** The value a lookup returns for an absent key (values are i64). */
 export const ABSENT = -1;

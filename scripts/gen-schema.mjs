@@ -228,12 +228,12 @@ function cNf() {
   s += `enum { ${Object.entries(nf.verdicts).map(([k, v]) => `NF_${k} = ${v}`).join(", ")} };\n`;
   s += `#define NF_ABSENT ((int64_t)${nf.ABSENT})\n\n`;
   s += "typedef struct { uint32_t off, len, verdict, arg; } nf_desc;\n";
-  s += "typedef struct {\n  uint32_t count, port, dir, reserved;\n  double now_ns;\n  uint64_t pad;\n  nf_desc desc[NF_MAX_BURST];\n  uint8_t data[NF_MAX_BURST][NF_SLOT];\n} nf_area_t;\n";
+  s += "typedef struct {\n  uint32_t count, port, dir, reserved;\n  double now_ns;\n  uint64_t pad;\n  nf_desc desc[NF_MAX_BURST];\n  uint8_t data[NF_MAX_BURST][NF_SLOT];\n  int64_t counters[NF_COUNTERS];\n} nf_area_t;\n";
   const asserts = [["offsetof(nf_area_t, count)", "NF_AREA_COUNT"], ["offsetof(nf_area_t, port)", "NF_AREA_PORT"],
     ["offsetof(nf_area_t, dir)", "NF_AREA_DIR"], ["offsetof(nf_area_t, now_ns)", "NF_AREA_NOW"], ["offsetof(nf_area_t, desc)", "NF_DESC"],
     ["sizeof(nf_desc)", "NF_DESC_SIZE"], ["offsetof(nf_desc, off)", "NF_DESC_OFF"], ["offsetof(nf_desc, len)", "NF_DESC_LEN"],
     ["offsetof(nf_desc, verdict)", "NF_DESC_VERDICT"], ["offsetof(nf_desc, arg)", "NF_DESC_ARG"],
-    ["offsetof(nf_area_t, data)", "NF_DATA"], ["sizeof(nf_area_t)", "NF_AREA_BYTES"]];
+    ["offsetof(nf_area_t, data)", "NF_DATA"], ["offsetof(nf_area_t, counters)", "NF_AREA_COUNTERS"], ["sizeof(nf_area_t)", "NF_AREA_BYTES"]];
   for (const [expr, name] of asserts) s += `_Static_assert(${expr} == ${name}, "${name}");\n`;
   s += "#endif\n";
   return s;
@@ -246,10 +246,10 @@ function rsNf() {
   s += `pub const ABSENT: i64 = ${nf.ABSENT}; // a map lookup's answer for an absent key\n\n`;
   s += "#[repr(C)]\npub struct Desc { pub off: u32, pub len: u32, pub verdict: u32, pub arg: u32 }\n";
   s += "#[repr(C, align(16))]\npub struct Area {\n  pub count: u32, pub port: u32, pub dir: u32, pub reserved: u32,\n  pub now_ns: f64, pub pad: u64,\n" +
-       "  pub desc: [Desc; MAX_BURST as usize],\n  pub data: [[u8; SLOT as usize]; MAX_BURST as usize],\n}\n";
+       "  pub desc: [Desc; MAX_BURST as usize],\n  pub data: [[u8; SLOT as usize]; MAX_BURST as usize],\n  pub counters: [i64; NF_COUNTERS as usize],\n}\n";
   s += "const _: () = assert!(core::mem::size_of::<Desc>() == DESC_SIZE as usize);\n";
   s += "const _: () = assert!(core::mem::size_of::<Area>() == AREA_BYTES as usize);\n";
-  s += "const _: () = assert!(DESC == 32 && AREA_NOW == 16 && DESC_ARG == 12 && DATA == DESC + MAX_BURST * DESC_SIZE);\n";
+  s += "const _: () = assert!(DESC == 32 && AREA_NOW == 16 && DESC_ARG == 12 && DATA == DESC + MAX_BURST * DESC_SIZE && AREA_COUNTERS == DATA + MAX_BURST * SLOT);\n";
   return s;
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Chain } from "../host/nf/chain.js";
 import { checkNfModule } from "../host/nf/loader.js";
 import { parseManifest } from "../host/nf/manifest.js";
-import { Verdict } from "../host/nf/abi.js";
+import { Verdict, AREA_COUNTERS, NF_COUNTERS } from "../host/nf/abi.js";
 import { nfRates, formatRates, Redraw } from "../host/nf/run.js";
 import { Views } from "../host/link/copy.js";
 import { workloads, baselineManifest } from "../host/bench/nf.js";
@@ -468,6 +468,24 @@ test("a memory.grow bomb stops at the manifest's maximum; the NF keeps running",
   assert.is(nf.stats.traps, 0);
 });
 
+test("an NF's counters are stores into its area; they survive the restart after a trap", () => {
+  // Counter 2 (area 65536 + AREA_COUNTERS + 16) += packets in the burst; a burst of 3 then traps.
+  const at = 65536 + AREA_COUNTERS + 16;
+  const body = `(i64.store (i32.const ${at}) (i64.add (i64.load (i32.const ${at})) (i64.extend_i32_u (local.get 0))))
+    (if (i32.eq (local.get 0) (i32.const 3)) (then (unreachable)))`;
+  const c = chain([parseManifest({ name: "count", module: watNf(body) })]);
+  const burst = (n: number) => c.run(batchOf(Array.from({ length: n }, () => udpTo("198.18.0.1", 7))));
+  burst(1); burst(2);
+  const nf = c.nf("count");
+  assert.equal(nf.stats.counters.slice(0, 4), [0, 0, 3, 0]);
+  burst(3);                                                      // counts, then traps: a new instance
+  assert.equal([nf.stats.traps, nf.stats.restarts], [1, 1]);
+  assert.is(nf.stats.counters[2], 6, "the counts up to the trap carried into the new instance");
+  burst(2);
+  assert.is(nf.stats.counters[2], 8);
+  assert.is(nf.stats.counters.length, NF_COUNTERS);
+});
+
 test("a trap storm quarantines the NF: bypass passes, drop-all drops, and the stats say so", () => {
   for (const mode of ["bypass", "drop"] as const) {
     const m = parseManifest({ name: "storm", module: watNf("(unreachable)"), on_trap: "drop", quarantine_after: 3, quarantine_window_ms: 1000, quarantined: mode });
@@ -553,6 +571,7 @@ test("hot reload mid-stream loses and reorders nothing, and keeps the maps when 
   assert.is(fm.stats.reloads, 10);
   const [[, , v]] = fm.privateMaps.entries("flows");
   assert.is(Number(v >> 32n), 1600, "the flow's count survived ten reloads");
+  assert.is(fm.stats.counters[0], 1, "counter 0 (flows seen) survived them too");
   c.replace("flowmon", sample("flowmon", { maps: [{ name: "flows", kind: "lru", capacity: 2048 }] }));
   assert.is(c.nf("flowmon").privateMaps.count("flows"), 0, "a different schema starts empty");
   // A reload that fails leaves the running NF in place.
@@ -560,6 +579,7 @@ test("hot reload mid-stream loses and reorders nothing, and keeps the maps when 
   const b = batchOf([udpTo("198.18.0.1", 7)]);
   c.run(b);
   assert.is(b.verdict[0], Verdict.PASS);
+  assert.is(fm.stats.counters[0], 2, "the counters carry over even then: the empty map saw the flow anew");
 });
 
 // Modules that break one rule each, in features some engines accept and some refuse: the answer

@@ -3,12 +3,12 @@
 // lookup is a Wasm-to-Wasm call with its key in registers, and the NF never sees this memory.
 // Keys are 16 bytes (two i64: a 5-tuple fits), values 8 bytes; -1 is the "absent" value.
 //
-// Kinds, the entry size, the counters and the absent value are the NF ABI's (./abi, from
+// Kinds, the entry size and the absent value are the NF ABI's (./abi, from
 // schema/nf.mjs): MAP_HASH (bounded), MAP_LRU (evicts when full), MAP_ARRAY (k0 is an index).
 // Hash maps use linear probing at load <= 1/2 with backward-shift deletion (no tombstones, so
 // lookups stay short however many entries come and go).
 
-import { MAP_LRU as LRU, MAP_ARRAY as ARRAY, MAP_ENTRY, NF_COUNTERS as COUNTERS, ABSENT } from "./abi";
+import { MAP_LRU as LRU, MAP_ARRAY as ARRAY, MAP_ENTRY, ABSENT } from "./abi";
 
 const MAX_MAPS: u32 = 64;
 const ENOSPC: i32 = 28, ENOENT: i32 = 2, EINVAL: i32 = 22;
@@ -20,15 +20,6 @@ const H: usize = 32;
 
 let maps: u32 = 0;
 let heap: usize = 0;
-
-// The NF's own counters live here too, so counting is a Wasm-to-Wasm call like a lookup.
-const counters = memory.data(<i32>(COUNTERS * 8), 8);
-
-export function counter_add(index: u32, delta: i64): void {
-  if (index < COUNTERS) store<i64>(counters + (<usize>index << 3), load<i64>(counters + (<usize>index << 3)) + delta);
-}
-
-export function counter_get(index: u32): i64 { return index < COUNTERS ? load<i64>(counters + (<usize>index << 3)) : 0; }
 
 @inline function hdr(id: u32): usize { return <usize>(id * <u32>H) + 64; }
 @inline function slotAt(m: usize, i: u32): usize { return <usize>load<u32>(m, 16) + <usize>i * E; }

@@ -8,7 +8,7 @@ import { validateNf } from "./validate.js";
 
 /** Every function an NF may import, by module. */
 export const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
-  nf: ["map_get", "map_put", "map_del", "shared_get", "shared_put", "shared_del", "map_open", "config", "counter_add", "log"],
+  nf: ["map_get", "map_put", "map_del", "shared_get", "shared_put", "shared_del", "map_open", "config", "log"],
   // WASI preview1, limited to a clock, randomness and standard output (as log lines).
   wasi_snapshot_preview1: ["clock_time_get", "random_get", "fd_write", "proc_exit"],
 };

@@ -18,8 +18,6 @@ interface Engine {
   map_count(id: number): number;
   map_next(id: number, from: number): number;
   entry_ptr(id: number, slot: number): number;
-  counter_add(index: number, delta: bigint): void;
-  counter_get(index: number): bigint;
 }
 
 let engineModule: WebAssembly.Module | null = null;
@@ -74,9 +72,6 @@ export class MapSet {
     const v = this.exports.map_get(id, k0, k1);
     return v === -1n ? null : v;
   }
-
-  /** The owner's counter `index` (NFs count into their private map engine). */
-  counter(index: number): number { return Number(this.exports.counter_get(index)); }
 
   count(name: string): number { const id = this.id(name); return id < 0 ? 0 : this.exports.map_count(id); }
 

@@ -9,7 +9,7 @@ import type { Manifest } from "./manifest.js";
 import { loadNfModule, type NfModule } from "./loader.js";
 import { MapSet } from "./maps.js";
 import { Views, copyIntoSlot } from "../link/copy.js";
-import { SLOT, DESC, DESC_SIZE, DATA, AREA_BYTES, AREA_COUNT, AREA_PORT, AREA_DIR, AREA_NOW, Verdict, SHARED, NF_COUNTERS } from "./abi.js";
+import { SLOT, DESC, DESC_SIZE, DATA, AREA_BYTES, AREA_COUNT, AREA_PORT, AREA_DIR, AREA_NOW, AREA_COUNTERS, Verdict, SHARED, NF_COUNTERS } from "./abi.js";
 
 const LOG_PER_SECOND = 20;
 const TIME_EVERY = 16;
@@ -35,7 +35,7 @@ class LiveStats implements NfStats {
   badVerdicts = 0; restarts = 0; reloads = 0; quarantined = false; fuelUsed = 0; lastFuel = 0; nsTotal = 0;
   logs = 0; logsDropped = 0;
   constructor(readonly name: string, private readonly readCounters: () => number[], private readonly medianNs: () => number) {}
-  /** The NF's own counters (it counts into its private map engine: read from there). */
+  /** The NF's own counters (it counts into its burst area: read from there). */
   get counters(): number[] { return this.readCounters(); }
   get nsPerBurst(): number { return this.medianNs(); }
   snapshot(): NfStats {
@@ -76,6 +76,7 @@ export class Nf {
   private u8!: Uint8Array;
   private u32!: Uint32Array;
   private f64!: Float64Array;
+  private i64!: BigInt64Array;
   /** Views of the NF's memory for frame copies (./copy). */
   views!: Views;
   private area = 0;
@@ -89,7 +90,7 @@ export class Nf {
   readonly logLines: string[] = [];
 
   constructor(public manifest: Manifest, private readonly shared: MapSet, private readonly now: () => number = () => performance.now() * 1e6) {
-    this.stats = new LiveStats(manifest.name, () => Array.from({ length: NF_COUNTERS }, (_, i) => this.maps.counter(i)), () => {
+    this.stats = new LiveStats(manifest.name, () => this.counters(), () => {
       const n = Math.min(this.timedBursts, this.recentNs.length);
       return n === 0 ? 0 : Array.from(this.recentNs.subarray(0, n)).sort((a, b) => a - b)[n >> 1];
     });
@@ -104,9 +105,21 @@ export class Nf {
   get memory(): Uint8Array { if (this.u8.length === 0) this.refreshViews(); return this.u8; }
   get areaOffset(): number { return this.area; }
 
-  /** A fresh instance from the compiled module, initialised with the config; throws on failure. */
+  /** The NF's counters as its area holds them (zeros before it first started). */
+  private counters(): number[] {
+    if (this.mem === undefined) return new Array<number>(NF_COUNTERS).fill(0);
+    if (this.u8.length === 0) this.refreshViews();
+    const v = this.i64, at = (this.area + AREA_COUNTERS) >> 3;
+    return Array.from({ length: NF_COUNTERS }, (_, i) => Number(v[at + i]));
+  }
+
+  /**
+   * A fresh instance from the compiled module, initialised with the config; throws on failure.
+   * The counters carry over from the instance it replaces (after a trap, or a hot reload).
+   */
   private start(): void {
     const m = this.manifest, mod = this.mod;
+    const carried = this.mem === undefined ? null : this.counters();
     const initial = Math.max(mod.memoryInitial, Math.ceil((AREA_BYTES + 65536) / 65536));
     const maximum = Math.min(m.memoryPages, mod.memoryMaximum ?? Infinity);
     if (initial > maximum) throw new Error(`demiwasm: NF '${m.name}' needs ${initial} pages of memory; its manifest allows ${maximum}`);
@@ -134,7 +147,6 @@ export class Nf {
           new Uint8Array(mem.buffer, out, Math.min(cap, b.length)).set(b.subarray(0, cap));
           return b.length;
         },
-        counter_add: priv.counter_add,
         log: (p: number, n: number) => { if (inBounds(p, n)) this.log(text(p, Math.min(n, 512))); },
       },
       wasi_snapshot_preview1: {
@@ -175,6 +187,7 @@ export class Nf {
     try { area = x.nf_area() >>> 0; } catch (e) { throw new Error(`demiwasm: NF '${m.name}' trapped in nf_area: ${trapKind(e, null)}`); }
     if (area % 8 !== 0 || area + AREA_BYTES > mem.buffer.byteLength) throw new Error(`demiwasm: NF '${m.name}' puts its burst area at ${area}, outside its memory or unaligned`);
     this.area = area;
+    if (carried !== null) carried.forEach((v, i) => { this.i64[((area + AREA_COUNTERS) >> 3) + i] = BigInt(v); });
     let rc: number;
     try {
       rc = x.nf_init();
@@ -190,6 +203,7 @@ export class Nf {
     this.u8 = new Uint8Array(b);
     this.u32 = new Uint32Array(b);
     this.f64 = new Float64Array(b);
+    this.i64 = new BigInt64Array(b);
     this.views = new Views(this.u8);
   }
 

@@ -13,7 +13,9 @@ export const DESC_LEN = 4; // u32 frame length; the NF may change it up to SLOT
 export const DESC_VERDICT = 8; // u32 the NF's verdict (PASS before the NF runs)
 export const DESC_ARG = 12; // u32 in: the frame's whole length (more than len when the manifest's snaplen cut it); out: the port of a REDIRECT
 export const DATA = 544; // DESC + MAX_BURST * DESC_SIZE: the first frame slot
-export const AREA_BYTES = 66080; // DATA + MAX_BURST * SLOT: the whole area
+export const NF_COUNTERS = 32; // the NF's own counters (i64), which the host reports as its stats
+export const AREA_COUNTERS = 66080; // DATA + MAX_BURST * SLOT: i64 × NF_COUNTERS: counting is a store into the NF's own memory
+export const AREA_BYTES = 66336; // AREA_COUNTERS + NF_COUNTERS * 8: the whole area
 export const SHARED = 65536; // map handles from here on name the chain's shared maps
 export const DIR_IN = 0; // toward the stack
 export const DIR_OUT = 1; // from the stack
@@ -21,7 +23,6 @@ export const MAP_HASH = 0; // bounded: a put into a full map fails with -ENOSPC
 export const MAP_LRU = 1; // a put into a full map evicts the least recently used entry
 export const MAP_ARRAY = 2; // key k0 is an index below the capacity
 export const MAP_ENTRY = 40; // bytes per entry: k0, k1, value, used, LRU prev and next
-export const NF_COUNTERS = 32; // counters an NF may add to with counter_add
 /** What an NF says of a frame. */
 export const Verdict = { PASS: 0, DROP: 1, TX: 2, REDIRECT: 3 } as const;
 /** A map lookup's answer for an absent key. */

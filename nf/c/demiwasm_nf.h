@@ -22,7 +22,6 @@ NF_IMPORT("shared_put") int32_t nf_shared_put(uint32_t id, int64_t k0, int64_t k
 NF_IMPORT("shared_del") int32_t nf_shared_del(uint32_t id, int64_t k0, int64_t k1);
 NF_IMPORT("map_open") int32_t nf_map_open(const char *name, uint32_t len);
 NF_IMPORT("config") int32_t nf_config(const char *key, uint32_t key_len, char *out, uint32_t cap);
-NF_IMPORT("counter_add") void nf_counter_add(uint32_t index, int64_t delta);
 NF_IMPORT("log") void nf_log(const char *msg, uint32_t len);
 
 /* The burst area the host fills; define it once with NF_DEFINE_AREA in the NF's source. */
@@ -34,6 +33,10 @@ static inline uint8_t *nf_pkt(uint32_t i) { return (uint8_t *)&nf_burst + nf_bur
 /* Packet i's whole length on the wire: more than desc[i].len when the manifest's snaplen cut it. */
 static inline uint32_t nf_wire_len(uint32_t i) { return nf_burst.desc[i].arg; }
 static inline void nf_verdict(uint32_t i, uint32_t v, uint32_t arg) { nf_burst.desc[i].verdict = v; nf_burst.desc[i].arg = arg; }
+/* Adds delta to counter `index` (below NF_COUNTERS; others are ignored): a store into the area. */
+static inline void nf_counter_add(uint32_t index, int64_t delta) {
+  if (index < NF_COUNTERS) nf_burst.counters[index] = (int64_t)((uint64_t)nf_burst.counters[index] + (uint64_t)delta);
+}
 
 static inline int64_t nf_map_get(uint32_t id, int64_t k0, int64_t k1) { return id >= NF_SHARED ? nf_shared_get(id - NF_SHARED, k0, k1) : nf_priv_get(id, k0, k1); }
 static inline int32_t nf_map_put(uint32_t id, int64_t k0, int64_t k1, int64_t v) { return id >= NF_SHARED ? nf_shared_put(id - NF_SHARED, k0, k1, v) : nf_priv_put(id, k0, k1, v); }

@@ -19,7 +19,9 @@
 #define NF_DESC_VERDICT 8u /* u32 the NF's verdict (PASS before the NF runs) */
 #define NF_DESC_ARG 12u /* u32 in: the frame's whole length (more than len when the manifest's snaplen cut it); out: the port of a REDIRECT */
 #define NF_DATA 544u /* DESC + MAX_BURST * DESC_SIZE: the first frame slot */
-#define NF_AREA_BYTES 66080u /* DATA + MAX_BURST * SLOT: the whole area */
+#define NF_COUNTERS 32u /* the NF's own counters (i64), which the host reports as its stats */
+#define NF_AREA_COUNTERS 66080u /* DATA + MAX_BURST * SLOT: i64 × NF_COUNTERS: counting is a store into the NF's own memory */
+#define NF_AREA_BYTES 66336u /* AREA_COUNTERS + NF_COUNTERS * 8: the whole area */
 #define NF_SHARED 65536u /* map handles from here on name the chain's shared maps */
 #define NF_DIR_IN 0u /* toward the stack */
 #define NF_DIR_OUT 1u /* from the stack */
@@ -27,7 +29,6 @@
 #define NF_MAP_LRU 1u /* a put into a full map evicts the least recently used entry */
 #define NF_MAP_ARRAY 2u /* key k0 is an index below the capacity */
 #define NF_MAP_ENTRY 40u /* bytes per entry: k0, k1, value, used, LRU prev and next */
-#define NF_COUNTERS 32u /* counters an NF may add to with counter_add */
 enum { NF_PASS = 0, NF_DROP = 1, NF_TX = 2, NF_REDIRECT = 3 };
 #define NF_ABSENT ((int64_t)-1)
 
@@ -38,6 +39,7 @@ typedef struct {
   uint64_t pad;
   nf_desc desc[NF_MAX_BURST];
   uint8_t data[NF_MAX_BURST][NF_SLOT];
+  int64_t counters[NF_COUNTERS];
 } nf_area_t;
 _Static_assert(offsetof(nf_area_t, count) == NF_AREA_COUNT, "NF_AREA_COUNT");
 _Static_assert(offsetof(nf_area_t, port) == NF_AREA_PORT, "NF_AREA_PORT");
@@ -50,5 +52,6 @@ _Static_assert(offsetof(nf_desc, len) == NF_DESC_LEN, "NF_DESC_LEN");
 _Static_assert(offsetof(nf_desc, verdict) == NF_DESC_VERDICT, "NF_DESC_VERDICT");
 _Static_assert(offsetof(nf_desc, arg) == NF_DESC_ARG, "NF_DESC_ARG");
 _Static_assert(offsetof(nf_area_t, data) == NF_DATA, "NF_DATA");
+_Static_assert(offsetof(nf_area_t, counters) == NF_AREA_COUNTERS, "NF_AREA_COUNTERS");
 _Static_assert(sizeof(nf_area_t) == NF_AREA_BYTES, "NF_AREA_BYTES");
 #endif

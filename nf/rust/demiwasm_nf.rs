@@ -26,7 +26,6 @@ extern "C" {
     #[link_name = "shared_del"] fn shared_del(id: u32, k0: i64, k1: i64) -> i32;
     #[link_name = "map_open"] fn map_open_raw(name: *const u8, len: u32) -> i32;
     #[link_name = "config"] fn config_raw(key: *const u8, key_len: u32, out: *mut u8, cap: u32) -> i32;
-    #[link_name = "counter_add"] fn counter_add_raw(index: u32, delta: i64);
     #[link_name = "log"] fn log_raw(msg: *const u8, len: u32);
 }
 
@@ -36,6 +35,7 @@ static mut BURST: Area = Area {
     count: 0, port: 0, dir: 0, reserved: 0, now_ns: 0.0, pad: 0,
     desc: [NO_DESC; MAX_BURST as usize],
     data: [[0; SLOT as usize]; MAX_BURST as usize],
+    counters: [0; NF_COUNTERS as usize],
 };
 
 #[no_mangle]
@@ -73,7 +73,10 @@ pub fn map_open(name: &str) -> i32 { unsafe { map_open_raw(name.as_ptr(), name.l
 pub fn map_get(id: u32, k0: i64, k1: i64) -> i64 { unsafe { if id >= SHARED { shared_get(id - SHARED, k0, k1) } else { priv_get(id, k0, k1) } } }
 pub fn map_put(id: u32, k0: i64, k1: i64, v: i64) -> i32 { unsafe { if id >= SHARED { shared_put(id - SHARED, k0, k1, v) } else { priv_put(id, k0, k1, v) } } }
 pub fn map_del(id: u32, k0: i64, k1: i64) -> i32 { unsafe { if id >= SHARED { shared_del(id - SHARED, k0, k1) } else { priv_del(id, k0, k1) } } }
-pub fn counter_add(index: u32, delta: i64) { unsafe { counter_add_raw(index, delta) } }
+/** Adds delta to counter `index` (below NF_COUNTERS; others are ignored): a store into the area. */
+pub fn counter_add(index: u32, delta: i64) {
+    if let Some(c) = unsafe { (*core::ptr::addr_of_mut!(BURST)).counters.get_mut(index as usize) } { *c = c.wrapping_add(delta); }
+}
 pub fn log(msg: &str) { unsafe { log_raw(msg.as_ptr(), msg.len() as u32) } }
 
 /** The config value of `key` copied into `out`: its bytes, or None when absent or longer than out. */

@@ -14,7 +14,9 @@ pub const DESC_LEN: u32 = 4; // u32 frame length; the NF may change it up to SLO
 pub const DESC_VERDICT: u32 = 8; // u32 the NF's verdict (PASS before the NF runs)
 pub const DESC_ARG: u32 = 12; // u32 in: the frame's whole length (more than len when the manifest's snaplen cut it); out: the port of a REDIRECT
 pub const DATA: u32 = 544; // DESC + MAX_BURST * DESC_SIZE: the first frame slot
-pub const AREA_BYTES: u32 = 66080; // DATA + MAX_BURST * SLOT: the whole area
+pub const NF_COUNTERS: u32 = 32; // the NF's own counters (i64), which the host reports as its stats
+pub const AREA_COUNTERS: u32 = 66080; // DATA + MAX_BURST * SLOT: i64 × NF_COUNTERS: counting is a store into the NF's own memory
+pub const AREA_BYTES: u32 = 66336; // AREA_COUNTERS + NF_COUNTERS * 8: the whole area
 pub const SHARED: u32 = 65536; // map handles from here on name the chain's shared maps
 pub const DIR_IN: u32 = 0; // toward the stack
 pub const DIR_OUT: u32 = 1; // from the stack
@@ -22,7 +24,6 @@ pub const MAP_HASH: u32 = 0; // bounded: a put into a full map fails with -ENOSP
 pub const MAP_LRU: u32 = 1; // a put into a full map evicts the least recently used entry
 pub const MAP_ARRAY: u32 = 2; // key k0 is an index below the capacity
 pub const MAP_ENTRY: u32 = 40; // bytes per entry: k0, k1, value, used, LRU prev and next
-pub const NF_COUNTERS: u32 = 32; // counters an NF may add to with counter_add
 pub const PASS: u32 = 0; // verdict
 pub const DROP: u32 = 1; // verdict
 pub const TX: u32 = 2; // verdict
@@ -37,7 +38,8 @@ pub struct Area {
   pub now_ns: f64, pub pad: u64,
   pub desc: [Desc; MAX_BURST as usize],
   pub data: [[u8; SLOT as usize]; MAX_BURST as usize],
+  pub counters: [i64; NF_COUNTERS as usize],
 }
 const _: () = assert!(core::mem::size_of::<Desc>() == DESC_SIZE as usize);
 const _: () = assert!(core::mem::size_of::<Area>() == AREA_BYTES as usize);
-const _: () = assert!(DESC == 32 && AREA_NOW == 16 && DESC_ARG == 12 && DATA == DESC + MAX_BURST * DESC_SIZE);
+const _: () = assert!(DESC == 32 && AREA_NOW == 16 && DESC_ARG == 12 && DATA == DESC + MAX_BURST * DESC_SIZE && AREA_COUNTERS == DATA + MAX_BURST * SLOT);
