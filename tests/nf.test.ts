@@ -428,8 +428,8 @@ test("snaplen: the NF gets a frame's first bytes and its whole length in arg; it
 
 test("fuel used per burst is counted: the same burst costs the same, each packet adds exactly its work", () => {
   // Per packet, an inner loop of 500 iterations: loops charge a local that reaches the global
-  // every 1024 units (or 8 iterations), and what it holds when nf_process ends is charged then,
-  // so a call that ends without an early return is counted exactly.
+  // every 1024 units, and what it holds when nf_process ends is charged then, so a call that
+  // ends without an early return is counted exactly.
   const perPacket = "(local $i i32) (local $j i32) (loop $p (if (i32.lt_u (local.get $i) (local.get 0)) (then " +
     "(local.set $j (i32.const 0)) (loop $w (local.set $j (i32.add (local.get $j) (i32.const 1))) (br_if $w (i32.lt_u (local.get $j) (i32.const 500)))) " +
     "(local.set $i (i32.add (local.get $i) (i32.const 1))) (br $p))))";
