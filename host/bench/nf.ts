@@ -130,7 +130,7 @@ function pristineOf(frames: Uint8Array[]): Float64Array {
 export async function benchNf(_config: Config, o: BenchOptions): Promise<Record<string, unknown>> {
   const say = (s: string) => { if (!o.json) process.stdout.write(s + "\n"); else process.stderr.write(s + "\n"); };
   const native = nfNative();
-  const bursts = o.quick ? 2000 : 20_000, rounds = o.quick ? 3 : 9;
+  const bursts = o.quick ? 2000 : 20_000, rounds = o.quick ? 3 : 25;
   let clock = 1e12;
   const now = () => clock;
   if (!existsSync(`${nfDir}baseline.wasm`)) say("the native baselines as Wasm: not built here (scripts/build-nf.mjs needs clang for wasm32)");
