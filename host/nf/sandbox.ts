@@ -106,12 +106,14 @@ export class Nf {
   get areaOffset(): number { return this.area; }
 
   /** The NF's counters as its area holds them (zeros before it first started). */
-  private counters(): number[] {
-    if (this.mem === undefined) return new Array<number>(NF_COUNTERS).fill(0);
+  private rawCounters(): BigInt64Array {
+    if (this.mem === undefined) return new BigInt64Array(NF_COUNTERS);
     if (this.u8.length === 0) this.refreshViews();
-    const v = this.i64, at = (this.area + AREA_COUNTERS) >> 3;
-    return Array.from({ length: NF_COUNTERS }, (_, i) => Number(v[at + i]));
+    const at = (this.area + AREA_COUNTERS) >> 3;
+    return this.i64.slice(at, at + NF_COUNTERS);
   }
+
+  private counters(): number[] { return Array.from(this.rawCounters(), Number); }
 
   /**
    * A fresh instance from the compiled module, initialised with the config; throws on failure.
@@ -119,7 +121,7 @@ export class Nf {
    */
   private start(): void {
     const m = this.manifest, mod = this.mod;
-    const carried = this.mem === undefined ? null : this.counters();
+    const carried = this.mem === undefined ? null : this.rawCounters();
     const initial = Math.max(mod.memoryInitial, Math.ceil((AREA_BYTES + 65536) / 65536));
     const maximum = Math.min(m.memoryPages, mod.memoryMaximum ?? Infinity);
     if (initial > maximum) throw new Error(`demiwasm: NF '${m.name}' needs ${initial} pages of memory; its manifest allows ${maximum}`);
@@ -187,7 +189,7 @@ export class Nf {
     try { area = x.nf_area() >>> 0; } catch (e) { throw new Error(`demiwasm: NF '${m.name}' trapped in nf_area: ${trapKind(e, null)}`); }
     if (area % 8 !== 0 || area + AREA_BYTES > mem.buffer.byteLength) throw new Error(`demiwasm: NF '${m.name}' puts its burst area at ${area}, outside its memory or unaligned`);
     this.area = area;
-    if (carried !== null) carried.forEach((v, i) => { this.i64[((area + AREA_COUNTERS) >> 3) + i] = BigInt(v); });
+    if (carried !== null) this.i64.set(carried, (area + AREA_COUNTERS) >> 3);
     let rc: number;
     try {
       rc = x.nf_init();
