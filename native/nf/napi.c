@@ -31,7 +31,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (!nf) { napi_throw_error(env, NULL, "demiwasm: out of memory"); return NULL; }
   if (nf_native_init(nf, name, p, np, e, ne) != 0) {
     map_free(&nf->maps[0]); map_free(&nf->maps[1]); free(nf);
-    napi_throw_error(env, NULL, "demiwasm: no such native NF, or bad parameters"); return NULL; }
+    napi_throw_error(env, NULL, "demiwasm: no such native NF, or bad parameters");
+    return NULL;
+  }
   napi_value ext;
   napi_create_external(env, nf, finalize, NULL, &ext);
   return ext;
