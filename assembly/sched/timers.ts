@@ -36,6 +36,9 @@ export function timersInit(capacity: u32): bool {
 
 @inline function entry(i: u32): usize { return table + <usize>i * T_SIZE; }
 
+/** The tick a deadline belongs to, rounded up: when the wheel reaches it, the deadline has passed. */
+@inline function tickOf(deadlineNs: f64): i64 { return <i64>Math.ceil(deadlineNs / TICK_NS); }
+
 /** The table's size. */
 export function timersCapacity(): u32 { return TMAX; }
 
@@ -45,8 +48,7 @@ export function timerStart(kind: u32, arg: u32, deadlineNs: f64): u32 {
   const i = load<u32>(freeStack + (<usize>(--nFree) << 2));
   const e = entry(i);
   // A deadline in a tick the wheel has already passed goes into the next tick's bucket.
-  // Rounded up, so that when the wheel reaches the bucket the deadline has passed.
-  const tick = max<i64>(<i64>Math.ceil(deadlineNs / TICK_NS), lastTick + 1);
+  const tick = max<i64>(tickOf(deadlineNs), lastTick + 1);
   const b = <u32>(tick & (BUCKETS - 1));
   const head = load<u32>(heads + (<usize>b << 2));
   store<f64>(e + T_DEADLINE, deadlineNs);
@@ -132,7 +134,7 @@ export function timersNextDeadline(): f64 {
       const e = entry(cur - 1);
       const d = load<f64>(e + T_DEADLINE);
       if (d < best) best = d;
-      if (<i64>Math.ceil(d / TICK_NS) <= base + k) dueThisTurn = true;
+      if (tickOf(d) <= base + k) dueThisTurn = true;
       cur = load<u32>(e + T_NEXT);
     }
     if (dueThisTurn) return best;
