@@ -133,13 +133,14 @@ export async function benchNf(_config: Config, o: BenchOptions): Promise<Record<
   const bursts = o.quick ? 2000 : 20_000, rounds = o.quick ? 3 : 25;
   let clock = 1e12;
   const now = () => clock;
-  if (!existsSync(`${nfDir}baseline.wasm`)) say("the native baselines as Wasm: not built here (scripts/build-nf.mjs needs clang for wasm32)");
+  const hasBaseline = existsSync(`${nfDir}baseline.wasm`);
+  if (!hasBaseline) say("the native baselines as Wasm: not built here (scripts/build-nf.mjs needs clang for wasm32)");
   const nfs: { name: string; lang: string; wasmNs: number; nativeNs: number; meteredNs: number; copyNs: number; clangWasmNs: number | null; wasmToNative: number; meteringOverhead: number }[] = [];
   for (const w of workloads()) {
     if (!existsSync(`${nfDir}${w.file}`)) { say(`${w.name} (${w.lang}): not built here (scripts/build-nf.mjs says which toolchain is missing)`); continue; }
     const man = (fuel: number): Manifest => parseManifest({ name: w.name, module: `${nfDir}${w.file}`, fuel, ...w.manifest });
     const plain = new Nf(man(0), new MapSet([]), now), metered = new Nf(man(10_000_000), new MapSet([]), now);
-    const clang = existsSync(`${nfDir}baseline.wasm`) ? new Nf(baselineManifest(w), new MapSet([]), now) : null;
+    const clang = hasBaseline ? new Nf(baselineManifest(w), new MapSet([]), now) : null;
     const c = native.open(w.name, Float64Array.from(w.params), Float64Array.from(w.extra));
     const carea = new Uint8Array(AREA_BYTES);
     const chdr = new Uint32Array(carea.buffer, 0, 4);
