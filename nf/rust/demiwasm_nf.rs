@@ -12,7 +12,7 @@
 // panics (a trap) instead of reading its neighbour's slot.
 #![allow(dead_code)]
 // The per-packet helpers are #[inline]: rustc -O left them as calls from an NF's nf_process
-// (ten of them in portblock's), and inlined they took portblock from 10.5 to 8.7 ns a packet,
+// (seven call sites in portblock's), and inlined they took portblock from 10.5 to 8.7 ns a packet,
 // the C sample's speed (bench nf's harness, alternating builds).
 
 #[path = "demiwasm_nf_abi.rs"]
