@@ -19,7 +19,8 @@ import { ndpInit, ndpDump as dumpNdp, ndpAddStatic as addStatic6, dadTick } from
 import { egressInit } from "./net/egress";
 import { pmtu6Init } from "./net/pmtu6";
 import { mldTick } from "./net/mld";
-import { ifacePollRx } from "./net/iface";
+import { ifacePollRx, ifacePollLoop } from "./net/iface";
+import { loopInit, loopPending } from "./net/loopback";
 import { reasmInit } from "./net/reassembly";
 import { udpInit, udpBind, udpBind6, udpConnect, udpConnect6, udpPushTo, udpPushTo6, udpPop, udpClose } from "./net/udp";
 import { socketsInit, qdValid, sockAlloc, sockFree, sock, sockV6, socketsOpen, S_TYPE, S_BOUND, S_CONNECTED, S_LIP, S_LIDX, S_LPORT,
@@ -45,6 +46,7 @@ export { heapTop } from "./mem/layout";
 
 const RING_ENTRIES: u32 = 1024;
 const RX_BUDGET: u32 = 256;
+const LOOP_ROUNDS: i32 = 4;    // send-and-answer exchanges to ourselves one turn carries
 
 let result: usize = 0;          // the result block take() fills: see host/abi.ts
 let scratch: usize = 0;         // 4 KiB the host may use for arguments and dumps
@@ -70,7 +72,7 @@ export function init(): i32 {
   // sockets, qtokens and timers grow with tcp.max_connections (1024 sockets at least).
   const sockets = max<u32>(1024, <u32>tcpMaxConnections + 64);
   if (!qtInit(sockets) || !timersInit(max<u32>(2048, sockets * 4)) || !linkInit(RING_ENTRIES) || !arpInit() || !reasmInit()
-      || !addr6Init() || !ndpInit() || !pmtu6Init()
+      || !loopInit() || !addr6Init() || !ndpInit() || !pmtu6Init()
       || !socketsInit(sockets) || !udpInit() || !tcpInit()) return ENOMEM;
   // The pool comes last so that it can take the rest of a small memory without a second layout.
   if (!poolInit(<u32>poolSmall, <u32>poolLarge, frameSlotSize(<u32>mtu))) return ENOMEM;
@@ -124,8 +126,16 @@ export function poll(now: f64): i32 {
   work += timersAdvance(now, fireTimer);
   work += qRunReady(runTask);                 // tasks the timers woke
   work += tcpFlushOutput();                    // pushes those tasks completed
+  // What the turn sent to ourselves climbs back in the same turn: a SYN, its SYN-ACK and the
+  // handshake's ACK, or a request and its data's ACK, all before the host takes completions.
+  for (let round = 0; round < LOOP_ROUNDS && loopPending() > 0; round++) {
+    work += ifacePollLoop(RX_BUDGET);
+    work += qRunReady(runTask);
+    work += tcpFlushOutput();
+  }
   linkRefill();
-  return work;
+  // Frames still looped (more than the rounds took) are work: the driver turns again at once.
+  return work + <i32>loopPending();
 }
 
 /**

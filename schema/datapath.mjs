@@ -160,6 +160,10 @@ export const counters = [
   ["ndp.solicitations_sent", ""],
   ["ndp.advertisements_sent", ""],
   ["link.forwarded", "frames the host's NF chain sent out again from their receive slot (TX, REDIRECT): zero-copy"],
+  // The loopback interface (net/loopback.ts): datagrams to our own addresses, 127.0.0.0/8 and ::1.
+  ["loop.frames", "frames sent to one of our own addresses, taken back up without touching the link"],
+  ["loop.copied", "looped frames copied out of a buffer someone else still holds (an application's sga)"],
+  ["drop.loop_full", "the loopback queue was full (Linux's netdev_max_backlog): dropped as a device would"],
 ];
 
 // ---- Configuration the datapath takes (configure(key, value) before init()) ----

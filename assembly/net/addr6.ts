@@ -3,7 +3,9 @@
 // length and its duplicate address detection state (RFC 4862 §5.4: tentative until DAD passes,
 // then preferred; a duplicate is never used). Also the groups we listen to: all-nodes (ff02::1)
 // and each address's solicited-node group (RFC 4291 §2.7.1, joined while tentative too), with
-// their Ethernet multicast addresses (RFC 2464 §7).
+// their Ethernet multicast addresses (RFC 2464 §7). And the loopback address ::1 (RFC 4291
+// §2.5.3), ours on every stack in a row of its own after the table: it is no address of the
+// link's (no DAD, no group, not counted), so a stack with IPv6 off still reaches ::1.
 import { carve } from "../mem/layout";
 import { macHi, macLo, ndpDadTransmits } from "../schema/config";
 import { EINVAL, ENOMEM } from "../schema/errno";
@@ -40,16 +42,28 @@ export let mldWaiting = false;
 @inline export function addr6Hi(i: u32): u64 { return load<u64>(at(i) + A_HI); }
 @inline export function addr6Lo(i: u32): u64 { return load<u64>(at(i) + A_LO); }
 @inline export function addr6Count(): u32 { return count; }
+/** ::1's index: the row after the table's. */
+export const LOOPBACK6: u32 = MAX_ADDRESSES;
+@inline export function isLoopback6(hi: u64, lo: u64): bool { return hi == 0 && lo == 1; }
+/** Can an IPv6 socket send to hi:lo: ::1 always, anything else once IPv6 is on (an address). */
+@inline export function addr6Reaches(hi: u64, lo: u64): bool { return count > 0 || isLoopback6(hi, lo); }
 @inline export function isMulticast6(hi: u64): bool { return (hi >> 56) == 0xff; }
 @inline export function isLinkLocal6(hi: u64): bool { return (hi >> 54) == (0xfe80 >> 6); }
 
 /** Carves the table. IPv6 stays off (no address, no group, nothing sent) until the first
  *  address is added: a stack configured for IPv4 alone puts no IPv6 frame on the link. */
 export function addr6Init(): bool {
-  table = carve(<usize>MAX_ADDRESSES * A_SIZE, 8);
-  pseudo = carve(<usize>MAX_ADDRESSES * 8, 8);
+  table = carve(<usize>(MAX_ADDRESSES + 1) * A_SIZE, 8);
+  pseudo = carve(<usize>(MAX_ADDRESSES + 1) * 8, 8);
   count = 0;
-  return table != 0 && pseudo != 0;
+  if (table == 0 || pseudo == 0) return false;
+  const a = at(LOOPBACK6);
+  store<u64>(a + A_HI, 0);
+  store<u64>(a + A_LO, 1);
+  store<u32>(a + A_PREFIX, 128);
+  store<u8>(a + A_STATE, PREFERRED);
+  store<u64>(pseudo + (<usize>LOOPBACK6 << 3), pseudoAddr6Of(0, 1));
+  return true;
 }
 
 /** Adds an address with its prefix length: 0, or EINVAL (not a unicast address, bad prefix),
@@ -85,8 +99,9 @@ export function addr6Add(hi: u64, lo: u64, prefix: u32): i32 {
 export function dadStarted(): void { dadWaiting = false; }
 export function mldReported(): void { mldWaiting = false; }
 
-/** The index of one of our addresses, whatever its DAD state, or -1. */
+/** The index of one of our addresses (::1 included), whatever its DAD state, or -1. */
 export function addr6Index(hi: u64, lo: u64): i32 {
+  if (isLoopback6(hi, lo)) return <i32>LOOPBACK6;
   for (let i: u32 = 0; i < count; i++) if (addr6Hi(i) == hi && addr6Lo(i) == lo) return <i32>i;
   return -1;
 }
@@ -122,7 +137,10 @@ function solicitedIndex(low24: u32): i32 {
  * else the first configured one, else the link-local. Returns its index.
  */
 export function addr6SourceFor(hi: u64, lo: u64): u32 {
-  // (Called only to answer or resolve for IPv6 traffic, which needs an address: count >= 1.)
+  // One of ours (::1 included) is reached from itself, as Linux's local routes pick.
+  const own = addr6Index(hi, lo);
+  if (own >= 0) return <u32>own;
+  // (Otherwise called only to answer or resolve for IPv6 traffic, which needs an address: count >= 1.)
   if (isLinkLocal6(hi) || isMulticast6(hi) || count == 1) return 0;
   let first: i32 = -1;
   for (let i: u32 = 1; i < count; i++) {

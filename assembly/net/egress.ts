@@ -6,10 +6,13 @@ import { slotAlloc, slotData, slotUnref, frameCap } from "../mem/pool";
 import { count, D_NO_BUFFER, C_IP_FRAGMENTS_SENT } from "../counters";
 import { Ipv4Repr, ipv4Emit, IP_HLEN } from "../wire/ipv4";
 import { ETH_HLEN } from "../wire/eth";
-import { localIp, mtu } from "../schema/config";
+import { mtu } from "../schema/config";
 import { ENOBUFS } from "../schema/errno";
 import { hostRandom } from "../host";
 import { neighborSend, neighborWait } from "./neighbor";
+import { loopSend } from "./loopback";
+import { isOurs4 } from "./addr4";
+import { ETHERTYPE_IPV4 } from "../wire/eth";
 
 const DEFAULT_TTL: u32 = 64;   // RFC 1700 / Linux's default
 let nextId: u32 = 0;
@@ -22,15 +25,15 @@ export function egressInit(): void {
   out.ttl = DEFAULT_TTL;
   out.tos = 0;
   out.df = false;
-  out.src = localIp;
 }
 
 /**
- * Sends `len` transport bytes at `p` to `dst`. The caller guarantees IP_HLEN + ETH_HLEN bytes of
+ * Sends `len` transport bytes at `p` from our address `src` to `dst`. The caller guarantees IP_HLEN + ETH_HLEN bytes of
  * headroom in front of `p` inside the slot, and gives up its slot reference.
  * Returns 0 (sent), a ticket > 0 (queued until the next hop resolves: egressWait takes it) or -errno.
  */
-export function egressSend(slot: u32, p: usize, len: u32, dst: u32, proto: u32): i32 {
+export function egressSend(slot: u32, p: usize, len: u32, src: u32, dst: u32, proto: u32): i32 {
+  out.src = src;
   out.id = nextId;
   nextId = (nextId + 1) & 0xffff;
   out.proto = proto;
@@ -40,7 +43,7 @@ export function egressSend(slot: u32, p: usize, len: u32, dst: u32, proto: u32):
     out.mf = false;
     out.fragOff = 0;
     ipv4Emit(p - IP_HLEN, out);
-    return neighborSend(slot, p - IP_HLEN - ETH_HLEN, len + IP_HLEN + ETH_HLEN, dst);
+    return down(slot, p - IP_HLEN - ETH_HLEN, len + IP_HLEN + ETH_HLEN, dst);
   }
   return fragment(slot, p, len, dst);
 }
@@ -59,13 +62,19 @@ function fragment(slot: u32, p: usize, len: u32, dst: u32): i32 {
     out.mf = off + n < len;
     out.fragOff = off;
     ipv4Emit(f + ETH_HLEN, out);
-    const r = neighborSend(<u32>s, f, n + IP_HLEN + ETH_HLEN, dst);
+    const r = down(<u32>s, f, n + IP_HLEN + ETH_HLEN, dst);
     count(C_IP_FRAGMENTS_SENT);
     if (r < 0) { ret = r; break; }
     if (r > 0) ret = r;
   }
   slotUnref(slot);
   return ret;
+}
+
+/** One frame to `dst`: back up through the loopback interface when it is ours, else to the
+ *  neighbor layer (which resolves the next hop). */
+function down(slot: u32, frame: usize, len: u32, dst: u32): i32 {
+  return isOurs4(dst) ? loopSend(slot, frame, len, ETHERTYPE_IPV4) : neighborSend(slot, frame, len, dst);
 }
 
 /** Completes operation `q` when the datagram behind `ticket` (from egressSend) leaves or fails. */

@@ -17,7 +17,7 @@ export function icmpInput(slot: u32, src: u32, dst: u32, p: usize, len: u32): vo
   if (msg.type != ICMP_ECHO_REQUEST || msg.code != 0 || dst == 0xffffffff) {
     count(D_ICMP_UNSUPPORTED); slotUnref(slot); return;
   }
-  msg.type = ICMP_ECHO_REPLY;
+  msg.type = ICMP_ECHO_REPLY;                      // from the address it was sent to
   icmpEchoEmit(p, msg, len - ICMP_HLEN);
-  if (egressSend(slot, p, len, src, PROTO_ICMP) >= 0) count(C_ICMP_ECHO_REPLIED);
+  if (egressSend(slot, p, len, dst, src, PROTO_ICMP) >= 0) count(C_ICMP_ECHO_REPLIED);
 }

@@ -2,7 +2,7 @@
 // the link and each one climbs Ethernet → ARP, IPv4 (→ reassembly) or IPv6 (→ its extension
 // headers) → transport here, so every layer below it only ever calls down (link, neighbor,
 // egress) and answers by return value.
-import { slotData, slotUnref } from "../mem/pool";
+import { slotData, slotUnref, slotOf } from "../mem/pool";
 import { count, D_ETH_TRUNCATED, D_ETH_NOT_FOR_US, D_ETH_UNKNOWN_TYPE, D_IP_TRUNCATED, D_IP_BAD_VERSION,
          D_IP_BAD_IHL, D_IP_BAD_LENGTH, D_IP_BAD_CHECKSUM, D_IP_NOT_FOR_US, D_IP_BAD_SOURCE, D_IP_UNKNOWN_PROTOCOL,
          D_IP6_TRUNCATED, D_IP6_BAD_VERSION, D_IP6_BAD_LENGTH, D_IP6_NOT_FOR_US, D_IP6_BAD_SOURCE, D_IP6_BAD_EXTENSION,
@@ -15,12 +15,14 @@ import { Ipv4Repr, ipv4Parse, ipIsMartianSource, IPV4_OK, IPV4_TRUNCATED, IPV4_B
          PROTO_ICMP, PROTO_UDP, PROTO_TCP } from "../wire/ipv4";
 import { localIp, macHi, macLo } from "../schema/config";
 import { linkRxCount, linkRxTake, linkRxLen, linkRxRelease } from "./link";
+import { loopPending, loopTake } from "./loopback";
+import { isLoopback4 } from "./addr4";
 import { arpInput } from "./neighbor";
 import { reasmInput, ReasmKey } from "./reassembly";
 import { icmpInput } from "./icmp";
 import { udpInput, udpInput6 } from "./udp";
 import { tcpInput, tcpInput6, tcpPathMtu } from "./tcp/input";
-import { addr6Accepts, addr6AcceptsMac, addr6Index, isMulticast6 } from "./addr6";
+import { addr6Accepts, addr6AcceptsMac, addr6Index, isMulticast6, isLoopback6 } from "./addr6";
 import { icmpv6Input, icmpv6Error, ptb } from "./icmpv6";
 
 // The header of the datagram being received, parsed once and read by reassembly and demux.
@@ -34,27 +36,40 @@ export function ifacePollRx(budget: u32): i32 {
   const n = linkRxCount(budget);
   for (let i: u32 = 0; i < n; i++) {
     const s = linkRxTake(i);
-    if (s >= 0) ethInput(<u32>s, slotData(<u32>s), linkRxLen(i));
+    if (s >= 0) ethInput(<u32>s, slotData(<u32>s), linkRxLen(i), false);
   }
   linkRxRelease(n);
   return <i32>n;
 }
 
-/** Ethernet demux (the frame's slot reference passes to whichever layer takes it). */
-function ethInput(slot: u32, p: usize, len: u32): void {
+/** Takes up to `budget` frames we sent to ourselves (loopback.ts) back up the stack. */
+export function ifacePollLoop(budget: u32): i32 {
+  let n: u32 = 0;
+  while (n < budget && loopPending() > 0) {
+    const e = loopTake();
+    const p = <usize>(<u32>e);
+    ethInput(<u32>slotOf(p), p, <u32>(e >> 32), true);
+    n++;
+  }
+  return <i32>n;
+}
+
+/** Ethernet demux (the frame's slot reference passes to whichever layer takes it). `lo`: it
+ *  came through the loopback interface, not the link. */
+function ethInput(slot: u32, p: usize, len: u32, lo: bool): void {
   if (!ethCheck(len)) { count(D_ETH_TRUNCATED); slotUnref(slot); return; }
-  if (!ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo) && !addr6AcceptsMac(macHiAt(p), macLoAt(p))) {
+  if (!lo && !ethDstIsBroadcast(p) && (macHiAt(p) != macHi || macLoAt(p) != macLo) && !addr6AcceptsMac(macHiAt(p), macLoAt(p))) {
     count(D_ETH_NOT_FOR_US); slotUnref(slot); return;
   }
   const type = ethType(p);
-  if (type == ETHERTYPE_IPV4) ipInput(slot, p + ETH_HLEN, len - ETH_HLEN);
-  else if (type == ETHERTYPE_IPV6) ip6Input(slot, p + ETH_HLEN, len - ETH_HLEN);
+  if (type == ETHERTYPE_IPV4) ipInput(slot, p + ETH_HLEN, len - ETH_HLEN, lo);
+  else if (type == ETHERTYPE_IPV6) ip6Input(slot, p + ETH_HLEN, len - ETH_HLEN, lo);
   else if (type == ETHERTYPE_ARP) arpInput(slot, p, p + ETH_HLEN, len - ETH_HLEN);
   else { count(D_ETH_UNKNOWN_TYPE); slotUnref(slot); }
 }
 
 /** IPv4 input (RFC 791, RFC 1122 §3.2.1): verify, reassemble fragments, demux by protocol. */
-function ipInput(slot: u32, p: usize, len: u32): void {
+function ipInput(slot: u32, p: usize, len: u32, lo: bool): void {
   const r = ipv4Parse(p, len, ip);
   if (r != IPV4_OK) {
     count(r == IPV4_TRUNCATED ? D_IP_TRUNCATED : r == IPV4_BAD_VERSION ? D_IP_BAD_VERSION
@@ -63,9 +78,13 @@ function ipInput(slot: u32, p: usize, len: u32): void {
     return;
   }
   const src = ip.src, dst = ip.dst, proto = ip.proto;
-  if (dst != localIp && dst != 0xffffffff) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }
-  // RFC 1122 §3.2.1.3: drop datagrams from broadcast, multicast, zero or our own address.
-  if (ipIsMartianSource(src) || src == 0 || src == localIp) { count(D_IP_BAD_SOURCE); slotUnref(slot); return; }
+  // 127.0.0.0/8 is ours only on the loopback interface (egress sends nothing else there).
+  if (dst != localIp && dst != 0xffffffff && !(lo && isLoopback4(dst))) { count(D_IP_NOT_FOR_US); slotUnref(slot); return; }
+  // RFC 1122 §3.2.1.3: drop datagrams from broadcast, multicast or zero, and from the wire those
+  // from our own address or from 127.0.0.0/8, which "must not appear outside a host" (g).
+  if (ipIsMartianSource(src) || src == 0 || (!lo && (src == localIp || isLoopback4(src)))) {
+    count(D_IP_BAD_SOURCE); slotUnref(slot); return;
+  }
   // Options (IHL > 5) are skipped: RFC 1122 §3.2.1.8 lets a host ignore the ones it does not implement.
   const payload = p + ip.hlen;
   const plen = ip.total - ip.hlen;
@@ -91,18 +110,19 @@ function transportInput(slot: u32, proto: u32, src: u32, dst: u32, p: usize, len
 }
 
 /** IPv6 input (RFC 8200): verify, walk the extension headers, reassemble, demux by the upper layer. */
-function ip6Input(slot: u32, p: usize, len: u32): void {
+function ip6Input(slot: u32, p: usize, len: u32, lo: bool): void {
   const r = ipv6Parse(p, len, ip6);
   if (r != IPV6_OK) {
     count(r == IPV6_TRUNCATED ? D_IP6_TRUNCATED : r == IPV6_BAD_VERSION ? D_IP6_BAD_VERSION : D_IP6_BAD_LENGTH);
     slotUnref(slot);
     return;
   }
-  if (!addr6Accepts(ip6.dstHi, ip6.dstLo)) { count(D_IP6_NOT_FOR_US); slotUnref(slot); return; }
+  // ::1 is ours only on the loopback interface (RFC 4291 §2.5.3: never sent outside a node).
+  if (!addr6Accepts(ip6.dstHi, ip6.dstLo) || (!lo && isLoopback6(ip6.dstHi, ip6.dstLo))) { count(D_IP6_NOT_FOR_US); slotUnref(slot); return; }
   // RFC 4291 §2.7: a multicast address is never a source; one of ours from the wire is a loop
   // or a forgery (DAD probes come from ::, which is not ours); an IPv4-mapped one (§2.5.5.2)
   // names an IPv4 node, which does not send IPv6 (and would alias an IPv4 peer in TCP's index).
-  if (isMulticast6(ip6.srcHi) || addr6Index(ip6.srcHi, ip6.srcLo) >= 0 || isMapped4(ip6.srcHi, ip6.srcLo)) {
+  if (isMulticast6(ip6.srcHi) || (!lo && addr6Index(ip6.srcHi, ip6.srcLo) >= 0) || isMapped4(ip6.srcHi, ip6.srcLo)) {
     count(D_IP6_BAD_SOURCE); slotUnref(slot); return;
   }
   const total = IP6_HLEN + ip6.payloadLen;

@@ -2,7 +2,7 @@
 // with Linux's IPV6_V6ONLY): a u16 per port naming the owning socket (qd + 1), and ephemeral
 // allocation from the dynamic range (RFC 6335 §6), starting at a random point.
 import { carve } from "../mem/layout";
-import { localIp } from "../schema/config";
+import { isOurs4 } from "./addr4";
 import { EINVAL, EADDRINUSE, EADDRNOTAVAIL } from "../schema/errno";
 import { hostRandom } from "../host";
 import { sock, S_BOUND, S_LIP, S_LPORT, S_LIDX, ANY6 } from "./socket";
@@ -47,7 +47,7 @@ function portBind(m: PortMap, qd: u32, port: u32): i32 {
 
 /** Binds socket qd through map m: records the local address in the socket. Returns 0 or an errno. */
 export function bindSocket(m: PortMap, qd: u32, ip: u32, port: u32): i32 {
-  if (ip != 0 && ip != localIp) return EADDRNOTAVAIL;
+  if (ip != 0 && !isOurs4(ip)) return EADDRNOTAVAIL;
   const r = claim(m, qd, port);
   if (r == 0) store<u32>(sock(qd) + S_LIP, ip);
   return r;

@@ -11,7 +11,8 @@ import { egressSend, egressWait } from "./egress";
 import { ip6Output } from "./egress6";
 import { neighbor6Wait } from "./neighbor6";
 import { addr6Pseudo, addr6SourceFor } from "./addr6";
-import { S_LIDX, ANY6 } from "./socket";
+import { S_LIDX, S_LIP, ANY6 } from "./socket";
+import { source4 } from "./addr4";
 
 @inline export function netHeaderLen(v6: bool): u32 { return v6 ? IP6_HLEN : IP_HLEN; }
 
@@ -19,9 +20,10 @@ export function netPseudo(v6: bool, local: u32, hi: u64, lo: u64): u64 {
   return v6 ? addr6Pseudo(local) + pseudoAddr6Of(hi, lo) : pseudoAddr4(local, <u32>lo);
 }
 
-/** Our IPv6 side for socket `s` sending to hi:lo: the address it is bound to, or for one bound
- *  to :: the one addr6 picks for that destination. */
-export function source6(s: usize, hi: u64, lo: u64): u32 {
+/** Our side for socket `s` sending to hi:lo: the address it is bound to, or for one bound to
+ *  any the one addr4 or addr6 picks for that destination (IPv6: an index in addr6's table). */
+export function netSource(v6: bool, s: usize, hi: u64, lo: u64): u32 {
+  if (!v6) return source4(load<u32>(s + S_LIP), <u32>lo);
   const b = load<u8>(s + S_LIDX);
   return b != ANY6 ? <u32>b : addr6SourceFor(hi, lo);
 }
@@ -29,7 +31,7 @@ export function source6(s: usize, hi: u64, lo: u64): u32 {
 /** Sends `len` transport bytes at `p` (netHeaderLen + ETH_HLEN of headroom in front, in the
  *  slot, whose reference passes on): 0 sent, a ticket > 0 for netWait, or -errno. */
 export function netSend(slot: u32, p: usize, len: u32, v6: bool, local: u32, hi: u64, lo: u64, proto: u32): i32 {
-  return v6 ? ip6Output(slot, p, len, local, hi, lo, proto) : egressSend(slot, p, len, <u32>lo, proto);
+  return v6 ? ip6Output(slot, p, len, local, hi, lo, proto) : egressSend(slot, p, len, local, <u32>lo, proto);
 }
 
 /** Completes operation `q` when the send behind `ticket` leaves or fails. */

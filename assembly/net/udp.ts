@@ -11,14 +11,14 @@ import { pseudoAddr4 } from "../wire/checksum";
 import { IP_HLEN, PROTO_UDP } from "../wire/ipv4";
 import { Ipv6Repr, pseudoAddr6, mapped4, isMapped4 } from "../wire/ipv6";
 import { ETH_HLEN } from "../wire/eth";
-import { localIp, udpQueueDepth } from "../schema/config";
+import { udpQueueDepth } from "../schema/config";
 import { EINVAL, EDESTADDRREQ, EMSGSIZE, ENOBUFS, ECANCELED, EAFNOSUPPORT, ENETUNREACH } from "../schema/errno";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD,
          Q_V6, Q_HI, Q_LO, OP_POP, OP_PUSH } from "../sched/qtoken";
 import { sock, sockV6, S_BOUND, S_CONNECTED, S_LPORT, S_LIDX, S_RPORT, S_RHI, S_RLO, S_RXHEAD, S_RXTAIL, S_RXCOUNT,
          S_POPHEAD, S_POPTAIL, S_V6, ANY6 } from "./socket";
-import { netHeaderLen, netPseudo, netSend, netWait, source6 } from "./route";
-import { addr6Count, addr6Index, isMulticast6 } from "./addr6";
+import { netHeaderLen, netPseudo, netSend, netWait, netSource } from "./route";
+import { addr6Reaches, addr6Index, isMulticast6 } from "./addr6";
 import { K_UDP_POP, K_UDP_PUSH } from "../sched/kinds";
 
 const MAX_PAYLOAD: u32 = 65535 - IP_HLEN - UDP_HLEN;   // IPv4's total length; IPv6's payload length allows 20 more
@@ -107,7 +107,7 @@ function send(qd: u32, ptr: usize, len: u32, v6: bool, hi: u64, lo: u64, port: u
   const s = sock(qd);
   if (port == 0 || port > 65535) return -EINVAL;
   if (len > MAX_PAYLOAD) return -EMSGSIZE;
-  if (v6 && addr6Count() == 0) return -ENETUNREACH;            // IPv6 is off: no address of ours
+  if (v6 && !addr6Reaches(hi, lo)) return -ENETUNREACH;        // IPv6 is off: only ::1 is ours
   // The sga must lie inside one buffer the application owns.
   const src = slotOf(ptr);
   if (src < 0 || !slotApp(<u32>src) || ptr < slotData(<u32>src)
@@ -129,7 +129,7 @@ function send(qd: u32, ptr: usize, len: u32, v6: bool, hi: u64, lo: u64, port: u
     payload = slotData(slot) + headers;
     memory.copy(payload, ptr, len);
   }
-  const local = v6 ? source6(s, hi, lo) : localIp;
+  const local = netSource(v6, s, hi, lo);
   udpEmit(payload - UDP_HLEN, load<u32>(s + S_LPORT), port, len, netPseudo(v6, local, hi, lo));
   const r = netSend(slot, payload - UDP_HLEN, len + UDP_HLEN, v6, local, hi, lo, PROTO_UDP);
   if (r == 0) { count(C_UDP_SENT); qComplete(<u32>q, 0); }

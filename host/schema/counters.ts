@@ -100,4 +100,7 @@ export const COUNTER_NAMES = [
   "ndp.solicitations_sent",
   "ndp.advertisements_sent",
   "link.forwarded", // frames the host's NF chain sent out again from their receive slot (TX, REDIRECT): zero-copy
+  "loop.frames", // frames sent to one of our own addresses, taken back up without touching the link
+  "loop.copied", // looped frames copied out of a buffer someone else still holds (an application's sga)
+  "drop.loop_full", // the loopback queue was full (Linux's netdev_max_backlog): dropped as a device would
 ] as const;

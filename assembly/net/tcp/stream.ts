@@ -6,7 +6,7 @@ import { count, D_NO_BUFFER } from "../../counters";
 import { qAlloc, qComplete, qWake, qEntry, qListAppend, qListShift, qListRemove, qListComplete, Q_PTR, Q_LEN, Q_IP, Q_PORT, Q_QD, Q_AUX, Q_NEWQD,
          Q_V6, Q_HI, Q_LO,
          OP_ACCEPT, OP_CONNECT, OP_PUSH, OP_POP } from "../../sched/qtoken";
-import { localIp, mtu, tcpRtoInitialNs, tcpBuffer } from "../../schema/config";
+import { mtu, tcpRtoInitialNs, tcpBuffer } from "../../schema/config";
 import { EINVAL, EISCONN, ENOTCONN, ENOBUFS, ENOMEM, ECANCELED, EPIPE, ENOPROTOOPT, EAFNOSUPPORT, ENETUNREACH } from "../../schema/errno";
 import { hostRandom } from "../../host";
 import { SYN } from "../../wire/tcp";
@@ -15,9 +15,9 @@ import { pmtu6For } from "../pmtu6";
 import { sock, sockAlloc, sockV6, S_BOUND, S_LIP, S_LIDX, S_LPORT, S_TCB, S_BACKLOG, S_ACCEPT_HEAD, S_ACCEPT_TAIL, S_LISTENING,
          S_POPHEAD, S_POPTAIL, S_OPTS, SOCK_STREAM, ANY6 } from "../socket";
 import { PortMap, portMapInit, bindSocket, bindSocket6, portOwner, portRelease } from "../ports";
-import { addr6Count } from "../addr6";
+import { addr6Reaches } from "../addr6";
 import { nowNs } from "../clock";
-import { addrFold, source6 } from "../route";
+import { addrFold, netSource } from "../route";
 import { Tcb, tcb, tcbInit, tcbAlloc, tcbFree, tcbBind, tcbIndex, tcbQueueOutput, nTcb, ringWrite,
          CLOSED, SYN_SENT, SYN_RCVD, ESTABLISHED, CLOSE_WAIT, DONE } from "./tcb";
 import { tcpOutput, sendAckNow, armRto, armKeepalive, armMemoryRetry, finWait2Orphaned } from "./engine";
@@ -215,7 +215,7 @@ export function tcpConnect(qd: u32, ip: u32, port: u32): i32 {
 export function tcpConnect6(qd: u32, hi: u64, lo: u64, port: u32): i32 {
   if (!sockV6(qd)) return -EAFNOSUPPORT;
   if (hi == 0 && lo == 0) return -EINVAL;
-  if (isMapped4(hi, lo) || addr6Count() == 0) return -ENETUNREACH;
+  if (isMapped4(hi, lo) || !addr6Reaches(hi, lo)) return -ENETUNREACH;
   return open(qd, true, hi, lo, port);
 }
 
@@ -234,7 +234,7 @@ function open(qd: u32, v6: bool, hi: u64, lo: u64, port: u32): i32 {
   const q = qAlloc(OP_CONNECT, 0, <i32>qd);
   if (q < 0) { tcbFree(tcb(<u32>i)); return -ENOBUFS; }
   const t = tcb(<u32>i);
-  const local = v6 ? source6(s, hi, lo) : localIp;
+  const local = netSource(v6, s, hi, lo);
   tcbBind(t, v6, local, load<u32>(s + S_LPORT), hi, lo, port);
   t.iss = tcpIsn(t.lip, t.lport, addrFold(hi, lo), port);
   t.sndUna = t.iss; t.sndNxt = t.iss + 1; t.sndMax = t.iss + 1;
