@@ -29,8 +29,9 @@ export { Opcode, newResultBuffer, type SockAddr, type Sga, type QResult, type QR
 export const TCP_STATES = ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT",
   "CLOSING", "LAST_ACK", "TIME_WAIT", "DONE"] as const;
 
-export type SockOpt = "TCP_NODELAY" | "SO_KEEPALIVE";
-const SOCKOPTS: Record<SockOpt, number> = { TCP_NODELAY: 1, SO_KEEPALIVE: 2 };
+/** SO_LINGER true: a zero linger timeout, so that close resets the connection (RST). */
+export type SockOpt = "TCP_NODELAY" | "SO_KEEPALIVE" | "SO_LINGER";
+const SOCKOPTS: Record<SockOpt, number> = { TCP_NODELAY: 1, SO_KEEPALIVE: 2, SO_LINGER: 4 };
 
 export interface TcpInfo {
   state: string; mss: number; cwnd: number; ssthresh: number; srttUs: number; rtoUs: number;

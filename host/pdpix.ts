@@ -1,6 +1,6 @@
 // The queue API every LibOS offers (Demikernel's PDPIX): applications written against this type
 // run unchanged on the Wasm stack (LibOS) and on the transport backends (FabricLibOS, PosixLibOS).
-import type { QResult, QResultBuffer, Sga, SockAddr } from "./libos.js";
+import type { QResult, QResultBuffer, Sga, SockAddr, SockOpt } from "./libos.js";
 import type { Clock } from "./clock.js";
 
 export interface Pdpix {
@@ -41,5 +41,5 @@ export interface Pdpix {
   shutdown(): void;
   /** shutdown(SHUT_WR), where the backend has a half-close. */
   shutdownWrite?(qd: number): void;
-  setsockopt?(qd: number, opt: "TCP_NODELAY" | "SO_KEEPALIVE", value: boolean): void;
+  setsockopt?(qd: number, opt: SockOpt, value: boolean): void;
 }

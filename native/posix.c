@@ -233,7 +233,7 @@ static napi_value p_close(napi_env env, napi_callback_info info) {
   return num(env, close(fd) == 0 ? 0 : -errno);
 }
 
-// setsockopt(fd, opt: 1 TCP_NODELAY | 2 SO_KEEPALIVE, on) -> 0 or -errno
+// setsockopt(fd, opt: 1 TCP_NODELAY | 2 SO_KEEPALIVE | 4 SO_LINGER (zero timeout: close resets), on) -> 0 or -errno
 static napi_value p_setsockopt(napi_env env, napi_callback_info info) {
   napi_value a[3];
   if (!args(env, info, 3, a)) return NULL;
@@ -243,6 +243,10 @@ static napi_value p_setsockopt(napi_env env, napi_callback_info info) {
   int r;
   if (opt == 1) r = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   else if (opt == 2) r = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  else if (opt == 4) {
+    struct linger l = { .l_onoff = on, .l_linger = 0 };
+    r = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
   else return num(env, -ENOPROTOOPT);
   return num(env, r == 0 ? 0 : -errno);
 }

@@ -7,7 +7,7 @@ import { TransportQueues, type Pending } from "./transport.js";
 import { DemiError, EAGAIN, EBADF, ECANCELED, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EDESTADDRREQ, ENOPROTOOPT, ENOTSUP } from "../errno.js";
 import { RealClock, type Clock } from "../clock.js";
 import type { Config } from "../config.js";
-import { Opcode, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr } from "../libos.js";
+import { Opcode, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr, type SockOpt } from "../libos.js";
 
 const EINPROGRESS = 115;
 const STREAM_POP_BYTES = 2046;                  // one small pool slot per stream pop
@@ -118,11 +118,11 @@ export class PosixLibOS extends TransportQueues {
     return qt;
   }
 
-  /** As LibOS.setsockopt: TCP_NODELAY (on by default here too) and SO_KEEPALIVE. */
-  setsockopt(qd: number, opt: "TCP_NODELAY" | "SO_KEEPALIVE", value: boolean): void {
+  /** As LibOS.setsockopt: TCP_NODELAY (on by default here too), SO_KEEPALIVE, SO_LINGER (zero). */
+  setsockopt(qd: number, opt: SockOpt, value: boolean): void {
     const s = this.sock(qd, "setsockopt");
     if (!s.stream) throw new DemiError(ENOPROTOOPT, "setsockopt");
-    this.status(this.nat.setsockopt(s.fd, opt === "TCP_NODELAY" ? 1 : 2, value ? 1 : 0), "setsockopt");
+    this.status(this.nat.setsockopt(s.fd, opt === "TCP_NODELAY" ? 1 : opt === "SO_KEEPALIVE" ? 2 : 4, value ? 1 : 0), "setsockopt");
   }
 
   /** shutdown(SHUT_WR) of a stream: FIN once the pushes before it are sent; pops go on. */

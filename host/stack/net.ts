@@ -1,22 +1,34 @@
 // node:net on the stack: Socket is a stream.Duplex over one PDPIX stream queue, Server accepts
-// from a listening one. Events, members and error codes follow node:net, so a program (or
-// Node's own http) moves onto the stack by taking its sockets from here.
+// from listening ones. Construction, events, members, argument checks and error codes follow
+// node:net (its behaviour as Node's own test suite pins it), so a program, or Node's own http,
+// moves onto the stack by taking its sockets from here.
 //
 // Data: one pop is outstanding while the readable side wants data; each popped slot is copied
 // once into a Buffer and freed. A write is copied once into pool slots (up to 64 KiB a push) and
 // its callback runs when the push completes, i.e. once the stack's send buffer has taken it: the
 // Writable's back-pressure is the TCP send buffer's.
+//
+// End of stream as node:net: the EOF is pushed and read(0) follows, so 'end' comes even when no
+// one reads; without allowHalfOpen the writable side then ends (Duplex) and the socket is
+// destroyed once both sides are done (autoDestroy); 'close' follows the queue's close.
 import { Duplex } from "node:stream";
 import { EventEmitter } from "node:events";
+import { lookup as dnsLookup } from "node:dns";
+import { isIP, BlockList } from "node:net";
 import { performance } from "node:perf_hooks";
 import { AF_INET, AF_INET6, SOCK_STREAM, Opcode, type QResultBuffer, type Sga } from "../libos.js";
-import { DemiError, ECANCELED, ENOMEM, ENOTCONN, EINVAL } from "../errno.js";
-import { systemError, codedError, errnoOf } from "./errors.js";
-import { resolveHost, checkPort, addressInfo, parseIp, formatIp, familyName, withPort, type IpAddr, type LookupFn } from "./addr.js";
+import { ECANCELED, ENOMEM, ENOTCONN, EADDRINUSE, EISCONN } from "../errno.js";
+import { systemError, codedError, errnoOf, abortError } from "./errors.js";
+import { addressInfo, parseIp, formatIp, withPort, type IpAddr } from "./addr.js";
+import { invalidArgType, invalidArgValue, validateNumber, validateFunction, validateBoolean, validateInt32, validateAbortSignal,
+         validatePort, timerDuration, missingArgs } from "./validate.js";
 import type { StackCore, StackHandle } from "./core.js";
 
 /** The most one push carries: a large pool slot. */
 const MAX_PUSH = 65536;
+
+export type LookupFn = (host: string, opts: { family: number; hints?: number; all?: boolean },
+                        cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void) => void;
 
 export interface SocketOptions {
   allowHalfOpen?: boolean;
@@ -26,14 +38,24 @@ export interface SocketOptions {
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
   signal?: AbortSignal;
+  blockList?: BlockList;
+  readable?: boolean;
+  writable?: boolean;
+  highWaterMark?: number;
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+  objectMode?: boolean;
+  readableObjectMode?: boolean;
+  writableObjectMode?: boolean;
 }
 
 export interface TcpConnectOptions {
-  port: number | string;
+  port?: number | string;
   host?: string;
   localAddress?: string;
   localPort?: number;
   family?: number;
+  hints?: number;
   lookup?: LookupFn;
   noDelay?: boolean;
   keepAlive?: boolean;
@@ -42,28 +64,66 @@ export interface TcpConnectOptions {
   path?: string;
   allowHalfOpen?: boolean;
   signal?: AbortSignal;
+  blockList?: BlockList;
+  autoSelectFamily?: boolean;
+  autoSelectFamilyAttemptTimeout?: number;
+}
+
+type AddrInfo = { address: string; family: "IPv4" | "IPv6"; port: number };
+type Normalized = [TcpConnectOptions, (() => void) | null] & { [normalized]?: true };
+const normalized = Symbol("demiwasm.net.normalizedArgs");
+
+/** net.BlockList.isBlockList where Node has it (22+), instanceof before. */
+function isBlockList(v: unknown): v is BlockList {
+  const f = (BlockList as unknown as { isBlockList?: (v: unknown) => boolean }).isBlockList;
+  return f !== undefined ? f(v) : v instanceof BlockList;
+}
+
+/** A numeric string or number is a port; any other string is an IPC path (node:net's rule). */
+function isPipeName(s: unknown): s is string { return typeof s === "string" && !(Number(s) >= 0); }
+
+/** (options[, cb]) | (path[, cb]) | ([port][, host][, cb]) as node:net reads them. */
+export function normalizeConnectArgs(args: unknown[]): Normalized {
+  if (Array.isArray(args[0]) && (args[0] as Normalized)[normalized]) return args[0] as Normalized;
+  let out: Normalized;
+  if (args.length === 0) out = [{}, null];
+  else {
+    const a0 = args[0];
+    let options: TcpConnectOptions = {};
+    if (typeof a0 === "object" && a0 !== null) options = a0 as TcpConnectOptions;
+    else if (isPipeName(a0)) options.path = a0;
+    else {
+      options.port = a0 as number;
+      if (args.length > 1 && typeof args[1] === "string") options.host = args[1];
+    }
+    const cb = args[args.length - 1];
+    out = [options, typeof cb === "function" ? cb as () => void : null];
+  }
+  out[normalized] = true;
+  return out;
 }
 
 export class Socket extends Duplex implements StackHandle {
   connecting = false;
-  bytesRead = 0;
-  remoteAddress?: string;
-  remotePort?: number;
-  remoteFamily?: string;
-  localAddress?: string;
-  localPort?: number;
-  timeout?: number;
   /** The server that accepted this socket, as node:net sets it. */
-  server?: Server;
+  server: Server | null = null;
+  _server: Server | null = null;
+  _host: string | null = null;
+  timeout?: number;
+  blockList?: BlockList;
+  /** Data written while connecting (node:net's _pendingData, counted by bytesWritten). */
+  _pendingData: Buffer[] | null = null;
   private qd = -1;
   private popQt = 0;
   private wantRead = false;
-  private eof = false;
-  private written = 0;
+  private dispatched = 0;         // bytes handed to the stack (node's handle.bytesWritten)
+  private readBytes = 0;
+  private peer: AddrInfo | null = null;
+  private local: AddrInfo | null = null;
   private alive = false;          // holds a qd (connecting or connected)
   private refed = true;
   private holding = false;        // holds a ref of the driver
-  private afterConnect: (() => void)[] = [];
+  private resetting = false;
   private timer: NodeJS.Timeout | null = null;
   private timerFired = false;
   private lastActive = 0;
@@ -71,13 +131,30 @@ export class Socket extends Duplex implements StackHandle {
   private keepAlive: boolean | undefined;
 
   constructor(protected readonly stack: StackCore, options: SocketOptions & { qd?: number } = {}) {
-    super({ allowHalfOpen: options.allowHalfOpen ?? false, emitClose: false, autoDestroy: true });
-    this.noDelay = options.noDelay;
-    this.keepAlive = options.keepAlive;
-    if (options.signal) {
+    if (options.objectMode) throw invalidArgValue("options.objectMode", options.objectMode, "is not supported");
+    if (options.readableObjectMode || options.writableObjectMode) {
+      const k = options.readableObjectMode ? "readableObjectMode" : "writableObjectMode";
+      throw invalidArgValue(`options.${k}`, options[k], "is not supported");
+    }
+    if (options.keepAliveInitialDelay !== undefined) validateNumber(options.keepAliveInitialDelay, "options.keepAliveInitialDelay");
+    super({ ...options, allowHalfOpen: Boolean(options.allowHalfOpen), emitClose: false, autoDestroy: true, signal: undefined });
+    if (options.noDelay !== undefined) this.noDelay = Boolean(options.noDelay);
+    if (options.keepAlive !== undefined) this.keepAlive = Boolean(options.keepAlive);
+    // Without half-open, the peer's FIN ends our writing too: a later write is node's EPIPE.
+    this.on("end", onReadableStreamEnd);
+    if (options.signal !== undefined) {
+      validateAbortSignal(options.signal, "options.signal");
       const signal = options.signal;
-      if (signal.aborted) process.nextTick(() => this.destroy(codedError("ABORT_ERR", "The operation was aborted")));
-      else signal.addEventListener("abort", () => this.destroy(codedError("ABORT_ERR", "The operation was aborted")), { once: true });
+      if (signal.aborted) process.nextTick(() => this.destroy(abortError(signal)));
+      else {
+        const onAbort = () => this.destroy(abortError(signal));
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+    }
+    if (options.blockList !== undefined) {
+      if (!isBlockList(options.blockList)) throw invalidArgType("options.blockList", "net.BlockList", options.blockList);
+      this.blockList = options.blockList;
     }
     if (options.qd !== undefined) {
       this.qd = options.qd;
@@ -88,7 +165,9 @@ export class Socket extends Duplex implements StackHandle {
     }
   }
 
-  get bytesWritten(): number { return this.written; }
+  // ---- node:net's members ----
+
+  get _connecting(): boolean { return this.connecting; }
   get pending(): boolean { return this.qd < 0 || this.connecting; }
   get readyState(): "opening" | "open" | "readOnly" | "writeOnly" | "closed" {
     if (this.connecting) return "opening";
@@ -97,6 +176,41 @@ export class Socket extends Duplex implements StackHandle {
     if (!this.readable && this.writable) return "writeOnly";
     return "closed";
   }
+  get bytesRead(): number { return this.readBytes; }
+  /** What has been handed to the stack, plus what waits in the Writable and for the connection. */
+  get bytesWritten(): number | undefined {
+    const buffered = (this as unknown as { writableBuffer?: unknown }).writableBuffer as { chunk: Buffer | string; encoding: BufferEncoding }[] | undefined;
+    if (!buffered) return undefined;
+    let n = this.dispatched;
+    for (const el of buffered) n += typeof el.chunk === "string" ? Buffer.byteLength(el.chunk, el.encoding) : el.chunk.length;
+    for (const b of this._pendingData ?? []) n += b.length;
+    return n;
+  }
+  get _bytesDispatched(): number { return this.dispatched; }
+  get bufferSize(): number | undefined { return this.qd >= 0 ? this.writableLength : undefined; }
+  get remoteAddress(): string | undefined { return this.peername().address; }
+  get remotePort(): number | undefined { return this.peername().port; }
+  get remoteFamily(): string | undefined { return this.peername().family; }
+  get localAddress(): string | undefined { return this.sockname().address; }
+  get localPort(): number | undefined { return this.sockname().port; }
+  get localFamily(): string | undefined { return this.sockname().family; }
+
+  address(): AddrInfo | Record<string, never> { return this.sockname(); }
+
+  private peername(): Partial<AddrInfo> {
+    if (this.peer === null && this.qd >= 0 && !this.connecting) {
+      try { this.peer = addressInfo(this.stack.libos.getpeername(this.qd)); } catch { return {}; }
+    }
+    return this.peer ?? {};
+  }
+
+  private sockname(): AddrInfo | Record<string, never> {
+    if (this.qd < 0) return {};
+    if (this.local === null) {
+      try { this.local = addressInfo(this.stack.libos.getsockname(this.qd)); } catch { return {}; }
+    }
+    return this.local;
+  }
 
   // ---- connect ----
 
@@ -104,51 +218,111 @@ export class Socket extends Duplex implements StackHandle {
   connect(port: number | string, host?: string, listener?: () => void): this;
   connect(port: number | string, listener?: () => void): this;
   connect(...args: unknown[]): this {
-    const [opts, listener] = normalizeConnectArgs(args);
-    if (opts.path !== undefined) throw codedError("ERR_INVALID_ARG_VALUE", "demiwasm: IPC paths are not supported; connect to a port", TypeError);
-    if (this.alive || this.destroyed) throw codedError("ERR_SOCKET_CONNECTING", "Socket is already connecting or connected");
-    const port = checkPort(opts.port, false);
-    const host = opts.host ?? "localhost";
-    if (opts.noDelay !== undefined) this.noDelay = opts.noDelay;
-    if (opts.keepAlive !== undefined) this.keepAlive = opts.keepAlive;
-    if (listener) this.once("connect", listener);
-    if (opts.timeout) this.setTimeout(opts.timeout);
+    const [options, cb] = normalizeConnectArgs(args);
+    if (cb !== null) this.once("connect", cb);
+    if (options.port === undefined && options.path == null) throw missingArgs(["options", "port", "path"]);
+    if (Object.prototype.hasOwnProperty.call(this, "write")) delete (this as { write?: unknown }).write;
+    if (this.destroyed) {
+      // node:net lets a closed socket connect again.
+      (this as unknown as { _undestroy(): void })._undestroy();
+      this.peer = this.local = null;
+      this.wantRead = false;
+      this.resetting = false;
+    }
+    if (options.path !== undefined && options.path !== null) {
+      throw invalidArgValue("options.path", options.path, "is not supported by the stack (IPC paths stay on the kernel: use node:net)");
+    }
+    if (this.connecting) return this;
+    if (this.qd >= 0) {
+      process.nextTick(() => this.destroy(systemError(EISCONN, "connect")));
+      return this;
+    }
     this.connecting = true;
-    this.opened();
-    resolveHost(host, opts.family ?? 0, opts.lookup, (err, ip) => {
-      if (this.destroyed) return;
-      if (parseIp(host) === null) this.emit("lookup", err, err ? undefined : formatIp(ip), ip.addr6 !== undefined ? 6 : 4, host);
-      if (err) { this.destroy(err); return; }
-      this.start(ip, port, opts);
-    });
+    this.lookupAndConnect(options);
     return this;
   }
 
-  private start(ip: IpAddr, port: number, opts: TcpConnectOptions): void {
+  private lookupAndConnect(options: TcpConnectOptions): void {
+    const { localAddress, localPort } = options;
+    const host = options.host || "localhost";
+    if (typeof host !== "string") throw invalidArgType("options.host", "string", host);
+    if (host.includes("\u0000")) throw invalidArgValue("options.host", host, "must be a string without null bytes");
+    if (localAddress && !isIP(localAddress)) throw codedError("ERR_INVALID_IP_ADDRESS", `Invalid IP address: ${localAddress}`, TypeError);
+    if (localPort) validateNumber(localPort, "options.localPort");
+    let port = options.port;
+    if (port !== undefined) {
+      if (typeof port !== "number" && typeof port !== "string") throw invalidArgType("options.port", ["number", "string"], port);
+      validatePort(port);
+    }
+    port = Number(port) | 0;
+    if (options.autoSelectFamily != null) validateBoolean(options.autoSelectFamily, "options.autoSelectFamily");
+    if (options.autoSelectFamilyAttemptTimeout != null) validateInt32(options.autoSelectFamilyAttemptTimeout, "options.autoSelectFamilyAttemptTimeout", 1);
+    this.opened();
+    this.touch();
+    const p = port;
+    if (isIP(host)) {
+      process.nextTick(() => { if (this.connecting) this.internalConnect(host, p, localAddress, localPort); });
+      return;
+    }
+    if (options.lookup != null) validateFunction(options.lookup, "options.lookup");
+    const family = options.family === 6 || options.family === "IPv6" as unknown ? 6 : options.family === 4 || options.family === "IPv4" as unknown ? 4 : 0;
+    this._host = host;
+    const done = (err: Error | null, ip: unknown, type?: number): void => {
+      this.emit("lookup", err, ip, type, host);
+      if (!this.connecting) return;
+      if (err) { process.nextTick(() => this.destroy(err)); return; }
+      if (typeof ip !== "string" || !isIP(ip)) { this.destroy(codedError("ERR_INVALID_IP_ADDRESS", `Invalid IP address: ${String(ip)}`, TypeError)); return; }
+      this.internalConnect(ip, p, localAddress, localPort);
+    };
+    if (options.lookup != null) {
+      options.lookup(host, { family, hints: options.hints ?? 0 }, (err: Error | null, address: unknown, type?: number) => {
+        // A lookup that answers as dns.lookup with `all` (a list) is taken at its first address.
+        if (Array.isArray(address)) { const a = address[0]; done(err, a?.address, a?.family); } else done(err, address, type);
+      });
+      return;
+    }
+    // The stack's own names need no resolver: 'localhost' is its 127.0.0.1 and ::1.
+    if (host === "localhost") { process.nextTick(() => done(null, family === 6 ? "::1" : "127.0.0.1", family === 6 ? 6 : 4)); return; }
+    dnsLookup(host, { family: family === 6 ? 6 : 4 }, (err, address, type) => done(err, address, type));
+  }
+
+  private internalConnect(address: string, port: number, localAddress?: string, localPort?: number): void {
+    const type = isIP(address);
+    if (this.blockList?.check(address, type === 6 ? "ipv6" : "ipv4")) {
+      this.destroy(codedError("ERR_IP_BLOCKED", `IP(${address}) is blocked by net.BlockList`));
+      return;
+    }
+    this.emit("connectionAttempt", address, port, type);
     const l = this.stack.libos;
+    const ip = parseIp(address)!;
     const v6 = ip.addr6 !== undefined;
     let qt: number;
     try {
       this.qd = l.socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-      if (opts.localAddress !== undefined || opts.localPort !== undefined) {
-        const local = parseIp(opts.localAddress ?? (v6 ? "::" : "0.0.0.0"));
-        if (local === null) throw new DemiError(EINVAL, "bind");
-        l.bind(this.qd, withPort(local, opts.localPort ?? 0));
+    } catch (e) { this.destroy(systemError(errnoOf(e), "connect", address, port)); return; }
+    if (localAddress || localPort) {
+      const local = localAddress || (v6 ? "::" : "0.0.0.0");
+      try { l.bind(this.qd, withPort(parseIp(local)!, localPort ?? 0)); } catch (e) {
+        this.destroy(systemError(errnoOf(e), "bind", local, localPort)); return;
       }
+    }
+    try {
       this.applyOptions();
       qt = l.connect(this.qd, withPort(ip, port));
-    } catch (e) {
-      this.destroy(systemError(errnoOf(e), "connect", formatIp(ip), port));
-      return;
-    }
+    } catch (e) { this.destroy(systemError(errnoOf(e), "connect", address, port)); return; }
     this.stack.expect(qt, (r) => {
       if (this.destroyed) return;
-      if (r.opcode === Opcode.FAILED) { this.destroy(systemError(r.ret, "connect", formatIp(ip), port)); return; }
+      if (r.opcode === Opcode.FAILED) {
+        const err = systemError(r.ret, "connect", address, port);
+        this.emit("connectionAttemptFailed", address, port, type, err);
+        this.destroy(err);
+        return;
+      }
       this.connecting = false;
+      this.local = null;
       this.connected();
       this.emit("connect");
       this.emit("ready");
-      for (const f of this.afterConnect.splice(0)) f();
       // A _read that came while connecting is still owed its data (Readable will not ask twice).
       if (this.wantRead) this.startRead();
       else if (!this.isPaused()) this.read(0);
@@ -162,16 +336,8 @@ export class Socket extends Duplex implements StackHandle {
   }
 
   private connected(): void {
-    const l = this.stack.libos;
-    try {
-      const peer = l.getpeername(this.qd);
-      this.remoteAddress = formatIp(peer);
-      this.remotePort = peer.port;
-      this.remoteFamily = familyName(peer);
-      const local = l.getsockname(this.qd);
-      this.localAddress = formatIp(local);
-      this.localPort = local.port;
-    } catch { /* reset already: the first pop will say so */ }
+    this.peer = null;
+    this.peername();
     this.applyOptions();
     this.touch();
   }
@@ -193,7 +359,7 @@ export class Socket extends Duplex implements StackHandle {
   }
 
   private startRead(): void {
-    if (this.popQt !== 0 || this.eof || this.destroyed || this.qd < 0) return;
+    if (this.popQt !== 0 || this.destroyed || this.qd < 0 || this.readableEnded) return;
     try {
       this.popQt = this.stack.libos.pop(this.qd);
     } catch (e) {
@@ -210,33 +376,48 @@ export class Socket extends Duplex implements StackHandle {
     const buf = r.sga.buf, len = r.sga.len;
     if (this.destroyed) { if (!failed && len > 0) l.sgafree(r.sga); return; }
     if (failed) { if (r.ret !== ECANCELED) this.destroy(systemError(r.ret, "read")); return; }
-    if (len === 0) { this.eof = true; this.push(null); return; }
+    this.touch();
+    if (len === 0) {
+      // As node:net's onStreamRead: the EOF, then read(0) so that 'end' comes without a reader.
+      this.push(null);
+      this.read(0);
+      return;
+    }
     const b = Buffer.allocUnsafe(len);
     b.set(l.u8.subarray(buf, buf + len));
     l.sgafree({ buf, len });
-    this.bytesRead += len;
-    this.touch();
+    this.readBytes += len;
     this.wantRead = false;
     if (this.push(b)) this.startRead();
   };
 
   // ---- writing ----
 
-  _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.send([chunk], cb);
-  }
+  _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void { this.writeGeneric([chunk], cb); }
 
-  _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.send(chunks.map((c) => c.chunk), cb);
+  _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void { this.writeGeneric(chunks.map((c) => c.chunk), cb); }
+
+  private writeGeneric(list: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.connecting) {
+      // Kept for the connection (and counted by bytesWritten); a close before it fails the write.
+      this._pendingData = list;
+      const onClose = () => cb(codedError("ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "Socket closed before the connection was established"));
+      this.once("close", onClose);
+      this.once("connect", () => { this.off("close", onClose); this.writeGeneric(list, cb); });
+      return;
+    }
+    this._pendingData = null;
+    if (this.qd < 0) { cb(codedError("ERR_SOCKET_CLOSED", "Socket is closed")); return; }
+    this.touch();
+    this.send(list, cb);
   }
 
   private send(list: Buffer[], cb: (err?: Error | null) => void): void {
-    if (this.connecting || this.qd < 0) { this.afterConnect.push(() => this.send(list, cb)); return; }
     let i = 0, off = 0;
     const next = (): void => {
       while (i < list.length && off === list[i].length) { i++; off = 0; }
       if (i === list.length) { cb(); return; }
-      if (this.qd < 0) { cb(codedError("ERR_STREAM_DESTROYED", "Cannot call write after a stream was destroyed")); return; }
+      if (this.qd < 0) { cb(codedError("ERR_SOCKET_CLOSED", "Socket is closed")); return; }
       let n = 0;
       for (let j = i; j < list.length && n < MAX_PUSH; j++) n += list[j].length - (j === i ? off : 0);
       n = Math.min(n, MAX_PUSH);
@@ -256,11 +437,11 @@ export class Socket extends Duplex implements StackHandle {
       }
       let qt: number;
       try { qt = l.push(this.qd, sga); } catch (e) { l.sgafree(sga); cb(systemError(errnoOf(e), "write")); return; }
+      this.dispatched += n;
       this.stack.expect(qt, (r) => {
         const failed = r.opcode === Opcode.FAILED, ret = r.ret;
         l.sgafree(sga);
         if (failed) { cb(systemError(ret, "write")); return; }
-        this.written += n;
         this.touch();
         next();
       });
@@ -269,7 +450,8 @@ export class Socket extends Duplex implements StackHandle {
   }
 
   _final(cb: (err?: Error | null) => void): void {
-    if (this.connecting || this.qd < 0) { this.afterConnect.push(() => this._final(cb)); return; }
+    if (this.connecting) { this.once("connect", () => this._final(cb)); return; }
+    if (this.qd < 0) { cb(); return; }
     try { this.stack.libos.shutdownWrite?.(this.qd); } catch (e) {
       if (errnoOf(e) !== ENOTCONN) { cb(systemError(errnoOf(e), "shutdown")); return; }
     }
@@ -283,46 +465,71 @@ export class Socket extends Duplex implements StackHandle {
     else this.once("finish", () => this.destroy());
   }
 
-  _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.clearTimer();
-    this.afterConnect = [];
-    if (this.popQt !== 0) { this.stack.forget(this.popQt); this.popQt = 0; }
-    if (this.qd >= 0) {
-      // Pushes still queued complete as ECANCELED and hand their buffers back on the next turn.
-      try { this.stack.libos.close(this.qd); } catch { /* the stack is gone */ }
-      this.qd = -1;
+  /** Closes with a reset (RST) instead of a FIN, as node:net's resetAndDestroy. */
+  resetAndDestroy(): this {
+    if (this.qd >= 0 || this.connecting) {
+      if (this.connecting) this.once("connect", () => { this.resetting = true; this.destroy(); });
+      else { this.resetting = true; this.destroy(); }
+    } else {
+      this.destroy(codedError("ERR_SOCKET_CLOSED", "Socket is closed"));
     }
+    return this;
+  }
+
+  _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.connecting = false;
+    this.clearTimer();
+    if (this.popQt !== 0) { this.stack.forget(this.popQt); this.popQt = 0; }
+    const hadHandle = this.qd >= 0;
+    if (hadHandle) {
+      const l = this.stack.libos;
+      // Pushes still queued complete as ECANCELED and hand their buffers back on the next turn.
+      try {
+        if (this.resetting) l.setsockopt?.(this.qd, "SO_LINGER", true);
+        l.close(this.qd);
+      } catch { /* the stack is gone */ }
+      this.resetting = false;
+      this.qd = -1;
+      this.local = null;
+    }
     this.alive = false;
     this.releaseRef();
     this.stack.untrack(this);
     cb(err);
     const hadError = err !== null && err !== undefined;
-    setImmediate(() => this.emit("close", hadError));
+    // With a queue the 'close' follows its close (a later turn of the loop), without one the next tick.
+    if (hadHandle) setImmediate(() => this.emit("close", hadError));
+    else process.nextTick(() => this.emit("close", hadError));
+    const server = this._server;
+    if (server !== null) server._connectionGone();
   }
 
   stackClosing(): void { this.destroy(); }
 
   // ---- options, timers, liveness ----
 
-  setNoDelay(noDelay = true): this {
-    this.noDelay = noDelay;
+  setNoDelay(noDelay?: boolean): this {
+    this.noDelay = noDelay === undefined ? true : Boolean(noDelay);
     this.applyOptions();
     return this;
   }
 
-  setKeepAlive(enable = false, _initialDelay = 0): this {
-    this.keepAlive = enable;                       // the probes' timing is tcp.keepalive_* (config)
+  setKeepAlive(enable?: boolean, _initialDelay?: number): this {
+    this.keepAlive = Boolean(enable);               // the probes' timing is tcp.keepalive_* (config)
     this.applyOptions();
     return this;
   }
 
-  setTimeout(ms: number, cb?: () => void): this {
-    if (!Number.isFinite(ms) || ms < 0) throw codedError("ERR_OUT_OF_RANGE", `The value of "msecs" is out of range. Received ${ms}`, RangeError);
+  setTimeout(msecs: number, callback?: () => void): this {
+    if (this.destroyed) return this;
+    this.timeout = msecs;
+    const ms = timerDuration(msecs, "msecs");
     this.clearTimer();
-    this.timeout = ms;
-    if (ms === 0) { if (cb) this.removeListener("timeout", cb); return this; }
-    if (cb) this.once("timeout", cb);
+    if (ms === 0) {
+      if (callback !== undefined) { validateFunction(callback, "callback"); this.removeListener("timeout", callback); }
+      return this;
+    }
+    if (callback !== undefined) { validateFunction(callback, "callback"); this.once("timeout", callback); }
     this.lastActive = performance.now();
     this.armTimer(ms);
     return this;
@@ -353,13 +560,6 @@ export class Socket extends Duplex implements StackHandle {
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
   }
 
-  address(): { address: string; family: string; port: number } | Record<string, never> {
-    if (this.qd < 0) return {};
-    try {
-      return addressInfo(this.stack.libos.getsockname(this.qd));
-    } catch { return {}; }
-  }
-
   ref(): this { this.refed = true; this.holdRef(); return this; }
   unref(): this { this.refed = false; this.releaseRef(); return this; }
 
@@ -372,156 +572,269 @@ export class Socket extends Duplex implements StackHandle {
   }
 }
 
+/** The peer ended: without half-open a later write is node's EPIPE ("ended by the other party"). */
+function onReadableStreamEnd(this: Socket): void {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as Socket["write"];
+}
+
+function writeAfterFIN(this: Socket, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (!this.writableEnded) return Duplex.prototype.write.call(this, chunk, encoding as BufferEncoding, cb as () => void);
+  if (typeof encoding === "function") cb = encoding;
+  const er = codedError("EPIPE", "This socket has been ended by the other party");
+  if (typeof cb === "function") process.nextTick(cb as (e: Error) => void, er);
+  this.destroy(er);
+  return false;
+}
+
 export interface ServerOptions {
   allowHalfOpen?: boolean;
   pauseOnConnect?: boolean;
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
+  highWaterMark?: number;
+  blockList?: BlockList;
 }
 
-export interface ListenOptions { port?: number | string; host?: string; backlog?: number; signal?: AbortSignal; path?: string }
+export interface ListenOptions {
+  port?: number | string | null; host?: string; backlog?: number; signal?: AbortSignal; path?: string;
+  exclusive?: boolean; ipv6Only?: boolean; reusePort?: boolean; fd?: number; handle?: unknown;
+}
 
 export class Server extends EventEmitter implements StackHandle {
   maxConnections?: number;
-  private qd = -1;
-  private acceptQt = 0;
-  private readonly conns = new Set<Socket>();
-  private closing = false;
-  private closeEmitted = false;
+  allowHalfOpen: boolean;
+  pauseOnConnect: boolean;
+  noDelay: boolean;
+  keepAlive: boolean;
+  highWaterMark?: number;
+  blockList?: BlockList;
+  _connections = 0;
+  /** The listening queues: one, or an IPv6 and an IPv4 one sharing a port (node's dual-stack "::"). */
+  private qds: number[] = [];
+  private acceptQts = new Map<number, number>();
+  private listeningId = 1;
   private refed = true;
   private holding = false;
-  private readonly options: ServerOptions;
 
-  constructor(private readonly stack: StackCore, options: ServerOptions = {}, listener?: (s: Socket) => void) {
+  constructor(private readonly stack: StackCore, options?: ServerOptions | ((s: Socket) => void) | null, listener?: (s: Socket) => void) {
     super();
-    this.options = options;
-    if (listener) this.on("connection", listener);
+    let o: ServerOptions;
+    if (typeof options === "function") { this.on("connection", options); o = {}; }
+    else if (options == null || typeof options === "object") {
+      o = { ...options };
+      if (typeof listener === "function") this.on("connection", listener);
+    } else throw invalidArgType("options", "Object", options);
+    if (o.keepAliveInitialDelay !== undefined) validateNumber(o.keepAliveInitialDelay, "options.keepAliveInitialDelay");
+    if (o.highWaterMark !== undefined) validateNumber(o.highWaterMark, "options.highWaterMark");
+    this.allowHalfOpen = o.allowHalfOpen || false;
+    this.pauseOnConnect = Boolean(o.pauseOnConnect);
+    this.noDelay = Boolean(o.noDelay);
+    this.keepAlive = Boolean(o.keepAlive);
+    if (o.highWaterMark !== undefined && o.highWaterMark >= 0) this.highWaterMark = o.highWaterMark;
+    if (o.blockList) {
+      if (!isBlockList(o.blockList)) throw invalidArgType("options.blockList", "net.BlockList", o.blockList);
+      this.blockList = o.blockList;
+    }
   }
 
-  get listening(): boolean { return this.qd >= 0; }
+  /** A socket for an accepted queue; the face makes it of its own Socket class. */
+  protected newSocket(options: SocketOptions & { qd: number }): Socket { return new Socket(this.stack, options); }
 
-  listen(port?: number | string, host?: string, backlog?: number, listener?: () => void): this;
-  listen(port?: number | string, host?: string, listener?: () => void): this;
-  listen(port?: number | string, listener?: () => void): this;
+  get listening(): boolean { return this.qds.length > 0; }
+
+  listen(port?: number | string | null, host?: string, backlog?: number, listener?: () => void): this;
+  listen(port?: number | string | null, host?: string, listener?: () => void): this;
+  listen(port?: number | string | null, listener?: () => void): this;
   listen(options: ListenOptions, listener?: () => void): this;
   listen(listener?: () => void): this;
   listen(...args: unknown[]): this {
-    const cb = typeof args[args.length - 1] === "function" ? args.pop() as () => void : undefined;
-    let o: ListenOptions;
-    if (typeof args[0] === "object" && args[0] !== null) o = args[0] as ListenOptions;
-    else o = { port: args[0] as number | undefined, host: typeof args[1] === "string" ? args[1] : undefined,
-               backlog: typeof args[1] === "number" ? args[1] : args[2] as number | undefined };
-    if (o.path !== undefined) throw codedError("ERR_INVALID_ARG_VALUE", "demiwasm: IPC paths are not supported; listen on a port", TypeError);
-    if (this.qd >= 0) throw codedError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.");
-    const port = checkPort(o.port ?? 0);
-    if (cb) this.once("listening", cb);
-    this.closing = false;
-    this.closeEmitted = false;
-    const host = o.host ?? "0.0.0.0";
-    resolveHost(host, 0, undefined, (err, ip) => {
-      if (err) { this.emit("error", err); return; }
-      this.open(ip, port, o.backlog ?? 511, host);
-    });
-    if (o.signal) o.signal.addEventListener("abort", () => this.close(), { once: true });
-    return this;
+    const [o0, cb] = normalizeConnectArgs(args);
+    const options = o0 as ListenOptions;
+    if (this.qds.length > 0) throw codedError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.");
+    if (cb !== null) this.once("listening", cb);
+    const num = (x: unknown) => { const n = Number(x); return n >= 0 ? n : 0; };
+    const backlogFromArgs = (args.length > 1 && num(args[1])) || (args.length > 2 && num(args[2])) || 0;
+    this.listeningId++;
+    if (options.signal !== undefined) {
+      validateAbortSignal(options.signal, "options.signal");
+      const signal = options.signal;
+      if (signal.aborted) process.nextTick(() => this.close());
+      else {
+        const onAbort = () => this.close();
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+    }
+    if (typeof options.fd === "number" || options.handle !== undefined) {
+      throw invalidArgValue("options", options, "names a handle or fd: those stay on the kernel (use node:net)");
+    }
+    if (args.length === 0 || typeof args[0] === "function" || (options.port === undefined && "port" in options) || options.port === null) {
+      options.port = 0;
+    }
+    if (typeof options.port === "number" || typeof options.port === "string") {
+      const port = validatePort(options.port, "options.port");
+      const backlog = options.backlog || backlogFromArgs || 511;
+      if (options.host) this.lookupAndListen(port, options.host, backlog, options.ipv6Only === true);
+      else this.open(null, port, backlog, options.ipv6Only === true);
+      return this;
+    }
+    if (options.path) throw invalidArgValue("options.path", options.path, "is not supported by the stack (IPC paths stay on the kernel: use node:net)");
+    if (!("port" in options) && !("path" in options)) throw invalidArgValue("options", options, 'must have the property "port" or "path"');
+    throw invalidArgValue("options", options);
   }
 
-  private open(ip: IpAddr, port: number, backlog: number, host: string): void {
+  private lookupAndListen(port: number, host: string, backlog: number, ipv6Only: boolean): void {
+    const ip = parseIp(host);
+    if (ip !== null) { this.open(ip, port, backlog, ipv6Only); return; }
+    const id = this.listeningId;
+    const answer = (err: Error | null, address: string) => {
+      if (id !== this.listeningId) return;
+      if (err) { this.emit("error", err); return; }
+      this.open(parseIp(address)!, port, backlog, ipv6Only);
+    };
+    if (host === "localhost") { process.nextTick(answer, null, "127.0.0.1"); return; }
+    dnsLookup(host, { family: 4 }, (err, address) => answer(err, address));
+  }
+
+  /** Listens on `ip` (null: any address of either family, as node's "::" with IPv4 beside it). */
+  private open(ip: IpAddr | null, port: number, backlog: number, ipv6Only: boolean): void {
     const l = this.stack.libos;
-    let qd = -1;
-    try {
-      qd = l.socket(ip.addr6 !== undefined ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-      l.bind(qd, withPort(ip, port));
+    const qds: number[] = [];
+    const listenOn = (a: IpAddr, p: number): number => {
+      const qd = l.socket(a.addr6 !== undefined ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+      qds.push(qd);
+      l.bind(qd, withPort(a, p));
       l.listen(qd, backlog);
+      return qd;
+    };
+    const undo = () => { for (const qd of qds.splice(0)) try { l.close(qd); } catch { /* nothing to undo */ } };
+    try {
+      if (ip !== null) listenOn(ip, port);
+      else {
+        // IPv6 first, then IPv4 on the port it got (a few tries when an ephemeral one is taken
+        // for IPv4); a stack without IPv6 sockets listens on IPv4 alone.
+        for (let attempt = 0; ; attempt++) {
+          let qd6: number;
+          try { qd6 = listenOn({ addr: 0, addr6: new Uint8Array(16) }, port); } catch { undo(); listenOn({ addr: 0 }, port); break; }
+          if (ipv6Only) break;
+          const p = l.getsockname(qd6).port;
+          try { listenOn({ addr: 0 }, p); break; } catch (e) {
+            undo();
+            if (port !== 0 || attempt >= 8 || errnoOf(e) !== EADDRINUSE) throw e;
+          }
+        }
+      }
     } catch (e) {
-      if (qd >= 0) try { l.close(qd); } catch { /* nothing to undo */ }
-      const err = systemError(errnoOf(e), "listen", host, port);
+      undo();
+      const err = systemError(errnoOf(e), "listen", ip === null ? "::" : formatIp(ip), port);
       process.nextTick(() => this.emit("error", err));
       return;
     }
-    this.qd = qd;
+    this.qds = qds;
     this.stack.track(this);
     if (this.refed) { this.holding = true; this.stack.ref(); }
-    this.armAccept();
-    process.nextTick(() => this.emit("listening"));
+    for (const qd of qds) this.armAccept(qd);
+    process.nextTick(() => { if (this.qds.length > 0) this.emit("listening"); });
   }
 
-  private armAccept(): void {
-    try { this.acceptQt = this.stack.libos.accept(this.qd); } catch (e) {
+  private armAccept(qd: number): void {
+    let qt: number;
+    try { qt = this.stack.libos.accept(qd); } catch (e) {
       this.emit("error", systemError(errnoOf(e), "accept"));
       return;
     }
-    this.stack.expect(this.acceptQt, this.onAccept);
+    this.acceptQts.set(qd, qt);
+    this.stack.expect(qt, (r) => this.onAccept(qd, r));
   }
 
-  private readonly onAccept = (r: QResultBuffer): void => {
-    this.acceptQt = 0;
+  private onAccept(lqd: number, r: QResultBuffer): void {
+    this.acceptQts.delete(lqd);
     const l = this.stack.libos;
     if (r.opcode === Opcode.FAILED) {
-      if (r.ret !== ECANCELED && this.qd >= 0) { this.emit("error", systemError(r.ret, "accept")); this.armAccept(); }
+      if (r.ret !== ECANCELED && this.qds.includes(lqd)) { this.emit("error", systemError(r.ret, "accept")); this.armAccept(lqd); }
       return;
     }
-    const qd = r.acceptedQd, peer = addressInfo(r.addr);
-    if (this.qd < 0) { l.close(qd); return; }
-    this.armAccept();
-    if (this.maxConnections !== undefined && this.conns.size >= this.maxConnections) {
-      const local = l.getsockname(qd);
+    const qd = r.acceptedQd;
+    if (!this.qds.includes(lqd)) { l.close(qd); return; }
+    this.armAccept(lqd);
+    const peer = addressInfo(r.addr);
+    if (this.maxConnections != null && this._connections >= this.maxConnections) {
+      const local = addressInfo(l.getsockname(qd));
       l.close(qd);
-      this.emit("drop", { localAddress: formatIp(local), localPort: local.port, localFamily: familyName(local),
+      this.emit("drop", { localAddress: local.address, localPort: local.port, localFamily: local.family,
                           remoteAddress: peer.address, remotePort: peer.port, remoteFamily: peer.family });
       return;
     }
-    const s = new Socket(this.stack, { qd, allowHalfOpen: this.options.allowHalfOpen, pauseOnCreate: this.options.pauseOnConnect,
-                                       noDelay: this.options.noDelay, keepAlive: this.options.keepAlive });
+    if (this.blockList?.check(peer.address, peer.family === "IPv6" ? "ipv6" : "ipv4")) { l.close(qd); return; }
+    const s = this.newSocket({ qd, allowHalfOpen: this.allowHalfOpen, pauseOnCreate: this.pauseOnConnect,
+                               readableHighWaterMark: this.highWaterMark, writableHighWaterMark: this.highWaterMark,
+                               noDelay: this.noDelay || undefined, keepAlive: this.keepAlive || undefined });
+    this._connections++;
     s.server = this;
-    this.conns.add(s);
-    s.once("close", () => { this.conns.delete(s); this.maybeEmitClose(); });
+    s._server = this;
     this.emit("connection", s);
-  };
+  }
 
-  /** Stops accepting; 'close' comes once every connection has ended (node:net's semantics). */
+  /** An accepted socket was destroyed (node:net's _connections--, then _emitCloseIfDrained). */
+  _connectionGone(): void {
+    this._connections--;
+    this.emitCloseIfDrained();
+  }
+
+  /** Stops accepting; 'close' comes once every connection has been destroyed (node:net's semantics). */
   close(cb?: (err?: Error) => void): this {
-    if (this.qd < 0) {
-      if (cb) process.nextTick(() => cb(codedError("ERR_SERVER_NOT_RUNNING", "Server is not running.")));
-      return this;
+    this.listeningId++;
+    if (typeof cb === "function") {
+      if (this.qds.length === 0) this.once("close", () => cb(codedError("ERR_SERVER_NOT_RUNNING", "Server is not running.")));
+      else this.once("close", cb);
     }
-    if (cb) this.once("close", cb);
-    if (this.acceptQt !== 0) { this.stack.forget(this.acceptQt); this.acceptQt = 0; }
-    try { this.stack.libos.close(this.qd); } catch { /* the stack is gone */ }
-    this.qd = -1;
-    if (this.holding) { this.holding = false; this.stack.unref(); }
-    this.closing = true;
-    this.maybeEmitClose();
+    if (this.qds.length > 0) {
+      for (const qt of this.acceptQts.values()) this.stack.forget(qt);
+      this.acceptQts.clear();
+      for (const qd of this.qds) try { this.stack.libos.close(qd); } catch { /* the stack is gone */ }
+      this.qds = [];
+      if (this.holding) { this.holding = false; this.stack.unref(); }
+      this.stack.untrack(this);
+    }
+    this.emitCloseIfDrained();
     return this;
   }
 
-  private maybeEmitClose(): void {
-    if (!this.closing || this.conns.size > 0 || this.closeEmitted) return;
-    this.closeEmitted = true;
-    this.stack.untrack(this);
+  private emitCloseIfDrained(): void {
+    if (this.qds.length > 0 || this._connections > 0) return;
     process.nextTick(() => this.emit("close"));
   }
 
-  stackClosing(): void {
-    for (const s of [...this.conns]) s.destroy();
-    if (this.qd >= 0) this.close();
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.qds.length === 0) return;
+    await new Promise<void>((resolve, reject) => this.close((e) => e ? reject(e) : resolve()));
   }
 
-  address(): { address: string; family: string; port: number } | null {
-    if (this.qd < 0) return null;
-    return addressInfo(this.stack.libos.getsockname(this.qd));
+  /** events.captureRejections: a rejected 'connection' handler destroys that socket. */
+  [EventEmitter.captureRejectionSymbol](err: Error, event: string, sock?: Socket): void {
+    if (event === "connection" && sock !== undefined) sock.destroy(err);
+    else this.emit("error", err);
+  }
+
+  stackClosing(): void {
+    if (this.qds.length > 0) this.close();
+  }
+
+  address(): AddrInfo | null {
+    if (this.qds.length === 0) return null;
+    return addressInfo(this.stack.libos.getsockname(this.qds[0]));
   }
 
   getConnections(cb: (err: Error | null, count: number) => void): this {
-    const n = this.conns.size;
+    const n = this._connections;
     process.nextTick(() => cb(null, n));
     return this;
   }
 
   ref(): this {
     this.refed = true;
-    if (this.qd >= 0 && !this.holding) { this.holding = true; this.stack.ref(); }
+    if (this.qds.length > 0 && !this.holding) { this.holding = true; this.stack.ref(); }
     return this;
   }
 
@@ -532,35 +845,43 @@ export class Server extends EventEmitter implements StackHandle {
   }
 }
 
-function normalizeConnectArgs(args: unknown[]): [TcpConnectOptions, (() => void) | undefined] {
-  const cb = typeof args[args.length - 1] === "function" ? args[args.length - 1] as () => void : undefined;
-  if (typeof args[0] === "object" && args[0] !== null) return [args[0] as TcpConnectOptions, cb];
-  return [{ port: args[0] as number | string, host: typeof args[1] === "string" ? args[1] : undefined }, cb];
-}
-
 export interface NetFace {
   createServer(listener?: (s: Socket) => void): Server;
   createServer(options: ServerOptions, listener?: (s: Socket) => void): Server;
   connect(options: TcpConnectOptions, listener?: () => void): Socket;
   connect(port: number | string, host?: string, listener?: () => void): Socket;
   createConnection: NetFace["connect"];
-  /** new stack.net.Socket([options]) as new net.Socket([options]). */
+  /** stack.net.Socket([options]), with or without new, as net.Socket. */
   Socket: new (options?: SocketOptions) => Socket;
-  Server: new (options?: ServerOptions, listener?: (s: Socket) => void) => Server;
+  /** stack.net.Server([options][, listener]), with or without new, as net.Server. */
+  Server: new (options?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void) => Server;
+  Stream: NetFace["Socket"];
+}
+
+/** A class that may also be called without `new`, as node:net's function constructors. */
+function callable<T extends new (...a: never[]) => object>(C: T): T {
+  return new Proxy(C, { apply: (target, _this, args) => Reflect.construct(target, args) });
 }
 
 export function netFace(stack: StackCore): NetFace {
   class StackSocket extends Socket { constructor(options?: SocketOptions) { super(stack, options); } }
   class StackServer extends Server {
-    constructor(options?: ServerOptions, listener?: (s: Socket) => void) { super(stack, options, listener); }
+    constructor(options?: ServerOptions | ((s: Socket) => void), listener?: (s: Socket) => void) { super(stack, options, listener); }
+    protected newSocket(options: SocketOptions & { qd: number }): Socket { return new FaceSocket(options as SocketOptions); }
   }
-  const createServer = (a?: ServerOptions | ((s: Socket) => void), b?: (s: Socket) => void): Server =>
-    typeof a === "function" ? new StackServer({}, a) : new StackServer(a ?? {}, b);
+  // Accepted sockets are made through the face's class, so they are `instanceof` its Socket.
+  const FaceSocket = StackSocket as unknown as new (o: SocketOptions & { qd?: number }) => Socket;
+  Object.defineProperty(StackSocket, "name", { value: "Socket" });
+  Object.defineProperty(StackServer, "name", { value: "Server" });
+  const SocketC = callable(StackSocket);
+  const ServerC = callable(StackServer);
+  const createServer = (a?: ServerOptions | ((s: Socket) => void), b?: (s: Socket) => void): Server => new StackServer(a, b);
   const connect = (...args: unknown[]): Socket => {
-    const [opts] = normalizeConnectArgs(args);
-    const s = new StackSocket({ allowHalfOpen: opts.allowHalfOpen, signal: opts.signal });
-    return (s.connect as (...a: unknown[]) => Socket)(...args);
+    const n = normalizeConnectArgs(args);
+    const s = new StackSocket(n[0] as SocketOptions);
+    if (n[0].timeout) s.setTimeout(n[0].timeout);
+    return s.connect(n as unknown as TcpConnectOptions);
   };
   return { createServer: createServer as NetFace["createServer"], connect: connect as NetFace["connect"],
-           createConnection: connect as NetFace["connect"], Socket: StackSocket, Server: StackServer };
+           createConnection: connect as NetFace["connect"], Socket: SocketC, Server: ServerC, Stream: SocketC };
 }
