@@ -13,7 +13,7 @@
 // destroyed once both sides are done (autoDestroy); 'close' follows the queue's close.
 import { Duplex } from "node:stream";
 import { EventEmitter } from "node:events";
-import { lookup as dnsLookup } from "node:dns";
+import { lookup as dnsLookup, ADDRCONFIG, ALL, V4MAPPED } from "node:dns";
 import { isIP, BlockList } from "node:net";
 import { performance } from "node:perf_hooks";
 import { AF_INET, AF_INET6, SOCK_STREAM, Opcode, type QResultBuffer, type Sga } from "../libos.js";
@@ -47,6 +47,14 @@ export interface SocketOptions {
   objectMode?: boolean;
   readableObjectMode?: boolean;
   writableObjectMode?: boolean;
+  /** Data into the caller's buffer instead of 'data' events (node:net's onread). */
+  onread?: OnRead;
+}
+
+export interface OnRead {
+  buffer: Uint8Array | (() => Uint8Array);
+  /** Called with each read's length and the buffer; false stops reading until resume(). */
+  callback: (nread: number, buf: Uint8Array) => boolean | void;
 }
 
 export interface TcpConnectOptions {
@@ -123,6 +131,12 @@ export class Socket extends Duplex implements StackHandle {
   private alive = false;          // holds a qd (connecting or connected)
   private refed = true;
   private holding = false;        // holds a ref of the driver
+  private eof = false;            // the peer's FIN has been read
+  private onread: OnRead | null = null;
+  private userBuf: Uint8Array | null = null;
+  private userStopped = false;    // onread: the callback returned false, or pause()
+  private userRest: Buffer | null = null;  // what was left undelivered when it stopped
+  private pushing = 0;            // pushes not yet completed
   private resetting = false;
   private timer: NodeJS.Timeout | null = null;
   private timerFired = false;
@@ -138,6 +152,9 @@ export class Socket extends Duplex implements StackHandle {
     }
     if (options.keepAliveInitialDelay !== undefined) validateNumber(options.keepAliveInitialDelay, "options.keepAliveInitialDelay");
     super({ ...options, allowHalfOpen: Boolean(options.allowHalfOpen), emitClose: false, autoDestroy: true, signal: undefined });
+    const onread = options.onread;
+    if (onread !== null && typeof onread === "object" && (onread.buffer instanceof Uint8Array || typeof onread.buffer === "function")
+        && typeof onread.callback === "function") this.onread = onread;
     if (options.noDelay !== undefined) this.noDelay = Boolean(options.noDelay);
     if (options.keepAlive !== undefined) this.keepAlive = Boolean(options.keepAlive);
     // Without half-open, the peer's FIN ends our writing too: a later write is node's EPIPE.
@@ -168,7 +185,7 @@ export class Socket extends Duplex implements StackHandle {
   // ---- node:net's members ----
 
   get _connecting(): boolean { return this.connecting; }
-  get pending(): boolean { return this.qd < 0 || this.connecting; }
+  get pending(): boolean { return !this.alive || this.connecting; }
   get readyState(): "opening" | "open" | "readOnly" | "writeOnly" | "closed" {
     if (this.connecting) return "opening";
     if (this.readable && this.writable) return "open";
@@ -187,7 +204,7 @@ export class Socket extends Duplex implements StackHandle {
     return n;
   }
   get _bytesDispatched(): number { return this.dispatched; }
-  get bufferSize(): number | undefined { return this.qd >= 0 ? this.writableLength : undefined; }
+  get bufferSize(): number | undefined { return this.alive ? this.writableLength : undefined; }
   get remoteAddress(): string | undefined { return this.peername().address; }
   get remotePort(): number | undefined { return this.peername().port; }
   get remoteFamily(): string | undefined { return this.peername().family; }
@@ -238,6 +255,7 @@ export class Socket extends Duplex implements StackHandle {
       return this;
     }
     this.connecting = true;
+    this.readBytes = this.dispatched = 0;        // a new queue counts from zero, as a new handle
     this.lookupAndConnect(options);
     return this;
   }
@@ -265,6 +283,8 @@ export class Socket extends Duplex implements StackHandle {
       return;
     }
     if (options.lookup != null) validateFunction(options.lookup, "options.lookup");
+    const hints = options.hints ?? 0;
+    if ((hints & ~(ADDRCONFIG | ALL | V4MAPPED)) !== 0) throw invalidArgValue("hints", hints);
     const family = options.family === 6 || options.family === "IPv6" as unknown ? 6 : options.family === 4 || options.family === "IPv4" as unknown ? 4 : 0;
     this._host = host;
     const done = (err: Error | null, ip: unknown, type?: number): void => {
@@ -272,6 +292,12 @@ export class Socket extends Duplex implements StackHandle {
       if (!this.connecting) return;
       if (err) { process.nextTick(() => this.destroy(err)); return; }
       if (typeof ip !== "string" || !isIP(ip)) { this.destroy(codedError("ERR_INVALID_IP_ADDRESS", `Invalid IP address: ${String(ip)}`, TypeError)); return; }
+      if (type !== undefined && type !== 4 && type !== 6) {
+        const e = codedError("ERR_INVALID_ADDRESS_FAMILY", `Invalid address family: ${type} ${host}:${p}`, RangeError) as Error & { host?: string; port?: number };
+        e.host = host; e.port = p;
+        this.destroy(e);
+        return;
+      }
       this.internalConnect(ip, p, localAddress, localPort);
     };
     if (options.lookup != null) {
@@ -294,7 +320,8 @@ export class Socket extends Duplex implements StackHandle {
     }
     this.emit("connectionAttempt", address, port, type);
     const l = this.stack.libos;
-    const ip = parseIp(address)!;
+    // As Linux: the unspecified address as a destination means this host.
+    const ip = parseIp(address === "0.0.0.0" ? "127.0.0.1" : address === "::" ? "::1" : address)!;
     const v6 = ip.addr6 !== undefined;
     let qt: number;
     try {
@@ -310,6 +337,7 @@ export class Socket extends Duplex implements StackHandle {
       this.applyOptions();
       qt = l.connect(this.qd, withPort(ip, port));
     } catch (e) { this.destroy(systemError(errnoOf(e), "connect", address, port)); return; }
+    this.updateRef();
     this.stack.expect(qt, (r) => {
       if (this.destroyed) return;
       if (r.opcode === Opcode.FAILED) {
@@ -321,6 +349,7 @@ export class Socket extends Duplex implements StackHandle {
       this.connecting = false;
       this.local = null;
       this.connected();
+      this.updateRef();
       this.emit("connect");
       this.emit("ready");
       // A _read that came while connecting is still owed its data (Readable will not ask twice).
@@ -331,8 +360,9 @@ export class Socket extends Duplex implements StackHandle {
 
   private opened(): void {
     this.alive = true;
+    this.eof = false;
     this.stack.track(this);
-    this.holdRef();
+    this.updateRef();
   }
 
   private connected(): void {
@@ -359,6 +389,7 @@ export class Socket extends Duplex implements StackHandle {
   }
 
   private startRead(): void {
+    if (this.userStopped) return;                  // onread: stopped by the callback or pause()
     if (this.popQt !== 0 || this.destroyed || this.qd < 0 || this.readableEnded) return;
     try {
       this.popQt = this.stack.libos.pop(this.qd);
@@ -367,6 +398,7 @@ export class Socket extends Duplex implements StackHandle {
       return;
     }
     this.stack.expect(this.popQt, this.onPop);
+    this.updateRef();
   }
 
   private readonly onPop = (r: QResultBuffer): void => {
@@ -379,6 +411,8 @@ export class Socket extends Duplex implements StackHandle {
     this.touch();
     if (len === 0) {
       // As node:net's onStreamRead: the EOF, then read(0) so that 'end' comes without a reader.
+      this.eof = true;
+      this.updateRef();
       this.push(null);
       this.read(0);
       return;
@@ -386,10 +420,50 @@ export class Socket extends Duplex implements StackHandle {
     const b = Buffer.allocUnsafe(len);
     b.set(l.u8.subarray(buf, buf + len));
     l.sgafree({ buf, len });
+    if (this.onread !== null) { this.deliver(b); return; }
     this.readBytes += len;
     this.wantRead = false;
     if (this.push(b)) this.startRead();
+    else this.updateRef();
   };
+
+  /** onread: the data into the caller's buffer, a buffer at a time; false from the callback stops. */
+  private deliver(b: Buffer): void {
+    const o = this.onread!;
+    let off = 0;
+    while (off < b.length) {
+      const dst = this.userBuf ??= typeof o.buffer === "function" ? o.buffer() : o.buffer;
+      const k = Math.min(dst.length, b.length - off);
+      dst.set(b.subarray(off, off + k));
+      off += k;
+      this.readBytes += k;
+      const stop = o.callback.call(this, k, dst) === false;
+      // A generator is asked for the next read's buffer after each read, as node:net does.
+      if (typeof o.buffer === "function") this.userBuf = o.buffer();
+      if (stop) this.userStopped = true;
+      if (this.userStopped) {
+        this.userRest = off < b.length ? b.subarray(off) : null;
+        this.updateRef();
+        return;
+      }
+    }
+    this.startRead();
+  }
+
+  pause(): this {
+    if (this.onread !== null) this.userStopped = true;
+    return super.pause();
+  }
+
+  resume(): this {
+    if (this.onread !== null && this.userStopped) {
+      const rest = this.userRest;
+      this.userStopped = false;
+      this.userRest = null;
+      if (rest !== null) this.deliver(rest); else this.startRead();
+    }
+    return super.resume();
+  }
 
   // ---- writing ----
 
@@ -409,6 +483,8 @@ export class Socket extends Duplex implements StackHandle {
     this._pendingData = null;
     if (this.qd < 0) { cb(codedError("ERR_SOCKET_CLOSED", "Socket is closed")); return; }
     this.touch();
+    // Handed to the stack as a whole (node's handle.bytesWritten), though pushed 64 KiB at a time.
+    for (const b of list) this.dispatched += b.length;
     this.send(list, cb);
   }
 
@@ -437,10 +513,13 @@ export class Socket extends Duplex implements StackHandle {
       }
       let qt: number;
       try { qt = l.push(this.qd, sga); } catch (e) { l.sgafree(sga); cb(systemError(errnoOf(e), "write")); return; }
-      this.dispatched += n;
+      this.pushing++;
+      this.updateRef();
       this.stack.expect(qt, (r) => {
         const failed = r.opcode === Opcode.FAILED, ret = r.ret;
         l.sgafree(sga);
+        this.pushing--;
+        this.updateRef();
         if (failed) { cb(systemError(ret, "write")); return; }
         this.touch();
         next();
@@ -480,6 +559,7 @@ export class Socket extends Duplex implements StackHandle {
     this.connecting = false;
     this.clearTimer();
     if (this.popQt !== 0) { this.stack.forget(this.popQt); this.popQt = 0; }
+    this.pushing = 0;
     const hadHandle = this.qd >= 0;
     if (hadHandle) {
       const l = this.stack.libos;
@@ -560,11 +640,18 @@ export class Socket extends Duplex implements StackHandle {
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
   }
 
-  ref(): this { this.refed = true; this.holdRef(); return this; }
-  unref(): this { this.refed = false; this.releaseRef(); return this; }
+  ref(): this { this.refed = true; this.updateRef(); return this; }
+  unref(): this { this.refed = false; this.updateRef(); return this; }
 
-  private holdRef(): void {
-    if (this.alive && this.refed && !this.holding) { this.holding = true; this.stack.ref(); }
+  /**
+   * Keeps the process alive as a libuv stream handle does: while connecting, reading (a pop
+   * waits, the peer has not ended) or writing; a paused socket, or one whose peer has ended and
+   * that has nothing left to send, lets the process exit.
+   */
+  private updateRef(): void {
+    const active = this.alive && this.refed && ((this.connecting && this.qd >= 0) || (this.popQt !== 0 && !this.eof) || this.pushing > 0);
+    if (active && !this.holding) { this.holding = true; this.stack.ref(); }
+    else if (!active) this.releaseRef();
   }
 
   private releaseRef(): void {
@@ -610,6 +697,8 @@ export class Server extends EventEmitter implements StackHandle {
   highWaterMark?: number;
   blockList?: BlockList;
   _connections = 0;
+  /** node:net's "family:address:port" of the listen call (the port as asked). */
+  _connectionKey?: string;
   /** The listening queues: one, or an IPv6 and an IPv4 one sharing a port (node's dual-stack "::"). */
   private qds: number[] = [];
   private acceptQts = new Map<number, number>();
@@ -732,6 +821,8 @@ export class Server extends EventEmitter implements StackHandle {
       return;
     }
     this.qds = qds;
+    const bound = addressInfo(l.getsockname(qds[0]));
+    this._connectionKey = `${bound.family === "IPv6" ? 6 : 4}:${bound.address}:${port}`;
     this.stack.track(this);
     if (this.refed) { this.holding = true; this.stack.ref(); }
     for (const qd of qds) this.armAccept(qd);
