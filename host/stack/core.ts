@@ -11,7 +11,7 @@ export interface StackHandle {
 export interface StackCore {
   readonly libos: Pdpix;
   readonly closed: boolean;
-  /** True on the Wasm stack (loopback, dpdk): 'localhost' is not one of its addresses. */
+  /** True on the Wasm stack (loopback, dpdk), false on a transport backend (posix, fabric). */
   readonly wasm: boolean;
   /** Calls `fn` with the result once qt completes (after a driver turn; the buffer is reused). */
   expect(qt: number, fn: (r: QResultBuffer) => void): void;

@@ -33,8 +33,9 @@ export function invalidArgType(name: string, expected: string | string[], actual
   const types = list.filter((t) => PRIMITIVES.has(t.toLowerCase()) && t === t.toLowerCase());
   const classes = list.filter((t) => !types.includes(t));
   const parts: string[] = [];
-  if (types.length > 0) parts.push(types.length === 1 ? `of type ${types[0]}` : `one of type ${types.slice(0, -1).join(", ")} or ${types[types.length - 1]}`);
-  if (classes.length > 0) parts.push(classes.length === 1 ? `an instance of ${classes[0]}` : `an instance of ${classes.slice(0, -1).join(", ")} or ${classes[classes.length - 1]}`);
+  const join = (l: string[]) => l.length > 2 ? `${l.slice(0, -1).join(", ")}, or ${l[l.length - 1]}` : l.join(" or ");
+  if (types.length > 0) parts.push(types.length === 1 ? `of type ${types[0]}` : `one of type ${join(types)}`);
+  if (classes.length > 0) parts.push(`an instance of ${join(classes)}`);
   const what = name.endsWith(" argument") ? name : `"${name}" ${name.includes(".") ? "property" : "argument"}`;
   return codedError("ERR_INVALID_ARG_TYPE", `The ${what} must be ${parts.join(" or ")}. Received ${received(actual)}`, TypeError) as TypeError & { code: string };
 }
