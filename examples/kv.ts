@@ -98,6 +98,9 @@ export class KvStore {
         return { int: name === "ttl" ? Math.ceil(ms / 1000) : ms };
       }
       case "dbsize": return { int: this.size };
+      case "quit": return OK;                             // the connection closes after the reply (serve)
+      // Clients' ready checks (ioredis, node-redis) read INFO's server and persistence fields.
+      case "info": return { bulk: Buffer.from(`# Server\r\nredis_version:7.2.0\r\nredis_mode:standalone\r\n# Persistence\r\nloading:0\r\n# Keyspace\r\ndb0:keys=${this.size},expires=0\r\n`) };
       case "config": return { array: [] };                // redis-benchmark asks for save/appendonly
       default: {
         const first = args.slice(1, 4).map((a) => `'${Buffer.from(a).toString("latin1")}'`).join(" ");

@@ -14,17 +14,22 @@ const suites = readdirSync(dir)
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-// DEMIWASM_TEST_NODES="node20 node24" runs every suite on each Node binary (CI tests both LTS
-// lines); the closing line counts them all.
-const nodes = (process.env.DEMIWASM_TEST_NODES ?? "").split(/\s+/).filter(Boolean);
-if (nodes.length === 0) nodes.push(process.execPath);
+// DEMIWASM_TEST_NODES="node20 node26 node24=net,http" runs every suite on each Node binary, or
+// only the suites named after "=" (CI runs the whole suite on the machine's Node and the active
+// LTS, the Node-facing suites on the maintenance lines); the closing line counts them all.
+const nodes = (process.env.DEMIWASM_TEST_NODES ?? "").split(/\s+/).filter(Boolean).map((entry) => {
+  const [path, subset] = entry.split("=");
+  return { path, subset: subset ? subset.split(",") : null };
+});
+if (nodes.length === 0) nodes.push({ path: process.execPath, subset: null });
 
 let passed = 0;
 let failed = 0;
-for (const node of nodes) {
+for (const { path: node, subset } of nodes) {
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
-  if (nodes.length > 1) process.stdout.write(`\n== Node ${version} (${node})\n`);
+  if (nodes.length > 1) process.stdout.write(`\n== Node ${version} (${node})${subset ? ` suites ${subset.join(", ")}` : ""}\n`);
   for (const suite of suites) {
+    if (subset !== null && !subset.includes(suite.replace(/\.test\.js$/, ""))) continue;
     const r = spawnSync(node, [join(dir, suite)], {
       cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", PATH: `${dirname(node)}:${process.env.PATH}` },
       timeout: 20 * 60 * 1000,

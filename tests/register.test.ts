@@ -33,6 +33,18 @@ test("builtins move onto the stack: http + fetch (IPv4 and ::1), net by ESM name
   assert.ok((out.looped as number) > 20, `loop.frames ${out.looped}`);
 });
 
+test("npm libraries unmodified on the stack: express 5 + fetch, fastify 5, ws 8, ioredis against the kv example, autocannon as load", () => {
+  const out = run(join(root, "tests/fixtures/register/libraries.mjs"));
+  assert.equal(out.express, { hello: "stack" });
+  const load = out.autocannon as { requests: number; non2xx: number; errors: number; timeouts: number };
+  assert.ok(load.requests > 0, "autocannon's requests were answered");
+  assert.equal([load.non2xx, load.errors, load.timeouts], [0, 0, 0]);
+  assert.equal(out.fastify, { sum: 42 });
+  assert.is(out.ws, "echo over the stack");
+  assert.is(out.redis, "v on the stack");
+  assert.ok((out.looped as number) > load.requests, "the load went through the stack's loopback interface");
+});
+
 test("IPC paths stay on the kernel; TCP beside them is the stack's", () => {
   const dir = mkdtempSync(join(tmpdir(), "dw-register-"));
   try {

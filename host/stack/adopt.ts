@@ -76,6 +76,8 @@ function install(): void {
       value(this: Outer, ...args: unknown[]) {
         const face = owners.get(this) ?? (defaultFace !== null && !isKernelListen(args) ? defaultFace : null);
         if (face === null || (owners.get(this) !== undefined && isKernelListen(args))) return kernel.listen.apply(this, args);
+        // The listening callback is the outer server's, called with it as `this`.
+        if (typeof args[args.length - 1] === "function") this.once("listening", args.pop() as () => void);
         (innerOf(this, face).listen as (...a: unknown[]) => unknown)(...args);
         return this;
       },

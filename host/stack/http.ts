@@ -36,8 +36,12 @@ export function httpFace(net: NetFace): HttpFace {
 
   class StackAgent extends http.Agent {
     constructor(options: http.AgentOptions = {}) { super({ keepAlive: true, ...options }); }
-    // http.Agent hands the socket to the request at once, as with net.createConnection.
-    createConnection(options: http.ClientRequestArgs): Socket { return stackConnection(net, options); }
+    // http.Agent hands the socket to the request at once, as with net.createConnection (whose
+    // argument forms it also takes when called directly).
+    createConnection(...args: unknown[]): Socket {
+      if (typeof args[0] === "object" && args[0] !== null) return stackConnection(net, args[0] as http.ClientRequestArgs);
+      return (net.createConnection as (...a: unknown[]) => Socket)(...args);
+    }
   }
   Object.defineProperty(StackAgent, "name", { value: "Agent" });
   const globalAgent = new StackAgent();

@@ -423,8 +423,12 @@ export class Socket extends Duplex implements StackHandle {
     if (this.onread !== null) { this.deliver(b); return; }
     this.readBytes += len;
     this.wantRead = false;
-    if (this.push(b)) this.startRead();
-    else this.updateRef();
+    // A 'data' handler that throws (an uncaught exception the process survives) must not stop
+    // the reading: the next pop is issued whatever push did, unless it asked to stop.
+    let more = true;
+    try { more = this.push(b); } finally {
+      if (more) this.startRead(); else this.updateRef();
+    }
   };
 
   /** onread: the data into the caller's buffer, a buffer at a time; false from the callback stops. */

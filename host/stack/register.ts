@@ -76,10 +76,12 @@ tls.connect = function connectOverStack(...args: unknown[]) {
 
 // http: every Agent (the global one, express/undici-free clients, libraries' own) connects
 // through the stack; a socketPath stays on the kernel.
-const agentConnect = http.Agent.prototype as unknown as { createConnection: (o: HttpNs.ClientRequestArgs, cb?: unknown) => unknown };
+const agentConnect = http.Agent.prototype as unknown as { createConnection: (...a: unknown[]) => unknown };
 const kernelAgentConnect = agentConnect.createConnection;
-agentConnect.createConnection = function (this: unknown, o: HttpNs.ClientRequestArgs, cb?: unknown) {
-  return o.socketPath ? kernelAgentConnect.call(this, o, cb) : stackConnection(stack.net, o);
+agentConnect.createConnection = function (this: unknown, ...args: unknown[]) {
+  const o = args[0];
+  if (typeof o !== "object" || o === null) return (connect as (...a: unknown[]) => unknown)(...args);
+  return (o as HttpNs.ClientRequestArgs).socketPath ? kernelAgentConnect.apply(this, args as never) : stackConnection(stack.net, o as HttpNs.ClientRequestArgs);
 };
 
 syncBuiltinESMExports();
