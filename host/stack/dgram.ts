@@ -15,7 +15,7 @@ import { AF_INET, AF_INET6, SOCK_DGRAM, Opcode, type QResultBuffer, type Sga, ty
 import { ECANCELED, EBADF, EINVAL, EMSGSIZE, EADDRNOTAVAIL } from "../errno.js";
 import { systemError, codedError, errnoOf } from "./errors.js";
 import { addressInfo, parseIp, withPort } from "./addr.js";
-import { invalidArgType, validateNumber, validateString, validateUint32, validateFunction, validateAbortSignal,
+import { invalidArgType, validateNumber, validateString, validateUint32, validateFunction, validateAbortSignal, isBlockList,
          validatePort, missingArgs } from "./validate.js";
 import type { StackCore, StackHandle } from "./core.js";
 
@@ -36,10 +36,6 @@ type SendCb = (err: Error | null, bytes?: number) => void;
 type Bind = "unbound" | "binding" | "bound";
 type Connect = "disconnected" | "connecting" | "connected";
 
-function isBlockList(v: unknown): v is BlockList {
-  const f = (BlockList as unknown as { isBlockList?: (v: unknown) => boolean }).isBlockList;
-  return f !== undefined ? f(v) : v instanceof BlockList;
-}
 
 /** A literal of the socket's family resolves to itself (after a tick); 'localhost' is ours. */
 function defaultLookup(address: string, family: number, cb: (err: Error | null, address: string, family?: number) => void): void {

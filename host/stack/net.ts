@@ -20,7 +20,7 @@ import { AF_INET, AF_INET6, SOCK_STREAM, Opcode, type QResultBuffer, type Sga } 
 import { ECANCELED, ENOMEM, ENOTCONN, EADDRINUSE, EISCONN } from "../errno.js";
 import { systemError, codedError, errnoOf, abortError } from "./errors.js";
 import { addressInfo, parseIp, formatIp, withPort, type IpAddr } from "./addr.js";
-import { invalidArgType, invalidArgValue, validateNumber, validateFunction, validateBoolean, validateInt32, validateAbortSignal,
+import { invalidArgType, invalidArgValue, validateNumber, validateFunction, validateBoolean, validateInt32, validateAbortSignal, isBlockList,
          validatePort, timerDuration, missingArgs } from "./validate.js";
 import type { StackCore, StackHandle } from "./core.js";
 
@@ -81,11 +81,6 @@ type AddrInfo = { address: string; family: "IPv4" | "IPv6"; port: number };
 type Normalized = [TcpConnectOptions, (() => void) | null] & { [normalized]?: true };
 const normalized = Symbol("demiwasm.net.normalizedArgs");
 
-/** net.BlockList.isBlockList where Node has it (22+), instanceof before. */
-function isBlockList(v: unknown): v is BlockList {
-  const f = (BlockList as unknown as { isBlockList?: (v: unknown) => boolean }).isBlockList;
-  return f !== undefined ? f(v) : v instanceof BlockList;
-}
 
 /** A numeric string or number is a port; any other string is an IPC path (node:net's rule). */
 function isPipeName(s: unknown): s is string { return typeof s === "string" && !(Number(s) >= 0); }

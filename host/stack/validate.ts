@@ -2,7 +2,7 @@
 // (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE, ERR_SOCKET_BAD_PORT, ...), so a program that tests
 // for them on Node's modules sees the same on the stack's.
 import { inspect } from "node:util";
-import { isIP } from "node:net";
+import { isIP, BlockList } from "node:net";
 import { codedError } from "./errors.js";
 
 /** How Node's messages name a received value: "type number (5)", "an instance of Foo", "null". */
@@ -120,4 +120,10 @@ export function missingArgs(...args: (string | string[])[]): TypeError & { code:
   const what = n === 1 ? `${names[0]} argument` : n === 2 ? `${names[0]} and ${names[1]} arguments`
     : `${names.slice(0, -1).join(", ")}, and ${names[n - 1]} arguments`;
   return codedError("ERR_MISSING_ARGS", `The ${what} must be specified`, TypeError) as TypeError & { code: string };
+}
+
+/** net.BlockList.isBlockList where Node has it (22+), instanceof before. */
+export function isBlockList(v: unknown): v is BlockList {
+  const f = (BlockList as unknown as { isBlockList?: (v: unknown) => boolean }).isBlockList;
+  return f !== undefined ? f(v) : v instanceof BlockList;
 }
