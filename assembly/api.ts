@@ -250,7 +250,7 @@ export function pop(qd: i32): i32 {
   return q < 0 ? q : <i32>qtOf(<u32>q);
 }
 
-/** setsockopt: TCP_NODELAY (1) and SO_KEEPALIVE (2) on stream sockets. Returns 0 or an errno. */
+/** setsockopt: TCP_NODELAY (1), SO_KEEPALIVE (2) and SO_LINGER with a zero timeout (4) on stream sockets. Returns 0 or an errno. */
 export function setsockopt(qd: i32, opt: u32, value: u32): i32 {
   if (!qdValid(qd)) return EBADF;
   if (!isStream(qd)) return ENOPROTOOPT;

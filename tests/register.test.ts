@@ -45,6 +45,21 @@ test("npm libraries unmodified on the stack: express 5 + fetch, fastify 5, ws 8,
   assert.ok((out.looped as number) > load.requests, "the load went through the stack's loopback interface");
 });
 
+test("https and tls on the stack: an https server, Node's https client and a raw tls client (TLS over the stack's sockets)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dw-register-tls-"));
+  try {
+    const key = join(dir, "key.pem"), cert = join(dir, "cert.pem");
+    const gen = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"], { encoding: "utf8" });
+    assert.is(gen.status, 0, `openssl: ${gen.stderr}`);
+    const out = run(join(root, "tests/fixtures/register/https.mjs"), { KEY: key, CERT: cert });
+    assert.is(out.https, "secure /x");
+    assert.is(out.protocol, "TLSv1.3");
+    assert.is(out.raw, "secure /raw");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("IPC paths stay on the kernel; TCP beside them is the stack's", () => {
   const dir = mkdtempSync(join(tmpdir(), "dw-register-"));
   try {
@@ -65,12 +80,12 @@ test("IPC paths stay on the kernel; TCP beside them is the stack's", () => {
       for await (const d of t) got2 += d;
       tcp.close();
       const { stack } = await import(${JSON.stringify(pathToFileURL(join(root, "dist/host/stack/register.js")).href)});
-      console.log(JSON.stringify({ got, got2, kernelSocket: c instanceof net.Socket, looped: stack.libos.counters()["loop.frames"] }));
+      console.log(JSON.stringify({ got, got2, kernelSocket: c instanceof net.Socket && !(c instanceof stack.net.Socket), looped: stack.libos.counters()["loop.frames"] }));
     `);
     const out = run(script);
     assert.is(out.got, "over ipc");
     assert.is(out.got2, "over the stack");
-    assert.is(out.kernelSocket, false, "the IPC socket is Node's own, not the stack's");
+    assert.is(out.kernelSocket, true, "the IPC socket is Node's own (and still a net.Socket), not the stack's");
     assert.ok((out.looped as number) > 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -112,6 +112,8 @@ export class Socket extends Duplex implements StackHandle {
   server: Server | null = null;
   _server: Server | null = null;
   _host: string | null = null;
+  /** node:net's wrapping parent (null here): Node's TLSSocket walks the _parent chain to null. */
+  _parent: null = null;
   timeout?: number;
   blockList?: BlockList;
   /** Data written while connecting (node:net's _pendingData, counted by bytesWritten). */

@@ -37,12 +37,18 @@ const kernelSocketOptions = (o: unknown) =>
   typeof o === "number" || (o !== null && typeof o === "object" && ((o as { fd?: unknown }).fd !== undefined || (o as { handle?: unknown }).handle !== undefined));
 
 // net: new net.Socket() (with or without new, subclasses too) and connect() are the stack's.
+// Node's own function-style subclasses made before this ran (tls.TLSSocket) still call
+// net.Socket with their `this`: those, and fd/handle sockets, get the kernel's constructor; both
+// kinds are `instanceof net.Socket`.
 const StackSocket = stack.net.Socket;
 const Socket: typeof StackSocket = new Proxy(StackSocket, {
   construct: (target, args, newTarget): object => kernelSocketOptions(args[0])
     ? Reflect.construct(kernel.Socket, args, newTarget === Socket ? kernel.Socket : newTarget)
     : Reflect.construct(target, args, newTarget === Socket ? target : newTarget),
-  apply: (_t, _this, args) => new Socket(...args as [never]),
+  apply: (_t, self, args) => self instanceof kernel.Socket ? Reflect.apply(kernel.Socket, self, args) : new Socket(...args as [never]),
+  get: (target, key, receiver) => key === Symbol.hasInstance
+    ? (v: unknown) => v instanceof StackSocket || v instanceof kernel.Socket
+    : Reflect.get(target, key, receiver),
 });
 const connect = (...args: unknown[]) => {
   const n = normalizeConnectArgs(args);
@@ -73,6 +79,17 @@ tls.connect = function connectOverStack(...args: unknown[]) {
   }
   return kernel.tlsConnect(options, cb as () => void);
 } as typeof tls.connect;
+
+// tls over a connected socket of the stack: TLSSocket takes any net.Socket without a native
+// handle as still connecting (it waits for a 'connect' that an accepted socket never emits), so
+// its setup learns here that a connected one is connected.
+const tlsInit = tls.TLSSocket.prototype as unknown as { _init: (socket: unknown, wrap: unknown) => unknown; connecting: boolean };
+const kernelTlsInit = tlsInit._init;
+tlsInit._init = function (this: { connecting: boolean }, socket: unknown, wrap: unknown) {
+  const r = kernelTlsInit.call(this, socket, wrap);
+  if (socket instanceof StackSocket && !socket.connecting && !socket.destroyed) this.connecting = false;
+  return r;
+};
 
 // http: every Agent (the global one, express/undici-free clients, libraries' own) connects
 // through the stack; a socketPath stays on the kernel.

@@ -31,6 +31,7 @@ import { K_TCP_POP, K_TCP_PUSH, K_TCP_ACCEPT } from "../../sched/kinds";
 // Socket options (PDPIX setsockopt): bits in S_OPTS, copied to the connection when it exists.
 export const OPT_NODELAY: u32 = 1;     // TCP_NODELAY; set by default: Nagle is off
 export const OPT_KEEPALIVE: u32 = 2;   // SO_KEEPALIVE
+export const OPT_LINGER0: u32 = 4;     // SO_LINGER with a zero timeout: close resets (node:net's resetAndDestroy)
 const OPT_SET: u32 = 0x80000000;       // the options were chosen explicitly
 
 function applyOptions(t: Tcb, opts: u32): void {
@@ -40,9 +41,9 @@ function applyOptions(t: Tcb, opts: u32): void {
   armKeepalive(t);
 }
 
-/** Sets TCP_NODELAY (1) or SO_KEEPALIVE (2) on a stream socket; 0 or an errno. */
+/** Sets TCP_NODELAY (1), SO_KEEPALIVE (2) or SO_LINGER with a zero timeout (4) on a stream socket; 0 or an errno. */
 export function tcpSetOption(qd: u32, opt: u32, on: bool): i32 {
-  if (opt != OPT_NODELAY && opt != OPT_KEEPALIVE) return ENOPROTOOPT;
+  if (opt != OPT_NODELAY && opt != OPT_KEEPALIVE && opt != OPT_LINGER0) return ENOPROTOOPT;
   const s = sock(qd);
   let opts = load<u32>(s + S_OPTS);
   if ((opts & OPT_SET) == 0) opts = OPT_SET | OPT_NODELAY;
@@ -54,7 +55,7 @@ export function tcpSetOption(qd: u32, opt: u32, on: bool): i32 {
 }
 
 export function tcpGetOption(qd: u32, opt: u32): i32 {
-  if (opt != OPT_NODELAY && opt != OPT_KEEPALIVE) return -ENOPROTOOPT;
+  if (opt != OPT_NODELAY && opt != OPT_KEEPALIVE && opt != OPT_LINGER0) return -ENOPROTOOPT;
   const opts = load<u32>(sock(qd) + S_OPTS);
   if ((opts & OPT_SET) == 0) return opt == OPT_NODELAY ? 1 : 0;
   return (opts & opt) != 0 ? 1 : 0;
@@ -413,6 +414,8 @@ export function tcpClose(qd: u32): void {
   if (t.connectQt != 0) { qComplete(t.connectQt - 1, ECANCELED); t.connectQt = 0; }
   t.qd = -1;
   if (t.state == SYN_SENT || t.state == DONE || t.state == CLOSED) { tcbFree(t); return; }
+  // SO_LINGER with a zero timeout: an abortive close (RFC 9293 §3.10.4 ABORT) sends RST at once.
+  if ((load<u32>(s + S_OPTS) & OPT_LINGER0) != 0) { resetPeer(t, t.sndNxt); tcbFree(t); return; }
   if (t.rlen > 0 && t.state >= ESTABLISHED) {
     // RFC 1122 §4.2.2.13: closing with received data unread loses it: reset, as Linux does.
     resetPeer(t, t.sndNxt);
