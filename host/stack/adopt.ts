@@ -58,6 +58,8 @@ function innerOf(outer: Outer, net: NetFace): StackServer {
   inner.on("error", (e: Error) => outer.emit("error", e));
   inner.on("drop", (d: unknown) => outer.emit("drop", d));
   inner.on("close", () => outer.emit("close"));
+  // unref() before listen() is Node's _unref flag (its unref with no handle yet): honoured here.
+  if ((outer as { _unref?: boolean })._unref) inner.unref();
   inners.set(outer, inner);
   return inner;
 }
