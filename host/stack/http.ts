@@ -12,7 +12,7 @@ export interface HttpFace {
   /** A real http.Server whose listen/close/address/ref/unref act on a server of the stack. */
   createServer(listener?: http.RequestListener): http.Server;
   createServer(options: http.ServerOptions, listener?: http.RequestListener): http.Server;
-  /** http.Agent whose connections are the stack's sockets (keep-alive on by default, as Node's global agent); callable without new. */
+  /** http.Agent whose connections are the stack's sockets; callable without new. */
   Agent: new (options?: http.AgentOptions) => http.Agent;
   /** The agent request/get use when the options name none. */
   globalAgent: http.Agent;
@@ -35,7 +35,6 @@ export function httpFace(net: NetFace): HttpFace {
     adoptServer(typeof a === "function" ? http.createServer(a) : http.createServer(a ?? {}, b), net);
 
   class StackAgent extends http.Agent {
-    constructor(options: http.AgentOptions = {}) { super({ keepAlive: true, ...options }); }
     // http.Agent hands the socket to the request at once, as with net.createConnection (whose
     // argument forms it also takes when called directly).
     createConnection(...args: unknown[]): Socket {
@@ -44,7 +43,9 @@ export function httpFace(net: NetFace): HttpFace {
     }
   }
   Object.defineProperty(StackAgent, "name", { value: "Agent" });
-  const globalAgent = new StackAgent();
+  // As Node's global agent (19+): keep-alive, last-in first-out, 5 s idle timeout; a new Agent
+  // takes Node's defaults (no keep-alive).
+  const globalAgent = new StackAgent({ keepAlive: true, scheduling: "lifo", timeout: 5000 });
 
   // ClientRequest takes `_defaultAgent` for the agent it uses when none is named, and makes a
   // fresh one of its class for `agent: false`; a createConnection of the caller's goes first.

@@ -134,6 +134,7 @@ export class Socket extends Duplex implements StackHandle {
   private userStopped = false;    // onread: the callback returned false, or pause()
   private userRest: Buffer | null = null;  // what was left undelivered when it stopped
   private pushing = 0;            // pushes not yet completed
+  private closeAfterPushes: (() => void) | null = null;   // destroy() waits for pushes in flight
   private resetting = false;
   private timer: NodeJS.Timeout | null = null;
   private timerFired = false;
@@ -408,10 +409,15 @@ export class Socket extends Duplex implements StackHandle {
     this.touch();
     if (len === 0) {
       // As node:net's onStreamRead: the EOF, then read(0) so that 'end' comes without a reader.
+      // A kernel socket reports the EOF in a read callback of its own, after the ticks the data
+      // before it caused (http's request 'end', its response): so the EOF waits one macrotask.
       this.eof = true;
       this.updateRef();
-      this.push(null);
-      this.read(0);
+      setImmediate(() => {
+        if (this.destroyed) return;
+        this.push(null);
+        this.read(0);
+      });
       return;
     }
     const b = Buffer.allocUnsafe(len);
@@ -520,6 +526,7 @@ export class Socket extends Duplex implements StackHandle {
         const failed = r.opcode === Opcode.FAILED, ret = r.ret;
         l.sgafree(sga);
         this.pushing--;
+        if (this.pushing === 0 && this.closeAfterPushes !== null) { const close = this.closeAfterPushes; this.closeAfterPushes = null; close(); }
         this.updateRef();
         if (failed) { cb(systemError(ret, "write")); return; }
         this.touch();
@@ -560,15 +567,20 @@ export class Socket extends Duplex implements StackHandle {
     this.connecting = false;
     this.clearTimer();
     if (this.popQt !== 0) { this.stack.forget(this.popQt); this.popQt = 0; }
-    this.pushing = 0;
     const hadHandle = this.qd >= 0;
     if (hadHandle) {
-      const l = this.stack.libos;
-      // Pushes still queued complete as ECANCELED and hand their buffers back on the next turn.
-      try {
-        if (this.resetting) l.setsockopt?.(this.qd, "SO_LINGER", true);
-        l.close(this.qd);
-      } catch { /* the stack is gone */ }
+      const l = this.stack.libos, qd = this.qd, reset = this.resetting;
+      const close = () => {
+        try {
+          if (reset) l.setsockopt?.(qd, "SO_LINGER", true);
+          l.close(qd);
+        } catch { /* the stack is gone */ }
+      };
+      // What was written before destroy() is on its way, as a kernel socket's write is on the wire
+      // once write() returns: the queue closes once the stack has taken the pushes in flight (a
+      // turn), unless this is a reset. Later writes fail (ERR_SOCKET_CLOSED, the qd is gone).
+      if (this.pushing > 0 && !reset) this.closeAfterPushes = close;
+      else close();
       this.resetting = false;
       this.qd = -1;
       this.local = null;
