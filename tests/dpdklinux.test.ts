@@ -273,6 +273,42 @@ t("Node's http server on the stack (openStack's driver, adaptive) answers curl, 
   assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "closing the stack removed the TAP device");
 });
 
+t("an unmodified express app under --import demiwasm/register, on the dpdk backend over net_tap, answers Linux's curl", async () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const app = spawn(process.execPath, ["--import", "demiwasm/register", join(root, "tests/fixtures/register/tap-server.mjs")], {
+    cwd: root, stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, DEMIWASM_BACKEND: "dpdk", DEMIWASM_DPDK_DEVICE: `net_tap0,iface=${TAP}`, DEMIWASM_LOCAL_IPV4: STACK_IP,
+           DEMIWASM_MAC: "02:00:00:00:07:02", DEMIWASM_MEMORY_MB: "48" },
+  });
+  let out = "", err = "";
+  app.stderr.on("data", (d) => { err += d; });
+  const exited = new Promise<number | null>((r) => app.on("exit", (code) => r(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      app.stdout.on("data", (d) => { out += d; if (out.includes("ready")) resolve(); });
+      app.on("exit", () => reject(new Error(`the app left before listening: ${out} ${err}`)));
+      setTimeout(() => reject(new Error(`no "ready" in 60 s: ${out} ${err}`)), 60_000);
+    });
+    execFileSync("sh", ["-c", `ip addr add ${LINUX_IP}/24 dev ${TAP} && ip link set ${TAP} up && sysctl -qw net.ipv6.conf.${TAP}.disable_ipv6=1`]);
+    assertRoutedVia(STACK_IP, TAP);
+    const hello = await run(`curl -s -m 10 http://${STACK_IP}/hello/linux`);
+    assert.is(hello.code, 0, hello.err + err);
+    assert.is(hello.out, "hello linux from express");
+    const body = randomFillSync(Buffer.alloc(1 << 20)).toString("base64");
+    const file = join(tmpdir(), `dw-tap-body-${process.pid}`);
+    writeFileSync(file, body);
+    try {
+      const echo = await run(`curl -s -m 20 --data-binary @${file} -H 'content-type: text/plain' http://${STACK_IP}/echo`);
+      assert.is(echo.code, 0, echo.err);
+      assert.is(createHash("sha256").update(echo.out).digest("hex"), createHash("sha256").update(body).digest("hex"), "1.4 MB echoed byte-exact");
+    } finally { rmSync(file, { force: true }); }
+  } finally {
+    app.kill("SIGTERM");
+    await exited;
+  }
+  assert.is(spawnSync("ip", ["link", "show", TAP]).status, 1, "the app's exit removed the TAP device");
+});
+
 t("net_af_packet on a veth: Linux in a network namespace pings (IPv4 and IPv6), echoes UDP over both, and moves 64 MiB each way over TCP6", async () => {
   const peer = vethPeer(`${process.pid % 10000}`, "198.19.6.1/24", "fd00:6::1/64");
   const { ns, outer: v0, inner: v1 } = peer;
