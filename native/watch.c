@@ -17,10 +17,11 @@ static uv_poll_t *watchers[MAX_FD];
 static napi_env waker_env = NULL;
 static napi_ref waker_fn = NULL;
 static napi_async_context waker_ctx = NULL;
+static int tearing_down = 0;   // the environment is being freed: no more calls into JS
 
 static void on_ready(uv_poll_t *h, int status, int events) {
   (void)status; (void)events;
-  if (waker_fn == NULL) return;
+  if (waker_fn == NULL || tearing_down) return;
   napi_handle_scope scope;
   napi_open_handle_scope(waker_env, &scope);
   napi_value fn, recv, result, fd;
@@ -89,7 +90,16 @@ static napi_value w_watch(napi_env env, napi_callback_info info) {
   return num(env, uv_poll_start(watchers[fd], events, on_ready));
 }
 
+// When Node frees the environment (process exit) it runs the loop once more to close handles:
+// a socket still watched then must not call into the environment being freed. Stop them all.
+static void watch_teardown(void *arg) {
+  (void)arg;
+  tearing_down = 1;
+  for (int fd = 0; fd < MAX_FD; fd++) watch_forget(fd);
+}
+
 void watch_init(napi_env env, napi_value exports) {
+  napi_add_env_cleanup_hook(env, watch_teardown, NULL);
   napi_property_descriptor d[] = {
     { "setWaker", NULL, w_set_waker, NULL, NULL, NULL, napi_default, NULL },
     { "watch", NULL, w_watch, NULL, NULL, NULL, napi_default, NULL },

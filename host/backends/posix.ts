@@ -10,7 +10,9 @@ import type { Config } from "../config.js";
 import { Opcode, AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, type Sga, type SockAddr, type SockOpt } from "../libos.js";
 
 const EINPROGRESS = 115;
-const STREAM_POP_BYTES = 2046;                  // one small pool slot per stream pop
+// A stream pop reads up to 64 KiB into a large pool slot (as Node reads 64 KiB at a time), or
+// into a small one (2046 bytes) while the few large ones are all in use.
+const STREAM_POP_BYTES = 65536, STREAM_POP_SMALL = 2046;
 
 interface PushOp { qt: number; buf: number; len: number; sent: number; to: Uint32Array | null }
 
@@ -250,10 +252,11 @@ export class PosixLibOS extends TransportQueues {
     }
     if (s.shutdownPending && s.pushes.length === 0) { s.shutdownPending = false; this.nat.shutdown(s.fd); }
     while (s.pops.length > 0) {
-      const size = s.stream ? STREAM_POP_BYTES : this.nat.pending(s.fd);
+      let size = s.stream ? STREAM_POP_BYTES : this.nat.pending(s.fd);
       if (size === -EAGAIN) break;
       if (size < 0) { this.complete(s.pops.shift()!, -size); n++; continue; }
-      const buf = this.dp.exports.sgaalloc(Math.max(1, size));
+      let buf = this.dp.exports.sgaalloc(Math.max(1, size));
+      if (buf < 0 && s.stream) { size = STREAM_POP_SMALL; buf = this.dp.exports.sgaalloc(size); }
       if (buf < 0) break;                        // pool empty: retried on a later poll
       const r = this.nat.recv(s.fd, this.u8, buf, Math.max(1, size), this.addr);
       if (r === -EAGAIN) { this.dp.exports.sgafree(buf); break; }

@@ -571,10 +571,9 @@ export class Socket extends Duplex implements StackHandle {
     if (hadHandle) {
       const l = this.stack.libos, qd = this.qd, reset = this.resetting;
       const close = () => {
-        try {
-          if (reset) l.setsockopt?.(qd, "SO_LINGER", true);
-          l.close(qd);
-        } catch { /* the stack is gone */ }
+        // A backend without SO_LINGER closes with a FIN instead; the queue is closed either way.
+        if (reset) try { l.setsockopt?.(qd, "SO_LINGER", true); } catch { /* no abortive close here */ }
+        try { l.close(qd); } catch { /* the stack is gone */ }
       };
       // What was written before destroy() is on its way, as a kernel socket's write is on the wire
       // once write() returns: the queue closes once the stack has taken the pushes in flight (a
