@@ -129,6 +129,7 @@ export class Socket extends Duplex implements StackHandle {
   private refed = true;
   private holding = false;        // holds a ref of the driver
   private eof = false;            // the peer's FIN has been read
+  private dataThisTurn = false;   // data was pushed in the driver turn now running (until its ticks)
   private onread: OnRead | null = null;
   private userBuf: Uint8Array | null = null;
   private userStopped = false;    // onread: the callback returned false, or pause()
@@ -409,15 +410,13 @@ export class Socket extends Duplex implements StackHandle {
     this.touch();
     if (len === 0) {
       // As node:net's onStreamRead: the EOF, then read(0) so that 'end' comes without a reader.
-      // A kernel socket reports the EOF in a read callback of its own, after the ticks the data
-      // before it caused (http's request 'end', its response): so the EOF waits one macrotask.
+      // A kernel socket reports an EOF in a read callback of its own, after the ticks that data
+      // read just before it caused (http's request 'end' and its response): an EOF that follows
+      // data of this same turn waits one macrotask; one alone is reported at once.
       this.eof = true;
       this.updateRef();
-      setImmediate(() => {
-        if (this.destroyed) return;
-        this.push(null);
-        this.read(0);
-      });
+      const end = () => { if (!this.destroyed) { this.push(null); this.read(0); } };
+      if (this.dataThisTurn) setImmediate(end); else end();
       return;
     }
     const b = Buffer.allocUnsafe(len);
@@ -426,6 +425,7 @@ export class Socket extends Duplex implements StackHandle {
     if (this.onread !== null) { this.deliver(b); return; }
     this.readBytes += len;
     this.wantRead = false;
+    if (!this.dataThisTurn) { this.dataThisTurn = true; process.nextTick(() => { this.dataThisTurn = false; }); }
     // A 'data' handler that throws (an uncaught exception the process survives) must not stop
     // the reading: the next pop is issued whatever push did, unless it asked to stop.
     let more = true;
