@@ -4,6 +4,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes, createHash } from "node:crypto";
 import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PAIRS, posixPair, wasmPair, until, collect, nextError, poolFull, sinkAndClient } from "./stack.helpers.js";
 import type { Socket } from "../host/stack/net.js";
 import type { LibOS } from "../host/libos.js";
@@ -264,6 +266,24 @@ test("posix: a Node net client in another process talks to a server on the stack
   child.stdout.on("data", (d) => { out += d; });
   await new Promise((r) => child.once("exit", r));
   assert.is(out, "true");
+  await new Promise((r) => server.close(r));
+  await p.close();
+});
+
+test("IPC paths on the faces are the kernel's: a Unix-socket server and client through stack.net, and ENOENT as Node reports it", async () => {
+  const p = wasmPair();
+  const path = join(tmpdir(), `dw-ipc-${process.pid}`);
+  const server = p.a.net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => server.listen(path, r));
+  assert.is(server.address(), path);
+  const c = p.b.net.connect(path);
+  const back = collect(c);
+  c.end("over a unix socket");
+  assert.is((await back).toString(), "over a unix socket");
+  const missing = p.b.net.connect(join(tmpdir(), `dw-ipc-none-${process.pid}`));
+  const e = await nextError(missing);
+  assert.is(e.code, "ENOENT");
+  assert.is(e.syscall, "connect");
   await new Promise((r) => server.close(r));
   await p.close();
 });

@@ -2,6 +2,7 @@
 // as node's dual-stack "::"), accepts into Sockets, and closes once its connections are gone, with
 // node:net's events, members and argument checks.
 import { EventEmitter } from "node:events";
+import { createServer as kernelCreateServer, type Server as KernelServer } from "node:net";
 import { lookup as dnsLookup } from "node:dns";
 import type { BlockList } from "node:net";
 import { AF_INET, AF_INET6, SOCK_STREAM, Opcode, type QResultBuffer } from "../libos.js";
@@ -41,6 +42,7 @@ export class Server extends EventEmitter implements StackHandle {
   _connectionKey?: string;
   /** The listening queues: one, or an IPv6 and an IPv4 one sharing a port (node's dual-stack "::"). */
   private qds: number[] = [];
+  private ipcServer: KernelServer | null = null;   // listen(path): the kernel's (listenIpc)
   private acceptQts = new Map<number, number>();
   private listeningId = 1;
   private refed = true;
@@ -70,7 +72,7 @@ export class Server extends EventEmitter implements StackHandle {
   /** A socket for an accepted queue; the face makes it of its own Socket class. */
   protected newSocket(options: SocketOptions & { qd: number }): Socket { return new Socket(this.stack, options); }
 
-  get listening(): boolean { return this.qds.length > 0; }
+  get listening(): boolean { return this.qds.length > 0 || this.ipcServer !== null && this.ipcServer.listening; }
 
   listen(port?: number | string | null, host?: string, backlog?: number, listener?: () => void): this;
   listen(port?: number | string | null, host?: string, listener?: () => void): this;
@@ -80,7 +82,7 @@ export class Server extends EventEmitter implements StackHandle {
   listen(...args: unknown[]): this {
     const [o0, cb] = normalizeConnectArgs(args);
     const options = o0 as ListenOptions;
-    if (this.qds.length > 0) throw codedError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.");
+    if (this.listening) throw codedError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.");
     if (cb !== null) this.once("listening", cb);
     const num = (x: unknown) => { const n = Number(x); return n >= 0 ? n : 0; };
     const backlogFromArgs = (args.length > 1 && num(args[1])) || (args.length > 2 && num(args[2])) || 0;
@@ -108,9 +110,23 @@ export class Server extends EventEmitter implements StackHandle {
       else this.open(null, port, backlog, options.ipv6Only === true);
       return this;
     }
-    if (options.path) throw invalidArgValue("options.path", options.path, "is not supported by the stack (IPC paths stay on the kernel: use node:net)");
+    if (options.path) { this.listenIpc(options.path, options.backlog || backlogFromArgs || 511); return this; }
     if (!("port" in options) && !("path" in options)) throw invalidArgValue("options", options, 'must have the property "port" or "path"');
     throw invalidArgValue("options", options);
+  }
+
+  /** An IPC path is the kernel's: a node:net server listens on it and its connections (Node's own
+   *  sockets) are this server's, counted and closed with it. */
+  private listenIpc(path: string, backlog: number): void {
+    const k = kernelCreateServer({ allowHalfOpen: this.allowHalfOpen, pauseOnConnect: this.pauseOnConnect }, (s) => {
+      this._connections++;
+      s.once("close", () => this._connectionGone());
+      this.emit("connection", s);
+    });
+    this.ipcServer = k;
+    k.on("listening", () => this.emit("listening"));
+    k.on("error", (e: Error) => { this.ipcServer = null; this.emit("error", e); });
+    k.listen(path, backlog);
   }
 
   private lookupAndListen(port: number, host: string, backlog: number, ipv6Only: boolean): void {
@@ -217,7 +233,7 @@ export class Server extends EventEmitter implements StackHandle {
   close(cb?: (err?: Error) => void): this {
     this.listeningId++;
     if (typeof cb === "function") {
-      if (this.qds.length === 0) this.once("close", () => cb(codedError("ERR_SERVER_NOT_RUNNING", "Server is not running.")));
+      if (!this.listening) this.once("close", () => cb(codedError("ERR_SERVER_NOT_RUNNING", "Server is not running.")));
       else this.once("close", cb);
     }
     if (this.qds.length > 0) {
@@ -228,12 +244,13 @@ export class Server extends EventEmitter implements StackHandle {
       if (this.holding) { this.holding = false; this.stack.unref(); }
       this.stack.untrack(this);
     }
+    if (this.ipcServer !== null) { this.ipcServer.close(); this.ipcServer = null; }
     this.emitCloseIfDrained();
     return this;
   }
 
   private emitCloseIfDrained(): void {
-    if (this.qds.length > 0 || this._connections > 0) return;
+    if (this.qds.length > 0 || this.ipcServer !== null || this._connections > 0) return;
     process.nextTick(() => this.emit("close"));
   }
 
@@ -249,10 +266,11 @@ export class Server extends EventEmitter implements StackHandle {
   }
 
   stackClosing(): void {
-    if (this.qds.length > 0) this.close();
+    if (this.listening) this.close();
   }
 
-  address(): AddrInfo | null {
+  address(): AddrInfo | string | null {
+    if (this.ipcServer !== null) return this.ipcServer.address() as string | null;
     if (this.qds.length === 0) return null;
     return addressInfo(this.stack.libos.getsockname(this.qds[0]));
   }

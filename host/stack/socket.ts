@@ -12,7 +12,7 @@
 // destroyed once both sides are done (autoDestroy); 'close' follows the queue's close.
 import { Duplex } from "node:stream";
 import { lookup as dnsLookup, ADDRCONFIG, ALL, V4MAPPED } from "node:dns";
-import { isIP, BlockList } from "node:net";
+import { isIP, BlockList, connect as kernelConnect, type Socket as KernelSocket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { AF_INET, AF_INET6, SOCK_STREAM, Opcode, type QResultBuffer, type Sga } from "../libos.js";
 import { ECANCELED, ENOMEM, ENOTCONN, EISCONN } from "../errno.js";
@@ -54,6 +54,7 @@ export class Socket extends Duplex implements StackHandle {
   private eof = false;            // the peer's FIN has been read
   private dataThisTurn = false;   // data was pushed in the driver turn now running (until its ticks)
   private onread: OnRead | null = null;
+  private ipc: KernelSocket | null = null;   // an IPC path's socket (connectIpc)
   private userBuf: Uint8Array | null = null;
   private userStopped = false;    // onread: the callback returned false, or pause()
   private userRest: Buffer | null = null;  // what was left undelivered when it stopped
@@ -134,7 +135,9 @@ export class Socket extends Duplex implements StackHandle {
   get localPort(): number | undefined { return this.sockname().port; }
   get localFamily(): string | undefined { return this.sockname().family; }
 
-  address(): AddrInfo | Record<string, never> { return this.sockname(); }
+  address(): AddrInfo | Record<string, never> | string {
+    return this.ipc !== null ? this.ipc.address() as string : this.sockname();
+  }
 
   private peername(): Partial<AddrInfo> {
     if (this.peer === null && this.qd >= 0 && !this.connecting) {
@@ -168,10 +171,8 @@ export class Socket extends Duplex implements StackHandle {
       this.wantRead = false;
       this.resetting = false;
     }
-    if (options.path !== undefined && options.path !== null) {
-      throw invalidArgValue("options.path", options.path, "is not supported by the stack (IPC paths stay on the kernel: use node:net)");
-    }
     if (this.connecting) return this;
+    if (options.path !== undefined && options.path !== null) { this.connectIpc(options.path); return this; }
     if (this.qd >= 0) {
       process.nextTick(() => this.destroy(systemError(EISCONN, "connect")));
       return this;
@@ -180,6 +181,19 @@ export class Socket extends Duplex implements StackHandle {
     this.readBytes = this.dispatched = 0;        // a new queue counts from zero, as a new handle
     this.lookupAndConnect(options);
     return this;
+  }
+
+  /** An IPC path is the kernel's (the stack has no local sockets): a node:net socket carries it,
+   *  its data and events passed through, so a program's Unix-socket clients keep working. */
+  private connectIpc(path: string): void {
+    const k = kernelConnect({ path });
+    this.ipc = k;
+    this.connecting = true;
+    k.on("connect", () => { this.connecting = false; this.emit("connect"); this.emit("ready"); });
+    k.on("data", (d: Buffer) => { this.readBytes += d.length; if (!this.push(d)) k.pause(); });
+    k.on("end", () => { this.push(null); this.read(0); });
+    k.on("error", (e: Error) => this.destroy(e));
+    k.on("close", () => { if (!this.destroyed) this.destroy(); });
   }
 
   private lookupAndConnect(options: TcpConnectOptions): void {
@@ -306,6 +320,7 @@ export class Socket extends Duplex implements StackHandle {
   // ---- reading ----
 
   _read(): void {
+    if (this.ipc !== null) { this.ipc.resume(); return; }
     this.wantRead = true;
     if (this.qd >= 0 && !this.connecting) this.startRead();
   }
@@ -411,6 +426,11 @@ export class Socket extends Duplex implements StackHandle {
       return;
     }
     this._pendingData = null;
+    if (this.ipc !== null) {
+      for (const b of list) this.dispatched += b.length;
+      this.ipc.write(list.length === 1 ? list[0] : Buffer.concat(list), cb);
+      return;
+    }
     if (this.qd < 0) { cb(codedError("ERR_SOCKET_CLOSED", "Socket is closed")); return; }
     this.touch();
     // Handed to the stack as a whole (node's handle.bytesWritten), though pushed 64 KiB at a time.
@@ -461,6 +481,7 @@ export class Socket extends Duplex implements StackHandle {
 
   _final(cb: (err?: Error | null) => void): void {
     if (this.connecting) { this.once("connect", () => this._final(cb)); return; }
+    if (this.ipc !== null) { this.ipc.end(); cb(); return; }
     if (this.qd < 0) { cb(); return; }
     try { this.stack.libos.shutdownWrite?.(this.qd); } catch (e) {
       if (errnoOf(e) !== ENOTCONN) { cb(systemError(errnoOf(e), "shutdown")); return; }
@@ -490,6 +511,7 @@ export class Socket extends Duplex implements StackHandle {
     this.connecting = false;
     this.clearTimer();
     if (this.popQt !== 0) { this.stack.forget(this.popQt); this.popQt = 0; }
+    if (this.ipc !== null) { this.ipc.destroy(); this.ipc = null; }
     const hadHandle = this.qd >= 0;
     if (hadHandle) {
       const l = this.stack.libos, qd = this.qd, reset = this.resetting;
