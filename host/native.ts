@@ -93,7 +93,7 @@ function load<T>(name: string, needs: string | null): T {
   if (status?.why) throw new Error(`${head}the native bridge did not build when demiwasm was installed (${status.why}); fix that, then npm rebuild demiwasm`);
   if (needs !== null) throw new Error(`${head}the native bridge was built without it; ${needs}, then npm rebuild demiwasm`);
   throw new Error(`${head}the native bridge was never built: npm did not run demiwasm's install script (--ignore-scripts, ` +
-    "or npm 11+ waiting for approval: see 'Install as a dependency' in the README); npm rebuild demiwasm builds it");
+    "or npm 11+ waiting for approval: see docs/install.md); npm rebuild demiwasm builds it");
 }
 
 let fabric: FabricNative | null = null;

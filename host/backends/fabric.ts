@@ -89,7 +89,7 @@ export class FabricLibOS extends TransportQueues {
     this.name = info.name;
   }
 
-  /** The provider and domain in use, and the registered region (for the README and tests). */
+  /** The provider and domain in use, and the registered region (for docs/backends.md and tests). */
   describe(): { provider: string; domain: string; key: number; regionBase: number; regionBytes: number } | null {
     if (this.h === null) return null;
     const i = this.nat.info(this.h);

@@ -1,6 +1,6 @@
 // Our own rules for an NF module's structure, checked on its bytes before any engine sees it, so
 // that what a module may contain is the same on every Node (V8's feature set grows: Node 24
-// accepts multi-memory, which Node 20 refuses). The allowlist, and why (README "NF modules"):
+// accepts multi-memory, which Node 20 refuses). The allowlist, and why (docs/nf.md, "NF modules"):
 //   - exactly one memory, the imported env.memory: not shared, not 64-bit, no memory of its own;
 //   - imports of functions only (the ABI's, checked by the loader), no tables, globals or tags;
 //   - at most one table, of funcref, its own (C's indirect calls), neither imported nor exported;

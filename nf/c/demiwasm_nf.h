@@ -1,5 +1,5 @@
 /* The demiwasm NF ABI for C (clang --target=wasm32-wasi). The same contract as the
- * AssemblyScript SDK (assembly/nf/sdk.ts); the README's "Network functions" section is the spec.
+ * AssemblyScript SDK (assembly/nf/sdk.ts); docs/nf.md is the spec.
  *
  * Build: clang --target=wasm32-wasi --sysroot=/usr -O2 -nostartfiles -Wl,--no-entry
  *        -Wl,--import-memory -Wl,--export=nf_area -Wl,--export=nf_init -Wl,--export=nf_process

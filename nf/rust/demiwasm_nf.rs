@@ -7,8 +7,8 @@
 // where my.rs says `#![no_std]`, `mod demiwasm_nf;` (this file beside it) and defines
 // `#[no_mangle] pub extern "C" fn nf_init() -> i32` and `nf_process(count: u32)`; this module
 // defines the area and exports `nf_area`, and a panic is a trap. The same contract as the
-// AssemblyScript SDK (assembly/nf/sdk.ts) and the C header (nf/c/demiwasm_nf.h); the README's
-// "Network functions" section is the spec. Frames are slices: an index past a frame's end
+// AssemblyScript SDK (assembly/nf/sdk.ts) and the C header (nf/c/demiwasm_nf.h); docs/nf.md is the
+// spec. Frames are slices: an index past a frame's end
 // panics (a trap) instead of reading its neighbour's slot.
 #![allow(dead_code)]
 // The per-packet helpers are #[inline]: rustc -O left them as calls from an NF's nf_process
