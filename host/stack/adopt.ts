@@ -13,6 +13,7 @@
 // every other server, and every IPC path, fd or handle, keeps Node's kernel methods.
 import * as nodeNet from "node:net";
 import type { NetFace, Server as StackServer, Socket } from "./net.js";
+import { isPipeName } from "./netargs.js";
 
 type Outer = nodeNet.Server & {
   allowHalfOpen?: boolean; pauseOnConnect?: boolean; noDelay?: boolean; keepAlive?: boolean; highWaterMark?: number; blockList?: unknown;
@@ -39,7 +40,7 @@ export function setDefaultServers(net: NetFace | null): void {
 /** listen(path | {path} | {fd} | {handle} | handle) stays on the kernel. */
 function isKernelListen(args: unknown[]): boolean {
   const a = args[0];
-  if (typeof a === "string" && !(Number(a) >= 0)) return true;
+  if (isPipeName(a)) return true;
   if (a !== null && typeof a === "object") {
     const o = a as Record<string, unknown>;
     return o.path != null || typeof o.fd === "number" || o.handle !== undefined || o._handle !== undefined || !("port" in o || "host" in o || "backlog" in o || "signal" in o || "exclusive" in o || "ipv6Only" in o);

@@ -18,6 +18,7 @@ import { addressInfo, parseIp, withPort } from "./addr.js";
 import { invalidArgType, validateNumber, validateString, validateUint32, validateFunction, validateAbortSignal, isBlockList,
          validatePort, missingArgs } from "./validate.js";
 import type { StackCore, StackHandle } from "./core.js";
+import { callable } from "./callable.js";
 
 /** Pops kept outstanding while bound: up to this many datagrams per turn. */
 const POPS = 16;
@@ -534,6 +535,6 @@ export function dgramFace(stack: StackCore): DgramFace {
     constructor(type: "udp4" | "udp6" | DgramOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) { super(stack, type, listener); }
   }
   Object.defineProperty(StackDgramSocket, "name", { value: "Socket" });
-  const Socket = new Proxy(StackDgramSocket, { apply: (target, _this, args) => Reflect.construct(target, args) });
+  const Socket = callable(StackDgramSocket);
   return { createSocket: (type, listener) => new StackDgramSocket(type, listener), Socket };
 }

@@ -7,6 +7,7 @@
 import * as http from "node:http";
 import type { NetFace, Socket, TcpConnectOptions } from "./net.js";
 import { adoptServer } from "./adopt.js";
+import { callable } from "./callable.js";
 
 export interface HttpFace {
   /** A real http.Server whose listen/close/address/ref/unref act on a server of the stack. */
@@ -62,7 +63,7 @@ export function httpFace(net: NetFace): HttpFace {
     req.end();
     return req;
   };
-  const Agent = new Proxy(StackAgent, { apply: (target, _this, args) => Reflect.construct(target, args) });
+  const Agent = callable(StackAgent);
   return { createServer: createServer as HttpFace["createServer"], Agent: Agent as unknown as HttpFace["Agent"],
            globalAgent, request: request as HttpFace["request"], get: get as HttpFace["get"] };
 }

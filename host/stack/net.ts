@@ -5,6 +5,7 @@ import { Socket } from "./socket.js";
 import { Server, type ServerOptions } from "./server.js";
 import { normalizeConnectArgs, type SocketOptions, type TcpConnectOptions } from "./netargs.js";
 import type { StackCore } from "./core.js";
+import { callable } from "./callable.js";
 
 export { Socket } from "./socket.js";
 export { Server, type ServerOptions, type ListenOptions } from "./server.js";
@@ -23,10 +24,6 @@ export interface NetFace {
   Stream: NetFace["Socket"];
 }
 
-/** A class that may also be called without `new`, as node:net's function constructors. */
-function callable<T extends new (...a: never[]) => object>(C: T): T {
-  return new Proxy(C, { apply: (target, _this, args) => Reflect.construct(target, args) });
-}
 
 export function netFace(stack: StackCore): NetFace {
   class StackSocket extends Socket { constructor(options?: SocketOptions) { super(stack, options); } }

@@ -58,7 +58,7 @@ const normalized = Symbol("demiwasm.net.normalizedArgs");
 
 
 /** A numeric string or number is a port; any other string is an IPC path (node:net's rule). */
-function isPipeName(s: unknown): s is string { return typeof s === "string" && !(Number(s) >= 0); }
+export function isPipeName(s: unknown): s is string { return typeof s === "string" && !(Number(s) >= 0); }
 
 /** (options[, cb]) | (path[, cb]) | ([port][, host][, cb]) as node:net reads them. */
 export function normalizeConnectArgs(args: unknown[]): Normalized {
